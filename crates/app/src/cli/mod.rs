@@ -1,0 +1,4 @@
+//! Command-line subcommands.
+
+pub mod dump;
+pub mod stats;

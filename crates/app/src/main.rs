@@ -1,0 +1,62 @@
+//! `gotv`: a native desktop viewer for Go execution traces.
+//!
+//! `gotv FILE` opens the viewer; `gotv dump FILE` and `gotv stats FILE` are
+//! command-line tools over the same decoder.
+
+mod cli;
+mod trace_file;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// A native viewer for Go execution traces.
+#[derive(Parser, Debug)]
+#[command(name = "gotv", version, about)]
+struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Trace file to open in the viewer.
+    file: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print every event exactly as `go tool trace -d=parsed` does.
+    Dump {
+        /// The trace file.
+        file: PathBuf,
+    },
+    /// Decode the trace and print a summary.
+    Stats {
+        /// The trace file.
+        file: PathBuf,
+        /// Only decode events (strings and stacks resolved); build no indices.
+        #[arg(long)]
+        decode_only: bool,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let result = match args.command {
+        Some(Command::Dump { file }) => cli::dump::run(&file),
+        Some(Command::Stats { file, decode_only, json }) => cli::stats::run(&file, decode_only, json),
+        None => {
+            eprintln!("gotv: the viewer window is not built yet; use `gotv dump FILE` or `gotv stats FILE`");
+            let _ = args.file;
+            Ok(ExitCode::from(2))
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("gotv: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! Opening trace files: memory-mapped when possible.
+
+use std::path::Path;
+
+use trace_core::{Error, ErrorKind, Result};
+
+/// The bytes of a trace file, memory-mapped or owned.
+#[derive(Debug)]
+pub enum TraceFile {
+    /// A read-only mapping of the file.
+    Mapped(memmap2::Mmap),
+    /// Bytes held in memory.
+    Owned(Vec<u8>),
+}
+
+impl TraceFile {
+    /// Opens and maps `path`.
+    ///
+    /// The file must not be truncated while mapped; gotv maps read-only and
+    /// callers that cannot promise that should use [`TraceFile::read`].
+    pub fn open(path: impl AsRef<Path>) -> Result<TraceFile> {
+        let path = path.as_ref();
+        let io = |e: std::io::Error| {
+            Error::new(ErrorKind::Io, 0, "file", format!("cannot read {}: {e}", path.display()))
+        };
+        let meta = std::fs::metadata(path).map_err(io)?;
+        if meta.is_dir() {
+            return Err(Error::new(
+                ErrorKind::Io,
+                0,
+                "file",
+                format!("{} is a directory, not a trace file", path.display()),
+            ));
+        }
+        let f = std::fs::File::open(path).map_err(io)?;
+        if meta.len() == 0 {
+            return Ok(TraceFile::Owned(Vec::new()));
+        }
+        map(&f).map(TraceFile::Mapped).or_else(|_| std::fs::read(path).map(TraceFile::Owned).map_err(io))
+    }
+
+    /// Reads `path` fully into memory.
+    pub fn read(path: impl AsRef<Path>) -> Result<TraceFile> {
+        let path = path.as_ref();
+        std::fs::read(path)
+            .map(TraceFile::Owned)
+            .map_err(|e| Error::new(ErrorKind::Io, 0, "file", format!("cannot read {}: {e}", path.display())))
+    }
+
+    /// The file's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            TraceFile::Mapped(m) => m,
+            TraceFile::Owned(v) => v,
+        }
+    }
+}
+
+/// Maps `f` read-only.
+#[allow(unsafe_code)]
+fn map(f: &std::fs::File) -> std::io::Result<memmap2::Mmap> {
+    // SAFETY: the mapping is read-only and private to this process. If
+    // another process truncates the file while it is mapped, reads past the
+    // new end fault; gotv accepts that risk for traces, which are written
+    // once and not modified, in exchange for not copying gigabytes.
+    unsafe { memmap2::Mmap::map(f) }
+}

@@ -1,0 +1,238 @@
+//! Merging a generation's per-M batches into one ordered stream.
+//!
+//! Each M's events are read in order; the next event overall is taken from
+//! the M whose pending event is earliest *and* can happen according to the
+//! ordering rules. This keeps Go's exact min-heap so ties resolve the same.
+
+use crate::error::{Error, Result};
+use crate::event::Event;
+use crate::generation::Generation;
+use crate::ids::{ThreadId, TimeNs};
+use crate::order::{BaseEvent, Ordering};
+use crate::spec::{self, ev};
+use crate::wire::uvarint;
+
+#[derive(Clone, Debug)]
+struct Cursor {
+    m: ThreadId,
+    /// Index of this M in `Generation::batches`.
+    mi: usize,
+    batch: usize,
+    data_off: usize,
+    last_ts: TimeNs,
+    ev: BaseEvent,
+}
+
+/// Reads a generation's events in order, driving an [`Ordering`].
+#[derive(Debug)]
+pub struct GenerationDecoder<'a> {
+    /// The generation being decoded.
+    pub generation: Generation<'a>,
+    frontier: Vec<Cursor>,
+    cpu_next: usize,
+}
+
+impl<'a> GenerationDecoder<'a> {
+    /// Prepares the frontier: every M's first event.
+    pub fn new(generation: Generation<'a>) -> Result<Self> {
+        let mut d = GenerationDecoder {
+            generation,
+            frontier: Vec::new(),
+            cpu_next: 0,
+        };
+        for mi in 0..d.generation.batches.len() {
+            let m = d.generation.batches[mi].0;
+            let mut c = Cursor {
+                m,
+                mi,
+                batch: 0,
+                data_off: 0,
+                last_ts: TimeNs(0),
+                ev: BaseEvent::default(),
+            };
+            if d.refill(&mut c)? {
+                d.frontier.push(c);
+                let n = d.frontier.len() - 1;
+                sift_up(&mut d.frontier, n);
+            }
+        }
+        Ok(d)
+    }
+
+    /// The sync event's time for this generation.
+    pub fn start_time(&self) -> TimeNs {
+        self.generation.table.ticks_to_ns(self.generation.min_ts)
+    }
+
+    /// Whether no events remain.
+    pub fn is_done(&self) -> bool {
+        self.frontier.is_empty() && self.cpu_next >= self.generation.cpu_samples.len()
+    }
+
+    /// Reads the cursor's next event; `false` when its batches are exhausted.
+    fn refill(&self, c: &mut Cursor) -> Result<bool> {
+        let batches = match self.generation.batches.get(c.mi) {
+            Some(b) => &b.1,
+            None => return Ok(false),
+        };
+        while c.batch < batches.len() && batches[c.batch].data.len() == c.data_off {
+            c.batch += 1;
+            c.data_off = 0;
+            c.last_ts = TimeNs(0);
+        }
+        let Some(batch) = batches.get(c.batch) else { return Ok(false) };
+        if c.last_ts == TimeNs(0) {
+            c.last_ts = self.generation.table.ticks_to_ns(batch.time);
+        }
+        let data = batch.data.get(c.data_off..).unwrap_or_default();
+        let offset = batch.data_offset + c.data_off as u64;
+        let (n, dt) = read_timed_event(data, offset, &mut c.ev)?;
+        c.ev.time = TimeNs(self.generation.table.ticks_to_ns(dt).0.wrapping_add(c.last_ts.0));
+        c.last_ts = c.ev.time;
+        c.data_off += n;
+        Ok(true)
+    }
+
+    /// Produces the next event into `order`'s queue; `Ok(false)` when done.
+    pub fn step(&mut self, order: &mut Ordering) -> Result<Option<Event>> {
+        if let Some(s) = self.generation.cpu_samples.get(self.cpu_next)
+            && (self.frontier.is_empty() || s.time < self.frontier[0].ev.time)
+        {
+            self.cpu_next += 1;
+            return Ok(Some(Event {
+                time: s.time,
+                g: s.g,
+                p: s.p,
+                m: s.m,
+                typ: ev::CPU_SAMPLE,
+                args: [s.stack.0, 0, 0, 0],
+                offset: 0,
+            }));
+        }
+        if self.frontier.is_empty() {
+            return Ok(None);
+        }
+        if !self.try_advance(0, order)? {
+            // The earliest event must wait; try the others in time order.
+            crate::gosort::sort_by(&mut self.frontier, |a, b| a.ev.time.cmp(&b.ev.time));
+            let mut ok = false;
+            for i in 1..self.frontier.len() {
+                if self.try_advance(i, order)? {
+                    ok = true;
+                    break;
+                }
+            }
+            if !ok {
+                let at = self.frontier.first().map_or(self.generation.start_offset, |c| c.ev.offset);
+                return Err(Error::invalid(
+                    at,
+                    "event",
+                    format!(
+                        "broken trace: failed to advance: no M's next event can happen (generation {})",
+                        self.generation.generation
+                    ),
+                ));
+            }
+        }
+        Ok(order.next())
+    }
+
+    fn try_advance(&mut self, i: usize, order: &mut Ordering) -> Result<bool> {
+        let Some(c) = self.frontier.get_mut(i) else { return Ok(false) };
+        let m = c.m;
+        if !order.advance(&mut c.ev, &self.generation.table, m, self.generation.generation)? {
+            return Ok(false);
+        }
+        let mut c = self.frontier[i].clone();
+        if self.refill(&mut c)? {
+            self.frontier[i] = c;
+            if sift_up(&mut self.frontier, i) == i {
+                sift_down(&mut self.frontier, i);
+            }
+        } else {
+            remove(&mut self.frontier, i);
+        }
+        Ok(true)
+    }
+}
+
+/// Reads one timed event; returns bytes used and the raw time delta.
+fn read_timed_event(b: &[u8], offset: u64, e: &mut BaseEvent) -> Result<(usize, u64)> {
+    let Some(&typ) = b.first() else {
+        return Err(Error::truncated(offset, "event"));
+    };
+    let Some(s) = spec::spec_of(typ) else {
+        return Err(Error::corrupt(offset, "event", format!("found invalid event type: {typ}")));
+    };
+    if s.args.is_empty() || !s.timed {
+        return Err(Error::corrupt(offset, "event", format!("found event without a timestamp: type={typ}")));
+    }
+    e.typ = typ;
+    e.offset = offset;
+    let mut n = 1;
+    let Some((dt, k)) = uvarint(b.get(n..).unwrap_or_default()) else {
+        return Err(Error::corrupt(offset, "event", "found invalid uvarint for timestamp"));
+    };
+    n += k;
+    e.args = [0; crate::event::ARG_SLOTS];
+    for i in 0..s.args.len() - 1 {
+        let Some((v, k)) = uvarint(b.get(n..).unwrap_or_default()) else {
+            return Err(Error::corrupt(offset, "event", "found invalid uvarint"));
+        };
+        if let Some(slot) = e.args.get_mut(i) {
+            *slot = v;
+        }
+        n += k;
+    }
+    Ok((n, dt))
+}
+
+fn sift_up(h: &mut [Cursor], mut i: usize) -> usize {
+    while i > 0 && h[(i - 1) / 2].ev.time > h[i].ev.time {
+        h.swap((i - 1) / 2, i);
+        i = (i - 1) / 2;
+    }
+    i
+}
+
+fn sift_down(h: &mut [Cursor], mut i: usize) {
+    loop {
+        let m = min3(h, i, 2 * i + 1, 2 * i + 2);
+        if m == i {
+            return;
+        }
+        h.swap(i, m);
+        i = m;
+    }
+}
+
+fn min3(h: &[Cursor], i0: usize, i1: usize, i2: usize) -> usize {
+    let mut min_i = i0;
+    let mut min_t = TimeNs::MAX;
+    if let Some(c) = h.get(i0) {
+        min_t = c.ev.time;
+    }
+    if let Some(c) = h.get(i1)
+        && c.ev.time < min_t
+    {
+        min_t = c.ev.time;
+        min_i = i1;
+    }
+    if let Some(c) = h.get(i2)
+        && c.ev.time < min_t
+    {
+        min_i = i2;
+    }
+    min_i
+}
+
+fn remove(h: &mut Vec<Cursor>, mut i: usize) {
+    while i > 0 {
+        h.swap((i - 1) / 2, i);
+        i = (i - 1) / 2;
+    }
+    let last = h.len() - 1;
+    h.swap(0, last);
+    h.pop();
+    sift_down(h, 0);
+}
