@@ -20,9 +20,8 @@ impl TraceFile {
     /// callers that cannot promise that should use [`TraceFile::read`].
     pub fn open(path: impl AsRef<Path>) -> Result<TraceFile> {
         let path = path.as_ref();
-        let io = |e: std::io::Error| {
-            Error::new(ErrorKind::Io, 0, "file", format!("cannot read {}: {e}", path.display()))
-        };
+        let io =
+            |e: std::io::Error| Error::new(ErrorKind::Io, 0, "file", format!("cannot read {}: {e}", path.display()));
         let meta = std::fs::metadata(path).map_err(io)?;
         if meta.is_dir() {
             return Err(Error::new(

@@ -35,12 +35,7 @@ pub struct Error {
 impl Error {
     /// Builds an error.
     pub fn new(kind: ErrorKind, offset: u64, what: &'static str, message: impl Into<String>) -> Self {
-        Error {
-            kind,
-            offset,
-            what,
-            message: message.into(),
-        }
+        Error { kind, offset, what, message: message.into() }
     }
 
     /// A truncation error at `offset`.

@@ -478,10 +478,7 @@ impl Event {
             ev::HEAP_GOAL => metric_name::HEAP_GOAL,
             _ => return None,
         };
-        Some(Metric {
-            name,
-            value: self.args[0],
-        })
+        Some(Metric { name, value: self.args[0] })
     }
 
     /// The label string, for Label events (applies to `self.g`).
@@ -493,30 +490,19 @@ impl Event {
     pub fn range(&self) -> Option<Range> {
         let g = ResourceId::Goroutine(self.g);
         Some(match self.typ {
-            ev::STW_BEGIN | ev::STW_END => Range {
-                name: RangeName::StopTheWorld(StringId(self.args[0])),
-                scope: g,
-            },
-            ev::GC_BEGIN | ev::GC_ACTIVE | ev::GC_END => Range {
-                name: RangeName::GcMark,
-                scope: ResourceId::None,
-            },
-            ev::GC_SWEEP_ACTIVE => Range {
-                name: RangeName::GcSweep,
-                scope: ResourceId::Proc(ProcId::from_wire(self.args[0])),
-            },
-            ev::GC_SWEEP_BEGIN | ev::GC_SWEEP_END => Range {
-                name: RangeName::GcSweep,
-                scope: ResourceId::Proc(self.p),
-            },
+            ev::STW_BEGIN | ev::STW_END => Range { name: RangeName::StopTheWorld(StringId(self.args[0])), scope: g },
+            ev::GC_BEGIN | ev::GC_ACTIVE | ev::GC_END => Range { name: RangeName::GcMark, scope: ResourceId::None },
+            ev::GC_SWEEP_ACTIVE => {
+                Range { name: RangeName::GcSweep, scope: ResourceId::Proc(ProcId::from_wire(self.args[0])) }
+            }
+            ev::GC_SWEEP_BEGIN | ev::GC_SWEEP_END => {
+                Range { name: RangeName::GcSweep, scope: ResourceId::Proc(self.p) }
+            }
             ev::GC_MARK_ASSIST_ACTIVE => Range {
                 name: RangeName::GcMarkAssist,
                 scope: ResourceId::Goroutine(GoroutineId::from_wire(self.args[0])),
             },
-            ev::GC_MARK_ASSIST_BEGIN | ev::GC_MARK_ASSIST_END => Range {
-                name: RangeName::GcMarkAssist,
-                scope: g,
-            },
+            ev::GC_MARK_ASSIST_BEGIN | ev::GC_MARK_ASSIST_END => Range { name: RangeName::GcMarkAssist, scope: g },
             _ => return None,
         })
     }
@@ -549,10 +535,8 @@ impl Event {
 
     /// The region, for region events.
     pub fn region(&self) -> Option<Region> {
-        matches!(self.typ, ev::USER_REGION_BEGIN | ev::USER_REGION_END).then(|| Region {
-            task: TaskId(self.args[0]),
-            typ: StringId(self.args[1]),
-        })
+        matches!(self.typ, ev::USER_REGION_BEGIN | ev::USER_REGION_END)
+            .then(|| Region { task: TaskId(self.args[0]), typ: StringId(self.args[1]) })
     }
 
     /// The log, for log events.
@@ -571,11 +555,7 @@ impl Event {
 
     /// The clock snapshot a Sync event carries, if any.
     pub fn clock_snapshot(&self, ctx: &EventContext<'_, '_>) -> Option<ClockSnapshot> {
-        if self.typ == ev::SYNC_PSEUDO && self.args[1] != 0 {
-            ctx.table.and_then(|t| t.clock)
-        } else {
-            None
-        }
+        if self.typ == ev::SYNC_PSEUDO && self.args[1] != 0 { ctx.table.and_then(|t| t.clock) } else { None }
     }
 
     /// The state transition, for StateTransition events.
@@ -600,20 +580,14 @@ impl Event {
             ev::PROC_START => pr(ProcId::from_wire(a[0]), ProcState::Idle as u8, ProcState::Running),
             ev::PROC_STOP => pr(self.p, ProcState::Running as u8, ProcState::Idle),
             ev::PROC_STEAL => {
-                let before = if self.extra(0) == proc_status::SYSCALL_ABANDONED {
-                    ProcState::Idle
-                } else {
-                    ProcState::Running
-                };
+                let before =
+                    if self.extra(0) == proc_status::SYSCALL_ABANDONED { ProcState::Idle } else { ProcState::Running };
                 pr(ProcId::from_wire(a[0]), before as u8, ProcState::Idle)
             }
             ev::PROC_STATUS => pr(ProcId::from_wire(a[0]), self.extra(0) as u8, proc_state_of_status(a[1])),
             ev::GO_CREATE | ev::GO_CREATE_BLOCKED => {
                 let to = if self.typ == ev::GO_CREATE_BLOCKED { G::Waiting } else { G::Runnable };
-                StateTransition {
-                    stack: StackId(a[1]),
-                    ..go(GoroutineId::from_wire(a[0]), G::NotExist, to)
-                }
+                StateTransition { stack: StackId(a[1]), ..go(GoroutineId::from_wire(a[0]), G::NotExist, to) }
             }
             ev::GO_CREATE_SYSCALL => go(GoroutineId::from_wire(a[0]), G::NotExist, G::Syscall),
             ev::GO_START => go(GoroutineId::from_wire(a[0]), G::Runnable, G::Running),
@@ -621,19 +595,12 @@ impl Event {
             ev::GO_DESTROY_SYSCALL => go(self.g, G::Syscall, G::NotExist),
             ev::GO_STOP | ev::GO_BLOCK => {
                 let to = if self.typ == ev::GO_STOP { G::Runnable } else { G::Waiting };
-                StateTransition {
-                    reason: StringId(a[0]),
-                    stack: self.stack(),
-                    ..go(self.g, G::Running, to)
-                }
+                StateTransition { reason: StringId(a[0]), stack: self.stack(), ..go(self.g, G::Running, to) }
             }
             ev::GO_UNBLOCK | ev::GO_SWITCH | ev::GO_SWITCH_DESTROY => {
                 go(GoroutineId::from_wire(a[0]), G::Waiting, G::Runnable)
             }
-            ev::GO_SYSCALL_BEGIN => StateTransition {
-                stack: self.stack(),
-                ..go(self.g, G::Running, G::Syscall)
-            },
+            ev::GO_SYSCALL_BEGIN => StateTransition { stack: self.stack(), ..go(self.g, G::Running, G::Syscall) },
             ev::GO_SYSCALL_END => go(self.g, G::Syscall, G::Running),
             ev::GO_SYSCALL_END_BLOCKED => go(self.g, G::Syscall, G::Runnable),
             ev::GO_STATUS | ev::GO_STATUS_STACK => {

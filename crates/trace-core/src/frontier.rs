@@ -35,21 +35,10 @@ pub struct GenerationDecoder<'a> {
 impl<'a> GenerationDecoder<'a> {
     /// Prepares the frontier: every M's first event.
     pub fn new(generation: Generation<'a>) -> Result<Self> {
-        let mut d = GenerationDecoder {
-            generation,
-            frontier: Vec::new(),
-            cpu_next: 0,
-        };
+        let mut d = GenerationDecoder { generation, frontier: Vec::new(), cpu_next: 0 };
         for mi in 0..d.generation.batches.len() {
             let m = d.generation.batches[mi].0;
-            let mut c = Cursor {
-                m,
-                mi,
-                batch: 0,
-                data_off: 0,
-                last_ts: TimeNs(0),
-                ev: BaseEvent::default(),
-            };
+            let mut c = Cursor { m, mi, batch: 0, data_off: 0, last_ts: TimeNs(0), ev: BaseEvent::default() };
             if d.refill(&mut c)? {
                 d.frontier.push(c);
                 let n = d.frontier.len() - 1;

@@ -51,11 +51,7 @@ impl<'a> GenerationIndex<'a> {
         } else {
             scan_with_spill(&mut cur, &mut generations)
         };
-        GenerationIndex {
-            version,
-            generations,
-            tail_error,
-        }
+        GenerationIndex { version, generations, tail_error }
     }
 }
 
@@ -362,9 +358,8 @@ impl<'a> Generation<'a> {
         let strings = IdTable::build(b.strings).map_err(|d| {
             Error::corrupt(at, "string table", format!("multiple strings with the same ID: id={}", d.0))
         })?;
-        let stacks = IdTable::build(b.stacks).map_err(|d| {
-            Error::corrupt(at, "stack table", format!("multiple stacks with the same ID: id={}", d.0))
-        })?;
+        let stacks = IdTable::build(b.stacks)
+            .map_err(|d| Error::corrupt(at, "stack table", format!("multiple stacks with the same ID: id={}", d.0)))?;
         for &(stack, func, file) in &b.frame_strings {
             if !strings.contains(func.0) {
                 return Err(Error::corrupt(
@@ -391,21 +386,10 @@ impl<'a> Generation<'a> {
             experimental: b.experimental,
         };
         if let Some((ts, mono, sec, nsec)) = b.clock {
-            table.clock = Some(ClockSnapshot {
-                trace: table.ticks_to_ns(ts),
-                mono,
-                sec,
-                nsec,
-            });
+            table.clock = Some(ClockSnapshot { trace: table.ticks_to_ns(ts), mono, sec, nsec });
         }
-        let mut cpu_samples: Vec<CpuSample> = b
-            .cpu_raw
-            .into_iter()
-            .map(|(ticks, s)| CpuSample {
-                time: table.ticks_to_ns(ticks),
-                ..s
-            })
-            .collect();
+        let mut cpu_samples: Vec<CpuSample> =
+            b.cpu_raw.into_iter().map(|(ticks, s)| CpuSample { time: table.ticks_to_ns(ticks), ..s }).collect();
         crate::gosort::sort_by(&mut cpu_samples, |a, b| a.time.cmp(&b.time));
         Ok(Generation {
             generation: span.generation,

@@ -45,10 +45,7 @@ struct RangeType {
 
 fn range_type(typ: EventType, desc: u64) -> RangeType {
     let start = spec::spec_of(typ).map_or(ev::NONE, |s| s.start_ev);
-    RangeType {
-        typ: if start != ev::NONE { start } else { typ },
-        desc,
-    }
+    RangeType { typ: if start != ev::NONE { start } else { typ }, desc }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -220,20 +217,10 @@ impl Ordering {
         }
         let cur = match self.m_states.get(&m.0) {
             Some(ms) if m.is_some() => Ctx { g: ms.g, p: ms.p, m },
-            _ => Ctx {
-                g: GoroutineId::NONE,
-                p: ProcId::NONE,
-                m,
-            },
+            _ => Ctx { g: GoroutineId::NONE, p: ProcId::NONE, m },
         };
         if m.is_some() && !self.m_states.contains_key(&m.0) {
-            self.m_states.insert(
-                m.0,
-                MState {
-                    g: GoroutineId::NONE,
-                    p: ProcId::NONE,
-                },
-            );
+            self.m_states.insert(m.0, MState { g: GoroutineId::NONE, p: ProcId::NONE });
         }
         let offset = ev.offset;
         let step = self.dispatch(ev, table, generation, cur);
@@ -269,15 +256,7 @@ impl Ordering {
         for (d, s) in a.iter_mut().zip(args) {
             *d = *s;
         }
-        self.queue.push_back(Event {
-            time,
-            g: ctx.g,
-            p: ctx.p,
-            m: ctx.m,
-            typ,
-            args: a,
-            offset,
-        });
+        self.queue.push_back(Event { time, g: ctx.g, p: ctx.p, m: ctx.m, typ, args: a, offset });
     }
 
     fn dispatch(&mut self, ev: &mut BaseEvent, table: &EvTable<'_>, generation: u64, cur: Ctx) -> Step {
@@ -349,14 +328,8 @@ impl Ordering {
                 s.seq = Seq { generation, seq: 0 };
             }
             None => {
-                self.p_states.insert(
-                    pid.0,
-                    PState {
-                        status,
-                        seq: Seq { generation, seq: 0 },
-                        ranges: RangeState::default(),
-                    },
-                );
+                self.p_states
+                    .insert(pid.0, PState { status, seq: Seq { generation, seq: 0 }, ranges: RangeState::default() });
                 old = if initial { ProcState::Undetermined as u8 } else { ProcState::NotExist as u8 };
             }
         }
@@ -368,20 +341,12 @@ impl Ordering {
         if status == proc_status::SYSCALL_ABANDONED && old == ProcState::Running as u8 {
             // Go scans its M map here; pick the lowest matching M so the
             // answer never depends on hash order.
-            let found = self
-                .m_states
-                .iter()
-                .filter(|(_, ms)| ms.p == pid)
-                .map(|(&mid, ms)| (mid, ms.g))
-                .min_by_key(|e| e.0);
+            let found =
+                self.m_states.iter().filter(|(_, ms)| ms.p == pid).map(|(&mid, ms)| (mid, ms.g)).min_by_key(|e| e.0);
             let Some((mid, g)) = found else {
                 return Err(format!("failed to find sched context for proc {pid} that's about to be stolen"));
             };
-            cur = Ctx {
-                m: ThreadId(mid),
-                p: pid,
-                g,
-            };
+            cur = Ctx { m: ThreadId(mid), p: pid, g };
         }
         self.push(cur, ev);
         Ok(Some(new))
@@ -442,10 +407,7 @@ impl Ordering {
         let mid = ThreadId::from_wire(ev.args[2]);
         if mid == cur.m {
             if cur.p != pid {
-                return Err(format!(
-                    "tried to self-steal proc {pid} (thread {mid}), but got proc {} instead",
-                    cur.p
-                ));
+                return Err(format!("tried to self-steal proc {pid} (thread {mid}), but got proc {} instead", cur.p));
             }
             self.push(cur, ev);
             return Ok(Some(Ctx { p: ProcId::NONE, ..cur }));
@@ -719,11 +681,7 @@ impl Ordering {
                 return Err(format!("found invalid proc {} during {name}", cur.p));
             };
             if p.status != proc_status::SYSCALL {
-                return Err(format!(
-                    "proc {} in unexpected state {} during {name}",
-                    cur.p,
-                    proc_status_name(p.status)
-                ));
+                return Err(format!("proc {} in unexpected state {} during {name}", cur.p, proc_status_name(p.status)));
             }
             p.status = proc_status::SYSCALL_ABANDONED;
             new.p = ProcId::NONE;
@@ -949,10 +907,5 @@ impl Ordering {
 }
 
 fn new_gstate(status: u64, generation: u64) -> GState {
-    GState {
-        status,
-        seq: Seq { generation, seq: 0 },
-        regions: Vec::new(),
-        ranges: RangeState::default(),
-    }
+    GState { status, seq: Seq { generation, seq: 0 }, regions: Vec::new(), ranges: RangeState::default() }
 }

@@ -38,11 +38,7 @@ impl<'a> Reader<'a> {
         let version = Version::from_header(data)?;
         let mut r = Reader {
             version,
-            index: GenerationIndex {
-                version,
-                generations: Vec::new(),
-                tail_error: None,
-            },
+            index: GenerationIndex { version, generations: Vec::new(), tail_error: None },
             next_gen: 0,
             current: None,
             order: Ordering::default(),
@@ -75,10 +71,7 @@ impl<'a> Reader<'a> {
         if let Some(v1) = &self.v1 {
             return v1.context();
         }
-        EventContext {
-            table: self.current.as_ref().map(|d| &d.generation.table),
-            extra: &self.order.extra,
-        }
+        EventContext { table: self.current.as_ref().map(|d| &d.generation.table), extra: &self.order.extra }
     }
 
     /// The current generation's tables.

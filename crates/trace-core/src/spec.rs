@@ -114,15 +114,7 @@ pub struct EventSpec {
 }
 
 const fn spec(name: &'static str, args: &'static [&'static str]) -> EventSpec {
-    EventSpec {
-        name,
-        args,
-        string_ids: &[],
-        stack_ids: &[],
-        start_ev: ev::NONE,
-        timed: false,
-        experiment: 0,
-    }
+    EventSpec { name, args, string_ids: &[], stack_ids: &[], start_ev: ev::NONE, timed: false, experiment: 0 }
 }
 
 const fn timed(name: &'static str, args: &'static [&'static str]) -> EventSpec {
@@ -186,8 +178,7 @@ const fn build_specs() -> [EventSpec; ev::MAX_EXPERIMENTAL_EVENT as usize] {
     s[ev::GO_UNBLOCK as usize] = stacks(timed("GoUnblock", &["dt", "g", "g_seq", "stack"]), &[3]);
     s[ev::GO_SYSCALL_BEGIN as usize] = stacks(timed("GoSyscallBegin", &["dt", "p_seq", "stack"]), &[2]);
     s[ev::GO_SYSCALL_END as usize] = ends(timed("GoSyscallEnd", &["dt"]), ev::GO_SYSCALL_BEGIN);
-    s[ev::GO_SYSCALL_END_BLOCKED as usize] =
-        ends(timed("GoSyscallEndBlocked", &["dt"]), ev::GO_SYSCALL_BEGIN);
+    s[ev::GO_SYSCALL_END_BLOCKED as usize] = ends(timed("GoSyscallEndBlocked", &["dt"]), ev::GO_SYSCALL_BEGIN);
     s[ev::GO_STATUS as usize] = timed("GoStatus", &["dt", "g", "m", "gstatus"]);
     s[ev::STW_BEGIN as usize] = strings(stacks(timed("STWBegin", &["dt", "kind_string", "stack"]), &[2]), &[1]);
     s[ev::STW_END as usize] = ends(timed("STWEnd", &["dt"]), ev::STW_BEGIN);
@@ -196,40 +187,30 @@ const fn build_specs() -> [EventSpec; ev::MAX_EXPERIMENTAL_EVENT as usize] {
     s[ev::GC_END as usize] = ends(timed("GCEnd", &["dt", "gc_seq"]), ev::GC_BEGIN);
     s[ev::GC_SWEEP_ACTIVE as usize] = ends(timed("GCSweepActive", &["dt", "p"]), ev::GC_SWEEP_BEGIN);
     s[ev::GC_SWEEP_BEGIN as usize] = stacks(timed("GCSweepBegin", &["dt", "stack"]), &[1]);
-    s[ev::GC_SWEEP_END as usize] = ends(
-        timed("GCSweepEnd", &["dt", "swept_value", "reclaimed_value"]),
-        ev::GC_SWEEP_BEGIN,
-    );
-    s[ev::GC_MARK_ASSIST_ACTIVE as usize] =
-        ends(timed("GCMarkAssistActive", &["dt", "g"]), ev::GC_MARK_ASSIST_BEGIN);
+    s[ev::GC_SWEEP_END as usize] =
+        ends(timed("GCSweepEnd", &["dt", "swept_value", "reclaimed_value"]), ev::GC_SWEEP_BEGIN);
+    s[ev::GC_MARK_ASSIST_ACTIVE as usize] = ends(timed("GCMarkAssistActive", &["dt", "g"]), ev::GC_MARK_ASSIST_BEGIN);
     s[ev::GC_MARK_ASSIST_BEGIN as usize] = stacks(timed("GCMarkAssistBegin", &["dt", "stack"]), &[1]);
     s[ev::GC_MARK_ASSIST_END as usize] = ends(timed("GCMarkAssistEnd", &["dt"]), ev::GC_MARK_ASSIST_BEGIN);
     s[ev::HEAP_ALLOC as usize] = timed("HeapAlloc", &["dt", "heapalloc_value"]);
     s[ev::HEAP_GOAL as usize] = timed("HeapGoal", &["dt", "heapgoal_value"]);
     s[ev::GO_LABEL as usize] = strings(timed("GoLabel", &["dt", "label_string"]), &[1]);
-    s[ev::USER_TASK_BEGIN as usize] = strings(
-        stacks(timed("UserTaskBegin", &["dt", "task", "parent_task", "name_string", "stack"]), &[4]),
-        &[3],
-    );
+    s[ev::USER_TASK_BEGIN as usize] =
+        strings(stacks(timed("UserTaskBegin", &["dt", "task", "parent_task", "name_string", "stack"]), &[4]), &[3]);
     s[ev::USER_TASK_END as usize] = stacks(timed("UserTaskEnd", &["dt", "task", "stack"]), &[2]);
-    s[ev::USER_REGION_BEGIN as usize] = strings(
-        stacks(timed("UserRegionBegin", &["dt", "task", "name_string", "stack"]), &[3]),
-        &[2],
-    );
+    s[ev::USER_REGION_BEGIN as usize] =
+        strings(stacks(timed("UserRegionBegin", &["dt", "task", "name_string", "stack"]), &[3]), &[2]);
     s[ev::USER_REGION_END as usize] = ends(
         strings(stacks(timed("UserRegionEnd", &["dt", "task", "name_string", "stack"]), &[3]), &[2]),
         ev::USER_REGION_BEGIN,
     );
-    s[ev::USER_LOG as usize] = strings(
-        stacks(timed("UserLog", &["dt", "task", "key_string", "value_string", "stack"]), &[4]),
-        &[2, 3],
-    );
+    s[ev::USER_LOG as usize] =
+        strings(stacks(timed("UserLog", &["dt", "task", "key_string", "value_string", "stack"]), &[4]), &[2, 3]);
     s[ev::GO_SWITCH as usize] = timed("GoSwitch", &["dt", "g", "g_seq"]);
     s[ev::GO_SWITCH_DESTROY as usize] = timed("GoSwitchDestroy", &["dt", "g", "g_seq"]);
     s[ev::GO_CREATE_BLOCKED as usize] =
         stacks(timed("GoCreateBlocked", &["dt", "new_g", "new_stack", "stack"]), &[3, 2]);
-    s[ev::GO_STATUS_STACK as usize] =
-        stacks(timed("GoStatusStack", &["dt", "g", "m", "gstatus", "stack"]), &[4]);
+    s[ev::GO_STATUS_STACK as usize] = stacks(timed("GoStatusStack", &["dt", "g", "m", "gstatus", "stack"]), &[4]);
     s[ev::CLOCK_SNAPSHOT as usize] = timed("ClockSnapshot", &["dt", "mono", "sec", "nsec"]);
 
     s[ev::SPAN as usize] = exp("Span", &["dt", "id", "npages_value", "kindclass"]);
@@ -251,10 +232,7 @@ pub fn spec_of(typ: EventType) -> Option<&'static EventSpec> {
 
 /// Looks up an event type by its Go name (used by the text wire format).
 pub fn type_by_name(name: &str) -> Option<EventType> {
-    SPECS
-        .iter()
-        .position(|s| !s.name.is_empty() && s.name == name)
-        .and_then(|i| u8::try_from(i).ok())
+    SPECS.iter().position(|s| !s.name.is_empty() && s.name == name).and_then(|i| u8::try_from(i).ok())
 }
 
 /// Maximum size of one batch's payload in bytes.

@@ -10,10 +10,7 @@ pub struct IdTable<T> {
 
 impl<T> Default for IdTable<T> {
     fn default() -> Self {
-        IdTable {
-            dense: Vec::new(),
-            sparse: Vec::new(),
-        }
+        IdTable { dense: Vec::new(), sparse: Vec::new() }
     }
 }
 

@@ -20,10 +20,7 @@ impl<'a> Converter<'a> {
             ErrorKind::UnsupportedVersion,
             0,
             "header",
-            format!(
-                "Go 1.{} execution traces (the pre-1.22 format) are not supported yet",
-                version.minor()
-            ),
+            format!("Go 1.{} execution traces (the pre-1.22 format) are not supported yet", version.minor()),
         ))
     }
 
@@ -34,9 +31,6 @@ impl<'a> Converter<'a> {
 
     /// Resolution context for converted events.
     pub fn context(&self) -> EventContext<'_, 'a> {
-        EventContext {
-            table: None,
-            extra: &self.extra,
-        }
+        EventContext { table: None, extra: &self.extra }
     }
 }

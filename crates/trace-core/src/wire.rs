@@ -71,9 +71,7 @@ impl<'a> Cursor<'a> {
                 self.pos += n;
                 Ok(v)
             }
-            None if rest.len() < 10 && rest.iter().all(|b| b & 0x80 != 0) => {
-                Err(Error::truncated(self.offset(), what))
-            }
+            None if rest.len() < 10 && rest.iter().all(|b| b & 0x80 != 0) => Err(Error::truncated(self.offset(), what)),
             None => Err(Error::corrupt(self.offset(), what, format!("invalid varint in {what}"))),
         }
     }
@@ -172,16 +170,7 @@ pub fn read_batch<'a>(cur: &mut Cursor<'a>) -> Result<Option<Batch<'a>>> {
     let data_offset = cur.offset();
     // `size` is at most 64 KiB, so the conversion cannot fail.
     let data = cur.bytes(usize::try_from(size).unwrap_or(usize::MAX), "batch payload")?;
-    Ok(Some(Batch {
-        generation,
-        m,
-        time,
-        data,
-        data_offset,
-        offset,
-        exp,
-        end_of_generation: false,
-    }))
+    Ok(Some(Batch { generation, m, time, data, data_offset, offset, exp, end_of_generation: false }))
 }
 
 #[cfg(test)]

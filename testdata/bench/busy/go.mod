@@ -1,0 +1,3 @@
+module gotv.local/bench/busy
+
+go 1.24

@@ -1,0 +1,3 @@
+module gotvtestdata
+
+go 1.19
