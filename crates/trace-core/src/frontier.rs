@@ -17,6 +17,8 @@ struct Cursor {
     m: ThreadId,
     /// Index of this M in `Generation::batches`.
     mi: usize,
+    /// The M's slot in the ordering's thread table, once known.
+    slot: Option<Option<usize>>,
     batch: usize,
     data_off: usize,
     last_ts: TimeNs,
@@ -38,8 +40,9 @@ impl<'a> GenerationDecoder<'a> {
         let mut d = GenerationDecoder { generation, frontier: Vec::new(), cpu_next: 0 };
         for mi in 0..d.generation.batches.len() {
             let m = d.generation.batches[mi].0;
-            let mut c = Cursor { m, mi, batch: 0, data_off: 0, last_ts: TimeNs(0), ev: BaseEvent::default() };
-            if d.refill(&mut c)? {
+            let mut c =
+                Cursor { m, mi, slot: None, batch: 0, data_off: 0, last_ts: TimeNs(0), ev: BaseEvent::default() };
+            if refill(&d.generation, &mut c)? {
                 d.frontier.push(c);
                 let n = d.frontier.len() - 1;
                 sift_up(&mut d.frontier, n);
@@ -56,30 +59,6 @@ impl<'a> GenerationDecoder<'a> {
     /// Whether no events remain.
     pub fn is_done(&self) -> bool {
         self.frontier.is_empty() && self.cpu_next >= self.generation.cpu_samples.len()
-    }
-
-    /// Reads the cursor's next event; `false` when its batches are exhausted.
-    fn refill(&self, c: &mut Cursor) -> Result<bool> {
-        let batches = match self.generation.batches.get(c.mi) {
-            Some(b) => &b.1,
-            None => return Ok(false),
-        };
-        while c.batch < batches.len() && batches[c.batch].data.len() == c.data_off {
-            c.batch += 1;
-            c.data_off = 0;
-            c.last_ts = TimeNs(0);
-        }
-        let Some(batch) = batches.get(c.batch) else { return Ok(false) };
-        if c.last_ts == TimeNs(0) {
-            c.last_ts = self.generation.table.ticks_to_ns(batch.time);
-        }
-        let data = batch.data.get(c.data_off..).unwrap_or_default();
-        let offset = batch.data_offset + c.data_off as u64;
-        let (n, dt) = read_timed_event(data, offset, &mut c.ev)?;
-        c.ev.time = TimeNs(self.generation.table.ticks_to_ns(dt).0.wrapping_add(c.last_ts.0));
-        c.last_ts = c.ev.time;
-        c.data_off += n;
-        Ok(true)
     }
 
     /// Produces the next event into `order`'s queue; `Ok(false)` when done.
@@ -129,12 +108,18 @@ impl<'a> GenerationDecoder<'a> {
     fn try_advance(&mut self, i: usize, order: &mut Ordering) -> Result<bool> {
         let Some(c) = self.frontier.get_mut(i) else { return Ok(false) };
         let m = c.m;
-        if !order.advance(&mut c.ev, &self.generation.table, m, self.generation.generation)? {
+        let slot = match c.slot {
+            Some(s) => s,
+            None => *c.slot.insert(order.thread_slot(m)),
+        };
+        if !order.advance_at(&mut c.ev, &self.generation.table, m, slot, self.generation.generation)? {
             return Ok(false);
         }
-        let mut c = self.frontier[i].clone();
-        if self.refill(&mut c)? {
-            self.frontier[i] = c;
+        let more = match self.frontier.get_mut(i) {
+            Some(c) => refill(&self.generation, c)?,
+            None => false,
+        };
+        if more {
             if sift_up(&mut self.frontier, i) == i {
                 sift_down(&mut self.frontier, i);
             }
@@ -145,36 +130,84 @@ impl<'a> GenerationDecoder<'a> {
     }
 }
 
+/// Reads the cursor's next event; `false` when its batches are exhausted.
+#[inline]
+fn refill(generation: &Generation<'_>, c: &mut Cursor) -> Result<bool> {
+    let Some((_, batches)) = generation.batches.get(c.mi) else { return Ok(false) };
+    while c.batch < batches.len() && batches[c.batch].data.len() == c.data_off {
+        c.batch += 1;
+        c.data_off = 0;
+        c.last_ts = TimeNs(0);
+    }
+    let Some(batch) = batches.get(c.batch) else { return Ok(false) };
+    if c.last_ts == TimeNs(0) {
+        c.last_ts = generation.table.ticks_to_ns(batch.time);
+    }
+    let data = batch.data.get(c.data_off..).unwrap_or_default();
+    let offset = batch.data_offset + c.data_off as u64;
+    let (n, dt) = read_timed_event(data, offset, &mut c.ev)?;
+    c.ev.time = TimeNs(generation.table.ticks_to_ns(dt).0.wrapping_add(c.last_ts.0));
+    c.last_ts = c.ev.time;
+    c.data_off += n;
+    Ok(true)
+}
+
 /// Reads one timed event; returns bytes used and the raw time delta.
+#[inline]
 fn read_timed_event(b: &[u8], offset: u64, e: &mut BaseEvent) -> Result<(usize, u64)> {
-    let Some(&typ) = b.first() else {
+    let Some((&typ, rest)) = b.split_first() else {
         return Err(Error::truncated(offset, "event"));
     };
-    let Some(s) = spec::spec_of(typ) else {
-        return Err(Error::corrupt(offset, "event", format!("found invalid event type: {typ}")));
-    };
-    if s.args.is_empty() || !s.timed {
-        return Err(Error::corrupt(offset, "event", format!("found event without a timestamp: type={typ}")));
+    // Number of varints after the type byte (timestamp included); 0 = not a timed event.
+    let nargs = TIMED_ARGS[typ as usize] as usize;
+    if nargs == 0 {
+        return Err(match spec::spec_of(typ) {
+            None => Error::corrupt(offset, "event", format!("found invalid event type: {typ}")),
+            Some(_) => Error::corrupt(offset, "event", format!("found event without a timestamp: type={typ}")),
+        });
     }
     e.typ = typ;
     e.offset = offset;
-    let mut n = 1;
-    let Some((dt, k)) = uvarint(b.get(n..).unwrap_or_default()) else {
+    let mut pos = 0usize;
+    let Some(dt) = next_varint(rest, &mut pos) else {
         return Err(Error::corrupt(offset, "event", "found invalid uvarint for timestamp"));
     };
-    n += k;
     e.args = [0; crate::event::ARG_SLOTS];
-    for i in 0..s.args.len() - 1 {
-        let Some((v, k)) = uvarint(b.get(n..).unwrap_or_default()) else {
+    for slot in e.args.iter_mut().take(nargs - 1) {
+        let Some(v) = next_varint(rest, &mut pos) else {
             return Err(Error::corrupt(offset, "event", "found invalid uvarint"));
         };
-        if let Some(slot) = e.args.get_mut(i) {
-            *slot = v;
-        }
-        n += k;
+        *slot = v;
     }
-    Ok((n, dt))
+    Ok((pos + 1, dt))
 }
+
+#[inline(always)]
+fn next_varint(b: &[u8], pos: &mut usize) -> Option<u64> {
+    let rest = b.get(*pos..)?;
+    if let Some(&x) = rest.first()
+        && x < 0x80
+    {
+        *pos += 1;
+        return Some(u64::from(x));
+    }
+    let (v, n) = uvarint(rest)?;
+    *pos += n;
+    Some(v)
+}
+
+/// For each type byte, the argument count of a timed event (0 otherwise).
+static TIMED_ARGS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < spec::SPECS.len() {
+        if spec::SPECS[i].timed {
+            t[i] = spec::SPECS[i].args.len() as u8;
+        }
+        i += 1;
+    }
+    t
+};
 
 fn sift_up(h: &mut [Cursor], mut i: usize) -> usize {
     while i > 0 && h[(i - 1) / 2].ev.time > h[i].ev.time {

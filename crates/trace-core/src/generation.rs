@@ -221,6 +221,8 @@ pub struct EvTable<'a> {
     strings: IdTable<&'a [u8]>,
     stacks: IdTable<(u32, u32)>,
     stack_pcs: Vec<u64>,
+    /// `stack_pcs` resolved to frames once, so reading a stack is a slice.
+    stack_frames: Vec<Frame>,
     frames: FxHashMap<u64, Frame>,
     /// Nanoseconds per clock tick.
     pub ns_per_tick: f64,
@@ -255,9 +257,16 @@ impl<'a> EvTable<'a> {
         self.stack_pcs.get(start as usize..end as usize)
     }
 
-    /// The frames of a stack, innermost first.
-    pub fn stack_frames(&self, id: StackId) -> impl Iterator<Item = Frame> + '_ {
-        self.stack_pcs(id).unwrap_or_default().iter().filter_map(|pc| self.frames.get(pc).copied())
+    /// The frames of a stack, innermost first (empty for unknown IDs).
+    #[inline]
+    pub fn stack_frames(&self, id: StackId) -> &[Frame] {
+        if id.0 == 0 {
+            return &[];
+        }
+        match self.stacks.get(id.0) {
+            Some(&(start, end)) => self.stack_frames.get(start as usize..end as usize).unwrap_or_default(),
+            None => &[],
+        }
     }
 
     /// The frame recorded for a PC.
@@ -379,6 +388,7 @@ impl<'a> Generation<'a> {
         let mut table = EvTable {
             strings,
             stacks,
+            stack_frames: b.stack_pcs.iter().filter_map(|pc| b.frames.get(pc).copied()).collect(),
             stack_pcs: b.stack_pcs,
             frames: b.frames,
             ns_per_tick,

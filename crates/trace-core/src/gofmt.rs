@@ -145,12 +145,10 @@ fn write_resource(out: &mut String, r: ResourceId) {
 
 fn write_stack(out: &mut String, id: StackId, ctx: &EventContext<'_, '_>) {
     let Some(table) = ctx.table else { return };
-    for &pc in table.stack_pcs(id).unwrap_or_default() {
-        let f = table.frame(pc);
-        let func = f.map(|f| table.string(f.func).unwrap_or_default()).unwrap_or_default();
-        let file = f.map(|f| table.string(f.file).unwrap_or_default()).unwrap_or_default();
-        let line = f.map_or(0, |f| f.line);
-        let pcv = f.map_or(0, |f| f.pc);
+    for f in table.stack_frames(id) {
+        let func = table.string(f.func).unwrap_or_default();
+        let file = table.string(f.file).unwrap_or_default();
+        let (line, pcv) = (f.line, f.pc);
         out.push('\t');
         out.push_str(&String::from_utf8_lossy(func));
         let _ = writeln!(out, " @ {pcv:#x}");

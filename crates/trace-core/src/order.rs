@@ -87,12 +87,12 @@ fn name_of(t: EventType) -> &'static str {
     spec::spec_of(t).map_or("?", |s| s.name)
 }
 
-#[derive(Clone, Debug)]
+/// Per-goroutine scheduling state; kept small because there are many.
+/// Regions and ranges, which few goroutines have, live in side tables.
+#[derive(Clone, Copy, Debug)]
 struct GState {
     status: u64,
     seq: Seq,
-    regions: Vec<(TaskId, Box<[u8]>)>,
-    ranges: RangeState,
 }
 
 #[derive(Clone, Debug)]
@@ -106,6 +106,46 @@ struct PState {
 struct MState {
     g: GoroutineId,
     p: ProcId,
+}
+
+/// Thread states in a vector, so the hot path indexes by slot instead of hashing.
+#[derive(Clone, Debug, Default)]
+struct MTable {
+    slots: FxHashMap<i64, usize>,
+    states: Vec<(i64, MState)>,
+}
+
+impl MTable {
+    fn slot(&mut self, m: i64) -> usize {
+        let next = self.states.len();
+        let i = *self.slots.entry(m).or_insert(next);
+        if i == next {
+            self.states.push((m, MState { g: GoroutineId::NONE, p: ProcId::NONE }));
+        }
+        i
+    }
+    fn at(&self, i: usize) -> Option<&MState> {
+        self.states.get(i).map(|e| &e.1)
+    }
+    fn at_mut(&mut self, i: usize) -> Option<&mut MState> {
+        self.states.get_mut(i).map(|e| &mut e.1)
+    }
+    fn get(&self, m: &i64) -> Option<&MState> {
+        self.slots.get(m).and_then(|&i| self.at(i))
+    }
+    fn get_mut(&mut self, m: &i64) -> Option<&mut MState> {
+        let i = *self.slots.get(m)?;
+        self.at_mut(i)
+    }
+    fn insert(&mut self, m: i64, st: MState) {
+        let i = self.slot(m);
+        if let Some(s) = self.at_mut(i) {
+            *s = st;
+        }
+    }
+    fn iter(&self) -> impl Iterator<Item = (i64, &MState)> {
+        self.states.iter().map(|(m, s)| (*m, s))
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -166,8 +206,10 @@ fn proc_status_name(s: u64) -> &'static str {
 #[derive(Clone, Debug)]
 pub struct Ordering {
     g_states: FxHashMap<i64, GState>,
+    g_regions: FxHashMap<i64, Vec<(TaskId, Box<[u8]>)>>,
+    g_ranges: FxHashMap<i64, RangeState>,
     p_states: FxHashMap<i64, PState>,
-    m_states: FxHashMap<i64, MState>,
+    m_states: MTable,
     active_tasks: FxHashMap<u64, (Box<[u8]>, TaskId)>,
     gc_seq: u64,
     gc_state: GcState,
@@ -181,8 +223,10 @@ impl Default for Ordering {
     fn default() -> Self {
         Ordering {
             g_states: FxHashMap::default(),
+            g_regions: FxHashMap::default(),
+            g_ranges: FxHashMap::default(),
             p_states: FxHashMap::default(),
-            m_states: FxHashMap::default(),
+            m_states: MTable::default(),
             active_tasks: FxHashMap::default(),
             gc_seq: 0,
             gc_state: GcState::Undetermined,
@@ -212,23 +256,37 @@ impl Ordering {
     /// Returns `Ok(false)` when the event cannot happen yet (another M must
     /// go first), `Ok(true)` when it was accepted and queued.
     pub fn advance(&mut self, ev: &mut BaseEvent, table: &EvTable<'_>, m: ThreadId, generation: u64) -> Result<bool> {
+        let slot = self.thread_slot(m);
+        self.advance_at(ev, table, m, slot, generation)
+    }
+
+    /// The slot of thread `m`'s state, creating it (no G, no P) if new.
+    /// `None` for the "no thread" ID.
+    pub fn thread_slot(&mut self, m: ThreadId) -> Option<usize> {
+        m.is_some().then(|| self.m_states.slot(m.0))
+    }
+
+    /// [`Ordering::advance`] with the thread's slot already looked up.
+    pub fn advance_at(
+        &mut self,
+        ev: &mut BaseEvent,
+        table: &EvTable<'_>,
+        m: ThreadId,
+        slot: Option<usize>,
+        generation: u64,
+    ) -> Result<bool> {
         if self.initial_gen == 0 {
             self.initial_gen = generation;
         }
-        let cur = match self.m_states.get(&m.0) {
-            Some(ms) if m.is_some() => Ctx { g: ms.g, p: ms.p, m },
-            _ => Ctx { g: GoroutineId::NONE, p: ProcId::NONE, m },
+        let cur = match slot.and_then(|i| self.m_states.at(i)) {
+            Some(ms) => Ctx { g: ms.g, p: ms.p, m },
+            None => Ctx { g: GoroutineId::NONE, p: ProcId::NONE, m },
         };
-        if m.is_some() && !self.m_states.contains_key(&m.0) {
-            self.m_states.insert(m.0, MState { g: GoroutineId::NONE, p: ProcId::NONE });
-        }
         let offset = ev.offset;
         let step = self.dispatch(ev, table, generation, cur);
         match step {
             Ok(Some(new)) => {
-                if m.is_some()
-                    && let Some(ms) = self.m_states.get_mut(&m.0)
-                {
+                if let Some(ms) = slot.and_then(|i| self.m_states.at_mut(i)) {
                     ms.p = new.p;
                     ms.g = new.g;
                 }
@@ -295,6 +353,12 @@ impl Ordering {
         }
     }
 
+    fn forget_g(&mut self, g: GoroutineId) {
+        self.g_states.remove(&g.0);
+        self.g_regions.remove(&g.0);
+        self.g_ranges.remove(&g.0);
+    }
+
     fn set_extra(ev: &mut BaseEvent, i: usize, v: u64) {
         let idx = Event::extra_index(ev.typ) + i;
         if let Some(slot) = ev.args.get_mut(idx) {
@@ -342,7 +406,7 @@ impl Ordering {
             // Go scans its M map here; pick the lowest matching M so the
             // answer never depends on hash order.
             let found =
-                self.m_states.iter().filter(|(_, ms)| ms.p == pid).map(|(&mid, ms)| (mid, ms.g)).min_by_key(|e| e.0);
+                self.m_states.iter().filter(|(_, ms)| ms.p == pid).map(|(mid, ms)| (mid, ms.g)).min_by_key(|e| e.0);
             let Some((mid, g)) = found else {
                 return Err(format!("failed to find sched context for proc {pid} that's about to be stolen"));
             };
@@ -519,9 +583,7 @@ impl Ordering {
         validate(cur, USER_GO)?;
         let s = self.running_g(ev.typ, cur, go_status::RUNNING)?;
         match ev.typ {
-            ev::GO_DESTROY => {
-                self.g_states.remove(&cur.g.0);
-            }
+            ev::GO_DESTROY => self.forget_g(cur.g),
             ev::GO_STOP => s.status = go_status::RUNNABLE,
             _ => s.status = go_status::WAITING,
         }
@@ -532,14 +594,13 @@ impl Ordering {
     fn go_start(&mut self, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
         let gid = GoroutineId::from_wire(ev.args[0]);
         let seq = Seq { generation, seq: ev.args[1] };
-        match self.g_states.get(&gid.0) {
-            Some(s) if s.status == go_status::RUNNABLE && seq.succeeds(s.seq) => {}
+        match self.g_states.get_mut(&gid.0) {
+            Some(s) if s.status == go_status::RUNNABLE && seq.succeeds(s.seq) => {
+                validate(cur, (Need::Must, Need::Must, Need::MustNot))?;
+                s.status = go_status::RUNNING;
+                s.seq = seq;
+            }
             _ => return Ok(None),
-        }
-        validate(cur, (Need::Must, Need::Must, Need::MustNot))?;
-        if let Some(s) = self.g_states.get_mut(&gid.0) {
-            s.status = go_status::RUNNING;
-            s.seq = seq;
         }
         self.push(cur, ev);
         Ok(Some(Ctx { g: gid, ..cur }))
@@ -575,7 +636,7 @@ impl Ordering {
             }
             self.push_made(cur, ev::GO_BLOCK, ev.time, &[0, 0], 0);
         } else {
-            self.g_states.remove(&cur.g.0);
+            self.forget_g(cur.g);
             self.push_made(cur, ev::GO_DESTROY, ev.time, &[], 0);
         }
         if let Some(s) = self.g_states.get_mut(&next.0) {
@@ -674,7 +735,7 @@ impl Ordering {
         if s.status != go_status::SYSCALL {
             return Err(format!("{name} event for goroutine that's not Syscall"));
         }
-        self.g_states.remove(&cur.g.0);
+        self.forget_g(cur.g);
         let mut new = Ctx { g: GoroutineId::NONE, ..cur };
         if cur.p.is_some() {
             let Some(p) = self.p_states.get_mut(&cur.p.0) else {
@@ -733,13 +794,14 @@ impl Ordering {
             return Err(format!("invalid string ID {} for {} event", name_id.0, ev.typ));
         };
         let begin = ev.typ == ev::USER_REGION_BEGIN;
-        let Some(g) = self.g_states.get_mut(&cur.g.0) else {
+        if !self.g_states.contains_key(&cur.g.0) {
             let which = if begin { "EvUserRegionBegin" } else { "EvUserRegionEnd" };
             return Err(format!("encountered {which} without known state for current goroutine {}", cur.g));
-        };
+        }
+        let regions = self.g_regions.entry(cur.g.0).or_default();
         if begin {
-            g.regions.push((task, name.into()));
-        } else if let Some((t, n)) = g.regions.last() {
+            regions.push((task, name.into()));
+        } else if let Some((t, n)) = regions.last() {
             if *t != task || **n != *name {
                 return Err(format!(
                     "misuse of region in goroutine {}: region end {{{} {}}} when the inner-most active region start event is {{{} {}}}",
@@ -750,7 +812,7 @@ impl Ordering {
                     String::from_utf8_lossy(n)
                 ));
             }
-            g.regions.pop();
+            regions.pop();
         }
         self.push(cur, ev);
         Ok(Some(cur))
@@ -864,10 +926,10 @@ impl Ordering {
     }
 
     fn go_ranges(&mut self, typ: EventType, g: GoroutineId) -> Result<&mut RangeState, String> {
-        match self.g_states.get_mut(&g.0) {
-            Some(s) => Ok(&mut s.ranges),
-            None => Err(format!("encountered event of type {typ} without known state for current goroutine {g}")),
+        if !self.g_states.contains_key(&g.0) {
+            return Err(format!("encountered event of type {typ} without known state for current goroutine {g}"));
         }
+        Ok(self.g_ranges.entry(g.0).or_default())
     }
 
     fn go_range_begin(&mut self, ev: &mut BaseEvent, cur: Ctx) -> Step {
@@ -881,10 +943,10 @@ impl Ordering {
     fn go_range_active(&mut self, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
         let gid = GoroutineId::from_wire(ev.args[0]);
         let initial = generation == self.initial_gen;
-        let Some(g) = self.g_states.get_mut(&gid.0) else {
+        if !self.g_states.contains_key(&gid.0) {
             return Err(format!("uninitialized goroutine {gid} found during {}", name_of(ev.typ)));
-        };
-        g.ranges.active(range_type(ev.typ, 0), initial)?;
+        }
+        self.g_ranges.entry(gid.0).or_default().active(range_type(ev.typ, 0), initial)?;
         self.push(cur, ev);
         Ok(Some(cur))
     }
@@ -907,5 +969,5 @@ impl Ordering {
 }
 
 fn new_gstate(status: u64, generation: u64) -> GState {
-    GState { status, seq: Seq { generation, seq: 0 }, regions: Vec::new(), ranges: RangeState::default() }
+    GState { status, seq: Seq { generation, seq: 0 } }
 }

@@ -9,6 +9,12 @@ use crate::spec::{self, ev, experiment};
 /// buffer ends first or the value overflows 64 bits.
 #[inline]
 pub fn uvarint(buf: &[u8]) -> Option<(u64, usize)> {
+    // Most values fit in one byte.
+    if let Some(&b) = buf.first()
+        && b < 0x80
+    {
+        return Some((u64::from(b), 1));
+    }
     let mut x: u64 = 0;
     let mut s: u32 = 0;
     for (i, &b) in buf.iter().enumerate() {
