@@ -35,6 +35,9 @@ enum Command {
         /// Only decode events (strings and stacks resolved); build no indices.
         #[arg(long)]
         decode_only: bool,
+        /// Decode on one thread with the sequential reader.
+        #[arg(long)]
+        sequential: bool,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -45,7 +48,9 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let result = match args.command {
         Some(Command::Dump { file }) => cli::dump::run(&file),
-        Some(Command::Stats { file, decode_only, json }) => cli::stats::run(&file, decode_only, json),
+        Some(Command::Stats { file, decode_only, sequential, json }) => {
+            cli::stats::run(&file, decode_only, sequential, json)
+        }
         None => {
             eprintln!("gotv: the viewer window is not built yet; use `gotv dump FILE` or `gotv stats FILE`");
             let _ = args.file;

@@ -38,14 +38,6 @@ impl TraceFile {
         map(&f).map(TraceFile::Mapped).or_else(|_| std::fs::read(path).map(TraceFile::Owned).map_err(io))
     }
 
-    /// Reads `path` fully into memory.
-    pub fn read(path: impl AsRef<Path>) -> Result<TraceFile> {
-        let path = path.as_ref();
-        std::fs::read(path)
-            .map(TraceFile::Owned)
-            .map_err(|e| Error::new(ErrorKind::Io, 0, "file", format!("cannot read {}: {e}", path.display())))
-    }
-
     /// The file's bytes.
     pub fn bytes(&self) -> &[u8] {
         match self {

@@ -102,7 +102,7 @@ impl<'a> GenerationDecoder<'a> {
                 ));
             }
         }
-        Ok(order.next())
+        Ok(order.pop_event())
     }
 
     fn try_advance(&mut self, i: usize, order: &mut Ordering) -> Result<bool> {

@@ -81,14 +81,8 @@ fn scan_with_spill<'a>(cur: &mut Cursor<'a>, out: &mut Vec<GenerationSpan<'a>>) 
                 return Some(e);
             }
         };
-        if b.end_of_generation {
-            out.extend(current);
-            return Some(Error::corrupt(
-                b.offset,
-                "batch header",
-                "internal error: unexpectedly processing EndOfGeneration; broken trace?",
-            ));
-        }
+        // Before Go 1.26 an end-of-generation marker carries generation 0,
+        // which Go rejects like any other batch of generation 0.
         if b.generation == 0 {
             return Some(Error::corrupt(b.offset, "batch header", "invalid generation number 0"));
         }

@@ -11,6 +11,7 @@ use crate::event::{Event, ExtraStrings, GoState, ProcState, go_state_of_status, 
 use crate::generation::EvTable;
 use crate::ids::{GoroutineId, ProcId, StringId, TaskId, ThreadId, TimeNs};
 use crate::spec::{self, EventType, ev};
+use crate::tracked::Tracked;
 
 /// An event as read from a batch: type, absolute time and raw arguments.
 #[derive(Clone, Copy, Debug, Default)]
@@ -26,9 +27,9 @@ pub struct BaseEvent {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Seq {
-    generation: u64,
-    seq: u64,
+pub(crate) struct Seq {
+    pub(crate) generation: u64,
+    pub(crate) seq: u64,
 }
 
 impl Seq {
@@ -38,19 +39,19 @@ impl Seq {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct RangeType {
-    typ: EventType,
-    desc: u64,
+pub(crate) struct RangeType {
+    pub(crate) typ: EventType,
+    pub(crate) desc: u64,
 }
 
-fn range_type(typ: EventType, desc: u64) -> RangeType {
+pub(crate) fn range_type(typ: EventType, desc: u64) -> RangeType {
     let start = spec::spec_of(typ).map_or(ev::NONE, |s| s.start_ev);
     RangeType { typ: if start != ev::NONE { start } else { typ }, desc }
 }
 
 #[derive(Clone, Debug, Default)]
-struct RangeState {
-    in_flight: Vec<RangeType>,
+pub(crate) struct RangeState {
+    pub(crate) in_flight: Vec<RangeType>,
 }
 
 impl RangeState {
@@ -90,51 +91,70 @@ fn name_of(t: EventType) -> &'static str {
 /// Per-goroutine scheduling state; kept small because there are many.
 /// Regions and ranges, which few goroutines have, live in side tables.
 #[derive(Clone, Copy, Debug)]
-struct GState {
-    status: u64,
-    seq: Seq,
+pub(crate) struct GState {
+    pub(crate) status: u64,
+    pub(crate) seq: Seq,
 }
 
 #[derive(Clone, Debug)]
-struct PState {
-    status: u64,
-    seq: Seq,
-    ranges: RangeState,
+pub(crate) struct PState {
+    pub(crate) status: u64,
+    pub(crate) seq: Seq,
+    pub(crate) ranges: RangeState,
 }
 
-#[derive(Clone, Copy, Debug)]
-struct MState {
-    g: GoroutineId,
-    p: ProcId,
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct MState {
+    pub(crate) g: GoroutineId,
+    pub(crate) p: ProcId,
 }
 
 /// Thread states in a vector, so the hot path indexes by slot instead of hashing.
 #[derive(Clone, Debug, Default)]
-struct MTable {
+pub(crate) struct MTable {
     slots: FxHashMap<i64, usize>,
     states: Vec<(i64, MState)>,
+    /// Threads first seen while speculating (their real state is unknown).
+    pub(crate) misses: Option<Vec<i64>>,
 }
 
 impl MTable {
-    fn slot(&mut self, m: i64) -> usize {
+    pub(crate) fn slot(&mut self, m: i64) -> usize {
         let next = self.states.len();
         let i = *self.slots.entry(m).or_insert(next);
         if i == next {
+            if let Some(ms) = self.misses.as_mut() {
+                ms.push(m);
+            }
             self.states.push((m, MState { g: GoroutineId::NONE, p: ProcId::NONE }));
         }
         i
     }
-    fn at(&self, i: usize) -> Option<&MState> {
+    pub(crate) fn at(&self, i: usize) -> Option<&MState> {
         self.states.get(i).map(|e| &e.1)
     }
-    fn at_mut(&mut self, i: usize) -> Option<&mut MState> {
+    pub(crate) fn at_mut(&mut self, i: usize) -> Option<&mut MState> {
         self.states.get_mut(i).map(|e| &mut e.1)
     }
-    fn get(&self, m: &i64) -> Option<&MState> {
+    pub(crate) fn peek(&self, m: &i64) -> Option<&MState> {
         self.slots.get(m).and_then(|&i| self.at(i))
     }
+    fn note(&mut self, m: i64) {
+        if let Some(ms) = self.misses.as_mut() {
+            ms.push(m);
+        }
+    }
+    fn get(&mut self, m: &i64) -> Option<&MState> {
+        if !self.slots.contains_key(m) {
+            self.note(*m);
+        }
+        self.slots.get(m).and_then(|&i| self.states.get(i).map(|e| &e.1))
+    }
     fn get_mut(&mut self, m: &i64) -> Option<&mut MState> {
-        let i = *self.slots.get(m)?;
+        let Some(&i) = self.slots.get(m) else {
+            self.note(*m);
+            return None;
+        };
         self.at_mut(i)
     }
     fn insert(&mut self, m: i64, st: MState) {
@@ -143,13 +163,13 @@ impl MTable {
             *s = st;
         }
     }
-    fn iter(&self) -> impl Iterator<Item = (i64, &MState)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (i64, &MState)> {
         self.states.iter().map(|(m, s)| (*m, s))
     }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum GcState {
+pub(crate) enum GcState {
     Undetermined,
     NotRunning,
     Running,
@@ -202,19 +222,24 @@ fn proc_status_name(s: u64) -> &'static str {
     }
 }
 
+/// Open user regions of a goroutine, innermost last: (task, name).
+pub(crate) type RegionStack = Vec<(TaskId, Box<[u8]>)>;
+
 /// The ordering state machine, carried across generations.
 #[derive(Clone, Debug)]
 pub struct Ordering {
-    g_states: FxHashMap<i64, GState>,
-    g_regions: FxHashMap<i64, Vec<(TaskId, Box<[u8]>)>>,
-    g_ranges: FxHashMap<i64, RangeState>,
-    p_states: FxHashMap<i64, PState>,
-    m_states: MTable,
-    active_tasks: FxHashMap<u64, (Box<[u8]>, TaskId)>,
-    gc_seq: u64,
-    gc_state: GcState,
-    initial_gen: u64,
+    pub(crate) g_states: Tracked<i64, GState>,
+    pub(crate) g_regions: Tracked<i64, RegionStack>,
+    pub(crate) g_ranges: Tracked<i64, RangeState>,
+    pub(crate) p_states: Tracked<i64, PState>,
+    pub(crate) m_states: MTable,
+    pub(crate) active_tasks: Tracked<u64, (Box<[u8]>, TaskId)>,
+    pub(crate) gc_seq: u64,
+    pub(crate) gc_state: GcState,
+    pub(crate) initial_gen: u64,
     queue: VecDeque<Event>,
+    /// What a speculative run did that the real starting state must confirm.
+    pub(crate) spec: Option<Box<crate::speculate::SpecNotes>>,
     /// Strings the orderer creates (task names at task ends).
     pub extra: ExtraStrings,
 }
@@ -222,16 +247,17 @@ pub struct Ordering {
 impl Default for Ordering {
     fn default() -> Self {
         Ordering {
-            g_states: FxHashMap::default(),
-            g_regions: FxHashMap::default(),
-            g_ranges: FxHashMap::default(),
-            p_states: FxHashMap::default(),
+            g_states: Tracked::default(),
+            g_regions: Tracked::default(),
+            g_ranges: Tracked::default(),
+            p_states: Tracked::default(),
             m_states: MTable::default(),
-            active_tasks: FxHashMap::default(),
+            active_tasks: Tracked::default(),
             gc_seq: 0,
             gc_state: GcState::Undetermined,
             initial_gen: 0,
             queue: VecDeque::new(),
+            spec: None,
             extra: ExtraStrings::default(),
         }
     }
@@ -242,7 +268,7 @@ type Step = Result<Option<Ctx>, String>;
 impl Ordering {
     /// Takes the next ordered event, if any is queued.
     #[inline]
-    pub fn next(&mut self) -> Option<Event> {
+    pub fn pop_event(&mut self) -> Option<Event> {
         self.queue.pop_front()
     }
 
@@ -353,10 +379,19 @@ impl Ordering {
         }
     }
 
+    fn note_gc_read(&mut self) {
+        if let Some(n) = self.spec.as_mut() {
+            n.gc_read = true;
+        }
+    }
+
     fn forget_g(&mut self, g: GoroutineId) {
-        self.g_states.remove(&g.0);
-        self.g_regions.remove(&g.0);
-        self.g_ranges.remove(&g.0);
+        if let Some(n) = self.spec.as_mut() {
+            n.destroyed.push(g.0);
+        }
+        self.g_states.discard(&g.0);
+        self.g_regions.discard(&g.0);
+        self.g_ranges.discard(&g.0);
     }
 
     fn set_extra(ev: &mut BaseEvent, i: usize, v: u64) {
@@ -407,6 +442,9 @@ impl Ordering {
             // answer never depends on hash order.
             let found =
                 self.m_states.iter().filter(|(_, ms)| ms.p == pid).map(|(mid, ms)| (mid, ms.g)).min_by_key(|e| e.0);
+            if let Some(n) = self.spec.as_mut() {
+                n.scans.push((pid.0, found.map(|f| f.0)));
+            }
             let Some((mid, g)) = found else {
                 return Err(format!("failed to find sched context for proc {pid} that's about to be stolen"));
             };
@@ -559,7 +597,7 @@ impl Ordering {
             return Err(format!("{} event for goroutine that's not Running", name_of(ev.typ)));
         }
         let newg = GoroutineId::from_wire(ev.args[0]);
-        if self.g_states.contains_key(&newg.0) {
+        if self.g_states.contains(&newg.0) {
             return Err(format!("tried to create goroutine ({newg}) that already exists"));
         }
         let status = if ev.typ == ev::GO_CREATE_BLOCKED { go_status::WAITING } else { go_status::RUNNABLE };
@@ -718,7 +756,7 @@ impl Ordering {
     fn go_create_syscall(&mut self, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
         validate(cur, (Need::Must, Need::May, Need::MustNot))?;
         let newg = GoroutineId::from_wire(ev.args[0]);
-        if self.g_states.contains_key(&newg.0) {
+        if self.g_states.contains(&newg.0) {
             return Err(format!("tried to create goroutine ({newg}) in syscall that already exists"));
         }
         self.g_states.insert(newg.0, new_gstate(go_status::SYSCALL, generation));
@@ -755,7 +793,12 @@ impl Ordering {
 
     fn task_begin(&mut self, ev: &mut BaseEvent, table: &EvTable<'_>, cur: Ctx) -> Step {
         let id = ev.args[0];
-        if self.active_tasks.contains_key(&id) {
+        if let Some(n) = self.spec.as_mut()
+            && self.active_tasks.peek(&id).is_none()
+        {
+            n.task_begins.push(id);
+        }
+        if self.active_tasks.contains(&id) {
             return Err(format!("task ID conflict: {id}"));
         }
         let mut parent = TaskId(ev.args[1]);
@@ -775,6 +818,11 @@ impl Ordering {
 
     fn task_end(&mut self, ev: &mut BaseEvent, cur: Ctx) -> Step {
         let id = ev.args[0];
+        if let Some(n) = self.spec.as_mut()
+            && self.active_tasks.peek(&id).is_none()
+        {
+            n.task_end_misses.push(id);
+        }
         let (parent, name) = match self.active_tasks.remove(&id) {
             Some((name, parent)) => (parent, self.extra.add(&name)),
             None => (TaskId::NONE, 0),
@@ -794,11 +842,11 @@ impl Ordering {
             return Err(format!("invalid string ID {} for {} event", name_id.0, ev.typ));
         };
         let begin = ev.typ == ev::USER_REGION_BEGIN;
-        if !self.g_states.contains_key(&cur.g.0) {
+        if !self.g_states.contains(&cur.g.0) {
             let which = if begin { "EvUserRegionBegin" } else { "EvUserRegionEnd" };
             return Err(format!("encountered {which} without known state for current goroutine {}", cur.g));
         }
-        let regions = self.g_regions.entry(cur.g.0).or_default();
+        let regions = self.g_regions.entry_or_default(cur.g.0);
         if begin {
             regions.push((task, name.into()));
         } else if let Some((t, n)) = regions.last() {
@@ -813,12 +861,17 @@ impl Ordering {
                 ));
             }
             regions.pop();
+        } else if let Some(n) = self.spec.as_mut() {
+            // Ending a region opened before this generation: the true stack
+            // must have it on top; checked when the run is confirmed.
+            n.region_pops.push((cur.g.0, task, name.into()));
         }
         self.push(cur, ev);
         Ok(Some(cur))
     }
 
     fn gc_active(&mut self, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
+        self.note_gc_read();
         let seq = ev.args[0];
         if generation == self.initial_gen {
             if self.gc_state != GcState::Undetermined {
@@ -842,6 +895,7 @@ impl Ordering {
     }
 
     fn gc_begin(&mut self, ev: &mut BaseEvent, cur: Ctx) -> Step {
+        self.note_gc_read();
         let seq = ev.args[0];
         if self.gc_state == GcState::Undetermined {
             self.gc_seq = seq;
@@ -863,6 +917,7 @@ impl Ordering {
     }
 
     fn gc_end(&mut self, ev: &mut BaseEvent, cur: Ctx) -> Step {
+        self.note_gc_read();
         let seq = ev.args[0];
         if Some(seq) != self.gc_seq.checked_add(1) {
             return Ok(None);
@@ -926,10 +981,10 @@ impl Ordering {
     }
 
     fn go_ranges(&mut self, typ: EventType, g: GoroutineId) -> Result<&mut RangeState, String> {
-        if !self.g_states.contains_key(&g.0) {
+        if !self.g_states.contains(&g.0) {
             return Err(format!("encountered event of type {typ} without known state for current goroutine {g}"));
         }
-        Ok(self.g_ranges.entry(g.0).or_default())
+        Ok(self.g_ranges.entry_or_default(g.0))
     }
 
     fn go_range_begin(&mut self, ev: &mut BaseEvent, cur: Ctx) -> Step {
@@ -943,10 +998,10 @@ impl Ordering {
     fn go_range_active(&mut self, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
         let gid = GoroutineId::from_wire(ev.args[0]);
         let initial = generation == self.initial_gen;
-        if !self.g_states.contains_key(&gid.0) {
+        if !self.g_states.contains(&gid.0) {
             return Err(format!("uninitialized goroutine {gid} found during {}", name_of(ev.typ)));
         }
-        self.g_ranges.entry(gid.0).or_default().active(range_type(ev.typ, 0), initial)?;
+        self.g_ranges.entry_or_default(gid.0).active(range_type(ev.typ, 0), initial)?;
         self.push(cur, ev);
         Ok(Some(cur))
     }

@@ -1,16 +1,15 @@
 //! The sequential reader: whole trace in, ordered events out, with Go's
-//! exact Sync placement, timestamp fix-ups and error semantics.
+//! exact Sync placement, timestamp repair and error semantics.
 
 use crate::error::{Error, Result};
-use crate::event::{Event, EventContext};
-use crate::frontier::GenerationDecoder;
+use crate::event::{Event, EventContext, ExtraStrings};
 use crate::generation::{EvTable, Generation, GenerationIndex};
-use crate::ids::{GoroutineId, ProcId, StackId, StringId, ThreadId, TimeNs};
+use crate::ids::TimeNs;
 use crate::order::Ordering;
-use crate::spec::{self, ev};
+use crate::run::{GenerationRun, sync_event};
 use crate::version::Version;
 
-/// Reads a v2 trace (Go 1.22+) event by event.
+/// Reads a trace event by event.
 ///
 /// ```no_run
 /// let bytes = std::fs::read("trace.out").unwrap();
@@ -23,13 +22,21 @@ pub struct Reader<'a> {
     version: Version,
     index: GenerationIndex<'a>,
     next_gen: usize,
-    current: Option<GenerationDecoder<'a>>,
-    order: Ordering,
+    run: Option<GenerationRun<'a>>,
+    /// Ordering state between runs.
+    order: Option<Ordering>,
     last_ts: TimeNs,
     syncs: u64,
     ending: Option<Ending>,
     done: bool,
+    no_extra: ExtraStrings,
     v1: Option<crate::v1::Converter<'a>>,
+}
+
+/// What follows the last Sync event.
+enum Ending {
+    Clean,
+    Failed(Error),
 }
 
 impl<'a> Reader<'a> {
@@ -40,12 +47,13 @@ impl<'a> Reader<'a> {
             version,
             index: GenerationIndex { version, generations: Vec::new(), tail_error: None },
             next_gen: 0,
-            current: None,
-            order: Ordering::default(),
+            run: None,
+            order: Some(Ordering::default()),
             last_ts: TimeNs(0),
             syncs: 0,
             ending: None,
             done: false,
+            no_extra: ExtraStrings::default(),
             v1: None,
         };
         if version.is_v1() {
@@ -71,12 +79,15 @@ impl<'a> Reader<'a> {
         if let Some(v1) = &self.v1 {
             return v1.context();
         }
-        EventContext { table: self.current.as_ref().map(|d| &d.generation.table), extra: &self.order.extra }
+        match &self.run {
+            Some(run) => run.context(),
+            None => EventContext { table: None, extra: self.order.as_ref().map_or(&self.no_extra, |o| &o.extra) },
+        }
     }
 
     /// The current generation's tables.
     pub fn table(&self) -> Option<&EvTable<'a>> {
-        self.context().table
+        self.run.as_ref().map(|r| &r.generation().table)
     }
 
     /// Reads the next event; `Ok(None)` at the end of the trace.
@@ -93,122 +104,71 @@ impl<'a> Reader<'a> {
             }
             return r;
         }
-        match self.next_inner() {
-            Ok(Some(mut e)) => {
-                if e.typ != ev::SYNC_PSEUDO {
-                    self.validate_ids(&e)?;
-                }
-                if e.time <= self.last_ts {
-                    e.time = TimeNs(self.last_ts.0.wrapping_add(1));
-                }
-                self.last_ts = e.time;
-                Ok(Some(e))
-            }
-            Ok(None) => {
-                self.done = true;
-                Ok(None)
-            }
-            Err(e) => {
-                self.done = true;
-                Err(e)
-            }
+        let r = self.next_inner();
+        if !matches!(r, Ok(Some(_))) {
+            self.done = true;
         }
+        r
     }
 
     fn next_inner(&mut self) -> Result<Option<Event>> {
-        if let Some(e) = self.order.next() {
-            return Ok(Some(e));
+        if let Some(run) = self.run.as_mut() {
+            if let Some(e) = run.next_event()? {
+                return Ok(Some(e));
+            }
+            if let Some(run) = self.run.take() {
+                let end = run.finish();
+                self.last_ts = end.last_ts;
+                self.order = Some(end.order);
+            }
         }
         match self.ending.take() {
             Some(Ending::Clean) => return Ok(None),
             Some(Ending::Failed(e)) => return Err(e),
             None => {}
         }
-        if self.current.as_ref().is_none_or(|d| d.is_done()) {
-            return Ok(Some(self.next_generation()));
-        }
-        let Some(dec) = self.current.as_mut() else { return Ok(None) };
-        match dec.step(&mut self.order)? {
-            Some(e) => Ok(Some(e)),
-            None => Ok(Some(self.next_generation())),
-        }
+        self.next_generation()
     }
 
-    /// Installs the next generation and returns its Sync event, or the
-    /// final Sync (and queues the end or the error).
-    fn next_generation(&mut self) -> Event {
-        let span = self.index.generations.get(self.next_gen).cloned();
-        self.current = None;
-        match span {
-            Some(span) => {
-                self.next_gen += 1;
-                match Generation::build(&span, self.version).and_then(GenerationDecoder::new) {
-                    Ok(dec) => {
-                        let t = dec.start_time();
-                        let has_table = u64::from(dec.generation.table.clock.is_some());
-                        self.current = Some(dec);
-                        self.sync_event(t, has_table)
-                    }
-                    Err(e) => {
-                        self.ending = Some(Ending::Failed(e));
-                        self.sync_event(self.last_ts, 0)
-                    }
-                }
+    /// Starts the next generation and returns its Sync event, or the final
+    /// Sync (queueing the end or the error).
+    fn next_generation(&mut self) -> Result<Option<Event>> {
+        let i = self.next_gen;
+        let Some(span) = self.index.generations.get(i) else {
+            self.ending = Some(match self.index.tail_error.take() {
+                Some(e) => Ending::Failed(e),
+                None => Ending::Clean,
+            });
+            return Ok(Some(self.bare_sync()));
+        };
+        self.next_gen += 1;
+        let generation = match Generation::build(span, self.version) {
+            Ok(g) => g,
+            Err(e) => {
+                // Go reports a generation it cannot read after one more Sync.
+                self.ending = Some(Ending::Failed(e));
+                return Ok(Some(self.bare_sync()));
             }
-            None => {
-                self.ending = Some(match self.index.tail_error.take() {
-                    Some(e) => Ending::Failed(e),
-                    None => Ending::Clean,
-                });
-                self.sync_event(self.last_ts, 0)
-            }
-        }
-    }
-
-    fn sync_event(&mut self, t: TimeNs, has_table: u64) -> Event {
+        };
+        let order = self.order.take().unwrap_or_default();
+        // Go fails without a Sync when an M's first event is unreadable.
+        let mut run = GenerationRun::exact(generation, order, self.last_ts, self.syncs as usize)?;
         self.syncs += 1;
-        Event {
-            time: t,
-            g: GoroutineId::NONE,
-            p: ProcId::NONE,
-            m: ThreadId::NONE,
-            typ: ev::SYNC_PSEUDO,
-            args: [self.syncs, has_table, 0, 0],
-            offset: 0,
-        }
+        let first = run.next_event();
+        self.run = Some(run);
+        first
     }
 
-    fn validate_ids(&self, e: &Event) -> Result<()> {
-        let Some(table) = self.current.as_ref().map(|d| &d.generation.table) else { return Ok(()) };
-        let Some(s) = spec::spec_of(e.typ) else { return Ok(()) };
-        for &i in s.stack_ids {
-            let id = StackId(e.args.get(i - 1).copied().unwrap_or(0));
-            if !table.has_stack(id) {
-                return Err(Error::invalid(
-                    e.offset,
-                    "event",
-                    format!("found invalid stack ID {} for event {}", id.0, s.name),
-                ));
-            }
+    /// A Sync event between generations (no tables), repaired like any event.
+    fn bare_sync(&mut self) -> Event {
+        self.syncs += 1;
+        let mut e = sync_event(self.last_ts, self.syncs, false);
+        if e.time <= self.last_ts {
+            e.time = TimeNs(self.last_ts.0.wrapping_add(1));
         }
-        for &i in s.string_ids {
-            let id = StringId(e.args.get(i - 1).copied().unwrap_or(0));
-            if !table.has_string(id) {
-                return Err(Error::invalid(
-                    e.offset,
-                    "event",
-                    format!("found invalid string ID {} for event {}", id.0, s.name),
-                ));
-            }
-        }
-        Ok(())
+        self.last_ts = e.time;
+        e
     }
-}
-
-/// What follows the last Sync event.
-enum Ending {
-    Clean,
-    Failed(Error),
 }
 
 impl Iterator for Reader<'_> {

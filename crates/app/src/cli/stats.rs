@@ -4,65 +4,110 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use trace_core::{EventKind, Reader};
+use trace_core::{Event, EventContext, EventKind, GenerationRun, Reader};
 
 use crate::trace_file::TraceFile;
 
+/// Per-kind event counts and a checksum proving strings and stacks were read.
+#[derive(Clone, Debug, Default)]
+struct Tally {
+    counts: [u64; EventKind::ALL.len()],
+    first_ns: Option<i64>,
+    last_ns: i64,
+    touched: u64,
+}
+
+impl Tally {
+    fn add(&mut self, ev: &Event, ctx: &EventContext<'_, '_>) {
+        self.counts[ev.kind() as usize] += 1;
+        self.first_ns.get_or_insert(ev.time.0);
+        self.last_ns = ev.time.0;
+        // Resolve what a viewer would: the stack's frames and any strings.
+        if let Some(t) = ctx.table {
+            for f in t.stack_frames(ev.stack()) {
+                self.touched += t.string(f.func).map_or(0, |s| s.len() as u64) + f.line;
+            }
+        }
+        if let Some(st) = ev.state_transition() {
+            self.touched += ctx.string(st.reason).len() as u64;
+        }
+    }
+
+    fn merge(&mut self, o: &Tally) {
+        for (a, b) in self.counts.iter_mut().zip(o.counts) {
+            *a += b;
+        }
+        if self.first_ns.is_none() {
+            self.first_ns = o.first_ns;
+        }
+        if o.first_ns.is_some() {
+            self.last_ns = o.last_ns;
+        }
+        self.touched += o.touched;
+    }
+
+    fn total(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+}
+
+fn tally_run(run: &mut GenerationRun<'_>) -> Tally {
+    let mut t = Tally::default();
+    while let Ok(Some(ev)) = run.next_event() {
+        t.add(&ev, &run.context());
+    }
+    t
+}
+
 /// Decodes every event (resolving strings and stacks) and prints counts.
-pub fn run(path: &Path, decode_only: bool, json: bool) -> anyhow::Result<ExitCode> {
+pub fn run(path: &Path, decode_only: bool, sequential: bool, json: bool) -> anyhow::Result<ExitCode> {
     let _ = decode_only;
     let file = TraceFile::open(path)?;
     let bytes = file.bytes();
     let start = Instant::now();
-    let mut reader = Reader::new(bytes)?;
-    let mut counts = [0u64; EventKind::ALL.len()];
-    let mut total = 0u64;
-    let mut generations = 0u64;
-    let mut first_ns = None;
-    let mut last_ns = 0i64;
-    let mut touched = 0u64;
-    let error = loop {
-        match reader.next_event() {
-            Ok(Some(ev)) => {
-                total += 1;
-                let k = ev.kind();
-                counts[k as usize] += 1;
-                if k == EventKind::Sync {
-                    generations += 1;
-                }
-                first_ns.get_or_insert(ev.time.0);
-                last_ns = ev.time.0;
-                // Resolve what a viewer would: the stack's frames and any strings.
-                let ctx = reader.context();
-                if let Some(t) = ctx.table {
-                    for f in t.stack_frames(ev.stack()) {
-                        touched += t.string(f.func).map_or(0, |s| s.len() as u64);
-                    }
-                }
-                if let Some(st) = ev.state_transition() {
-                    touched += ctx.string(st.reason).len() as u64;
-                }
+    let version = trace_core::Version::from_header(bytes)?;
+    let (tally, error, redone) = if sequential || version.is_v1() {
+        let mut reader = Reader::new(bytes)?;
+        let mut t = Tally::default();
+        let error = loop {
+            match reader.next_event() {
+                Ok(Some(ev)) => t.add(&ev, &reader.context()),
+                Ok(None) => break None,
+                Err(e) => break Some(e),
             }
-            Ok(None) => break None,
-            Err(e) => break Some(e),
+        };
+        (t, error, 0)
+    } else {
+        let chained = timeline::decode::decode_parallel(bytes, tally_run)?;
+        let mut t = Tally::default();
+        for v in &chained.values {
+            t.merge(v);
         }
+        if let Some(s) = chained.final_sync {
+            t.counts[EventKind::Sync as usize] += 1;
+            t.last_ns = s.time.0;
+        }
+        (t, chained.error, chained.redone.len())
     };
     let secs = start.elapsed().as_secs_f64();
     let mb = bytes.len() as f64 / 1e6;
-    let duration_ns = last_ns - first_ns.unwrap_or(0);
+    let total = tally.total();
+    let generations = tally.counts[EventKind::Sync as usize].saturating_sub(1);
+    let duration_ns = tally.last_ns - tally.first_ns.unwrap_or(0);
     if json {
         let mut kinds = serde_json::Map::new();
-        for (k, n) in EventKind::ALL.iter().zip(counts) {
+        for (k, n) in EventKind::ALL.iter().zip(tally.counts) {
             if n > 0 {
                 kinds.insert(k.name().into(), n.into());
             }
         }
         let v = serde_json::json!({
             "file": path.display().to_string(),
-            "version": format!("go 1.{}", reader.version().minor()),
+            "version": format!("go 1.{}", version.minor()),
             "bytes": bytes.len(),
             "events": total,
-            "generations": generations.saturating_sub(1),
+            "generations": generations,
+            "generations_redecoded": redone,
             "duration_ns": duration_ns,
             "kinds": kinds,
             "decode_seconds": secs,
@@ -72,17 +117,17 @@ pub fn run(path: &Path, decode_only: bool, json: bool) -> anyhow::Result<ExitCod
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         println!("file:        {}", path.display());
-        println!("format:      go 1.{} trace", reader.version().minor());
+        println!("format:      go 1.{} trace", version.minor());
         println!("bytes:       {}", bytes.len());
         println!("events:      {total}");
-        println!("generations: {}", generations.saturating_sub(1));
+        println!("generations: {generations} ({redone} decoded twice)");
         println!("duration:    {:.6} s", duration_ns as f64 / 1e9);
-        for (k, n) in EventKind::ALL.iter().zip(counts) {
+        for (k, n) in EventKind::ALL.iter().zip(tally.counts) {
             if n > 0 {
                 println!("  {:<16} {n}", k.name());
             }
         }
-        println!("decode:      {secs:.3} s, {:.1} MB/s (checksum {touched})", mb / secs.max(1e-9));
+        println!("decode:      {secs:.3} s, {:.1} MB/s (checksum {})", mb / secs.max(1e-9), tally.touched);
         if let Some(e) = &error {
             println!("error:       {e}");
         }

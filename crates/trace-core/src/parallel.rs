@@ -1,0 +1,212 @@
+//! Decoding generations independently, for parallel consumers.
+//!
+//! [`ParallelDecode::start`] gives a run for any generation that needs
+//! nothing from the others: the first generation runs exactly, later ones
+//! speculatively (see [`crate::speculate`]). A caller runs them on as many
+//! threads as it likes, then calls [`ParallelDecode::chain`] once, in order:
+//! it confirms each speculative run against the true end state of the one
+//! before, and re-runs exactly the few it cannot confirm. The events every
+//! confirmed or re-run generation produced are exactly what [`crate::Reader`]
+//! produces, Sync events and repaired timestamps included.
+//!
+//! trace-core starts no threads itself; `timeline` drives this with rayon.
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::Event;
+use crate::generation::{Generation, GenerationIndex};
+use crate::ids::TimeNs;
+use crate::order::Ordering;
+use crate::run::{GenerationRun, RunEnd, sync_event};
+use crate::speculate::TaskFix;
+use crate::version::Version;
+
+/// A trace prepared for per-generation decoding.
+pub struct ParallelDecode<'a> {
+    version: Version,
+    index: GenerationIndex<'a>,
+}
+
+/// The outcome of [`ParallelDecode::chain`].
+pub struct Chained<T> {
+    /// One value per generation that was decoded, in order.
+    pub values: Vec<T>,
+    /// Generations whose speculative run was replaced by an exact one.
+    pub redone: Vec<usize>,
+    /// Per generation, the time floor to apply: the `i`-th event (Sync = 0)
+    /// of a speculative run really happened at `max(time, floor + 1 + i)`.
+    /// `None` where the run was exact.
+    pub time_floors: Vec<Option<TimeNs>>,
+    /// Per generation, task ends whose task began earlier: the run reported
+    /// no parent and an empty type for them; these are the true values.
+    pub task_fixes: Vec<Vec<TaskFix>>,
+    /// The Sync event after the last generation (Go emits it at the end and
+    /// before reporting an unreadable generation).
+    pub final_sync: Option<Event>,
+    /// The error that ended decoding early, if any.
+    pub error: Option<Error>,
+}
+
+/// What a speculative or first run left for [`ParallelDecode::chain`].
+pub struct Started<T> {
+    value: T,
+    end: Result<RunEnd>,
+}
+
+impl<'a> ParallelDecode<'a> {
+    /// Scans the trace's generations.
+    pub fn new(data: &'a [u8]) -> Result<Self> {
+        let version = Version::from_header(data)?;
+        if version.is_v1() {
+            return Err(Error::new(
+                ErrorKind::UnsupportedVersion,
+                0,
+                "header",
+                format!("Go 1.{} execution traces (the pre-1.22 format) are not supported yet", version.minor()),
+            ));
+        }
+        Ok(ParallelDecode { version, index: GenerationIndex::scan(data, version) })
+    }
+
+    /// Number of generations found.
+    pub fn len(&self) -> usize {
+        self.index.generations.len()
+    }
+
+    /// Whether the trace has no generations.
+    pub fn is_empty(&self) -> bool {
+        self.index.generations.is_empty()
+    }
+
+    /// The generation index.
+    pub fn index(&self) -> &GenerationIndex<'a> {
+        &self.index
+    }
+
+    fn initial_gen(&self) -> u64 {
+        self.index.generations.first().map_or(0, |g| g.generation)
+    }
+
+    fn build(&self, i: usize) -> Result<Generation<'a>> {
+        let span = self
+            .index
+            .generations
+            .get(i)
+            .ok_or_else(|| Error::new(ErrorKind::Invalid, 0, "generation", format!("no generation {i}")))?;
+        Generation::build(span, self.version)
+    }
+
+    /// Decodes generation `i` independently, handing the run to `consume`.
+    /// Safe to call for different `i` on different threads.
+    pub fn run<T>(&self, i: usize, consume: impl FnOnce(&mut GenerationRun<'a>) -> T) -> Started<T>
+    where
+        T: Default,
+    {
+        let run = self.build(i).and_then(|g| {
+            if i == 0 {
+                GenerationRun::exact(g, Ordering::default(), TimeNs(0), 0)
+            } else {
+                GenerationRun::speculative(g, self.initial_gen(), i)
+            }
+        });
+        match run {
+            Ok(mut run) => {
+                let value = consume(&mut run);
+                Started { value, end: Ok(run.finish()) }
+            }
+            Err(e) => Started { value: T::default(), end: Err(e) },
+        }
+    }
+
+    /// Confirms the runs in order, re-running unconfirmed ones with `redo`.
+    pub fn chain<T>(&self, started: Vec<Started<T>>, mut redo: impl FnMut(&mut GenerationRun<'a>) -> T) -> Chained<T> {
+        let mut out = Chained {
+            values: Vec::new(),
+            redone: Vec::new(),
+            time_floors: Vec::new(),
+            task_fixes: Vec::new(),
+            final_sync: None,
+            error: None,
+        };
+        let mut state = Ordering::default();
+        let mut last_ts = TimeNs(0);
+        for (i, s) in started.into_iter().enumerate() {
+            if std::env::var_os("GOTV_DEBUG_SPEC").is_some()
+                && let Ok(RunEnd { error: Some(e), .. }) = &s.end
+            {
+                eprintln!("speculative run {i} failed: {e}");
+            }
+            let confirmed = match &s.end {
+                Ok(end) if end.error.is_none() => match &end.speculation {
+                    None => true,
+                    Some((pred, log)) => state.confirms(pred, log),
+                },
+                _ => false,
+            };
+            let end = if confirmed {
+                out.values.push(s.value);
+                let speculation = s.end.as_ref().ok().and_then(|e| e.speculation.as_ref());
+                out.time_floors.push(speculation.map(|_| last_ts));
+                out.task_fixes.push(speculation.map(|(_, log)| state.task_fixes(log)).unwrap_or_default());
+                match s.end {
+                    Ok(end) => end,
+                    Err(_) => break,
+                }
+            } else {
+                let generation = match self.build(i) {
+                    Ok(g) => g,
+                    Err(e) => {
+                        out.final_sync = Some(bump(sync_event(last_ts, i as u64 + 1, false), &mut last_ts));
+                        out.error = Some(e);
+                        return out;
+                    }
+                };
+                let mut run = match GenerationRun::exact(generation, state.clone(), last_ts, i) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        out.error = Some(e);
+                        return out;
+                    }
+                };
+                out.values.push(redo(&mut run));
+                out.time_floors.push(None);
+                out.task_fixes.push(Vec::new());
+                if i > 0 {
+                    out.redone.push(i);
+                }
+                let end = run.finish();
+                if let Some(e) = end.error {
+                    out.error = Some(e);
+                    return out;
+                }
+                // An exact run's end state is the true state.
+                state = end.order;
+                last_ts = end.last_ts;
+                continue;
+            };
+            match &end.speculation {
+                Some((_, log)) => {
+                    state.absorb(&end.order, log);
+                    // The last event is number count-1 after the Sync's 0.
+                    let floor = TimeNs(last_ts.0.saturating_add(end.count as i64));
+                    last_ts = end.last_ts.max(floor);
+                }
+                None => {
+                    state = end.order;
+                    last_ts = end.last_ts;
+                }
+            }
+        }
+        let n = out.values.len() as u64 + 1;
+        out.final_sync = Some(bump(sync_event(last_ts, n, false), &mut last_ts));
+        out.error = self.index.tail_error.clone();
+        out
+    }
+}
+
+fn bump(mut e: Event, last_ts: &mut TimeNs) -> Event {
+    if e.time <= *last_ts {
+        e.time = TimeNs(last_ts.0.wrapping_add(1));
+    }
+    *last_ts = e.time;
+    e
+}
