@@ -441,6 +441,17 @@ pub struct Event {
 }
 
 impl Event {
+    /// A placeholder event (kind Bad), to be overwritten.
+    pub const EMPTY: Event = Event {
+        time: TimeNs(0),
+        g: GoroutineId::NONE,
+        p: ProcId::NONE,
+        m: ThreadId::NONE,
+        typ: ev::NONE,
+        args: [0; ARG_SLOTS],
+        offset: 0,
+    };
+
     /// The event's kind.
     #[inline]
     pub fn kind(&self) -> EventKind {

@@ -13,14 +13,18 @@ use crate::spec::{self, ev};
 use crate::wire::uvarint;
 
 #[derive(Clone, Debug)]
-struct Cursor {
+struct Cursor<'a> {
     m: ThreadId,
     /// Index of this M in `Generation::batches`.
     mi: usize,
     /// The M's slot in the ordering's thread table, once known.
     slot: Option<Option<usize>>,
+    /// Index of the current batch in the M's list.
     batch: usize,
-    data_off: usize,
+    /// Unread bytes of the current batch (borrowed from the file).
+    rest: &'a [u8],
+    /// File offset of `rest`.
+    rest_offset: u64,
     last_ts: TimeNs,
     ev: BaseEvent,
 }
@@ -30,7 +34,7 @@ struct Cursor {
 pub struct GenerationDecoder<'a> {
     /// The generation being decoded.
     pub generation: Generation<'a>,
-    frontier: Vec<Cursor>,
+    frontier: Vec<Cursor<'a>>,
     cpu_next: usize,
 }
 
@@ -39,9 +43,20 @@ impl<'a> GenerationDecoder<'a> {
     pub fn new(generation: Generation<'a>) -> Result<Self> {
         let mut d = GenerationDecoder { generation, frontier: Vec::new(), cpu_next: 0 };
         for mi in 0..d.generation.batches.len() {
-            let m = d.generation.batches[mi].0;
-            let mut c =
-                Cursor { m, mi, slot: None, batch: 0, data_off: 0, last_ts: TimeNs(0), ev: BaseEvent::default() };
+            let (m, first) = match d.generation.batches.get(mi) {
+                Some((m, list)) => (*m, list.first()),
+                None => continue,
+            };
+            let mut c = Cursor {
+                m,
+                mi,
+                slot: None,
+                batch: 0,
+                rest: first.map_or(&[][..], |b| b.data),
+                rest_offset: first.map_or(0, |b| b.data_offset),
+                last_ts: TimeNs(0),
+                ev: BaseEvent::default(),
+            };
             if refill(&d.generation, &mut c)? {
                 d.frontier.push(c);
                 let n = d.frontier.len() - 1;
@@ -63,11 +78,18 @@ impl<'a> GenerationDecoder<'a> {
 
     /// Produces the next event into `order`'s queue; `Ok(false)` when done.
     pub fn step(&mut self, order: &mut Ordering) -> Result<Option<Event>> {
+        let mut e = Event::EMPTY;
+        Ok(self.step_into(order, &mut e)?.then_some(e))
+    }
+
+    /// [`GenerationDecoder::step`] writing into `out`; `Ok(false)` when done.
+    #[inline]
+    pub fn step_into(&mut self, order: &mut Ordering, out: &mut Event) -> Result<bool> {
         if let Some(s) = self.generation.cpu_samples.get(self.cpu_next)
             && (self.frontier.is_empty() || s.time < self.frontier[0].ev.time)
         {
             self.cpu_next += 1;
-            return Ok(Some(Event {
+            *out = Event {
                 time: s.time,
                 g: s.g,
                 p: s.p,
@@ -75,10 +97,11 @@ impl<'a> GenerationDecoder<'a> {
                 typ: ev::CPU_SAMPLE,
                 args: [s.stack.0, 0, 0, 0],
                 offset: 0,
-            }));
+            };
+            return Ok(true);
         }
         if self.frontier.is_empty() {
-            return Ok(None);
+            return Ok(false);
         }
         if !self.try_advance(0, order)? {
             // The earliest event must wait; try the others in time order.
@@ -102,7 +125,7 @@ impl<'a> GenerationDecoder<'a> {
                 ));
             }
         }
-        Ok(order.pop_event())
+        Ok(order.pop_into(out))
     }
 
     fn try_advance(&mut self, i: usize, order: &mut Ordering) -> Result<bool> {
@@ -132,23 +155,29 @@ impl<'a> GenerationDecoder<'a> {
 
 /// Reads the cursor's next event; `false` when its batches are exhausted.
 #[inline]
-fn refill(generation: &Generation<'_>, c: &mut Cursor) -> Result<bool> {
-    let Some((_, batches)) = generation.batches.get(c.mi) else { return Ok(false) };
-    while c.batch < batches.len() && batches[c.batch].data.len() == c.data_off {
-        c.batch += 1;
-        c.data_off = 0;
-        c.last_ts = TimeNs(0);
+fn refill<'a>(generation: &Generation<'a>, c: &mut Cursor<'a>) -> Result<bool> {
+    if c.rest.is_empty() {
+        let Some((_, batches)) = generation.batches.get(c.mi) else { return Ok(false) };
+        loop {
+            c.batch += 1;
+            let Some(b) = batches.get(c.batch) else { return Ok(false) };
+            c.last_ts = TimeNs(0);
+            c.rest = b.data;
+            c.rest_offset = b.data_offset;
+            if !c.rest.is_empty() {
+                break;
+            }
+        }
     }
-    let Some(batch) = batches.get(c.batch) else { return Ok(false) };
     if c.last_ts == TimeNs(0) {
-        c.last_ts = generation.table.ticks_to_ns(batch.time);
+        let time = generation.batches.get(c.mi).and_then(|(_, l)| l.get(c.batch)).map_or(0, |b| b.time);
+        c.last_ts = generation.table.ticks_to_ns(time);
     }
-    let data = batch.data.get(c.data_off..).unwrap_or_default();
-    let offset = batch.data_offset + c.data_off as u64;
-    let (n, dt) = read_timed_event(data, offset, &mut c.ev)?;
+    let (n, dt) = read_timed_event(c.rest, c.rest_offset, &mut c.ev)?;
     c.ev.time = TimeNs(generation.table.ticks_to_ns(dt).0.wrapping_add(c.last_ts.0));
     c.last_ts = c.ev.time;
-    c.data_off += n;
+    c.rest = c.rest.get(n..).unwrap_or_default();
+    c.rest_offset += n as u64;
     Ok(true)
 }
 
@@ -209,7 +238,7 @@ static TIMED_ARGS: [u8; 256] = {
     t
 };
 
-fn sift_up(h: &mut [Cursor], mut i: usize) -> usize {
+fn sift_up(h: &mut [Cursor<'_>], mut i: usize) -> usize {
     while i > 0 && h[(i - 1) / 2].ev.time > h[i].ev.time {
         h.swap((i - 1) / 2, i);
         i = (i - 1) / 2;
@@ -217,7 +246,7 @@ fn sift_up(h: &mut [Cursor], mut i: usize) -> usize {
     i
 }
 
-fn sift_down(h: &mut [Cursor], mut i: usize) {
+fn sift_down(h: &mut [Cursor<'_>], mut i: usize) {
     loop {
         let m = min3(h, i, 2 * i + 1, 2 * i + 2);
         if m == i {
@@ -228,7 +257,7 @@ fn sift_down(h: &mut [Cursor], mut i: usize) {
     }
 }
 
-fn min3(h: &[Cursor], i0: usize, i1: usize, i2: usize) -> usize {
+fn min3(h: &[Cursor<'_>], i0: usize, i1: usize, i2: usize) -> usize {
     let mut min_i = i0;
     let mut min_t = TimeNs::MAX;
     if let Some(c) = h.get(i0) {
@@ -248,7 +277,7 @@ fn min3(h: &[Cursor], i0: usize, i1: usize, i2: usize) -> usize {
     min_i
 }
 
-fn remove(h: &mut Vec<Cursor>, mut i: usize) {
+fn remove(h: &mut Vec<Cursor<'_>>, mut i: usize) {
     while i > 0 {
         h.swap((i - 1) / 2, i);
         i = (i - 1) / 2;

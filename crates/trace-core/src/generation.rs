@@ -107,6 +107,11 @@ fn scan_with_spill<'a>(cur: &mut Cursor<'a>, out: &mut Vec<GenerationSpan<'a>>) 
     }
 }
 
+/// Whether a batch holds timed events (as opposed to tables or clock data).
+fn is_event_batch(b: &Batch<'_>) -> bool {
+    b.exp == experiment::NONE && !b.is_strings() && !b.is_stacks() && !b.is_cpu_samples() && !b.is_sync(true)
+}
+
 fn scan_with_markers<'a>(cur: &mut Cursor<'a>, out: &mut Vec<GenerationSpan<'a>>) -> Option<Error> {
     loop {
         let mut current: Option<GenerationSpan<'a>> = None;
@@ -114,7 +119,9 @@ fn scan_with_markers<'a>(cur: &mut Cursor<'a>, out: &mut Vec<GenerationSpan<'a>>
         loop {
             let b = match read_batch(cur) {
                 Ok(Some(b)) => b,
-                Ok(None) if current.is_none() && gen_no == 0 => return None,
+                // Go only calls a generation incomplete once it has read
+                // event batches; tables alone at the end are dropped quietly.
+                Ok(None) if current.as_ref().is_none_or(|s| !s.batches.iter().any(is_event_batch)) => return None,
                 Ok(None) => {
                     let start = current.as_ref().map_or(cur.offset(), |s| s.start_offset);
                     return Some(Error::new(

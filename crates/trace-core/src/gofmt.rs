@@ -2,33 +2,41 @@
 //! (`internal/trace.Event.String`), used by `gotv dump` and the
 //! conformance tests.
 
-use std::fmt::Write;
+use std::io::Write;
 
 use crate::event::{Event, EventContext, EventKind, GoState, ProcState, RangeName, ResourceId};
 use crate::ids::StackId;
 use crate::spec::ev;
 
-/// Appends Go's text for `ev` to `out` (without the trailing newline that
-/// `fmt.Println` adds).
+/// Appends Go's text for `e` to `out` as text; bytes that are not UTF-8
+/// (only in damaged traces) become U+FFFD. See [`write_event_bytes`].
 pub fn write_event(out: &mut String, e: &Event, ctx: &EventContext<'_, '_>) {
+    let mut buf = Vec::with_capacity(128);
+    write_event_bytes(&mut buf, e, ctx);
+    out.push_str(&String::from_utf8_lossy(&buf));
+}
+
+/// Appends Go's text for `e` to `out`, byte for byte (without the trailing
+/// newline that `fmt.Println` adds). Names are written raw, as Go does.
+pub fn write_event_bytes(out: &mut Vec<u8>, e: &Event, ctx: &EventContext<'_, '_>) {
     let kind = e.kind();
     let _ = write!(out, "M={} P={} G={} {} Time={}", e.m, e.p, e.g, kind.name(), e.time);
     match kind {
         EventKind::Metric => {
             if let Some(m) = e.metric() {
-                out.push_str(" Name=");
+                out.extend_from_slice(" Name=".as_bytes());
                 quote_into(out, m.name.as_bytes());
                 let _ = write!(out, " Value=Value{{Uint64({})}}", m.value);
             }
         }
         EventKind::Label => {
-            out.push_str(" Label=");
+            out.extend_from_slice(" Label=".as_bytes());
             quote_into(out, ctx.string(e.label().unwrap_or_default()));
             let _ = write!(out, " Resource=Goroutine({})", e.g);
         }
         EventKind::RangeBegin | EventKind::RangeActive | EventKind::RangeEnd => {
             if let Some(r) = e.range() {
-                out.push_str(" Name=");
+                out.extend_from_slice(" Name=".as_bytes());
                 match r.name {
                     RangeName::StopTheWorld(kind) => {
                         let mut name = b"stop-the-world (".to_vec();
@@ -40,19 +48,19 @@ pub fn write_event(out: &mut String, e: &Event, ctx: &EventContext<'_, '_>) {
                     RangeName::GcSweep => quote_into(out, b"GC incremental sweep"),
                     RangeName::GcMarkAssist => quote_into(out, b"GC mark assist"),
                 }
-                out.push_str(" Scope=");
+                out.extend_from_slice(" Scope=".as_bytes());
                 write_resource(out, r.scope);
             }
             if kind == EventKind::RangeEnd {
-                out.push_str(" Attributes=[");
+                out.extend_from_slice(" Attributes=[".as_bytes());
                 for (i, (name, v)) in e.range_attributes().into_iter().enumerate() {
                     if i != 0 {
-                        out.push(' ');
+                        out.push(b' ');
                     }
                     quote_into(out, name.as_bytes());
                     let _ = write!(out, "=Value{{Uint64({v})}}");
                 }
-                out.push(']');
+                out.push(b']');
             }
         }
         EventKind::TaskBegin | EventKind::TaskEnd => {
@@ -71,7 +79,7 @@ pub fn write_event(out: &mut String, e: &Event, ctx: &EventContext<'_, '_>) {
             if let Some(l) = e.log() {
                 let _ = write!(out, " Task={} Category=", l.task);
                 quote_into(out, ctx.string(l.category));
-                out.push_str(" Message=");
+                out.extend_from_slice(" Message=".as_bytes());
                 quote_into(out, ctx.string(l.message));
             }
         }
@@ -81,16 +89,16 @@ pub fn write_event(out: &mut String, e: &Event, ctx: &EventContext<'_, '_>) {
                 let _ = write!(out, " Name={} Args=[", s.name);
                 for (i, (name, v)) in s.args.iter().skip(1).zip(vals).enumerate() {
                     if i != 0 {
-                        out.push_str(", ");
+                        out.extend_from_slice(", ".as_bytes());
                     }
                     if name.ends_with("string") {
                         let _ = write!(out, "{name}=");
-                        out.push_str(&String::from_utf8_lossy(ctx.string(crate::ids::StringId(*v))));
+                        out.extend_from_slice(ctx.string(crate::ids::StringId(*v)));
                     } else {
                         let _ = write!(out, "{name}=Value{{Uint64({v})}}");
                     }
                 }
-                out.push(']');
+                out.push(b']');
             }
         }
         EventKind::Sync => {
@@ -106,12 +114,12 @@ pub fn write_event(out: &mut String, e: &Event, ctx: &EventContext<'_, '_>) {
     // sample's handle always is, even for stack 0.
     let stack = e.stack();
     if stack.0 != 0 || e.typ == ev::CPU_SAMPLE {
-        out.push_str("\nStack=\n");
+        out.extend_from_slice("\nStack=\n".as_bytes());
         write_stack(out, stack, ctx);
     }
 }
 
-fn write_transition(out: &mut String, e: &Event, ctx: &EventContext<'_, '_>) {
+fn write_transition(out: &mut Vec<u8>, e: &Event, ctx: &EventContext<'_, '_>) {
     let Some(s) = e.state_transition() else { return };
     match s.resource {
         ResourceId::Goroutine(g) => {
@@ -124,17 +132,17 @@ fn write_transition(out: &mut String, e: &Event, ctx: &EventContext<'_, '_>) {
         }
         _ => {}
     }
-    out.push_str(" Reason=");
+    out.extend_from_slice(" Reason=".as_bytes());
     quote_into(out, ctx.string(s.reason));
     // GoCreate's transition stack handle is always set, even when empty.
     let creates = matches!(e.typ, ev::GO_CREATE | ev::GO_CREATE_BLOCKED);
     if s.stack.0 != 0 || creates {
-        out.push_str("\nTransitionStack=\n");
+        out.extend_from_slice("\nTransitionStack=\n".as_bytes());
         write_stack(out, s.stack, ctx);
     }
 }
 
-fn write_resource(out: &mut String, r: ResourceId) {
+fn write_resource(out: &mut Vec<u8>, r: ResourceId) {
     let _ = match r {
         ResourceId::None => write!(out, "None"),
         ResourceId::Goroutine(g) => write!(out, "Goroutine({g})"),
@@ -143,24 +151,24 @@ fn write_resource(out: &mut String, r: ResourceId) {
     };
 }
 
-fn write_stack(out: &mut String, id: StackId, ctx: &EventContext<'_, '_>) {
+fn write_stack(out: &mut Vec<u8>, id: StackId, ctx: &EventContext<'_, '_>) {
     let Some(table) = ctx.table else { return };
     for f in table.stack_frames(id) {
         let func = table.string(f.func).unwrap_or_default();
         let file = table.string(f.file).unwrap_or_default();
         let (line, pcv) = (f.line, f.pc);
-        out.push('\t');
-        out.push_str(&String::from_utf8_lossy(func));
+        out.push(b'\t');
+        out.extend_from_slice(func);
         let _ = writeln!(out, " @ {pcv:#x}");
-        out.push_str("\t\t");
-        out.push_str(&String::from_utf8_lossy(file));
+        out.extend_from_slice("\t\t".as_bytes());
+        out.extend_from_slice(file);
         let _ = writeln!(out, ":{line}");
     }
 }
 
 /// Appends `s` quoted the way Go's `%q` / `strconv.Quote` does.
-pub fn quote_into(out: &mut String, s: &[u8]) {
-    out.push('"');
+pub fn quote_into(out: &mut Vec<u8>, s: &[u8]) {
+    out.push(b'"');
     let mut rest = s;
     while !rest.is_empty() {
         let (ch, len) = decode_utf8(rest);
@@ -172,28 +180,32 @@ pub fn quote_into(out: &mut String, s: &[u8]) {
         }
         rest = &rest[len..];
     }
-    out.push('"');
+    out.push(b'"');
 }
 
 /// Go's `%q` of a string.
 pub fn quote(s: &[u8]) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
+    let mut out = Vec::with_capacity(s.len() + 2);
     quote_into(&mut out, s);
-    out
+    // Quoting escapes every byte that is not valid UTF-8.
+    String::from_utf8_lossy(&out).into_owned()
 }
 
-fn push_quoted_char(out: &mut String, c: char) {
+fn push_quoted_char(out: &mut Vec<u8>, c: char) {
     match c {
-        '"' => out.push_str("\\\""),
-        '\\' => out.push_str("\\\\"),
-        c if is_print(c) => out.push(c),
-        '\x07' => out.push_str("\\a"),
-        '\x08' => out.push_str("\\b"),
-        '\x0c' => out.push_str("\\f"),
-        '\n' => out.push_str("\\n"),
-        '\r' => out.push_str("\\r"),
-        '\t' => out.push_str("\\t"),
-        '\x0b' => out.push_str("\\v"),
+        '"' => out.extend_from_slice(b"\\\""),
+        '\\' => out.extend_from_slice("\\\\".as_bytes()),
+        c if is_print(c) => {
+            let mut buf = [0u8; 4];
+            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        }
+        '\x07' => out.extend_from_slice("\\a".as_bytes()),
+        '\x08' => out.extend_from_slice("\\b".as_bytes()),
+        '\x0c' => out.extend_from_slice("\\f".as_bytes()),
+        '\n' => out.extend_from_slice("\\n".as_bytes()),
+        '\r' => out.extend_from_slice("\\r".as_bytes()),
+        '\t' => out.extend_from_slice("\\t".as_bytes()),
+        '\x0b' => out.extend_from_slice("\\v".as_bytes()),
         c if (c as u32) < 0x20 || c as u32 == 0x7f => {
             let _ = write!(out, "\\x{:02x}", c as u32);
         }
@@ -251,7 +263,7 @@ fn is_print(c: char) -> bool {
 }
 
 /// Appends Go's `time.Unix(sec, nsec).UTC().Format(time.RFC3339Nano)`.
-pub fn write_rfc3339_nano(out: &mut String, sec: i64, nsec: i64) {
+pub fn write_rfc3339_nano(out: &mut Vec<u8>, sec: i64, nsec: i64) {
     let sec = sec.saturating_add(nsec.div_euclid(1_000_000_000));
     let nsec = nsec.rem_euclid(1_000_000_000);
     let days = sec.div_euclid(86_400);
@@ -269,10 +281,10 @@ pub fn write_rfc3339_nano(out: &mut String, sec: i64, nsec: i64) {
     );
     if nsec != 0 {
         let frac = format!("{nsec:09}");
-        out.push('.');
-        out.push_str(frac.trim_end_matches('0'));
+        out.push(b'.');
+        out.extend_from_slice(frac.trim_end_matches('0').as_bytes());
     }
-    out.push('Z');
+    out.push(b'Z');
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
@@ -304,14 +316,13 @@ mod tests {
 
     #[test]
     fn formats_wall_clock_like_go() {
-        let mut s = String::new();
-        write_rfc3339_nano(&mut s, 1_700_000_000, 123_456_000);
-        assert_eq!(s, "2023-11-14T22:13:20.123456Z");
-        s.clear();
-        write_rfc3339_nano(&mut s, 0, 0);
-        assert_eq!(s, "1970-01-01T00:00:00Z");
-        s.clear();
-        write_rfc3339_nano(&mut s, 951_782_400, 5);
-        assert_eq!(s, "2000-02-29T00:00:00.000000005Z");
+        let fmt = |sec, nsec| {
+            let mut s = Vec::new();
+            write_rfc3339_nano(&mut s, sec, nsec);
+            String::from_utf8(s).unwrap()
+        };
+        assert_eq!(fmt(1_700_000_000, 123_456_000), "2023-11-14T22:13:20.123456Z");
+        assert_eq!(fmt(0, 0), "1970-01-01T00:00:00Z");
+        assert_eq!(fmt(951_782_400, 5), "2000-02-29T00:00:00.000000005Z");
     }
 }

@@ -191,15 +191,34 @@ enum Need {
 
 const USER_GO: (Need, Need, Need) = (Need::Must, Need::Must, Need::Must);
 
+#[inline(always)]
 fn validate(ctx: Ctx, (m, p, g): (Need, Need, Need)) -> Result<(), String> {
-    let check = |need: Need, have: bool, what: &str| match (need, have) {
-        (Need::Must, false) => Err(format!("expected a {what} but didn't have one")),
-        (Need::MustNot, true) => Err(format!("expected no {what} but had one")),
-        _ => Ok(()),
+    let ok = |need: Need, have: bool| match need {
+        Need::Must => have,
+        Need::MustNot => !have,
+        Need::May => true,
     };
-    check(m, ctx.m.is_some(), "thread")?;
-    check(p, ctx.p.is_some(), "proc")?;
-    check(g, ctx.g.is_some(), "goroutine")
+    if ok(m, ctx.m.is_some()) && ok(p, ctx.p.is_some()) && ok(g, ctx.g.is_some()) {
+        return Ok(());
+    }
+    Err(validation_error(ctx, (m, p, g)))
+}
+
+#[cold]
+fn validation_error(ctx: Ctx, needs: (Need, Need, Need)) -> String {
+    let fields = [
+        (needs.0, ctx.m.is_some(), "thread"),
+        (needs.1, ctx.p.is_some(), "proc"),
+        (needs.2, ctx.g.is_some(), "goroutine"),
+    ];
+    for (need, have, what) in fields {
+        match (need, have) {
+            (Need::Must, false) => return format!("expected a {what} but didn't have one"),
+            (Need::MustNot, true) => return format!("expected no {what} but had one"),
+            _ => {}
+        }
+    }
+    String::from("invalid context")
 }
 
 fn go_status_name(s: u64) -> &'static str {
@@ -237,6 +256,8 @@ pub struct Ordering {
     pub(crate) gc_seq: u64,
     pub(crate) gc_state: GcState,
     pub(crate) initial_gen: u64,
+    /// The next event out; most steps produce exactly one, so it skips the queue.
+    next_out: Option<Event>,
     queue: VecDeque<Event>,
     /// What a speculative run did that the real starting state must confirm.
     pub(crate) spec: Option<Box<crate::speculate::SpecNotes>>,
@@ -256,6 +277,7 @@ impl Default for Ordering {
             gc_seq: 0,
             gc_state: GcState::Undetermined,
             initial_gen: 0,
+            next_out: None,
             queue: VecDeque::new(),
             spec: None,
             extra: ExtraStrings::default(),
@@ -269,12 +291,45 @@ impl Ordering {
     /// Takes the next ordered event, if any is queued.
     #[inline]
     pub fn pop_event(&mut self) -> Option<Event> {
-        self.queue.pop_front()
+        match self.next_out.take() {
+            Some(e) => Some(e),
+            None => self.queue.pop_front(),
+        }
     }
 
     /// Whether events are queued.
-    pub fn has_queued(&self) -> bool {
-        !self.queue.is_empty()
+    /// Moves the next queued event into `out`; `false` if none is queued.
+    #[inline]
+    pub fn pop_into(&mut self, out: &mut Event) -> bool {
+        if let Some(e) = self.next_out.take() {
+            *out = e;
+            return true;
+        }
+        match self.queue.pop_front() {
+            Some(e) => {
+                *out = e;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether any event is waiting to be taken.
+    pub fn has_queued_events(&self) -> bool {
+        self.has_queued()
+    }
+
+    fn has_queued(&self) -> bool {
+        self.next_out.is_some() || !self.queue.is_empty()
+    }
+
+    #[inline]
+    fn enqueue(&mut self, e: Event) {
+        if self.next_out.is_none() && self.queue.is_empty() {
+            self.next_out = Some(e);
+        } else {
+            self.queue.push_back(e);
+        }
     }
 
     /// Tries to advance `ev`, read from M `m`'s batch in generation `generation`.
@@ -324,7 +379,7 @@ impl Ordering {
     }
 
     fn push(&mut self, ctx: Ctx, ev: &BaseEvent) {
-        self.queue.push_back(Event {
+        self.enqueue(Event {
             time: ev.time,
             g: ctx.g,
             p: ctx.p,
@@ -340,7 +395,7 @@ impl Ordering {
         for (d, s) in a.iter_mut().zip(args) {
             *d = *s;
         }
-        self.queue.push_back(Event { time, g: ctx.g, p: ctx.p, m: ctx.m, typ, args: a, offset });
+        self.enqueue(Event { time, g: ctx.g, p: ctx.p, m: ctx.m, typ, args: a, offset });
     }
 
     fn dispatch(&mut self, ev: &mut BaseEvent, table: &EvTable<'_>, generation: u64, cur: Ctx) -> Step {
@@ -606,13 +661,13 @@ impl Ordering {
         Ok(Some(cur))
     }
 
+    #[inline]
     fn running_g(&mut self, typ: EventType, cur: Ctx, want: u64) -> Result<&mut GState, String> {
-        let name = name_of(typ);
         let Some(s) = self.g_states.get_mut(&cur.g.0) else {
-            return Err(format!("event {name} for goroutine ({}) that doesn't exist", cur.g));
+            return Err(format!("event {} for goroutine ({}) that doesn't exist", name_of(typ), cur.g));
         };
         if s.status != want {
-            return Err(format!("{name} event for goroutine that's not {}", go_status_name(want)));
+            return Err(format!("{} event for goroutine that's not {}", name_of(typ), go_status_name(want)));
         }
         Ok(s)
     }

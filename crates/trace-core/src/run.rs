@@ -100,10 +100,18 @@ impl<'a> GenerationRun<'a> {
 
     /// The next event; `Ok(None)` at the end of the generation or after an error.
     pub fn next_event(&mut self) -> Result<Option<Event>> {
+        let mut e = Event::EMPTY;
+        Ok(self.next_into(&mut e)?.then_some(e))
+    }
+
+    /// [`GenerationRun::next_event`] writing into `out` (no copies on the
+    /// hot path); `Ok(false)` at the end of the generation or after an error.
+    #[inline]
+    pub fn next_into(&mut self, out: &mut Event) -> Result<bool> {
         if self.error.is_some() {
-            return Ok(None);
+            return Ok(false);
         }
-        match self.next_inner() {
+        match self.next_inner(out) {
             Ok(r) => Ok(r),
             Err(e) => {
                 self.error = Some(e.clone());
@@ -112,31 +120,22 @@ impl<'a> GenerationRun<'a> {
         }
     }
 
-    fn next_inner(&mut self) -> Result<Option<Event>> {
-        let e = match self.sync.take() {
-            Some(s) => s,
-            None => match self.order.pop_event() {
-                Some(e) => e,
-                None => match self.dec.step(&mut self.order)? {
-                    Some(e) => e,
-                    None => return Ok(None),
-                },
-            },
-        };
-        Ok(Some(self.finish_event(e)?))
-    }
-
     #[inline]
-    fn finish_event(&mut self, mut e: Event) -> Result<Event> {
-        if e.typ != ev::SYNC_PSEUDO {
-            validate_ids(&e, &self.dec.generation)?;
+    fn next_inner(&mut self, out: &mut Event) -> Result<bool> {
+        if let Some(s) = self.sync.take() {
+            *out = s;
+        } else if !self.order.pop_into(out) && !self.dec.step_into(&mut self.order, out)? {
+            return Ok(false);
         }
-        if e.time <= self.last_ts {
-            e.time = TimeNs(self.last_ts.0.wrapping_add(1));
+        if out.typ != ev::SYNC_PSEUDO {
+            validate_ids(out, &self.dec.generation)?;
         }
-        self.last_ts = e.time;
+        if out.time <= self.last_ts {
+            out.time = TimeNs(self.last_ts.0.wrapping_add(1));
+        }
+        self.last_ts = out.time;
         self.count += 1;
-        Ok(e)
+        Ok(true)
     }
 
     /// Ends the run.
@@ -154,28 +153,46 @@ impl<'a> GenerationRun<'a> {
     }
 }
 
-fn validate_ids(e: &Event, generation: &Generation<'_>) -> Result<()> {
-    let Some(s) = spec::spec_of(e.typ) else { return Ok(()) };
-    let table = &generation.table;
-    for &i in s.stack_ids {
-        let id = StackId(e.args.get(i - 1).copied().unwrap_or(0));
-        if !table.has_stack(id) {
-            return Err(Error::invalid(
-                e.offset,
-                "event",
-                format!("found invalid stack ID {} for event {}", id.0, s.name),
-            ));
+/// Per event type, bit masks of the argument slots holding stack and string IDs.
+static ID_SLOTS: [(u8, u8); 256] = {
+    let mut t = [(0u8, 0u8); 256];
+    let mut i = 0;
+    while i < spec::SPECS.len() {
+        let s = &spec::SPECS[i];
+        let mut j = 0;
+        while j < s.stack_ids.len() {
+            t[i].0 |= 1 << (s.stack_ids[j] - 1);
+            j += 1;
         }
+        let mut j = 0;
+        while j < s.string_ids.len() {
+            t[i].1 |= 1 << (s.string_ids[j] - 1);
+            j += 1;
+        }
+        i += 1;
     }
-    for &i in s.string_ids {
-        let id = StringId(e.args.get(i - 1).copied().unwrap_or(0));
-        if !table.has_string(id) {
-            return Err(Error::invalid(
-                e.offset,
-                "event",
-                format!("found invalid string ID {} for event {}", id.0, s.name),
-            ));
+    t
+};
+
+/// Go's check that every stack and string ID an event names exists.
+#[inline]
+fn validate_ids(e: &Event, generation: &Generation<'_>) -> Result<()> {
+    let (stacks, strings) = ID_SLOTS[e.typ as usize];
+    let table = &generation.table;
+    for (i, &id) in e.args.iter().enumerate() {
+        let bit = 1u8 << i;
+        if stacks & bit != 0 && id != 0 && !table.has_stack(StackId(id)) {
+            return Err(bad_id(e, "stack", id));
+        }
+        if strings & bit != 0 && id != 0 && !table.has_string(StringId(id)) {
+            return Err(bad_id(e, "string", id));
         }
     }
     Ok(())
+}
+
+#[cold]
+fn bad_id(e: &Event, what: &str, id: u64) -> Error {
+    let name = spec::spec_of(e.typ).map_or("?", |s| s.name);
+    Error::invalid(e.offset, "event", format!("found invalid {what} ID {id} for event {name}"))
 }

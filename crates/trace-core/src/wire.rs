@@ -9,11 +9,22 @@ use crate::spec::{self, ev, experiment};
 /// buffer ends first or the value overflows 64 bits.
 #[inline]
 pub fn uvarint(buf: &[u8]) -> Option<(u64, usize)> {
-    // Most values fit in one byte.
-    if let Some(&b) = buf.first()
-        && b < 0x80
-    {
-        return Some((u64::from(b), 1));
+    // Most values fit in one to three bytes.
+    if let [b0, rest @ ..] = buf {
+        if *b0 < 0x80 {
+            return Some((u64::from(*b0), 1));
+        }
+        if let [b1, rest @ ..] = rest {
+            let x = u64::from(b0 & 0x7f);
+            if *b1 < 0x80 {
+                return Some((x | (u64::from(*b1) << 7), 2));
+            }
+            if let [b2, ..] = rest
+                && *b2 < 0x80
+            {
+                return Some((x | (u64::from(b1 & 0x7f) << 7) | (u64::from(*b2) << 14), 3));
+            }
+        }
     }
     let mut x: u64 = 0;
     let mut s: u32 = 0;

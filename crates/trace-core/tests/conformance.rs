@@ -45,7 +45,13 @@ fn read_oracle(trace: &Path) -> String {
 
 /// Decodes `bytes` into Go's text; returns the text and the error, if any.
 pub fn dump(bytes: &[u8]) -> (String, Option<trace_core::Error>) {
-    let mut out = String::new();
+    let (out, err) = dump_bytes(bytes);
+    (String::from_utf8(out).expect("committed traces have UTF-8 names"), err)
+}
+
+/// Decodes `bytes` into Go's text, byte for byte.
+pub fn dump_bytes(bytes: &[u8]) -> (Vec<u8>, Option<trace_core::Error>) {
+    let mut out = Vec::new();
     let mut reader = match Reader::new(bytes) {
         Ok(r) => r,
         Err(e) => return (out, Some(e)),
@@ -53,8 +59,8 @@ pub fn dump(bytes: &[u8]) -> (String, Option<trace_core::Error>) {
     loop {
         match reader.next_event() {
             Ok(Some(ev)) => {
-                gofmt::write_event(&mut out, &ev, &reader.context());
-                out.push('\n');
+                gofmt::write_event_bytes(&mut out, &ev, &reader.context());
+                out.push(b'\n');
             }
             Ok(None) => return (out, None),
             Err(e) => return (out, Some(e)),

@@ -16,14 +16,14 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
     let mut reader = Reader::new(file.bytes())?;
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
-    let mut line = String::with_capacity(256);
+    let mut line = Vec::with_capacity(256);
     let failure = loop {
         match reader.next_event() {
             Ok(Some(ev)) => {
                 line.clear();
-                gofmt::write_event(&mut line, &ev, &reader.context());
-                line.push('\n');
-                if let Err(e) = out.write_all(line.as_bytes()) {
+                gofmt::write_event_bytes(&mut line, &ev, &reader.context());
+                line.push(b'\n');
+                if let Err(e) = out.write_all(&line) {
                     if e.kind() == std::io::ErrorKind::BrokenPipe {
                         return Ok(ExitCode::SUCCESS);
                     }

@@ -4,6 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use trace_core::spec::ev;
 use trace_core::{Event, EventContext, EventKind, GenerationRun, Reader};
 
 use crate::trace_file::TraceFile;
@@ -28,8 +29,9 @@ impl Tally {
                 self.touched += t.string(f.func).map_or(0, |s| s.len() as u64) + f.line;
             }
         }
-        if let Some(st) = ev.state_transition() {
-            self.touched += ctx.string(st.reason).len() as u64;
+        if ev.kind() == EventKind::StateTransition && matches!(ev.typ, ev::GO_BLOCK | ev::GO_STOP) {
+            // The wait reason, as a viewer shows it.
+            self.touched += ctx.string(trace_core::StringId(ev.args[0])).len() as u64;
         }
     }
 
@@ -53,7 +55,8 @@ impl Tally {
 
 fn tally_run(run: &mut GenerationRun<'_>) -> Tally {
     let mut t = Tally::default();
-    while let Ok(Some(ev)) = run.next_event() {
+    let mut ev = Event::EMPTY;
+    while let Ok(true) = run.next_into(&mut ev) {
         t.add(&ev, &run.context());
     }
     t
