@@ -34,14 +34,18 @@ struct Cursor<'a> {
 pub struct GenerationDecoder<'a> {
     /// The generation being decoded.
     pub generation: Generation<'a>,
-    frontier: Vec<Cursor<'a>>,
+    /// One cursor per M with events left.
+    cursors: Vec<Cursor<'a>>,
+    /// Min-heap over the cursors by their next event's time. Entries are
+    /// small so sifting moves 16 bytes, not whole cursors.
+    frontier: Vec<HeapEntry>,
     cpu_next: usize,
 }
 
 impl<'a> GenerationDecoder<'a> {
     /// Prepares the frontier: every M's first event.
     pub fn new(generation: Generation<'a>) -> Result<Self> {
-        let mut d = GenerationDecoder { generation, frontier: Vec::new(), cpu_next: 0 };
+        let mut d = GenerationDecoder { generation, cursors: Vec::new(), frontier: Vec::new(), cpu_next: 0 };
         for mi in 0..d.generation.batches.len() {
             let (m, first) = match d.generation.batches.get(mi) {
                 Some((m, list)) => (*m, list.first()),
@@ -58,7 +62,8 @@ impl<'a> GenerationDecoder<'a> {
                 ev: BaseEvent::default(),
             };
             if refill(&d.generation, &mut c)? {
-                d.frontier.push(c);
+                d.frontier.push(HeapEntry { time: c.ev.time, cursor: d.cursors.len() });
+                d.cursors.push(c);
                 let n = d.frontier.len() - 1;
                 sift_up(&mut d.frontier, n);
             }
@@ -86,7 +91,7 @@ impl<'a> GenerationDecoder<'a> {
     #[inline]
     pub fn step_into(&mut self, order: &mut Ordering, out: &mut Event) -> Result<bool> {
         if let Some(s) = self.generation.cpu_samples.get(self.cpu_next)
-            && (self.frontier.is_empty() || s.time < self.frontier[0].ev.time)
+            && (self.frontier.is_empty() || s.time < self.frontier[0].time)
         {
             self.cpu_next += 1;
             *out = Event {
@@ -105,7 +110,7 @@ impl<'a> GenerationDecoder<'a> {
         }
         if !self.try_advance(0, order)? {
             // The earliest event must wait; try the others in time order.
-            crate::gosort::sort_by(&mut self.frontier, |a, b| a.ev.time.cmp(&b.ev.time));
+            crate::gosort::sort_by(&mut self.frontier, |a, b| a.time.cmp(&b.time));
             let mut ok = false;
             for i in 1..self.frontier.len() {
                 if self.try_advance(i, order)? {
@@ -114,7 +119,11 @@ impl<'a> GenerationDecoder<'a> {
                 }
             }
             if !ok {
-                let at = self.frontier.first().map_or(self.generation.start_offset, |c| c.ev.offset);
+                let at = self
+                    .frontier
+                    .first()
+                    .and_then(|h| self.cursors.get(h.cursor))
+                    .map_or(self.generation.start_offset, |c| c.ev.offset);
                 return Err(Error::invalid(
                     at,
                     "event",
@@ -128,8 +137,10 @@ impl<'a> GenerationDecoder<'a> {
         Ok(order.pop_into(out))
     }
 
+    #[inline]
     fn try_advance(&mut self, i: usize, order: &mut Ordering) -> Result<bool> {
-        let Some(c) = self.frontier.get_mut(i) else { return Ok(false) };
+        let Some(&HeapEntry { cursor, .. }) = self.frontier.get(i) else { return Ok(false) };
+        let Some(c) = self.cursors.get_mut(cursor) else { return Ok(false) };
         let m = c.m;
         let slot = match c.slot {
             Some(s) => s,
@@ -138,11 +149,11 @@ impl<'a> GenerationDecoder<'a> {
         if !order.advance_at(&mut c.ev, &self.generation.table, m, slot, self.generation.generation)? {
             return Ok(false);
         }
-        let more = match self.frontier.get_mut(i) {
-            Some(c) => refill(&self.generation, c)?,
-            None => false,
-        };
-        if more {
+        if refill(&self.generation, c)? {
+            let time = c.ev.time;
+            if let Some(h) = self.frontier.get_mut(i) {
+                h.time = time;
+            }
             if sift_up(&mut self.frontier, i) == i {
                 sift_down(&mut self.frontier, i);
             }
@@ -153,8 +164,15 @@ impl<'a> GenerationDecoder<'a> {
     }
 }
 
+/// A frontier heap entry: a cursor's next event time and the cursor.
+#[derive(Clone, Copy, Debug)]
+struct HeapEntry {
+    time: TimeNs,
+    cursor: usize,
+}
+
 /// Reads the cursor's next event; `false` when its batches are exhausted.
-#[inline]
+#[inline(always)]
 fn refill<'a>(generation: &Generation<'a>, c: &mut Cursor<'a>) -> Result<bool> {
     if c.rest.is_empty() {
         let Some((_, batches)) = generation.batches.get(c.mi) else { return Ok(false) };
@@ -238,15 +256,15 @@ static TIMED_ARGS: [u8; 256] = {
     t
 };
 
-fn sift_up(h: &mut [Cursor<'_>], mut i: usize) -> usize {
-    while i > 0 && h[(i - 1) / 2].ev.time > h[i].ev.time {
+fn sift_up(h: &mut [HeapEntry], mut i: usize) -> usize {
+    while i > 0 && h[(i - 1) / 2].time > h[i].time {
         h.swap((i - 1) / 2, i);
         i = (i - 1) / 2;
     }
     i
 }
 
-fn sift_down(h: &mut [Cursor<'_>], mut i: usize) {
+fn sift_down(h: &mut [HeapEntry], mut i: usize) {
     loop {
         let m = min3(h, i, 2 * i + 1, 2 * i + 2);
         if m == i {
@@ -257,27 +275,27 @@ fn sift_down(h: &mut [Cursor<'_>], mut i: usize) {
     }
 }
 
-fn min3(h: &[Cursor<'_>], i0: usize, i1: usize, i2: usize) -> usize {
+fn min3(h: &[HeapEntry], i0: usize, i1: usize, i2: usize) -> usize {
     let mut min_i = i0;
     let mut min_t = TimeNs::MAX;
     if let Some(c) = h.get(i0) {
-        min_t = c.ev.time;
+        min_t = c.time;
     }
     if let Some(c) = h.get(i1)
-        && c.ev.time < min_t
+        && c.time < min_t
     {
-        min_t = c.ev.time;
+        min_t = c.time;
         min_i = i1;
     }
     if let Some(c) = h.get(i2)
-        && c.ev.time < min_t
+        && c.time < min_t
     {
         min_i = i2;
     }
     min_i
 }
 
-fn remove(h: &mut Vec<Cursor<'_>>, mut i: usize) {
+fn remove(h: &mut Vec<HeapEntry>, mut i: usize) {
     while i > 0 {
         h.swap((i - 1) / 2, i);
         i = (i - 1) / 2;

@@ -7,7 +7,7 @@ use crate::spec::{self, ev, experiment};
 ///
 /// Returns the value and the number of bytes used, or `None` when the
 /// buffer ends first or the value overflows 64 bits.
-#[inline]
+#[inline(always)]
 pub fn uvarint(buf: &[u8]) -> Option<(u64, usize)> {
     // Most values fit in one to three bytes.
     if let [b0, rest @ ..] = buf {
@@ -26,6 +26,12 @@ pub fn uvarint(buf: &[u8]) -> Option<(u64, usize)> {
             }
         }
     }
+    uvarint_slow(buf)
+}
+
+/// The general case of [`uvarint`]: four bytes or more, or malformed.
+#[inline(never)]
+fn uvarint_slow(buf: &[u8]) -> Option<(u64, usize)> {
     let mut x: u64 = 0;
     let mut s: u32 = 0;
     for (i, &b) in buf.iter().enumerate() {
