@@ -4,6 +4,7 @@
 //! command-line tools over the same decoder.
 
 mod cli;
+mod mem;
 mod trace_file;
 
 use std::path::PathBuf;

@@ -15,8 +15,20 @@ where
     F: Fn(&mut GenerationRun<'a>) -> T + Sync,
 {
     let pd = ParallelDecode::new(data)?;
-    let started: Vec<_> = (0..pd.len()).into_par_iter().map(|i| pd.run(i, &consume)).collect();
-    Ok(pd.chain(started, &consume))
+    let mut chainer = pd.chainer();
+    // A few generations per thread at a time, confirmed as each window
+    // finishes, so only a window's speculation logs are alive at once.
+    let window = 2 * rayon::current_num_threads().max(1);
+    let mut start = 0;
+    while start < pd.len() && !chainer.is_stopped() {
+        let end = (start + window).min(pd.len());
+        let started: Vec<_> = (start..end).into_par_iter().map(|i| pd.run(i, &consume)).collect();
+        for s in started {
+            chainer.feed(s, &consume);
+        }
+        start = end;
+    }
+    Ok(chainer.finish())
 }
 
 /// The same, one generation after another on the calling thread; used to

@@ -119,87 +119,142 @@ impl<'a> ParallelDecode<'a> {
 
     /// Confirms the runs in order, re-running unconfirmed ones with `redo`.
     pub fn chain<T>(&self, started: Vec<Started<T>>, mut redo: impl FnMut(&mut GenerationRun<'a>) -> T) -> Chained<T> {
-        let mut out = Chained {
-            values: Vec::new(),
-            redone: Vec::new(),
-            time_floors: Vec::new(),
-            task_fixes: Vec::new(),
-            final_sync: None,
-            error: None,
-        };
-        let mut state = Ordering::default();
-        let mut last_ts = TimeNs(0);
-        for (i, s) in started.into_iter().enumerate() {
-            if std::env::var_os("GOTV_DEBUG_SPEC").is_some()
-                && let Ok(RunEnd { error: Some(e), .. }) = &s.end
-            {
-                eprintln!("speculative run {i} failed: {e}");
+        let mut c = self.chainer();
+        for s in started {
+            if c.is_stopped() {
+                break;
             }
-            let confirmed = match &s.end {
-                Ok(end) if end.error.is_none() => match &end.speculation {
-                    None => true,
-                    Some((pred, log)) => state.confirms(pred, log),
-                },
-                _ => false,
-            };
-            let end = if confirmed {
-                out.values.push(s.value);
-                let speculation = s.end.as_ref().ok().and_then(|e| e.speculation.as_ref());
-                out.time_floors.push(speculation.map(|_| last_ts));
-                out.task_fixes.push(speculation.map(|(_, log)| state.task_fixes(log)).unwrap_or_default());
-                match s.end {
-                    Ok(end) => end,
-                    Err(_) => break,
-                }
-            } else {
-                let generation = match self.build(i) {
-                    Ok(g) => g,
-                    Err(e) => {
-                        out.final_sync = Some(bump(sync_event(last_ts, i as u64 + 1, false), &mut last_ts));
-                        out.error = Some(e);
-                        return out;
-                    }
-                };
-                let mut run = match GenerationRun::exact(generation, state.clone(), last_ts, i) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        out.error = Some(e);
-                        return out;
-                    }
-                };
-                out.values.push(redo(&mut run));
-                out.time_floors.push(None);
-                out.task_fixes.push(Vec::new());
-                if i > 0 {
-                    out.redone.push(i);
-                }
-                let end = run.finish();
-                if let Some(e) = end.error {
-                    out.error = Some(e);
-                    return out;
-                }
-                // An exact run's end state is the true state.
-                state = end.order;
-                last_ts = end.last_ts;
-                continue;
-            };
-            match &end.speculation {
-                Some((_, log)) => {
-                    state.absorb(&end.order, log);
-                    // The last event is number count-1 after the Sync's 0.
-                    let floor = TimeNs(last_ts.0.saturating_add(end.count as i64));
-                    last_ts = end.last_ts.max(floor);
-                }
-                None => {
-                    state = end.order;
-                    last_ts = end.last_ts;
-                }
-            }
+            c.feed(s, &mut redo);
         }
-        let n = out.values.len() as u64 + 1;
-        out.final_sync = Some(bump(sync_event(last_ts, n, false), &mut last_ts));
-        out.error = self.index.tail_error.clone();
-        out
+        c.finish()
+    }
+
+    /// An incremental [`ParallelDecode::chain`]: feed runs in generation
+    /// order as they finish, so their logs need not all be kept.
+    pub fn chainer<T>(&self) -> Chainer<'_, 'a, T> {
+        Chainer {
+            pd: self,
+            out: Chained {
+                values: Vec::new(),
+                redone: Vec::new(),
+                time_floors: Vec::new(),
+                task_fixes: Vec::new(),
+                final_sync: None,
+                error: None,
+            },
+            state: Ordering::default(),
+            last_ts: TimeNs(0),
+            next: 0,
+            stopped: false,
+        }
+    }
+}
+
+/// Confirms runs one by one, in generation order; see [`ParallelDecode::chainer`].
+pub struct Chainer<'p, 'a, T> {
+    pd: &'p ParallelDecode<'a>,
+    out: Chained<T>,
+    state: Ordering,
+    last_ts: TimeNs,
+    next: usize,
+    stopped: bool,
+}
+
+impl<'a, T> Chainer<'_, 'a, T> {
+    /// Whether decoding stopped at an error (further runs are ignored).
+    pub fn is_stopped(&self) -> bool {
+        self.stopped
+    }
+
+    /// Confirms the run of the next generation, or re-runs it with `redo`.
+    pub fn feed(&mut self, s: Started<T>, mut redo: impl FnMut(&mut GenerationRun<'a>) -> T) {
+        if self.stopped {
+            return;
+        }
+        let i = self.next;
+        self.next += 1;
+        if std::env::var_os("GOTV_DEBUG_SPEC").is_some()
+            && let Ok(RunEnd { error: Some(e), .. }) = &s.end
+        {
+            eprintln!("speculative run {i} failed: {e}");
+        }
+        let confirmed = match &s.end {
+            Ok(end) if end.error.is_none() => match &end.speculation {
+                None => true,
+                Some((pred, log)) => self.state.confirms(pred, log),
+            },
+            _ => false,
+        };
+        match (confirmed, s.end) {
+            (true, Ok(end)) => {
+                let out = &mut self.out;
+                out.values.push(s.value);
+                match &end.speculation {
+                    Some((_, log)) => {
+                        out.time_floors.push(Some(self.last_ts));
+                        out.task_fixes.push(self.state.task_fixes(log));
+                        self.state.absorb(&end.order, log);
+                        // The last event is number count-1 after the Sync's 0.
+                        let floor = TimeNs(self.last_ts.0.saturating_add(end.count as i64));
+                        self.last_ts = end.last_ts.max(floor);
+                    }
+                    None => {
+                        out.time_floors.push(None);
+                        out.task_fixes.push(Vec::new());
+                        self.state = end.order;
+                        self.last_ts = end.last_ts;
+                    }
+                }
+            }
+            _ => self.rerun(i, &mut redo),
+        }
+    }
+
+    /// Decodes generation `i` again from the true state.
+    fn rerun(&mut self, i: usize, redo: &mut impl FnMut(&mut GenerationRun<'a>) -> T) {
+        let out = &mut self.out;
+        let generation = match self.pd.build(i) {
+            Ok(g) => g,
+            Err(e) => {
+                out.final_sync = Some(bump(sync_event(self.last_ts, i as u64 + 1, false), &mut self.last_ts));
+                out.error = Some(e);
+                self.stopped = true;
+                return;
+            }
+        };
+        let mut run = match GenerationRun::exact(generation, self.state.clone(), self.last_ts, i) {
+            Ok(r) => r,
+            Err(e) => {
+                out.error = Some(e);
+                self.stopped = true;
+                return;
+            }
+        };
+        out.values.push(redo(&mut run));
+        out.time_floors.push(None);
+        out.task_fixes.push(Vec::new());
+        if i > 0 {
+            out.redone.push(i);
+        }
+        let end = run.finish();
+        if let Some(e) = end.error {
+            out.error = Some(e);
+            self.stopped = true;
+            return;
+        }
+        // An exact run's end state is the true state.
+        self.state = end.order;
+        self.last_ts = end.last_ts;
+    }
+
+    /// The values, and the final Sync or the error that ended decoding.
+    pub fn finish(mut self) -> Chained<T> {
+        if !self.stopped {
+            let n = self.out.values.len() as u64 + 1;
+            self.out.final_sync = Some(bump(sync_event(self.last_ts, n, false), &mut self.last_ts));
+            self.out.error = self.pd.index.tail_error.clone();
+        }
+        self.out
     }
 }
 

@@ -67,6 +67,7 @@ pub fn run(path: &Path, decode_only: bool, sequential: bool, json: bool) -> anyh
     let _ = decode_only;
     let file = TraceFile::open(path)?;
     let bytes = file.bytes();
+    let sampler = crate::mem::PeakAnon::start();
     let start = Instant::now();
     let version = trace_core::Version::from_header(bytes)?;
     let (tally, error, redone) = if sequential || version.is_v1() {
@@ -93,6 +94,7 @@ pub fn run(path: &Path, decode_only: bool, sequential: bool, json: bool) -> anyh
         (t, chained.error, chained.redone.len())
     };
     let secs = start.elapsed().as_secs_f64();
+    let peak_anon = sampler.finish();
     let mb = bytes.len() as f64 / 1e6;
     let total = tally.total();
     let generations = tally.counts[EventKind::Sync as usize].saturating_sub(1);
@@ -115,6 +117,7 @@ pub fn run(path: &Path, decode_only: bool, sequential: bool, json: bool) -> anyh
             "kinds": kinds,
             "decode_seconds": secs,
             "mb_per_second": mb / secs.max(1e-9),
+            "peak_anon_rss_bytes": peak_anon,
             "error": error.as_ref().map(|e| e.to_string()),
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
@@ -131,6 +134,11 @@ pub fn run(path: &Path, decode_only: bool, sequential: bool, json: bool) -> anyh
             }
         }
         println!("decode:      {secs:.3} s, {:.1} MB/s (checksum {})", mb / secs.max(1e-9), tally.touched);
+        println!(
+            "memory:      {:.1} MB peak anonymous RSS ({:.1}% of the file; the mapping is not counted)",
+            peak_anon as f64 / 1e6,
+            peak_anon as f64 * 100.0 / bytes.len().max(1) as f64
+        );
         if let Some(e) = &error {
             println!("error:       {e}");
         }
