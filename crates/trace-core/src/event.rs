@@ -87,8 +87,39 @@ impl EventKind {
     ];
 }
 
+/// Per type, 1 + the argument slot of the event's own stack (0: none).
+static OWN_STACK_SLOT: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < spec::SPECS.len() {
+        if let Some(&a) = spec::SPECS[i].stack_ids.first() {
+            t[i] = a as u8;
+        }
+        i += 1;
+    }
+    // CPU samples carry their stack in the first slot; Sync events have none.
+    t[ev::CPU_SAMPLE as usize] = 1;
+    t
+};
+
+/// Kinds by type byte, so `Event::kind` is one load.
+static KINDS: [EventKind; 256] = {
+    let mut t = [EventKind::Bad; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = kind_of_slow(i as u8);
+        i += 1;
+    }
+    t
+};
+
 /// Maps a wire type to its kind.
+#[inline]
 pub fn kind_of(typ: EventType) -> EventKind {
+    KINDS[typ as usize]
+}
+
+const fn kind_of_slow(typ: EventType) -> EventKind {
     use EventKind as K;
     match typ {
         ev::SYNC_PSEUDO => K::Sync,
@@ -468,16 +499,11 @@ impl Event {
     }
 
     /// The event's own stack (0 if none).
+    #[inline]
     pub fn stack(&self) -> StackId {
-        if self.typ == ev::SYNC_PSEUDO {
-            return StackId(0);
-        }
-        if self.typ == ev::CPU_SAMPLE {
-            return StackId(self.args[0]);
-        }
-        match spec::spec_of(self.typ).and_then(|s| s.stack_ids.first()) {
-            Some(&i) => StackId(self.args.get(i - 1).copied().unwrap_or(0)),
-            None => StackId(0),
+        match OWN_STACK_SLOT[self.typ as usize] {
+            0 => StackId(0),
+            slot => StackId(self.args.get(slot as usize - 1).copied().unwrap_or(0)),
         }
     }
 

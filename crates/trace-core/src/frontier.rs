@@ -244,7 +244,7 @@ fn next_varint(b: &[u8], pos: &mut usize) -> Option<u64> {
 }
 
 /// For each type byte, the argument count of a timed event (0 otherwise).
-static TIMED_ARGS: [u8; 256] = {
+pub(crate) static TIMED_ARGS: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut i = 0;
     while i < spec::SPECS.len() {

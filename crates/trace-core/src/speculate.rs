@@ -73,33 +73,78 @@ pub struct ReadLog {
 const STALE: Seq = Seq { generation: 0, seq: u64::MAX };
 
 /// Reads the wire events of every M in `generation` in batch order.
-/// `f` gets the M's index, the event type, its raw time in ticks and its arguments.
+/// Event types whose arguments the prediction reads.
+static INTERESTING: [bool; 256] = {
+    let mut t = [false; 256];
+    let types = [
+        ev::GO_STATUS,
+        ev::GO_STATUS_STACK,
+        ev::PROC_STATUS,
+        ev::PROC_STEAL,
+        ev::GC_ACTIVE,
+        ev::GC_BEGIN,
+        ev::GC_END,
+        ev::GC_SWEEP_ACTIVE,
+        ev::GC_MARK_ASSIST_ACTIVE,
+    ];
+    let mut i = 0;
+    while i < types.len() {
+        t[types[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
+
+/// Skips `n` varints starting at `pos`; `None` if the data ends first.
+#[inline(always)]
+fn skip_varints(data: &[u8], mut pos: usize, n: usize) -> Option<usize> {
+    for _ in 0..n {
+        loop {
+            let b = *data.get(pos)?;
+            pos += 1;
+            if b < 0x80 {
+                break;
+            }
+        }
+    }
+    Some(pos)
+}
+
+/// Walks the wire events of every M in `generation` in batch order. `f`
+/// gets the M's index, the event type, its raw time in ticks and its
+/// arguments, for the types the prediction reads and for each M's first
+/// event of any other type (which ends that M's restatements).
 fn for_each_wire_event(generation: &Generation<'_>, mut f: impl FnMut(usize, u8, u64, &[u64; 4])) {
     for (mi, (_, batches)) in generation.batches.iter().enumerate() {
+        let mut other_seen = false;
         for b in batches {
             let mut ticks = b.time;
             let mut pos = 0usize;
             let data = b.data;
             while let Some(&typ) = data.get(pos) {
-                let nargs = crate::spec::spec_of(typ).filter(|s| s.timed).map_or(0, |s| s.args.len());
+                let nargs = crate::frontier::TIMED_ARGS[typ as usize] as usize;
                 if nargs == 0 {
                     break;
                 }
                 pos += 1;
+                let Some((dt, n)) = uvarint(data.get(pos..).unwrap_or_default()) else { break };
+                pos += n;
+                ticks = ticks.wrapping_add(dt);
+                let interesting = INTERESTING[typ as usize];
+                if !interesting && other_seen {
+                    match skip_varints(data, pos, nargs - 1) {
+                        Some(p) => pos = p,
+                        None => break,
+                    }
+                    continue;
+                }
                 let mut args = [0u64; 4];
                 let mut ok = true;
-                for i in 0..nargs {
+                for a in args.iter_mut().take(nargs - 1) {
                     match uvarint(data.get(pos..).unwrap_or_default()) {
                         Some((v, n)) => {
                             pos += n;
-                            if i == 0 {
-                                ticks = ticks.wrapping_add(v);
-                            }
-                            if i > 0
-                                && let Some(a) = args.get_mut(i - 1)
-                            {
-                                *a = v;
-                            }
+                            *a = v;
                         }
                         None => {
                             ok = false;
@@ -109,6 +154,9 @@ fn for_each_wire_event(generation: &Generation<'_>, mut f: impl FnMut(usize, u8,
                 }
                 if !ok {
                     break;
+                }
+                if !interesting {
+                    other_seen = true;
                 }
                 f(mi, typ, ticks, &args);
             }

@@ -19,19 +19,27 @@ struct Tally {
 }
 
 impl Tally {
+    #[inline]
     fn add(&mut self, ev: &Event, ctx: &EventContext<'_, '_>) {
-        self.counts[ev.kind() as usize] += 1;
-        self.first_ns.get_or_insert(ev.time.0);
+        let kind = ev.kind();
+        if let Some(c) = self.counts.get_mut(kind as usize) {
+            *c += 1;
+        }
+        if self.first_ns.is_none() {
+            self.first_ns = Some(ev.time.0);
+        }
         self.last_ns = ev.time.0;
-        // Resolve what a viewer would: the stack's frames and any strings.
-        if let Some(t) = ctx.table {
-            for f in t.stack_frames(ev.stack()) {
+        // Resolve what a viewer would: the stack's frames and names, and
+        // the wait reason of a block or stop.
+        let Some(t) = ctx.table else { return };
+        let stack = ev.stack();
+        if stack.0 != 0 {
+            for f in t.stack_frames(stack) {
                 self.touched += t.string(f.func).map_or(0, |s| s.len() as u64) + f.line;
             }
         }
-        if ev.kind() == EventKind::StateTransition && matches!(ev.typ, ev::GO_BLOCK | ev::GO_STOP) {
-            // The wait reason, as a viewer shows it.
-            self.touched += ctx.string(trace_core::StringId(ev.args[0])).len() as u64;
+        if matches!(ev.typ, ev::GO_BLOCK | ev::GO_STOP) {
+            self.touched += t.string(trace_core::StringId(ev.args[0])).map_or(0, |s| s.len() as u64);
         }
     }
 
