@@ -445,8 +445,13 @@ impl Ordering {
             n.destroyed.push(g.0);
         }
         self.g_states.discard(&g.0);
-        self.g_regions.discard(&g.0);
-        self.g_ranges.discard(&g.0);
+        // Few goroutines have regions or ranges; skip the lookups when none do.
+        if !self.g_regions.is_empty() {
+            self.g_regions.discard(&g.0);
+        }
+        if !self.g_ranges.is_empty() {
+            self.g_ranges.discard(&g.0);
+        }
     }
 
     fn set_extra(ev: &mut BaseEvent, i: usize, v: u64) {

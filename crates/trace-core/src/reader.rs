@@ -111,6 +111,31 @@ impl<'a> Reader<'a> {
         r
     }
 
+    /// [`Reader::next_event`] writing into `out`, avoiding a copy per event;
+    /// `Ok(false)` at the end of the trace.
+    pub fn next_into(&mut self, out: &mut Event) -> Result<bool> {
+        if !self.done
+            && self.v1.is_none()
+            && let Some(run) = self.run.as_mut()
+        {
+            match run.next_into(out) {
+                Ok(true) => return Ok(true),
+                Ok(false) => {}
+                Err(e) => {
+                    self.done = true;
+                    return Err(e);
+                }
+            }
+        }
+        match self.next_event()? {
+            Some(e) => {
+                *out = e;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
     fn next_inner(&mut self) -> Result<Option<Event>> {
         if let Some(run) = self.run.as_mut() {
             if let Some(e) = run.next_event()? {

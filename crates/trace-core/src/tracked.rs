@@ -93,6 +93,11 @@ impl<K: Copy + Eq + Hash, V> Tracked<K, V> {
         self.map.entry(k).or_default()
     }
 
+    /// Whether the map is empty.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
     /// Looks up without logging.
     pub fn peek(&self, k: &K) -> Option<&V> {
         self.map.get(k)

@@ -81,10 +81,11 @@ pub fn run(path: &Path, decode_only: bool, sequential: bool, json: bool) -> anyh
     let (tally, error, redone) = if sequential || version.is_v1() {
         let mut reader = Reader::new(bytes)?;
         let mut t = Tally::default();
+        let mut ev = Event::EMPTY;
         let error = loop {
-            match reader.next_event() {
-                Ok(Some(ev)) => t.add(&ev, &reader.context()),
-                Ok(None) => break None,
+            match reader.next_into(&mut ev) {
+                Ok(true) => t.add(&ev, &reader.context()),
+                Ok(false) => break None,
                 Err(e) => break Some(e),
             }
         };
