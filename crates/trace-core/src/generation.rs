@@ -307,6 +307,42 @@ impl<'a> EvTable<'a> {
         self.strings.iter().map(|(id, s)| (StringId(id), *s))
     }
 
+    /// Builds a table from already-decoded parts: the single table of a v1
+    /// trace. `stacks` are PC lists by ID, `frames` the frame of every PC.
+    pub(crate) fn from_parts(
+        strings: Vec<(u64, &'a [u8])>,
+        stacks: Vec<(u64, Vec<u64>)>,
+        frames: FxHashMap<u64, Frame>,
+        ns_per_tick: f64,
+    ) -> std::result::Result<Self, crate::table::DuplicateId> {
+        let strings = IdTable::build(strings)?;
+        let mut stack_pcs = Vec::new();
+        let mut ranges = Vec::with_capacity(stacks.len());
+        for (id, pcs) in stacks {
+            let start = u32::try_from(stack_pcs.len()).map_err(|_| crate::table::DuplicateId(id))?;
+            stack_pcs.extend_from_slice(&pcs);
+            let end = u32::try_from(stack_pcs.len()).map_err(|_| crate::table::DuplicateId(id))?;
+            ranges.push((id, (start, end)));
+        }
+        let stacks = IdTable::build(ranges)?;
+        let stack_frames = stack_pcs
+            .iter()
+            .map(|pc| {
+                frames.get(pc).copied().unwrap_or(Frame { pc: *pc, func: StringId(0), file: StringId(0), line: 0 })
+            })
+            .collect();
+        Ok(EvTable {
+            strings,
+            stacks,
+            stack_pcs,
+            stack_frames,
+            frames,
+            ns_per_tick,
+            clock: None,
+            experimental: Vec::new(),
+        })
+    }
+
     /// Converts a raw tick count to nanoseconds the way Go does (float multiply, truncate).
     #[inline]
     pub fn ticks_to_ns(&self, ticks: u64) -> TimeNs {

@@ -31,6 +31,7 @@ pub mod frontier;
 pub mod generation;
 pub mod gofmt;
 pub mod gosort;
+mod gtable;
 pub mod ids;
 pub mod order;
 pub mod parallel;

@@ -9,6 +9,7 @@ use rustc_hash::FxHashMap;
 use crate::error::{Error, Result};
 use crate::event::{Event, ExtraStrings, GoState, ProcState, go_state_of_status, go_status, proc_status};
 use crate::generation::EvTable;
+use crate::gtable::GTable;
 use crate::ids::{GoroutineId, ProcId, StringId, TaskId, ThreadId, TimeNs};
 use crate::spec::{self, EventType, ev};
 use crate::tracked::Tracked;
@@ -247,7 +248,7 @@ pub(crate) type RegionStack = Vec<(TaskId, Box<[u8]>)>;
 /// The ordering state machine, carried across generations.
 #[derive(Clone, Debug)]
 pub struct Ordering {
-    pub(crate) g_states: Tracked<i64, GState>,
+    pub(crate) g_states: GTable,
     pub(crate) g_regions: Tracked<i64, RegionStack>,
     pub(crate) g_ranges: Tracked<i64, RangeState>,
     pub(crate) p_states: Tracked<i64, PState>,
@@ -268,7 +269,7 @@ pub struct Ordering {
 impl Default for Ordering {
     fn default() -> Self {
         Ordering {
-            g_states: Tracked::default(),
+            g_states: GTable::default(),
             g_regions: Tracked::default(),
             g_ranges: Tracked::default(),
             p_states: Tracked::default(),

@@ -458,7 +458,7 @@ impl Ordering {
             self.g_ranges.discard(g);
         }
         for (k, v) in end.g_states.iter() {
-            self.g_states.insert(*k, *v);
+            self.g_states.insert(k, *v);
         }
         for (k, v) in end.g_regions.iter() {
             let stack = self.g_regions.entry_or_default(*k);

@@ -1,0 +1,189 @@
+//! Goroutine states indexed directly by goroutine ID.
+//!
+//! Go hands out goroutine IDs counting up from 1, so a table of small pages
+//! indexed by ID finds a goroutine in two loads, where a hash map needs a
+//! hash and a probe; this lookup runs for most events. IDs too large for
+//! the pages (only in damaged traces) go to a hash map.
+
+use rustc_hash::FxHashMap;
+
+use crate::order::GState;
+
+const PAGE_BITS: u32 = 6;
+const PAGE_LEN: usize = 1 << PAGE_BITS;
+/// IDs at or above this live in the overflow map (bounds the page index).
+const MAX_DIRECT: i64 = 1 << 26;
+
+#[derive(Clone, Debug)]
+struct Page {
+    slots: [Option<GState>; PAGE_LEN],
+    live: u32,
+}
+
+/// Goroutine ID to state, with optional logging of misses (see `Tracked`).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct GTable {
+    pages: Vec<Option<Box<Page>>>,
+    overflow: FxHashMap<i64, GState>,
+    misses: Option<Vec<i64>>,
+}
+
+#[inline]
+fn split(g: i64) -> Option<(usize, usize)> {
+    if (0..MAX_DIRECT).contains(&g) {
+        let g = g as usize;
+        Some((g >> PAGE_BITS, g & (PAGE_LEN - 1)))
+    } else {
+        None
+    }
+}
+
+impl GTable {
+    pub fn set_logging(&mut self, on: bool) {
+        self.misses = if on { Some(Vec::new()) } else { None };
+    }
+
+    pub fn take_misses(&mut self) -> Vec<i64> {
+        self.misses.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Looks up without logging.
+    #[inline]
+    pub fn peek(&self, g: &i64) -> Option<&GState> {
+        match split(*g) {
+            Some((p, s)) => self.pages.get(p)?.as_ref()?.slots.get(s)?.as_ref(),
+            None => self.overflow.get(g),
+        }
+    }
+
+    #[inline]
+    fn peek_mut(&mut self, g: &i64) -> Option<&mut GState> {
+        match split(*g) {
+            Some((p, s)) => self.pages.get_mut(p)?.as_mut()?.slots.get_mut(s)?.as_mut(),
+            None => self.overflow.get_mut(g),
+        }
+    }
+
+    #[inline]
+    fn note(&mut self, g: i64) {
+        if let Some(m) = self.misses.as_mut() {
+            m.push(g);
+        }
+    }
+
+    #[inline]
+    pub fn get(&mut self, g: &i64) -> Option<&GState> {
+        if self.misses.is_some() && self.peek(g).is_none() {
+            self.note(*g);
+            return None;
+        }
+        self.peek(g)
+    }
+
+    #[inline]
+    pub fn get_mut(&mut self, g: &i64) -> Option<&mut GState> {
+        if self.misses.is_some() && self.peek(g).is_none() {
+            self.note(*g);
+            return None;
+        }
+        self.peek_mut(g)
+    }
+
+    #[inline]
+    pub fn contains(&mut self, g: &i64) -> bool {
+        let found = self.peek(g).is_some();
+        if !found {
+            self.note(*g);
+        }
+        found
+    }
+
+    pub fn insert(&mut self, g: i64, v: GState) {
+        let Some((p, s)) = split(g) else {
+            self.overflow.insert(g, v);
+            return;
+        };
+        if self.pages.len() <= p {
+            self.pages.resize_with(p + 1, || None);
+        }
+        let Some(entry) = self.pages.get_mut(p) else { return };
+        let page = entry.get_or_insert_with(|| Box::new(Page { slots: [None; PAGE_LEN], live: 0 }));
+        if let Some(slot) = page.slots.get_mut(s) {
+            if slot.is_none() {
+                page.live += 1;
+            }
+            *slot = Some(v);
+        }
+    }
+
+    /// Removes without logging; frees a page once it holds no goroutine.
+    pub fn discard(&mut self, g: &i64) {
+        let Some((p, s)) = split(*g) else {
+            self.overflow.remove(g);
+            return;
+        };
+        let Some(entry) = self.pages.get_mut(p) else { return };
+        let Some(page) = entry.as_mut() else { return };
+        if let Some(slot) = page.slots.get_mut(s)
+            && slot.take().is_some()
+        {
+            page.live -= 1;
+            if page.live == 0 {
+                *entry = None;
+            }
+        }
+    }
+
+    /// All goroutines, in ID order for the paged part.
+    pub fn iter(&self) -> impl Iterator<Item = (i64, &GState)> {
+        let paged = self.pages.iter().enumerate().flat_map(|(p, page)| {
+            page.iter().flat_map(move |page| {
+                page.slots
+                    .iter()
+                    .enumerate()
+                    .filter_map(move |(s, v)| v.as_ref().map(|v| (((p << PAGE_BITS) | s) as i64, v)))
+            })
+        });
+        let mut over: Vec<(i64, &GState)> = self.overflow.iter().map(|(k, v)| (*k, v)).collect();
+        over.sort_unstable_by_key(|e| e.0);
+        paged.chain(over)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::order::Seq;
+
+    fn st(status: u64) -> GState {
+        GState { status, seq: Seq { generation: 1, seq: 0 } }
+    }
+
+    #[test]
+    fn behaves_like_a_map() {
+        let mut t = GTable::default();
+        for g in [1i64, 2, 63, 64, 1000, -1, MAX_DIRECT + 5] {
+            t.insert(g, st(g.unsigned_abs() % 5));
+        }
+        assert_eq!(t.peek(&64).map(|s| s.status), Some(4));
+        assert_eq!(t.peek(&-1).map(|s| s.status), Some(1));
+        assert!(t.peek(&65).is_none());
+        t.discard(&63);
+        t.discard(&1000);
+        assert!(t.peek(&63).is_none());
+        let ids: Vec<i64> = t.iter().map(|e| e.0).collect();
+        assert_eq!(ids, vec![1, 2, 64, -1, MAX_DIRECT + 5]);
+    }
+
+    #[test]
+    fn logs_misses_only_when_asked() {
+        let mut t = GTable::default();
+        t.insert(7, st(2));
+        assert!(t.get(&8).is_none());
+        t.set_logging(true);
+        assert!(t.get(&9).is_none());
+        assert!(t.get_mut(&7).is_some());
+        assert!(!t.contains(&10));
+        assert_eq!(t.take_misses(), vec![9, 10]);
+    }
+}
