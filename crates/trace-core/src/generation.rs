@@ -51,8 +51,40 @@ impl<'a> GenerationIndex<'a> {
         } else {
             scan_with_spill(&mut cur, &mut generations)
         };
+        let tail_error = tail_error.map(|e| describe_truncation(e, &generations, version, data.len()));
         GenerationIndex { version, generations, tail_error }
     }
+}
+
+/// When the generation cut short by a truncation fails to decode, the
+/// truncation is the real cause: say so, keeping the failure as detail.
+pub(crate) fn blame_truncation(e: Error, tail: Option<&Error>) -> Error {
+    match tail {
+        Some(t) if t.kind == crate::ErrorKind::Truncated && e.kind != crate::ErrorKind::Truncated => Error {
+            message: format!("{}; decoding what was kept failed at byte {}: {}", t.message, e.offset, e.message),
+            ..t.clone()
+        },
+        _ => e,
+    }
+}
+
+/// Says what a truncation cost: which generation, how much of the file is kept.
+fn describe_truncation(mut e: Error, generations: &[GenerationSpan<'_>], version: Version, len: usize) -> Error {
+    if e.kind != crate::ErrorKind::Truncated {
+        return e;
+    }
+    // Before Go 1.26 the cut generation is kept as far as it was read.
+    let (n, kept) = if version >= Version::Go126 {
+        (generations.len() + 1, generations.last().map_or(crate::version::HEADER_LEN as u64, |g| g.end_offset))
+    } else {
+        (generations.len().max(1), generations.last().map_or(crate::version::HEADER_LEN as u64, |g| g.end_offset))
+    };
+    let pct = kept as f64 * 100.0 / len.max(1) as f64;
+    e.message = format!(
+        "trace truncated at byte {len}: generation {n} incomplete ({}), kept {kept} of {len} bytes ({pct:.1}%)",
+        e.message
+    );
+    e
 }
 
 fn new_span<'a>(generation: u64, b: Batch<'a>) -> GenerationSpan<'a> {

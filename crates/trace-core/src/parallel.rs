@@ -13,7 +13,7 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::Event;
-use crate::generation::{Generation, GenerationIndex};
+use crate::generation::{Generation, GenerationIndex, blame_truncation};
 use crate::ids::TimeNs;
 use crate::order::Ordering;
 use crate::run::{GenerationRun, RunEnd, sync_event};
@@ -238,7 +238,8 @@ impl<'a, T> Chainer<'_, 'a, T> {
         }
         let end = run.finish();
         if let Some(e) = end.error {
-            out.error = Some(e);
+            let last = i + 1 >= self.pd.len();
+            out.error = Some(if last { blame_truncation(e, self.pd.index.tail_error.as_ref()) } else { e });
             self.stopped = true;
             return;
         }

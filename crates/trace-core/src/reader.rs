@@ -108,7 +108,16 @@ impl<'a> Reader<'a> {
         if !matches!(r, Ok(Some(_))) {
             self.done = true;
         }
-        r
+        r.map_err(|e| self.explain(e))
+    }
+
+    /// Blames a failure in the last, truncated generation on the truncation.
+    fn explain(&self, e: Error) -> Error {
+        if self.next_gen >= self.index.generations.len() {
+            crate::generation::blame_truncation(e, self.index.tail_error.as_ref())
+        } else {
+            e
+        }
     }
 
     /// [`Reader::next_event`] writing into `out`, avoiding a copy per event;
@@ -123,7 +132,7 @@ impl<'a> Reader<'a> {
                 Ok(false) => {}
                 Err(e) => {
                     self.done = true;
-                    return Err(e);
+                    return Err(self.explain(e));
                 }
             }
         }
