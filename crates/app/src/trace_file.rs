@@ -16,10 +16,17 @@ pub enum TraceFile {
 impl TraceFile {
     /// Opens and maps `path`.
     ///
-    /// The file must not be truncated while mapped; gotv maps read-only and
-    /// callers that cannot promise that should use [`TraceFile::read`].
+    /// The file must not be truncated while mapped. A gzip-compressed trace
+    /// is decompressed into memory (people keep traces compressed).
     pub fn open(path: impl AsRef<Path>) -> Result<TraceFile> {
-        let path = path.as_ref();
+        let file = Self::open_raw(path.as_ref())?;
+        if file.bytes().starts_with(&[0x1f, 0x8b]) {
+            return gunzip(path.as_ref(), file.bytes()).map(TraceFile::Owned);
+        }
+        Ok(file)
+    }
+
+    fn open_raw(path: &Path) -> Result<TraceFile> {
         let io =
             |e: std::io::Error| Error::new(ErrorKind::Io, 0, "file", format!("cannot read {}: {e}", path.display()));
         let meta = std::fs::metadata(path).map_err(io)?;
@@ -45,6 +52,36 @@ impl TraceFile {
             TraceFile::Owned(v) => v,
         }
     }
+}
+
+/// Decompresses a gzip file that should hold a trace.
+fn gunzip(path: &Path, gz: &[u8]) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let mut dec = flate2::read::MultiGzDecoder::new(gz);
+    if let Err(e) = dec.read_to_end(&mut out) {
+        // Keep what decompressed: a cut-off .gz still holds a trace prefix.
+        if out.is_empty() {
+            return Err(Error::new(
+                ErrorKind::NotATrace,
+                0,
+                "file",
+                format!("{} is gzip-compressed but does not decompress: {e}", path.display()),
+            ));
+        }
+    }
+    if !out.starts_with(b"go 1.") {
+        return Err(Error::new(
+            ErrorKind::NotATrace,
+            0,
+            "file",
+            format!(
+                "not a Go execution trace: {} is gzip-compressed and holds something else (a pprof profile? open it with `go tool pprof`)",
+                path.display()
+            ),
+        ));
+    }
+    Ok(out)
 }
 
 /// Maps `f` read-only.

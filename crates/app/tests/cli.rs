@@ -75,3 +75,27 @@ fn stats_reports_counts_as_json() {
         assert_eq!(v["error"], serde_json::Value::Null);
     }
 }
+
+#[test]
+fn gzipped_traces_open_transparently_and_gzipped_others_are_named() {
+    use std::io::Write;
+    let t = testdata("traces/go1.26/net.trace");
+    let dir = std::env::temp_dir().join(format!("gotv-gz-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp");
+    let gz_path = dir.join("net.trace.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(&std::fs::read(&t).expect("trace")).expect("gzip");
+    std::fs::write(&gz_path, enc.finish().expect("gzip")).expect("write");
+    let out = gotv(&["dump".as_ref(), gz_path.as_os_str()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stdout == oracle(&t));
+
+    let other = dir.join("profile.pb.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(b"\x0a\x04some protobuf").expect("gzip");
+    std::fs::write(&other, enc.finish().expect("gzip")).expect("write");
+    let out = gotv(&["dump".as_ref(), other.as_os_str()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pprof"));
+    std::fs::remove_dir_all(&dir).ok();
+}

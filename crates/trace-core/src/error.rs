@@ -56,7 +56,12 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({} at byte {})", self.message, self.what, self.offset)
+        // Where the problem is only helps inside the file; a missing file or
+        // a foreign one is said fully by the message.
+        match self.kind {
+            ErrorKind::Io | ErrorKind::NotATrace | ErrorKind::UnsupportedVersion => f.write_str(&self.message),
+            _ => write!(f, "{} ({} at byte {})", self.message, self.what, self.offset),
+        }
     }
 }
 

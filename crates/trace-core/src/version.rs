@@ -96,7 +96,7 @@ impl Version {
 /// Names what a non-trace file most likely is, for the error message.
 fn describe_foreign(data: &[u8]) -> String {
     if data.starts_with(&[0x1f, 0x8b]) {
-        return "not a Go execution trace: the file is gzip-compressed (decompress it first, e.g. `gunzip -k FILE`; a gzipped pprof profile also looks like this)".into();
+        return "not a Go execution trace: the data is gzip-compressed (decompress it first; a gzipped pprof profile also looks like this)".into();
     }
     if data.starts_with(b"go ") && data.windows(6).any(|w| w == b" trace") {
         return "not a Go execution trace: unrecognised header".into();
