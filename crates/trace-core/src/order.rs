@@ -462,6 +462,7 @@ impl Ordering {
         }
     }
 
+    #[inline(never)]
     fn proc_status(&mut self, ev: &mut BaseEvent, generation: u64, mut cur: Ctx) -> Step {
         let pid = ProcId::from_wire(ev.args[0]);
         let status = ev.args[1];
@@ -515,6 +516,7 @@ impl Ordering {
         Ok(Some(new))
     }
 
+    #[inline]
     fn proc_start(&mut self, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
         let pid = ProcId::from_wire(ev.args[0]);
         let seq = Seq { generation, seq: ev.args[1] };
@@ -531,6 +533,7 @@ impl Ordering {
         Ok(Some(Ctx { p: pid, ..cur }))
     }
 
+    #[inline]
     fn proc_stop(&mut self, ev: &mut BaseEvent, cur: Ctx) -> Step {
         let name = name_of(ev.typ);
         let Some(s) = self.p_states.get_mut(&cur.p.0) else {
@@ -545,6 +548,7 @@ impl Ordering {
         Ok(Some(Ctx { p: ProcId::NONE, ..cur }))
     }
 
+    #[inline(never)]
     fn proc_steal(&mut self, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
         let pid = ProcId::from_wire(ev.args[0]);
         let seq = Seq { generation, seq: ev.args[1] };
@@ -586,6 +590,7 @@ impl Ordering {
         Ok(Some(cur))
     }
 
+    #[inline(never)]
     fn go_status(&mut self, ev: &mut BaseEvent, generation: u64, mut cur: Ctx) -> Step {
         let gid = GoroutineId::from_wire(ev.args[0]);
         let mid = ThreadId::from_wire(ev.args[1]);
@@ -650,6 +655,7 @@ impl Ordering {
         Ok(Some(new))
     }
 
+    #[inline]
     fn go_create(&mut self, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
         validate(cur, (Need::Must, Need::Must, Need::May))?;
         if let Some(s) = self.g_states.get(&cur.g.0)
@@ -678,6 +684,7 @@ impl Ordering {
         Ok(s)
     }
 
+    #[inline]
     fn go_stop_exec(&mut self, ev: &mut BaseEvent, cur: Ctx) -> Step {
         validate(cur, USER_GO)?;
         let s = self.running_g(ev.typ, cur, go_status::RUNNING)?;
@@ -690,6 +697,7 @@ impl Ordering {
         Ok(Some(Ctx { g: GoroutineId::NONE, ..cur }))
     }
 
+    #[inline]
     fn go_start(&mut self, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
         let gid = GoroutineId::from_wire(ev.args[0]);
         let seq = Seq { generation, seq: ev.args[1] };
@@ -705,6 +713,7 @@ impl Ordering {
         Ok(Some(Ctx { g: gid, ..cur }))
     }
 
+    #[inline]
     fn go_unblock(&mut self, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
         let gid = GoroutineId::from_wire(ev.args[0]);
         let seq = Seq { generation, seq: ev.args[1] };
@@ -719,6 +728,7 @@ impl Ordering {
         Ok(Some(cur))
     }
 
+    #[inline(never)]
     fn go_switch(&mut self, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
         validate(cur, USER_GO)?;
         self.running_g(ev.typ, cur, go_status::RUNNING)?;
@@ -747,6 +757,7 @@ impl Ordering {
         Ok(Some(Ctx { g: next, ..cur }))
     }
 
+    #[inline]
     fn go_syscall_begin(&mut self, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
         validate(cur, USER_GO)?;
         let name = name_of(ev.typ);
@@ -767,6 +778,7 @@ impl Ordering {
         Ok(Some(cur))
     }
 
+    #[inline]
     fn go_syscall_end(&mut self, ev: &mut BaseEvent, cur: Ctx) -> Step {
         validate(cur, USER_GO)?;
         let name = name_of(ev.typ);
@@ -792,6 +804,7 @@ impl Ordering {
         Ok(Some(cur))
     }
 
+    #[inline(never)]
     fn go_syscall_end_blocked(&mut self, ev: &mut BaseEvent, cur: Ctx) -> Step {
         let name = name_of(ev.typ);
         if cur.p.is_some() {
@@ -814,6 +827,7 @@ impl Ordering {
         Ok(Some(Ctx { g: GoroutineId::NONE, ..cur }))
     }
 
+    #[inline(never)]
     fn go_create_syscall(&mut self, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
         validate(cur, (Need::Must, Need::May, Need::MustNot))?;
         let newg = GoroutineId::from_wire(ev.args[0]);
@@ -825,6 +839,7 @@ impl Ordering {
         Ok(Some(Ctx { g: newg, ..cur }))
     }
 
+    #[inline(never)]
     fn go_destroy_syscall(&mut self, ev: &mut BaseEvent, cur: Ctx) -> Step {
         validate(cur, (Need::Must, Need::May, Need::Must))?;
         let name = name_of(ev.typ);
@@ -852,6 +867,7 @@ impl Ordering {
         Ok(Some(new))
     }
 
+    #[inline(never)]
     fn task_begin(&mut self, ev: &mut BaseEvent, table: &EvTable<'_>, cur: Ctx) -> Step {
         let id = ev.args[0];
         if let Some(n) = self.spec.as_mut()
@@ -877,6 +893,7 @@ impl Ordering {
         Ok(Some(cur))
     }
 
+    #[inline(never)]
     fn task_end(&mut self, ev: &mut BaseEvent, cur: Ctx) -> Step {
         let id = ev.args[0];
         if let Some(n) = self.spec.as_mut()
@@ -895,6 +912,7 @@ impl Ordering {
         Ok(Some(cur))
     }
 
+    #[inline(never)]
     fn region(&mut self, ev: &mut BaseEvent, table: &EvTable<'_>, cur: Ctx) -> Step {
         validate(cur, USER_GO)?;
         let task = TaskId(ev.args[0]);
@@ -931,6 +949,7 @@ impl Ordering {
         Ok(Some(cur))
     }
 
+    #[inline(never)]
     fn gc_active(&mut self, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
         self.note_gc_read();
         let seq = ev.args[0];
@@ -955,6 +974,7 @@ impl Ordering {
         Ok(Some(cur))
     }
 
+    #[inline(never)]
     fn gc_begin(&mut self, ev: &mut BaseEvent, cur: Ctx) -> Step {
         self.note_gc_read();
         let seq = ev.args[0];
@@ -977,6 +997,7 @@ impl Ordering {
         Ok(Some(cur))
     }
 
+    #[inline(never)]
     fn gc_end(&mut self, ev: &mut BaseEvent, cur: Ctx) -> Step {
         self.note_gc_read();
         let seq = ev.args[0];
@@ -997,12 +1018,14 @@ impl Ordering {
         Ok(Some(cur))
     }
 
+    #[inline]
     fn annotation(&mut self, ev: &mut BaseEvent, cur: Ctx) -> Step {
         validate(cur, USER_GO)?;
         self.push(cur, ev);
         Ok(Some(cur))
     }
 
+    #[inline]
     fn heap_metric(&mut self, ev: &mut BaseEvent, cur: Ctx) -> Step {
         validate(cur, (Need::Must, Need::Must, Need::May))?;
         self.push(cur, ev);
@@ -1016,6 +1039,7 @@ impl Ordering {
         }
     }
 
+    #[inline(never)]
     fn gc_sweep_begin(&mut self, ev: &mut BaseEvent, cur: Ctx) -> Step {
         validate(cur, (Need::Must, Need::Must, Need::May))?;
         self.proc_ranges(cur.p)?.begin(range_type(ev.typ, 0))?;
@@ -1023,6 +1047,7 @@ impl Ordering {
         Ok(Some(cur))
     }
 
+    #[inline(never)]
     fn gc_sweep_active(&mut self, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
         let pid = ProcId::from_wire(ev.args[0]);
         let initial = generation == self.initial_gen;
@@ -1034,6 +1059,7 @@ impl Ordering {
         Ok(Some(cur))
     }
 
+    #[inline(never)]
     fn gc_sweep_end(&mut self, ev: &mut BaseEvent, cur: Ctx) -> Step {
         validate(cur, (Need::Must, Need::Must, Need::May))?;
         self.proc_ranges(cur.p)?.end(ev.typ)?;
@@ -1048,6 +1074,7 @@ impl Ordering {
         Ok(self.g_ranges.entry_or_default(g.0))
     }
 
+    #[inline(never)]
     fn go_range_begin(&mut self, ev: &mut BaseEvent, cur: Ctx) -> Step {
         validate(cur, USER_GO)?;
         let desc = if ev.typ == ev::STW_BEGIN { ev.args[0] } else { 0 };
@@ -1056,6 +1083,7 @@ impl Ordering {
         Ok(Some(cur))
     }
 
+    #[inline(never)]
     fn go_range_active(&mut self, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
         let gid = GoroutineId::from_wire(ev.args[0]);
         let initial = generation == self.initial_gen;
@@ -1067,6 +1095,7 @@ impl Ordering {
         Ok(Some(cur))
     }
 
+    #[inline(never)]
     fn go_range_end(&mut self, ev: &mut BaseEvent, cur: Ctx) -> Step {
         validate(cur, USER_GO)?;
         let desc = self.go_ranges(ev.typ, cur.g)?.end(ev.typ)?;
@@ -1077,6 +1106,7 @@ impl Ordering {
         Ok(Some(cur))
     }
 
+    #[inline(never)]
     fn alloc_free(&mut self, ev: &mut BaseEvent, cur: Ctx) -> Step {
         validate(cur, (Need::Must, Need::May, Need::May))?;
         self.push(cur, ev);
