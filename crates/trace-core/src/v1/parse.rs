@@ -1,0 +1,937 @@
+//! The v1 wire parser: reads the flat event stream, merges the per-P
+//! batches into one consistent order, converts times and validates the
+//! result the way Go's `internal/trace/internal/tracev1` does.
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::error::{Error, Result};
+use crate::wire::uvarint;
+
+/// v1 event type numbers.
+#[allow(missing_docs)]
+pub(crate) mod t {
+    pub const NONE: u8 = 0;
+    pub const BATCH: u8 = 1;
+    pub const FREQUENCY: u8 = 2;
+    pub const STACK: u8 = 3;
+    pub const GOMAXPROCS: u8 = 4;
+    pub const PROC_START: u8 = 5;
+    pub const PROC_STOP: u8 = 6;
+    pub const GC_START: u8 = 7;
+    pub const GC_DONE: u8 = 8;
+    pub const STW_START: u8 = 9;
+    pub const STW_DONE: u8 = 10;
+    pub const GC_SWEEP_START: u8 = 11;
+    pub const GC_SWEEP_DONE: u8 = 12;
+    pub const GO_CREATE: u8 = 13;
+    pub const GO_START: u8 = 14;
+    pub const GO_END: u8 = 15;
+    pub const GO_STOP: u8 = 16;
+    pub const GO_SCHED: u8 = 17;
+    pub const GO_PREEMPT: u8 = 18;
+    pub const GO_SLEEP: u8 = 19;
+    pub const GO_BLOCK: u8 = 20;
+    pub const GO_UNBLOCK: u8 = 21;
+    pub const GO_BLOCK_SEND: u8 = 22;
+    pub const GO_BLOCK_RECV: u8 = 23;
+    pub const GO_BLOCK_SELECT: u8 = 24;
+    pub const GO_BLOCK_SYNC: u8 = 25;
+    pub const GO_BLOCK_COND: u8 = 26;
+    pub const GO_BLOCK_NET: u8 = 27;
+    pub const GO_SYS_CALL: u8 = 28;
+    pub const GO_SYS_EXIT: u8 = 29;
+    pub const GO_SYS_BLOCK: u8 = 30;
+    pub const GO_WAITING: u8 = 31;
+    pub const GO_IN_SYSCALL: u8 = 32;
+    pub const HEAP_ALLOC: u8 = 33;
+    pub const HEAP_GOAL: u8 = 34;
+    pub const TIMER_GOROUTINE: u8 = 35;
+    pub const FUTILE_WAKEUP: u8 = 36;
+    pub const STRING: u8 = 37;
+    pub const GO_START_LOCAL: u8 = 38;
+    pub const GO_UNBLOCK_LOCAL: u8 = 39;
+    pub const GO_SYS_EXIT_LOCAL: u8 = 40;
+    pub const GO_START_LABEL: u8 = 41;
+    pub const GO_BLOCK_GC: u8 = 42;
+    pub const GC_MARK_ASSIST_START: u8 = 43;
+    pub const GC_MARK_ASSIST_DONE: u8 = 44;
+    pub const USER_TASK_CREATE: u8 = 45;
+    pub const USER_TASK_END: u8 = 46;
+    pub const USER_REGION: u8 = 47;
+    pub const USER_LOG: u8 = 48;
+    pub const CPU_SAMPLE: u8 = 49;
+    pub const COUNT: u8 = 50;
+}
+
+/// Static description of a v1 event type.
+#[derive(Clone, Copy)]
+pub(crate) struct Desc {
+    pub name: &'static str,
+    /// First header minor version that has the type.
+    pub min_version: u32,
+    /// Whether the last value is a stack ID.
+    pub stack: bool,
+    /// Number of values besides the timestamp and the stack.
+    pub nargs: usize,
+}
+
+const fn d(name: &'static str, min_version: u32, stack: bool, nargs: usize) -> Desc {
+    Desc { name, min_version, stack, nargs }
+}
+
+pub(crate) fn desc(typ: u8) -> Desc {
+    match typ {
+        t::BATCH => d("Batch", 5, false, 2),
+        t::FREQUENCY => d("Frequency", 5, false, 1),
+        t::STACK => d("Stack", 5, false, 2),
+        t::GOMAXPROCS => d("Gomaxprocs", 5, true, 1),
+        t::PROC_START => d("ProcStart", 5, false, 1),
+        t::PROC_STOP => d("ProcStop", 5, false, 0),
+        t::GC_START => d("GCStart", 5, true, 1),
+        t::GC_DONE => d("GCDone", 5, false, 0),
+        t::STW_START => d("GCSTWStart", 5, false, 1),
+        t::STW_DONE => d("GCSTWDone", 5, false, 0),
+        t::GC_SWEEP_START => d("GCSweepStart", 5, true, 0),
+        t::GC_SWEEP_DONE => d("GCSweepDone", 5, false, 2),
+        t::GO_CREATE => d("GoCreate", 5, true, 2),
+        t::GO_START => d("GoStart", 5, false, 2),
+        t::GO_END => d("GoEnd", 5, false, 0),
+        t::GO_STOP => d("GoStop", 5, true, 0),
+        t::GO_SCHED => d("GoSched", 5, true, 0),
+        t::GO_PREEMPT => d("GoPreempt", 5, true, 0),
+        t::GO_SLEEP => d("GoSleep", 5, true, 0),
+        t::GO_BLOCK => d("GoBlock", 5, true, 0),
+        t::GO_UNBLOCK => d("GoUnblock", 5, true, 2),
+        t::GO_BLOCK_SEND => d("GoBlockSend", 5, true, 0),
+        t::GO_BLOCK_RECV => d("GoBlockRecv", 5, true, 0),
+        t::GO_BLOCK_SELECT => d("GoBlockSelect", 5, true, 0),
+        t::GO_BLOCK_SYNC => d("GoBlockSync", 5, true, 0),
+        t::GO_BLOCK_COND => d("GoBlockCond", 5, true, 0),
+        t::GO_BLOCK_NET => d("GoBlockNet", 5, true, 0),
+        t::GO_SYS_CALL => d("GoSysCall", 5, true, 0),
+        t::GO_SYS_EXIT => d("GoSysExit", 5, false, 3),
+        t::GO_SYS_BLOCK => d("GoSysBlock", 5, false, 0),
+        t::GO_WAITING => d("GoWaiting", 5, false, 1),
+        t::GO_IN_SYSCALL => d("GoInSyscall", 5, false, 1),
+        t::HEAP_ALLOC => d("HeapAlloc", 5, false, 1),
+        t::HEAP_GOAL => d("HeapGoal", 5, false, 1),
+        t::TIMER_GOROUTINE => d("TimerGoroutine", 5, false, 1),
+        t::FUTILE_WAKEUP => d("FutileWakeup", 5, false, 0),
+        t::STRING => d("String", 7, false, 0),
+        t::GO_START_LOCAL => d("GoStartLocal", 7, false, 1),
+        t::GO_UNBLOCK_LOCAL => d("GoUnblockLocal", 7, true, 1),
+        t::GO_SYS_EXIT_LOCAL => d("GoSysExitLocal", 7, false, 2),
+        t::GO_START_LABEL => d("GoStartLabel", 8, false, 3),
+        t::GO_BLOCK_GC => d("GoBlockGC", 8, true, 0),
+        t::GC_MARK_ASSIST_START => d("GCMarkAssistStart", 9, true, 0),
+        t::GC_MARK_ASSIST_DONE => d("GCMarkAssistDone", 9, false, 0),
+        t::USER_TASK_CREATE => d("UserTaskCreate", 11, true, 3),
+        t::USER_TASK_END => d("UserTaskEnd", 11, true, 1),
+        t::USER_REGION => d("UserRegion", 11, true, 3),
+        t::USER_LOG => d("UserLog", 11, true, 2),
+        t::CPU_SAMPLE => d("CPUSample", 19, true, 3),
+        _ => d("None", 5, false, 0),
+    }
+}
+
+/// Fake P for timer unblocks.
+pub(crate) const TIMER_P: i32 = 1_000_001;
+/// Fake P for network unblocks.
+pub(crate) const NETPOLL_P: i32 = 1_000_002;
+/// Fake P for syscall exits.
+pub(crate) const SYSCALL_P: i32 = 1_000_003;
+/// Fake P for GC starts.
+pub(crate) const GC_P: i32 = 1_000_004;
+
+/// One parsed v1 event, as Go's `tracev1.Event`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct V1Event {
+    /// Ticks while parsing, nanoseconds from the first event afterwards.
+    pub ts: i64,
+    pub g: u64,
+    pub args: [u64; 4],
+    pub stk: u32,
+    pub p: i32,
+    pub typ: u8,
+    pub offset: u64,
+}
+
+/// One stack frame: PC, function and file string IDs, line.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RawFrame {
+    pub func: u64,
+    pub file: u64,
+    pub line: u64,
+}
+
+/// A whole parsed v1 trace.
+pub(crate) struct Parsed<'a> {
+    pub events: Vec<V1Event>,
+    pub strings: FxHashMap<u64, &'a [u8]>,
+    pub inline_strings: Vec<&'a [u8]>,
+    pub stacks: FxHashMap<u32, Vec<u64>>,
+    pub pcs: FxHashMap<u64, RawFrame>,
+}
+
+fn corrupt(at: usize, msg: impl Into<String>) -> Error {
+    Error::corrupt(at as u64, "event", msg)
+}
+
+fn invalid(at: u64, msg: impl Into<String>) -> Error {
+    Error::invalid(at, "event", msg)
+}
+
+fn time_order(at: u64) -> Error {
+    invalid(at, "time stamps out of order")
+}
+
+struct Cur<'a> {
+    data: &'a [u8],
+    off: usize,
+}
+
+impl<'a> Cur<'a> {
+    fn val(&mut self) -> Result<u64> {
+        let rest = self.data.get(self.off..).unwrap_or_default();
+        match uvarint(rest) {
+            Some((v, n)) => {
+                self.off += n;
+                Ok(v)
+            }
+            None if rest.len() < 10 && rest.iter().all(|b| *b >= 0x80) => {
+                Err(Error::truncated(self.off as u64, "event"))
+            }
+            None => Err(corrupt(self.off, "malformatted base-128 varint")),
+        }
+    }
+
+    fn bytes(&mut self, n: u64) -> Result<&'a [u8]> {
+        let end = usize::try_from(n).ok().and_then(|n| self.off.checked_add(n));
+        match end.and_then(|end| self.data.get(self.off..end).map(|s| (s, end))) {
+            Some((s, end)) => {
+                self.off = end;
+                Ok(s)
+            }
+            None => Err(Error::truncated(self.off as u64, "event")),
+        }
+    }
+}
+
+/// Parses a v1 trace (`data` is the whole file) for header minor `ver`.
+pub(crate) fn parse(data: &[u8], ver: u32) -> Result<Parsed<'_>> {
+    let mut p = Parser {
+        cur: Cur { data, off: crate::version::HEADER_LEN.min(data.len()) },
+        ver,
+        strings: FxHashMap::default(),
+        inline_strings: Vec::new(),
+        inline_map: FxHashMap::default(),
+        stacks: FxHashMap::default(),
+        pcs: FxHashMap::default(),
+        ticks_per_sec: 0,
+        timer_goids: FxHashSet::default(),
+        procs: Vec::new(),
+        proc_index: FxHashMap::default(),
+        cpu_samples: Vec::new(),
+        last_ts: 0,
+        last_g: 0,
+        last_gs: FxHashMap::default(),
+        last_p: 0,
+    };
+    p.read_all()?;
+    let mut events = p.merge()?;
+    if p.ticks_per_sec == 0 {
+        return Err(Error::corrupt(data.len() as u64, "trace", "no EvFrequency event"));
+    }
+    if let Some(first) = events.first() {
+        let min_ts = first.ts;
+        let freq = 1e9 / p.ticks_per_sec as f64;
+        for ev in &mut events {
+            ev.ts = (ev.ts.wrapping_sub(min_ts) as f64 * freq) as i64;
+            if ev.typ == t::GO_UNBLOCK && p.timer_goids.contains(&ev.g) {
+                ev.p = TIMER_P;
+            }
+            if ev.typ == t::GO_SYS_EXIT {
+                ev.p = SYSCALL_P;
+            }
+        }
+    }
+    post_process(&mut events, &p.stacks)?;
+    Ok(Parsed { events, strings: p.strings, inline_strings: p.inline_strings, stacks: p.stacks, pcs: p.pcs })
+}
+
+struct Parser<'a> {
+    cur: Cur<'a>,
+    ver: u32,
+    strings: FxHashMap<u64, &'a [u8]>,
+    inline_strings: Vec<&'a [u8]>,
+    inline_map: FxHashMap<&'a [u8], u64>,
+    stacks: FxHashMap<u32, Vec<u64>>,
+    pcs: FxHashMap<u64, RawFrame>,
+    ticks_per_sec: i64,
+    timer_goids: FxHashSet<u64>,
+    /// Events per P, Ps in order of first appearance.
+    procs: Vec<Vec<V1Event>>,
+    proc_index: FxHashMap<i32, usize>,
+    cpu_samples: Vec<V1Event>,
+    last_ts: i64,
+    last_g: u64,
+    last_gs: FxHashMap<i32, u64>,
+    last_p: i32,
+}
+
+impl<'a> Parser<'a> {
+    fn read_all(&mut self) -> Result<()> {
+        let mut args: Vec<u64> = Vec::with_capacity(16);
+        let mut cur_p: Option<usize> = None;
+        loop {
+            let at = self.cur.off;
+            let Some(&b) = self.cur.data.get(at) else { break };
+            self.cur.off += 1;
+            let typ = b & 0x3f;
+            let narg = usize::from(b >> 6) + 1;
+            let dsc = desc(typ);
+            if typ == t::NONE || typ >= t::COUNT || dsc.min_version > self.ver {
+                return Err(corrupt(at, format!("unknown event type {typ}")));
+            }
+            match typ {
+                t::STRING => {
+                    let id = self.cur.val()?;
+                    let len = self.cur.val()?;
+                    if cur_p.is_none() {
+                        // Go never parses strings written before the first batch.
+                        self.cur.bytes(len)?;
+                        continue;
+                    }
+                    if id == 0 {
+                        return Err(corrupt(at, "string has invalid id 0"));
+                    }
+                    if self.strings.contains_key(&id) {
+                        return Err(corrupt(at, format!("string has duplicate id {id}")));
+                    }
+                    if len == 0 {
+                        return Err(corrupt(at, "string has invalid length 0"));
+                    }
+                    if len > 1_000_000 {
+                        return Err(corrupt(at, format!("string has too large length {len}")));
+                    }
+                    let s = self.cur.bytes(len)?;
+                    self.strings.insert(id, s);
+                }
+                t::BATCH => {
+                    if narg != 2 {
+                        return Err(corrupt(at, format!("EvBatch has wrong number of arguments: got {narg}, want 2")));
+                    }
+                    let pid = self.cur.val()?;
+                    let ts = self.cur.val()?;
+                    if pid != u64::MAX && pid > i32::MAX as u64 {
+                        return Err(corrupt(at, format!("processor ID {pid} is larger than maximum of {}", i32::MAX)));
+                    }
+                    let pid = if pid == u64::MAX { -1 } else { pid as i32 };
+                    self.last_gs.insert(self.last_p, self.last_g);
+                    self.last_p = pid;
+                    self.last_g = self.last_gs.get(&pid).copied().unwrap_or(0);
+                    self.last_ts = ts as i64;
+                    let next = self.procs.len();
+                    let i = *self.proc_index.entry(pid).or_insert(next);
+                    if i == next {
+                        self.procs.push(Vec::new());
+                    }
+                    cur_p = Some(i);
+                }
+                _ => {
+                    args.clear();
+                    let mut sarg: &'a [u8] = &[];
+                    if narg <= 3 {
+                        for _ in 0..narg {
+                            args.push(self.cur.val()?);
+                        }
+                    } else {
+                        let len = self.cur.val()?;
+                        if len > 2048 {
+                            return Err(corrupt(
+                                at,
+                                format!(
+                                    "failed to read event {typ} argument: length-prefixed argument too big: {len} bytes, limit is 2048"
+                                ),
+                            ));
+                        }
+                        let mut buf = self.cur.bytes(len)?;
+                        while !buf.is_empty() {
+                            let Some((v, n)) = uvarint(buf) else {
+                                return Err(corrupt(at, "malformatted base-128 varint"));
+                            };
+                            args.push(v);
+                            buf = buf.get(n..).unwrap_or_default();
+                        }
+                        if typ == t::USER_LOG {
+                            let sz = self.cur.val()?;
+                            if sz > 1_000_000 {
+                                return Err(corrupt(at, format!("string is too large (len={sz})")));
+                            }
+                            sarg = self.cur.bytes(sz)?;
+                        }
+                    }
+                    let Some(pi) = cur_p else {
+                        return Err(corrupt(
+                            at,
+                            format!("read event {typ} with current P of 0, but P has no batches yet"),
+                        ));
+                    };
+                    self.parse_event(at, typ, &args, sarg, pi)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn parse_event(&mut self, at: usize, typ: u8, args: &[u64], sarg: &'a [u8], pi: usize) -> Result<()> {
+        let dsc = desc(typ);
+        let want = match typ {
+            t::STACK => args.len(),
+            t::FREQUENCY | t::TIMER_GOROUTINE => dsc.nargs,
+            _ => dsc.nargs + usize::from(dsc.stack) + 1,
+        };
+        if args.len() != want {
+            return Err(corrupt(
+                at,
+                format!("{} has wrong number of arguments: want {want}, got {}", dsc.name, args.len()),
+            ));
+        }
+        let arg = |i: usize| args.get(i).copied().unwrap_or(0);
+        match typ {
+            t::FREQUENCY => {
+                self.ticks_per_sec = arg(0) as i64;
+                if self.ticks_per_sec <= 0 {
+                    return Err(time_order(at as u64));
+                }
+            }
+            t::TIMER_GOROUTINE => {
+                self.timer_goids.insert(arg(0));
+            }
+            t::STACK => {
+                if args.len() < 2 {
+                    return Err(corrupt(
+                        at,
+                        format!("EvStack has wrong number of arguments: want at least 2, got {}", args.len()),
+                    ));
+                }
+                let size = arg(1);
+                if size > 1000 {
+                    return Err(corrupt(at, format!("EvStack has bad number of frames: {size}")));
+                }
+                let want = 2 + 4 * size;
+                if args.len() as u64 != want {
+                    return Err(corrupt(
+                        at,
+                        format!("EvStack has wrong number of arguments: want {want}, got {}", args.len()),
+                    ));
+                }
+                let id = arg(0) as u32;
+                if id != 0 && size > 0 {
+                    let mut stk = Vec::with_capacity(size as usize);
+                    for f in args.get(2..).unwrap_or_default().chunks_exact(4) {
+                        let &[pc, func, file, line] = f else { continue };
+                        stk.push(pc);
+                        self.pcs.entry(pc).or_insert(RawFrame { func, file, line });
+                    }
+                    self.stacks.insert(id, stk);
+                }
+            }
+            t::CPU_SAMPLE => {
+                let stk = arg(4) as u32;
+                self.cpu_samples.push(V1Event {
+                    ts: arg(1) as i64,
+                    g: arg(3),
+                    args: [0, arg(2), arg(3), 0],
+                    stk,
+                    p: arg(2) as i32,
+                    typ,
+                    offset: at as u64,
+                });
+            }
+            _ => {
+                let mut ev = V1Event {
+                    ts: self.last_ts.wrapping_add(arg(0) as i64),
+                    g: self.last_g,
+                    args: [0; 4],
+                    stk: 0,
+                    p: self.last_p,
+                    typ,
+                    offset: at as u64,
+                };
+                self.last_ts = ev.ts;
+                let n = args.len();
+                for (i, &v) in args.iter().enumerate().skip(1) {
+                    if i == n - 1 && dsc.stack {
+                        ev.stk = v as u32;
+                    } else if let Some(slot) = ev.args.get_mut(i - 1) {
+                        *slot = v;
+                    }
+                }
+                match typ {
+                    t::GO_START | t::GO_START_LOCAL | t::GO_START_LABEL => {
+                        self.last_g = ev.args[0];
+                        ev.g = self.last_g;
+                    }
+                    t::GO_END
+                    | t::GO_STOP
+                    | t::GO_SCHED
+                    | t::GO_PREEMPT
+                    | t::GO_SLEEP
+                    | t::GO_BLOCK
+                    | t::GO_BLOCK_SEND
+                    | t::GO_BLOCK_RECV
+                    | t::GO_BLOCK_SELECT
+                    | t::GO_BLOCK_SYNC
+                    | t::GO_BLOCK_COND
+                    | t::GO_BLOCK_NET
+                    | t::GO_SYS_BLOCK
+                    | t::GO_BLOCK_GC => self.last_g = 0,
+                    t::GO_SYS_EXIT | t::GO_WAITING | t::GO_IN_SYSCALL => ev.g = ev.args[0],
+                    t::USER_LOG => {
+                        let next = self.inline_strings.len() as u64;
+                        let id = *self.inline_map.entry(sarg).or_insert(next);
+                        if id == next {
+                            self.inline_strings.push(sarg);
+                        }
+                        ev.args[3] = id;
+                    }
+                    _ => {}
+                }
+                if let Some(list) = self.procs.get_mut(pi) {
+                    list.push(ev);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Merges the per-P event lists into one consistent stream.
+    fn merge(&mut self) -> Result<Vec<V1Event>> {
+        crate::gosort::sort_by(&mut self.cpu_samples, |a, b| a.ts.cmp(&b.ts));
+        let mut procs: Vec<(Vec<V1Event>, usize)> =
+            std::mem::take(&mut self.procs).into_iter().map(|v| (v, 0)).collect();
+        procs.push((std::mem::take(&mut self.cpu_samples), 0));
+        let total: usize = procs.iter().map(|p| p.0.len()).sum();
+        let mut out = Vec::with_capacity(total);
+        let mut gs: FxHashMap<u64, GState> = FxHashMap::default();
+        let mut frontier: Vec<(V1Event, usize)> = Vec::new();
+        let mut available: Vec<usize> = (0..procs.len()).collect();
+        loop {
+            let mut i = 0;
+            while let Some(&pi) = available.get(i) {
+                let Some((list, pos)) = procs.get_mut(pi) else { break };
+                let Some(ev) = list.get(*pos).copied() else {
+                    available.swap_remove(i);
+                    continue;
+                };
+                let (g, init, _) = state_transition(&ev);
+                if !transition_ready(g, gs.get(&g).copied().unwrap_or_default(), init) {
+                    i += 1;
+                    continue;
+                }
+                *pos += 1;
+                available.swap_remove(i);
+                heap_push(&mut frontier, (ev, pi));
+            }
+            let Some((mut ev, pi)) = heap_pop(&mut frontier) else {
+                if let Some((list, _)) = procs.iter().find(|(l, pos)| *pos < l.len()) {
+                    let at = list.first().map_or(0, |e| e.offset);
+                    return Err(invalid(at, "no consistent ordering of events possible"));
+                }
+                break;
+            };
+            let (g, init, next) = state_transition(&ev);
+            ev.typ = match ev.typ {
+                t::GO_START_LOCAL => t::GO_START,
+                t::GO_UNBLOCK_LOCAL => t::GO_UNBLOCK,
+                t::GO_SYS_EXIT_LOCAL => t::GO_SYS_EXIT,
+                other => other,
+            };
+            out.push(ev);
+            if g != UNORDERED {
+                let curr = gs.get(&g).copied().unwrap_or_default();
+                if !transition_ready(g, curr, init) {
+                    return Err(invalid(ev.offset, "encountered impossible goroutine state transition"));
+                }
+                let seq = match next.seq {
+                    NOSEQ => curr.seq,
+                    SEQINC => curr.seq.wrapping_add(1),
+                    s => s,
+                };
+                gs.insert(g, GState { seq, status: next.status });
+            }
+            available.push(pi);
+        }
+        if out.windows(2).any(|w| w[1].ts < w[0].ts) {
+            return Err(time_order(0));
+        }
+        let mut last_sys_block: FxHashMap<u64, i64> = FxHashMap::default();
+        for ev in &mut out {
+            match ev.typ {
+                t::GO_SYS_BLOCK | t::GO_IN_SYSCALL => {
+                    last_sys_block.insert(ev.g, ev.ts);
+                }
+                t::GO_SYS_EXIT => {
+                    let ts = ev.args[2] as i64;
+                    if ts == 0 {
+                        continue;
+                    }
+                    let block = last_sys_block.get(&ev.g).copied().unwrap_or(0);
+                    if block == 0 {
+                        return Err(invalid(ev.offset, "stray syscall exit"));
+                    }
+                    if ts < block {
+                        return Err(time_order(ev.offset));
+                    }
+                    ev.ts = ts;
+                }
+                _ => {}
+            }
+        }
+        out.sort_by_key(|e| e.ts);
+        Ok(out)
+    }
+}
+
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+struct GState {
+    seq: u64,
+    status: u8,
+}
+
+const G_DEAD: u8 = 0;
+const G_RUNNABLE: u8 = 1;
+const G_RUNNING: u8 = 2;
+const G_WAITING: u8 = 3;
+const UNORDERED: u64 = u64::MAX;
+const GARBAGE: u64 = u64::MAX - 1;
+const NOSEQ: u64 = u64::MAX;
+const SEQINC: u64 = u64::MAX - 1;
+
+fn gst(seq: u64, status: u8) -> GState {
+    GState { seq, status }
+}
+
+fn state_transition(ev: &V1Event) -> (u64, GState, GState) {
+    let a = &ev.args;
+    match ev.typ {
+        t::GO_CREATE => (a[0], gst(0, G_DEAD), gst(1, G_RUNNABLE)),
+        t::GO_WAITING | t::GO_IN_SYSCALL => (ev.g, gst(1, G_RUNNABLE), gst(2, G_WAITING)),
+        t::GO_START | t::GO_START_LABEL => (ev.g, gst(a[1], G_RUNNABLE), gst(a[1].wrapping_add(1), G_RUNNING)),
+        t::GO_START_LOCAL => (ev.g, gst(NOSEQ, G_RUNNABLE), gst(SEQINC, G_RUNNING)),
+        t::GO_BLOCK
+        | t::GO_BLOCK_SEND
+        | t::GO_BLOCK_RECV
+        | t::GO_BLOCK_SELECT
+        | t::GO_BLOCK_SYNC
+        | t::GO_BLOCK_COND
+        | t::GO_BLOCK_NET
+        | t::GO_SLEEP
+        | t::GO_SYS_BLOCK
+        | t::GO_BLOCK_GC => (ev.g, gst(NOSEQ, G_RUNNING), gst(NOSEQ, G_WAITING)),
+        t::GO_SCHED | t::GO_PREEMPT => (ev.g, gst(NOSEQ, G_RUNNING), gst(NOSEQ, G_RUNNABLE)),
+        t::GO_UNBLOCK | t::GO_SYS_EXIT => (a[0], gst(a[1], G_WAITING), gst(a[1].wrapping_add(1), G_RUNNABLE)),
+        t::GO_UNBLOCK_LOCAL | t::GO_SYS_EXIT_LOCAL => (a[0], gst(NOSEQ, G_WAITING), gst(SEQINC, G_RUNNABLE)),
+        t::GC_START => (GARBAGE, gst(a[0], G_DEAD), gst(a[0].wrapping_add(1), G_DEAD)),
+        _ => (UNORDERED, GState::default(), GState::default()),
+    }
+}
+
+fn transition_ready(g: u64, curr: GState, init: GState) -> bool {
+    g == UNORDERED || (init.seq == NOSEQ || init.seq == curr.seq) && init.status == curr.status
+}
+
+// A binary min-heap by timestamp with exactly Go's sift steps, so that
+// events with equal timestamps come out in the same order.
+fn heap_less(h: &[(V1Event, usize)], i: usize, j: usize) -> bool {
+    match (h.get(i), h.get(j)) {
+        (Some(a), Some(b)) => a.0.ts < b.0.ts,
+        _ => false,
+    }
+}
+
+fn heap_push(h: &mut Vec<(V1Event, usize)>, x: (V1Event, usize)) {
+    h.push(x);
+    let mut j = h.len() - 1;
+    while j > 0 {
+        let i = (j - 1) / 2;
+        if !heap_less(h, j, i) {
+            break;
+        }
+        h.swap(i, j);
+        j = i;
+    }
+}
+
+fn heap_pop(h: &mut Vec<(V1Event, usize)>) -> Option<(V1Event, usize)> {
+    let n = h.len().checked_sub(1)?;
+    h.swap(0, n);
+    let mut i = 0;
+    loop {
+        let j1 = 2 * i + 1;
+        if j1 >= n {
+            break;
+        }
+        let mut j = j1;
+        let j2 = j1 + 1;
+        if j2 < n && heap_less(h, j2, j1) {
+            j = j2;
+        }
+        if !heap_less(h, j, i) {
+            break;
+        }
+        h.swap(i, j);
+        i = j;
+    }
+    h.pop()
+}
+
+#[derive(Clone, Copy, Default)]
+struct GDesc {
+    state: u8,
+    /// Type of the event Go keeps as the goroutine's last relevant event.
+    ev: Option<u8>,
+    mark_assist: bool,
+}
+
+#[derive(Clone, Copy, Default)]
+struct PDesc {
+    running: bool,
+    g: u64,
+    sweep: bool,
+}
+
+/// Go's consistency pass: validates states and moves network unblocks and
+/// GC starts to their fake Ps.
+fn post_process(events: &mut [V1Event], stacks: &FxHashMap<u32, Vec<u64>>) -> Result<()> {
+    let mut gs: FxHashMap<u64, GDesc> = FxHashMap::default();
+    let mut ps: FxHashMap<i32, PDesc> = FxHashMap::default();
+    let mut tasks: FxHashSet<u64> = FxHashSet::default();
+    let mut regions: FxHashMap<u64, Vec<(u64, u64)>> = FxHashMap::default();
+    gs.insert(0, GDesc { state: G_RUNNING, ..GDesc::default() });
+    let (mut in_gc, mut in_stw) = (false, false);
+
+    let check_running = |p: PDesc, g: GDesc, ev: &V1Event, allow_g0: bool| -> Result<()> {
+        let name = desc(ev.typ).name;
+        if g.state != G_RUNNING {
+            return Err(invalid(ev.offset, format!("g {} is not running while {name} (time {})", ev.g, ev.ts)));
+        }
+        if p.g != ev.g {
+            return Err(invalid(
+                ev.offset,
+                format!("p {} is not running g {} while {name} (time {})", ev.p, ev.g, ev.ts),
+            ));
+        }
+        if !allow_g0 && ev.g == 0 {
+            return Err(invalid(ev.offset, format!("g 0 did {name} (time {})", ev.ts)));
+        }
+        Ok(())
+    };
+
+    for ev in events.iter_mut() {
+        let at = ev.offset;
+        let ts = ev.ts;
+        match ev.typ {
+            t::PROC_START => {
+                let p = ps.entry(ev.p).or_default();
+                if p.running {
+                    return Err(invalid(at, format!("p {} is running before start (time {ts})", ev.p)));
+                }
+                p.running = true;
+            }
+            t::PROC_STOP => {
+                let p = ps.entry(ev.p).or_default();
+                if !p.running {
+                    return Err(invalid(at, format!("p {} is not running before stop (time {ts})", ev.p)));
+                }
+                if p.g != 0 {
+                    return Err(invalid(
+                        at,
+                        format!("p {} is running a goroutine {} during stop (time {ts})", ev.p, p.g),
+                    ));
+                }
+                p.running = false;
+            }
+            t::GC_START => {
+                if in_gc {
+                    return Err(invalid(at, format!("previous GC is not ended before a new one (time {ts})")));
+                }
+                in_gc = true;
+                ev.p = GC_P;
+            }
+            t::GC_DONE => {
+                if !in_gc {
+                    return Err(invalid(at, format!("bogus GC end (time {ts})")));
+                }
+                in_gc = false;
+            }
+            t::STW_START => {
+                if in_stw {
+                    return Err(invalid(at, format!("previous STW is not ended before a new one (time {ts})")));
+                }
+                in_stw = true;
+            }
+            t::STW_DONE => {
+                if !in_stw {
+                    return Err(invalid(at, format!("bogus STW end (time {ts})")));
+                }
+                in_stw = false;
+            }
+            t::GC_SWEEP_START => {
+                let p = ps.entry(ev.p).or_default();
+                if p.sweep {
+                    return Err(invalid(at, format!("previous sweeping is not ended before a new one (time {ts})")));
+                }
+                p.sweep = true;
+            }
+            t::GC_MARK_ASSIST_START => {
+                let g = gs.entry(ev.g).or_default();
+                if g.mark_assist {
+                    return Err(invalid(at, format!("previous mark assist is not ended before a new one (time {ts})")));
+                }
+                g.mark_assist = true;
+            }
+            t::GC_MARK_ASSIST_DONE => {
+                gs.entry(ev.g).or_default().mark_assist = false;
+            }
+            t::GC_SWEEP_DONE => {
+                let p = ps.entry(ev.p).or_default();
+                if !p.sweep {
+                    return Err(invalid(at, format!("bogus sweeping end (time {ts})")));
+                }
+                p.sweep = false;
+            }
+            t::GO_WAITING | t::GO_IN_SYSCALL => {
+                let g = gs.entry(ev.g).or_default();
+                if g.state != G_RUNNABLE {
+                    let what = if ev.typ == t::GO_WAITING { "EvGoWaiting" } else { "EvGoInSyscall" };
+                    return Err(invalid(at, format!("g {} is not runnable before {what} (time {ts})", ev.g)));
+                }
+                g.state = G_WAITING;
+                g.ev = Some(ev.typ);
+            }
+            t::GO_CREATE => {
+                let g = gs.get(&ev.g).copied().unwrap_or_default();
+                let p = ps.get(&ev.p).copied().unwrap_or_default();
+                check_running(p, g, ev, true)?;
+                if gs.contains_key(&ev.args[0]) {
+                    return Err(invalid(at, format!("g {} already exists (time {ts})", ev.args[0])));
+                }
+                gs.insert(ev.args[0], GDesc { state: G_RUNNABLE, ev: Some(ev.typ), mark_assist: false });
+            }
+            t::GO_START | t::GO_START_LABEL => {
+                let g = gs.entry(ev.g).or_default();
+                let p = ps.entry(ev.p).or_default();
+                if g.state != G_RUNNABLE {
+                    return Err(invalid(at, format!("g {} is not runnable before start (time {ts})", ev.g)));
+                }
+                if p.g != 0 {
+                    return Err(invalid(
+                        at,
+                        format!("p {} is already running g {} while start g {} (time {ts})", ev.p, p.g, ev.g),
+                    ));
+                }
+                g.state = G_RUNNING;
+                g.ev = None;
+                p.g = ev.g;
+            }
+            t::GO_END | t::GO_STOP | t::GO_SCHED | t::GO_PREEMPT | t::GO_SYS_BLOCK => {
+                let g = gs.get(&ev.g).copied().unwrap_or_default();
+                let p = ps.get(&ev.p).copied().unwrap_or_default();
+                check_running(p, g, ev, false)?;
+                let g = gs.entry(ev.g).or_default();
+                match ev.typ {
+                    t::GO_SCHED | t::GO_PREEMPT => {
+                        g.state = G_RUNNABLE;
+                        g.ev = Some(ev.typ);
+                    }
+                    t::GO_SYS_BLOCK => g.state = G_WAITING,
+                    _ => g.state = G_DEAD,
+                }
+                ps.entry(ev.p).or_default().g = 0;
+                if ev.typ == t::GO_END {
+                    regions.remove(&ev.g);
+                }
+            }
+            t::GO_UNBLOCK => {
+                let g = gs.get(&ev.g).copied().unwrap_or_default();
+                let p = ps.get(&ev.p).copied().unwrap_or_default();
+                if g.state != G_RUNNING {
+                    return Err(invalid(at, format!("g {} is not running while unpark (time {ts})", ev.g)));
+                }
+                if ev.p != TIMER_P && p.g != ev.g {
+                    return Err(invalid(at, format!("p {} is not running g {} while unpark (time {ts})", ev.p, ev.g)));
+                }
+                let g1 = gs.entry(ev.args[0]).or_default();
+                if g1.state != G_WAITING {
+                    return Err(invalid(at, format!("g {} is not waiting before unpark (time {ts})", ev.args[0])));
+                }
+                if g1.ev == Some(t::GO_BLOCK_NET) {
+                    ev.p = NETPOLL_P;
+                }
+                g1.state = G_RUNNABLE;
+                g1.ev = Some(ev.typ);
+            }
+            t::GO_SYS_CALL => {
+                let g = gs.get(&ev.g).copied().unwrap_or_default();
+                let p = ps.get(&ev.p).copied().unwrap_or_default();
+                check_running(p, g, ev, false)?;
+                gs.entry(ev.g).or_default().ev = Some(ev.typ);
+            }
+            t::GO_SYS_EXIT => {
+                let g = gs.entry(ev.g).or_default();
+                if g.state != G_WAITING {
+                    return Err(invalid(at, format!("g {} is not waiting during syscall exit (time {ts})", ev.g)));
+                }
+                g.state = G_RUNNABLE;
+                g.ev = Some(ev.typ);
+            }
+            t::GO_SLEEP
+            | t::GO_BLOCK
+            | t::GO_BLOCK_SEND
+            | t::GO_BLOCK_RECV
+            | t::GO_BLOCK_SELECT
+            | t::GO_BLOCK_SYNC
+            | t::GO_BLOCK_COND
+            | t::GO_BLOCK_NET
+            | t::GO_BLOCK_GC => {
+                let g = gs.get(&ev.g).copied().unwrap_or_default();
+                let p = ps.get(&ev.p).copied().unwrap_or_default();
+                check_running(p, g, ev, false)?;
+                let g = gs.entry(ev.g).or_default();
+                g.state = G_WAITING;
+                g.ev = Some(ev.typ);
+                ps.entry(ev.p).or_default().g = 0;
+            }
+            t::USER_TASK_CREATE if !tasks.insert(ev.args[0]) => {
+                return Err(invalid(at, format!("task id conflicts (id:{})", ev.args[0])));
+            }
+            t::USER_TASK_END => {
+                tasks.remove(&ev.args[0]);
+            }
+            t::USER_REGION => match ev.args[1] {
+                0 => regions.entry(ev.g).or_default().push((ev.args[0], ev.args[2])),
+                1 => {
+                    if let Some(stack) = regions.get_mut(&ev.g)
+                        && let Some(&(task, name)) = stack.last()
+                    {
+                        if task != ev.args[0] || name != ev.args[2] {
+                            return Err(invalid(at, format!("misuse of region in goroutine {}", ev.g)));
+                        }
+                        stack.pop();
+                        if stack.is_empty() {
+                            regions.remove(&ev.g);
+                        }
+                    }
+                }
+                _ => return Err(invalid(at, "invalid user region mode")),
+            },
+            _ => {}
+        }
+        if ev.stk != 0 && stacks.get(&ev.stk).is_none_or(|s| s.is_empty()) {
+            ev.stk = 0;
+        }
+    }
+    Ok(())
+}
