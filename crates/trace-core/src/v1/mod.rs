@@ -6,6 +6,14 @@
 //! returned (the frequency and the stack table come last, and the per-P
 //! batches are merged globally), so [`Converter::new`] parses, orders and
 //! validates everything and [`Converter::next_event`] converts lazily.
+//!
+//! Go yields nothing for a truncated or damaged v1 trace. Here the events of
+//! the batches read completely before the damage are kept, as far as they can
+//! be ordered consistently (a per-P stream stops where an event's
+//! predecessor on another P was lost); they are returned framed by the two
+//! Syncs, then the error (its message says how many events were kept). Such
+//! a trace usually lacks the frequency (times then stay in ticks) and the
+//! stack table.
 
 mod parse;
 
@@ -95,6 +103,9 @@ pub struct Converter<'a> {
     builtin_ids: [u64; BUILTIN_STRINGS.len()],
     syncs: u64,
     finished: bool,
+    /// For a truncated or damaged trace, the error returned after the
+    /// events that could be kept and the final Sync.
+    damage: Option<Error>,
 }
 
 impl<'a> Converter<'a> {
@@ -106,6 +117,7 @@ impl<'a> Converter<'a> {
         }
         let minor = version.minor();
         let parsed = parse::parse(data, minor)?;
+        let damage = parsed.damage;
         let too_many = || Error::corrupt(0, "string table", "trace contains too many strings");
 
         let max = parsed.strings.keys().copied().max().unwrap_or(0);
@@ -168,14 +180,20 @@ impl<'a> Converter<'a> {
             builtin_ids,
             syncs: 0,
             finished: false,
+            damage,
         })
     }
 
     /// The next converted event: a Sync first, the converted events, and a
-    /// final Sync; `Ok(None)` after that.
+    /// final Sync; `Ok(None)` after that. For a truncated or damaged trace,
+    /// the events that could be ordered before the damage, the final Sync,
+    /// then the error.
     pub fn next_event(&mut self) -> Result<Option<Event>> {
         if self.finished {
-            return Ok(None);
+            return match self.damage.take() {
+                Some(e) => Err(e),
+                None => Ok(None),
+            };
         }
         if self.syncs == 0
             && let Some(first) = self.events.get(self.pos)

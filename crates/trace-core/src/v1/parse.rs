@@ -171,6 +171,9 @@ pub(crate) struct Parsed<'a> {
     pub inline_strings: Vec<&'a [u8]>,
     pub stacks: FxHashMap<u32, Vec<u64>>,
     pub pcs: FxHashMap<u64, RawFrame>,
+    /// For a truncated or damaged trace: the error, its message saying what
+    /// was kept. `events` then holds what could be ordered before it.
+    pub damage: Option<Error>,
 }
 
 fn corrupt(at: usize, msg: impl Into<String>) -> Error {
@@ -236,16 +239,99 @@ pub(crate) fn parse(data: &[u8], ver: u32) -> Result<Parsed<'_>> {
         last_g: 0,
         last_gs: FxHashMap::default(),
         last_p: 0,
+        batch_mark: None,
+        footer_seen: false,
     };
-    p.read_all()?;
-    let mut events = p.merge()?;
-    if p.ticks_per_sec == 0 {
-        return Err(Error::corrupt(data.len() as u64, "trace", "no EvFrequency event"));
+    let damage = match p.read_all() {
+        Err(e) => e,
+        // Cut exactly between two events: the footer with the frequency,
+        // written after every batch, is missing.
+        Ok(()) if p.ticks_per_sec == 0 && !p.footer_seen && p.batch_mark.is_some() => Error::new(
+            crate::error::ErrorKind::Truncated,
+            data.len() as u64,
+            "trace",
+            "trace truncated: no EvFrequency event (the footer is missing)",
+        ),
+        Ok(()) => return parse_complete(p),
+    };
+
+    // A truncated or damaged trace: keep what can be ordered consistently.
+    // Events of the batch being read when the damage was hit are dropped
+    // (the batch may be cut anywhere), unless the damage is in the footer
+    // (frequency and stack table) written after every batch.
+    let read = p.procs.iter().map(Vec::len).sum::<usize>() + p.cpu_samples.len();
+    if let Some((pi, len, cpu_len)) = p.batch_mark
+        && !p.footer_seen
+    {
+        if let Some(list) = p.procs.get_mut(pi) {
+            list.truncate(len);
+        }
+        p.cpu_samples.truncate(cpu_len);
     }
+    let mut events = p.merge(true)?;
+    let no_frequency = p.ticks_per_sec == 0;
+    if no_frequency {
+        // The frequency is written at the very end: without it times stay
+        // in ticks (one tick shown as one nanosecond).
+        p.ticks_per_sec = 1_000_000_000;
+    }
+    convert_times(&mut events, &p);
+    if let Err((i, _)) = post_process(&mut events, &p.stacks) {
+        events.truncate(i);
+    }
+    if events.is_empty() {
+        return Err(damage);
+    }
+    let mut msg = format!(
+        "{}; kept the {} of {read} events read before byte {} that could be ordered consistently \
+         (a v1 trace is ordered as a whole: the events of the cut batch, those whose predecessors were lost, \
+         and everything after the damage were dropped)",
+        damage.message,
+        events.len(),
+        damage.offset
+    );
+    if no_frequency {
+        msg.push_str("; the tick frequency was lost, so times are in ticks, not nanoseconds");
+    }
+    if p.stacks.is_empty() {
+        msg.push_str("; the stack table was lost");
+    }
+    let damage = Error::new(damage.kind, damage.offset, damage.what, msg);
+    Ok(Parsed {
+        events,
+        strings: p.strings,
+        inline_strings: p.inline_strings,
+        stacks: p.stacks,
+        pcs: p.pcs,
+        damage: Some(damage),
+    })
+}
+
+/// The rest of [`parse`] for a trace read to its end without damage.
+fn parse_complete(mut p: Parser<'_>) -> Result<Parsed<'_>> {
+    let mut events = p.merge(false)?;
+    if p.ticks_per_sec == 0 {
+        return Err(Error::corrupt(p.cur.data.len() as u64, "trace", "no EvFrequency event"));
+    }
+    convert_times(&mut events, &p);
+    post_process(&mut events, &p.stacks).map_err(|(_, e)| e)?;
+    Ok(Parsed {
+        events,
+        strings: p.strings,
+        inline_strings: p.inline_strings,
+        stacks: p.stacks,
+        pcs: p.pcs,
+        damage: None,
+    })
+}
+
+/// Converts ticks to nanoseconds since the first event and moves timer
+/// unblocks and syscall exits to their fake Ps.
+fn convert_times(events: &mut [V1Event], p: &Parser<'_>) {
     if let Some(first) = events.first() {
         let min_ts = first.ts;
         let freq = 1e9 / p.ticks_per_sec as f64;
-        for ev in &mut events {
+        for ev in events.iter_mut() {
             ev.ts = (ev.ts.wrapping_sub(min_ts) as f64 * freq) as i64;
             if ev.typ == t::GO_UNBLOCK && p.timer_goids.contains(&ev.g) {
                 ev.p = TIMER_P;
@@ -255,8 +341,6 @@ pub(crate) fn parse(data: &[u8], ver: u32) -> Result<Parsed<'_>> {
             }
         }
     }
-    post_process(&mut events, &p.stacks)?;
-    Ok(Parsed { events, strings: p.strings, inline_strings: p.inline_strings, stacks: p.stacks, pcs: p.pcs })
 }
 
 struct Parser<'a> {
@@ -277,6 +361,12 @@ struct Parser<'a> {
     last_g: u64,
     last_gs: FxHashMap<i32, u64>,
     last_p: i32,
+    /// The current batch: P index, and the lengths of its event list and of
+    /// the CPU samples when it started.
+    batch_mark: Option<(usize, usize, usize)>,
+    /// Whether a frequency or stack event came after the current batch
+    /// started (the footer, written after every batch).
+    footer_seen: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -337,6 +427,8 @@ impl<'a> Parser<'a> {
                         self.procs.push(Vec::new());
                     }
                     cur_p = Some(i);
+                    self.batch_mark = Some((i, self.procs.get(i).map_or(0, Vec::len), self.cpu_samples.len()));
+                    self.footer_seen = false;
                 }
                 _ => {
                     args.clear();
@@ -400,6 +492,7 @@ impl<'a> Parser<'a> {
         let arg = |i: usize| args.get(i).copied().unwrap_or(0);
         match typ {
             t::FREQUENCY => {
+                self.footer_seen = true;
                 self.ticks_per_sec = arg(0) as i64;
                 if self.ticks_per_sec <= 0 {
                     return Err(time_order(at as u64));
@@ -409,6 +502,7 @@ impl<'a> Parser<'a> {
                 self.timer_goids.insert(arg(0));
             }
             t::STACK => {
+                self.footer_seen = true;
                 if args.len() < 2 {
                     return Err(corrupt(
                         at,
@@ -506,8 +600,10 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    /// Merges the per-P event lists into one consistent stream.
-    fn merge(&mut self) -> Result<Vec<V1Event>> {
+    /// Merges the per-P event lists into one consistent stream. With
+    /// `lenient` (a damaged trace), stops where no event can be ordered
+    /// any more and keeps the consistent prefix instead of failing.
+    fn merge(&mut self, lenient: bool) -> Result<Vec<V1Event>> {
         crate::gosort::sort_by(&mut self.cpu_samples, |a, b| a.ts.cmp(&b.ts));
         let mut procs: Vec<(Vec<V1Event>, usize)> =
             std::mem::take(&mut self.procs).into_iter().map(|v| (v, 0)).collect();
@@ -535,6 +631,9 @@ impl<'a> Parser<'a> {
                 heap_push(&mut frontier, (ev, pi));
             }
             let Some((mut ev, pi)) = heap_pop(&mut frontier) else {
+                if lenient {
+                    break;
+                }
                 if let Some((list, _)) = procs.iter().find(|(l, pos)| *pos < l.len()) {
                     let at = list.first().map_or(0, |e| e.offset);
                     return Err(invalid(at, "no consistent ordering of events possible"));
@@ -563,11 +662,16 @@ impl<'a> Parser<'a> {
             }
             available.push(pi);
         }
-        if out.windows(2).any(|w| w[1].ts < w[0].ts) {
-            return Err(time_order(0));
+        if let Some(i) = out.windows(2).position(|w| w[1].ts < w[0].ts) {
+            if !lenient {
+                return Err(time_order(0));
+            }
+            // Any prefix of the merged order is consistent.
+            out.truncate(i + 1);
         }
         let mut last_sys_block: FxHashMap<u64, i64> = FxHashMap::default();
-        for ev in &mut out {
+        let mut bad = None;
+        for (i, ev) in out.iter_mut().enumerate() {
             match ev.typ {
                 t::GO_SYS_BLOCK | t::GO_IN_SYSCALL => {
                     last_sys_block.insert(ev.g, ev.ts);
@@ -579,15 +683,23 @@ impl<'a> Parser<'a> {
                     }
                     let block = last_sys_block.get(&ev.g).copied().unwrap_or(0);
                     if block == 0 {
-                        return Err(invalid(ev.offset, "stray syscall exit"));
+                        bad = Some((i, invalid(ev.offset, "stray syscall exit")));
+                        break;
                     }
                     if ts < block {
-                        return Err(time_order(ev.offset));
+                        bad = Some((i, time_order(ev.offset)));
+                        break;
                     }
                     ev.ts = ts;
                 }
                 _ => {}
             }
+        }
+        if let Some((i, e)) = bad {
+            if !lenient {
+                return Err(e);
+            }
+            out.truncate(i);
         }
         out.sort_by_key(|e| e.ts);
         Ok(out)
@@ -703,8 +815,14 @@ struct PDesc {
 }
 
 /// Go's consistency pass: validates states and moves network unblocks and
-/// GC starts to their fake Ps.
-fn post_process(events: &mut [V1Event], stacks: &FxHashMap<u32, Vec<u64>>) -> Result<()> {
+/// GC starts to their fake Ps. On failure, also returns the index of the
+/// offending event: the events before it are valid and processed.
+fn post_process(events: &mut [V1Event], stacks: &FxHashMap<u32, Vec<u64>>) -> Result<(), (usize, Error)> {
+    let mut at = 0;
+    post_process_at(events, stacks, &mut at).map_err(|e| (at, e))
+}
+
+fn post_process_at(events: &mut [V1Event], stacks: &FxHashMap<u32, Vec<u64>>, index: &mut usize) -> Result<()> {
     let mut gs: FxHashMap<u64, GDesc> = FxHashMap::default();
     let mut ps: FxHashMap<i32, PDesc> = FxHashMap::default();
     let mut tasks: FxHashSet<u64> = FxHashSet::default();
@@ -729,7 +847,8 @@ fn post_process(events: &mut [V1Event], stacks: &FxHashMap<u32, Vec<u64>>) -> Re
         Ok(())
     };
 
-    for ev in events.iter_mut() {
+    for (i, ev) in events.iter_mut().enumerate() {
+        *index = i;
         let at = ev.offset;
         let ts = ev.ts;
         match ev.typ {
