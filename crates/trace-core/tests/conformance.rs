@@ -1,6 +1,7 @@
-//! Every committed trace decodes to exactly the text Go's own parser
-//! prints for it (`go tool trace -d=parsed`, Go 1.27.3), kept gzipped next
-//! to the trace as `NAME.parsed.txt.gz`.
+//! Every committed trace, v1 (Go 1.19, 1.21) and v2 (Go 1.22-1.27),
+//! decodes to exactly the text Go's own parser prints for it
+//! (`go tool trace -d=parsed`, Go 1.27.3), kept gzipped next to the trace as
+//! `NAME.parsed.txt.gz`.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -11,14 +12,14 @@ fn traces_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/traces")
 }
 
-/// All `*.trace` files with an oracle, v2 formats only (v1 is a later issue).
-fn v2_traces() -> Vec<PathBuf> {
+/// All `*.trace` files with an oracle from Go `min_minor` on.
+fn traces_from(min_minor: u32) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let Ok(dirs) = std::fs::read_dir(traces_dir()) else { return out };
     for dir in dirs.flatten() {
         let name = dir.file_name().to_string_lossy().into_owned();
         let minor: u32 = name.strip_prefix("go1.").and_then(|m| m.parse().ok()).unwrap_or(0);
-        if minor < 22 {
+        if minor < min_minor {
             continue;
         }
         for f in std::fs::read_dir(dir.path()).into_iter().flatten().flatten() {
@@ -79,8 +80,8 @@ fn first_difference(a: &str, b: &str) -> String {
 
 #[test]
 fn dump_matches_go_oracle_for_every_committed_trace() {
-    let traces = v2_traces();
-    assert!(traces.len() >= 60, "expected the committed v2 traces, found {}", traces.len());
+    let traces = traces_from(0);
+    assert!(traces.len() >= 90, "expected the committed traces, found {}", traces.len());
     let mut failures = Vec::new();
     for t in &traces {
         let bytes = std::fs::read(t).expect("trace readable");
@@ -97,12 +98,20 @@ fn dump_matches_go_oracle_for_every_committed_trace() {
 }
 
 #[test]
-fn every_v2_format_version_is_covered() {
-    let traces = v2_traces();
+fn every_format_version_is_covered() {
+    let traces = traces_from(0);
     let mut headers: Vec<Vec<u8>> = traces.iter().map(|t| std::fs::read(t).expect("readable")[..16].to_vec()).collect();
     headers.sort();
     headers.dedup();
-    for want in [&b"go 1.22 trace"[..], b"go 1.23 trace", b"go 1.25 trace", b"go 1.26 trace"] {
+    let all = [
+        &b"go 1.19 trace"[..],
+        b"go 1.21 trace",
+        b"go 1.22 trace",
+        b"go 1.23 trace",
+        b"go 1.25 trace",
+        b"go 1.26 trace",
+    ];
+    for want in all {
         assert!(
             headers.iter().any(|h| h.starts_with(want)),
             "no committed trace with header {:?}",

@@ -95,3 +95,28 @@ fn truncated_v1_traces_keep_what_can_be_ordered() {
         }
     }
 }
+
+#[test]
+fn cut_and_damaged_v1_traces_never_panic() {
+    for p in v1_traces() {
+        let bytes = std::fs::read(&p).expect("trace");
+        let step = (bytes.len() / 97).max(1);
+        for cut in (16..bytes.len()).step_by(step) {
+            // Some cuts still decode (Go accepts them too when the frequency
+            // event came early); only panics are failures here.
+            let _ = decode(&bytes[..cut]);
+        }
+        for at in (16..bytes.len()).step_by(step) {
+            let mut damaged = bytes.clone();
+            damaged[at] ^= 0xa5;
+            let _ = decode(&damaged);
+        }
+    }
+}
+
+#[test]
+fn header_only_v1_trace_is_an_error() {
+    let (out, err) = decode(b"go 1.19 trace\0\0\0");
+    assert!(out.is_empty());
+    assert!(err.is_some());
+}
