@@ -72,6 +72,7 @@ fn stats_reports_counts_as_json() {
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
         let lines = oracle(&t).split(|&b| b == b'\n').filter(|l| l.starts_with(b"M=")).count() as u64;
         assert_eq!(v["events"].as_u64(), Some(lines), "{mode:?}");
+        assert!(v["checksum"].as_u64().unwrap_or(0) > 0);
         assert_eq!(v["error"], serde_json::Value::Null);
     }
 }
@@ -98,4 +99,23 @@ fn gzipped_traces_open_transparently_and_gzipped_others_are_named() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("pprof"));
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn parallel_and_sequential_stats_resolve_the_same_strings_and_stacks() {
+    for rel in ["traces/go1.22/timers.trace", "traces/go1.25/flightrec.trace", "traces/go1.27/multigen.trace"] {
+        let t = testdata(rel);
+        let run = |extra: &[&str]| {
+            let mut args: Vec<&std::ffi::OsStr> = vec!["stats".as_ref(), "--json".as_ref()];
+            args.extend(extra.iter().map(|s| std::ffi::OsStr::new(*s)));
+            args.push(t.as_os_str());
+            let out = gotv(&args);
+            assert!(out.status.success(), "{rel}");
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+            (v["events"].as_u64(), v["checksum"].as_u64(), v["generations"].as_u64())
+        };
+        let (par, seq) = (run(&[]), run(&["--sequential"]));
+        assert_eq!(par, seq, "{rel}");
+        assert!(par.2.unwrap_or(0) >= 2, "{rel}: needs several generations");
+    }
 }
