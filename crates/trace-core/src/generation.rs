@@ -209,6 +209,19 @@ pub struct Frame {
     pub line: u64,
 }
 
+/// A frame with its names resolved, as a viewer shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResolvedFrame<'a> {
+    /// Program counter.
+    pub pc: u64,
+    /// Function name.
+    pub func: &'a [u8],
+    /// Source file.
+    pub file: &'a [u8],
+    /// Line number.
+    pub line: u64,
+}
+
 /// A CPU profile sample.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CpuSample {
@@ -256,6 +269,8 @@ pub struct EvTable<'a> {
     stack_pcs: Vec<u64>,
     /// `stack_pcs` resolved to frames once, so reading a stack is a slice.
     stack_frames: Vec<Frame>,
+    /// `stack_frames` with function and file names looked up.
+    resolved: Vec<ResolvedFrame<'a>>,
     frames: FxHashMap<u64, Frame>,
     /// Nanoseconds per clock tick.
     pub ns_per_tick: f64,
@@ -300,6 +315,30 @@ impl<'a> EvTable<'a> {
             Some(&(start, end)) => self.stack_frames.get(start as usize..end as usize).unwrap_or_default(),
             None => &[],
         }
+    }
+
+    /// The frames of a stack with their names, innermost first (empty for
+    /// unknown IDs). Resolved once per generation, so this is a slice.
+    #[inline]
+    pub fn resolved_frames(&self, id: StackId) -> &[ResolvedFrame<'a>] {
+        if id.0 == 0 {
+            return &[];
+        }
+        match self.stacks.get(id.0) {
+            Some(&(start, end)) => self.resolved.get(start as usize..end as usize).unwrap_or_default(),
+            None => &[],
+        }
+    }
+
+    /// Looks up every frame's names once.
+    fn resolve(mut self) -> Self {
+        let name = |id: StringId| self.string(id).unwrap_or_default();
+        self.resolved = self
+            .stack_frames
+            .iter()
+            .map(|f| ResolvedFrame { pc: f.pc, func: name(f.func), file: name(f.file), line: f.line })
+            .collect();
+        self
     }
 
     /// The frame recorded for a PC.
@@ -368,11 +407,13 @@ impl<'a> EvTable<'a> {
             stacks,
             stack_pcs,
             stack_frames,
+            resolved: Vec::new(),
             frames,
             ns_per_tick,
             clock: None,
             experimental: Vec::new(),
-        })
+        }
+        .resolve())
     }
 
     /// Converts a raw tick count to nanoseconds the way Go does (float multiply, truncate).
@@ -458,12 +499,14 @@ impl<'a> Generation<'a> {
             strings,
             stacks,
             stack_frames: b.stack_pcs.iter().filter_map(|pc| b.frames.get(pc).copied()).collect(),
+            resolved: Vec::new(),
             stack_pcs: b.stack_pcs,
             frames: b.frames,
             ns_per_tick,
             clock: None,
             experimental: b.experimental,
-        };
+        }
+        .resolve();
         if let Some((ts, mono, sec, nsec)) = b.clock {
             table.clock = Some(ClockSnapshot { trace: table.ticks_to_ns(ts), mono, sec, nsec });
         }

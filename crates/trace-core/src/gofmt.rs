@@ -153,10 +153,8 @@ fn write_resource(out: &mut Vec<u8>, r: ResourceId) {
 
 fn write_stack(out: &mut Vec<u8>, id: StackId, ctx: &EventContext<'_, '_>) {
     let Some(table) = ctx.table else { return };
-    for f in table.stack_frames(id) {
-        let func = table.string(f.func).unwrap_or_default();
-        let file = table.string(f.file).unwrap_or_default();
-        let (line, pcv) = (f.line, f.pc);
+    for f in table.resolved_frames(id) {
+        let (func, file, line, pcv) = (f.func, f.file, f.line, f.pc);
         out.push(b'\t');
         out.extend_from_slice(func);
         let _ = writeln!(out, " @ {pcv:#x}");

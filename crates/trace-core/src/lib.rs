@@ -47,7 +47,7 @@ pub mod wire;
 
 pub use error::{Error, ErrorKind, Result};
 pub use event::{Event, EventContext, EventKind, GoState, ProcState, ResourceId, StateTransition};
-pub use generation::{EvTable, Generation, GenerationIndex, GenerationSpan};
+pub use generation::{EvTable, Generation, GenerationIndex, GenerationSpan, ResolvedFrame};
 pub use ids::{GoroutineId, ProcId, StackId, StringId, TaskId, ThreadId, TimeNs};
 pub use parallel::ParallelDecode;
 pub use reader::Reader;

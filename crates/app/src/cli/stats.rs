@@ -63,9 +63,8 @@ impl Tally {
         if stack.0 == 0 {
             return;
         }
-        for f in t.stack_frames(stack) {
-            let name = |id| t.string(id).map_or(0, |s: &[u8]| s.len() as u64);
-            self.touched += name(f.func) + name(f.file) + (f.line & 1);
+        for f in t.resolved_frames(stack) {
+            self.touched += (f.func.len() + f.file.len()) as u64 + (f.line & 1);
         }
     }
 
