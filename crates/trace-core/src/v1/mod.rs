@@ -262,7 +262,7 @@ impl<'a> Converter<'a> {
 
     /// Converts one v1 event; `None` when it produces no event right away.
     fn convert(&mut self, idx: usize, v: &V1Event) -> Result<Option<Event>> {
-        let mut args = v.args;
+        let mut args = [v.args[0], v.args[1], v.args[2], 0];
         let time = TimeNs(v.ts);
         let mk = |typ: EventType, time: TimeNs, g: GoroutineId, p: ProcId, m: ThreadId, args: [u64; 4]| Event {
             time,
@@ -456,7 +456,7 @@ impl<'a> Converter<'a> {
                 }
             }
             t::USER_LOG => {
-                let value = usize::try_from(v.args[3]).ok().and_then(|i| self.inline_ids.get(i)).copied();
+                let value = usize::try_from(v.args[2]).ok().and_then(|i| self.inline_ids.get(i)).copied();
                 args = [v.args[0], v.args[1], value.unwrap_or(0), stk];
                 ev::USER_LOG
             }

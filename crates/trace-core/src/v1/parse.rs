@@ -149,7 +149,9 @@ pub(crate) struct V1Event {
     /// Ticks while parsing, nanoseconds from the first event afterwards.
     pub ts: i64,
     pub g: u64,
-    pub args: [u64; 4],
+    /// The values after the timestamp, without the stack; for a UserLog,
+    /// the third is the ID of its inline string.
+    pub args: [u64; 3],
     pub stk: u32,
     pub p: i32,
     pub typ: u8,
@@ -235,10 +237,7 @@ pub(crate) fn parse(data: &[u8], ver: u32) -> Result<Parsed<'_>> {
         procs: Vec::new(),
         proc_index: FxHashMap::default(),
         cpu_samples: Vec::new(),
-        last_ts: 0,
-        last_g: 0,
-        last_gs: FxHashMap::default(),
-        last_p: 0,
+        n_read: 0,
         batch_mark: None,
         footer_seen: false,
     };
@@ -259,12 +258,12 @@ pub(crate) fn parse(data: &[u8], ver: u32) -> Result<Parsed<'_>> {
     // Events of the batch being read when the damage was hit are dropped
     // (the batch may be cut anywhere), unless the damage is in the footer
     // (frequency and stack table) written after every batch.
-    let read = p.procs.iter().map(Vec::len).sum::<usize>() + p.cpu_samples.len();
-    if let Some((pi, len, cpu_len)) = p.batch_mark
+    let read = p.n_read + p.cpu_samples.len();
+    if let Some((pi, cpu_len)) = p.batch_mark
         && !p.footer_seen
     {
-        if let Some(list) = p.procs.get_mut(pi) {
-            list.truncate(len);
+        if let Some(proc) = p.procs.get_mut(pi) {
+            proc.batches.pop();
         }
         p.cpu_samples.truncate(cpu_len);
     }
@@ -353,17 +352,17 @@ struct Parser<'a> {
     pcs: FxHashMap<u64, RawFrame>,
     ticks_per_sec: i64,
     timer_goids: FxHashSet<u64>,
-    /// Events per P, Ps in order of first appearance.
-    procs: Vec<Vec<V1Event>>,
+    /// The batches of each P, Ps in order of first appearance. Their events
+    /// are decoded again from the file while merging, so that they are never
+    /// all held in memory at once.
+    procs: Vec<ProcBatches>,
     proc_index: FxHashMap<i32, usize>,
     cpu_samples: Vec<V1Event>,
-    last_ts: i64,
-    last_g: u64,
-    last_gs: FxHashMap<i32, u64>,
-    last_p: i32,
-    /// The current batch: P index, and the lengths of its event list and of
-    /// the CPU samples when it started.
-    batch_mark: Option<(usize, usize, usize)>,
+    /// Events read into the per-P batches.
+    n_read: usize,
+    /// The current batch (the last one of its P): P index, and the length
+    /// of the CPU samples when it started.
+    batch_mark: Option<(usize, usize)>,
     /// Whether a frequency or stack event came after the current batch
     /// started (the footer, written after every batch).
     footer_seen: bool,
@@ -417,17 +416,17 @@ impl<'a> Parser<'a> {
                         return Err(corrupt(at, format!("processor ID {pid} is larger than maximum of {}", i32::MAX)));
                     }
                     let pid = if pid == u64::MAX { -1 } else { pid as i32 };
-                    self.last_gs.insert(self.last_p, self.last_g);
-                    self.last_p = pid;
-                    self.last_g = self.last_gs.get(&pid).copied().unwrap_or(0);
-                    self.last_ts = ts as i64;
                     let next = self.procs.len();
                     let i = *self.proc_index.entry(pid).or_insert(next);
                     if i == next {
-                        self.procs.push(Vec::new());
+                        self.procs.push(ProcBatches { p: pid, batches: Vec::new() });
+                    }
+                    let off = self.cur.off;
+                    if let Some(proc) = self.procs.get_mut(i) {
+                        proc.batches.push(Batch { start: off, end: off, ts: ts as i64, count: 0, first: 0 });
                     }
                     cur_p = Some(i);
-                    self.batch_mark = Some((i, self.procs.get(i).map_or(0, Vec::len), self.cpu_samples.len()));
+                    self.batch_mark = Some((i, self.cpu_samples.len()));
                     self.footer_seen = false;
                 }
                 _ => {
@@ -536,7 +535,7 @@ impl<'a> Parser<'a> {
                 self.cpu_samples.push(V1Event {
                     ts: arg(1) as i64,
                     g: arg(3),
-                    args: [0, arg(2), arg(3), 0],
+                    args: [0, arg(2), arg(3)],
                     stk,
                     p: arg(2) as i32,
                     typ,
@@ -544,57 +543,21 @@ impl<'a> Parser<'a> {
                 });
             }
             _ => {
-                let mut ev = V1Event {
-                    ts: self.last_ts.wrapping_add(arg(0) as i64),
-                    g: self.last_g,
-                    args: [0; 4],
-                    stk: 0,
-                    p: self.last_p,
-                    typ,
-                    offset: at as u64,
-                };
-                self.last_ts = ev.ts;
-                let n = args.len();
-                for (i, &v) in args.iter().enumerate().skip(1) {
-                    if i == n - 1 && dsc.stack {
-                        ev.stk = v as u32;
-                    } else if let Some(slot) = ev.args.get_mut(i - 1) {
-                        *slot = v;
+                if typ == t::USER_LOG {
+                    let next = self.inline_strings.len() as u64;
+                    if *self.inline_map.entry(sarg).or_insert(next) == next {
+                        self.inline_strings.push(sarg);
                     }
                 }
-                match typ {
-                    t::GO_START | t::GO_START_LOCAL | t::GO_START_LABEL => {
-                        self.last_g = ev.args[0];
-                        ev.g = self.last_g;
+                let end = self.cur.off;
+                if let Some(b) = self.procs.get_mut(pi).and_then(|p| p.batches.last_mut()) {
+                    if b.count == 0 {
+                        b.first = at as u64;
                     }
-                    t::GO_END
-                    | t::GO_STOP
-                    | t::GO_SCHED
-                    | t::GO_PREEMPT
-                    | t::GO_SLEEP
-                    | t::GO_BLOCK
-                    | t::GO_BLOCK_SEND
-                    | t::GO_BLOCK_RECV
-                    | t::GO_BLOCK_SELECT
-                    | t::GO_BLOCK_SYNC
-                    | t::GO_BLOCK_COND
-                    | t::GO_BLOCK_NET
-                    | t::GO_SYS_BLOCK
-                    | t::GO_BLOCK_GC => self.last_g = 0,
-                    t::GO_SYS_EXIT | t::GO_WAITING | t::GO_IN_SYSCALL => ev.g = ev.args[0],
-                    t::USER_LOG => {
-                        let next = self.inline_strings.len() as u64;
-                        let id = *self.inline_map.entry(sarg).or_insert(next);
-                        if id == next {
-                            self.inline_strings.push(sarg);
-                        }
-                        ev.args[3] = id;
-                    }
-                    _ => {}
+                    b.count += 1;
+                    b.end = end;
                 }
-                if let Some(list) = self.procs.get_mut(pi) {
-                    list.push(ev);
-                }
+                self.n_read += 1;
             }
         }
         Ok(())
@@ -605,19 +568,29 @@ impl<'a> Parser<'a> {
     /// any more and keeps the consistent prefix instead of failing.
     fn merge(&mut self, lenient: bool) -> Result<Vec<V1Event>> {
         crate::gosort::sort_by(&mut self.cpu_samples, |a, b| a.ts.cmp(&b.ts));
-        let mut procs: Vec<(Vec<V1Event>, usize)> =
-            std::mem::take(&mut self.procs).into_iter().map(|v| (v, 0)).collect();
-        procs.push((std::mem::take(&mut self.cpu_samples), 0));
-        let total: usize = procs.iter().map(|p| p.0.len()).sum();
+        let data = self.cur.data;
+        let inline_map = &self.inline_map;
+        let pbs = std::mem::take(&mut self.procs);
+        let total: usize = pbs.iter().flat_map(|p| &p.batches).map(|b| b.count).sum::<usize>() + self.cpu_samples.len();
+        // The first event of each P, for the error message.
+        let firsts: Vec<u64> =
+            pbs.iter().map(|p| p.batches.iter().find(|b| b.count > 0).map_or(0, |b| b.first)).collect();
+        let mut procs: Vec<ProcCursor> = pbs.into_iter().map(ProcCursor::new).collect();
+        let cpu = std::mem::take(&mut self.cpu_samples);
+        let mut cpu_pos = 0;
+        let mut scratch: Vec<u64> = Vec::with_capacity(16);
         let mut out = Vec::with_capacity(total);
         let mut gs: FxHashMap<u64, GState> = FxHashMap::default();
         let mut frontier: Vec<(V1Event, usize)> = Vec::new();
-        let mut available: Vec<usize> = (0..procs.len()).collect();
+        let mut available: Vec<usize> = (0..=procs.len()).collect();
         loop {
             let mut i = 0;
             while let Some(&pi) = available.get(i) {
-                let Some((list, pos)) = procs.get_mut(pi) else { break };
-                let Some(ev) = list.get(*pos).copied() else {
+                let next = match procs.get_mut(pi) {
+                    Some(c) => c.peek(data, inline_map, &mut scratch),
+                    None => cpu.get(cpu_pos).copied(),
+                };
+                let Some(ev) = next else {
                     available.swap_remove(i);
                     continue;
                 };
@@ -626,7 +599,10 @@ impl<'a> Parser<'a> {
                     i += 1;
                     continue;
                 }
-                *pos += 1;
+                match procs.get_mut(pi) {
+                    Some(c) => c.advance(),
+                    None => cpu_pos += 1,
+                }
                 available.swap_remove(i);
                 heap_push(&mut frontier, (ev, pi));
             }
@@ -634,8 +610,12 @@ impl<'a> Parser<'a> {
                 if lenient {
                     break;
                 }
-                if let Some((list, _)) = procs.iter().find(|(l, pos)| *pos < l.len()) {
-                    let at = list.first().map_or(0, |e| e.offset);
+                let stuck = procs.iter_mut().position(|c| c.peek(data, inline_map, &mut scratch).is_some());
+                if let Some(at) = stuck.and_then(|i| firsts.get(i)) {
+                    return Err(invalid(*at, "no consistent ordering of events possible"));
+                }
+                if cpu_pos < cpu.len() {
+                    let at = cpu.first().map_or(0, |e| e.offset);
                     return Err(invalid(at, "no consistent ordering of events possible"));
                 }
                 break;
@@ -670,6 +650,7 @@ impl<'a> Parser<'a> {
             out.truncate(i + 1);
         }
         let mut last_sys_block: FxHashMap<u64, i64> = FxHashMap::default();
+        let mut moved: Vec<usize> = Vec::new();
         let mut bad = None;
         for (i, ev) in out.iter_mut().enumerate() {
             match ev.typ {
@@ -691,6 +672,7 @@ impl<'a> Parser<'a> {
                         break;
                     }
                     ev.ts = ts;
+                    moved.push(i);
                 }
                 _ => {}
             }
@@ -700,9 +682,232 @@ impl<'a> Parser<'a> {
                 return Err(e);
             }
             out.truncate(i);
+            moved.retain(|&m| m < i);
         }
-        out.sort_by_key(|e| e.ts);
+        stable_sort_moved(&mut out, &moved);
         Ok(out)
+    }
+}
+
+/// One batch of a P: the byte range of its events (which may also hold
+/// string and stack events), its start time, its event count and the
+/// offset of its first event.
+#[derive(Clone, Copy)]
+struct Batch {
+    start: usize,
+    end: usize,
+    ts: i64,
+    count: usize,
+    first: u64,
+}
+
+/// The batches of one P.
+struct ProcBatches {
+    p: i32,
+    batches: Vec<Batch>,
+}
+
+/// Decodes the events of one P again from the (already validated) file,
+/// batch by batch, as Go's parser built them on the first read.
+struct ProcCursor {
+    p: i32,
+    batches: Vec<Batch>,
+    bi: usize,
+    off: usize,
+    last_ts: i64,
+    last_g: u64,
+    head: Option<V1Event>,
+}
+
+impl ProcCursor {
+    fn new(pb: ProcBatches) -> Self {
+        let mut c = ProcCursor { p: pb.p, batches: pb.batches, bi: 0, off: 0, last_ts: 0, last_g: 0, head: None };
+        if let Some(b) = c.batches.first() {
+            c.off = b.start;
+            c.last_ts = b.ts;
+        }
+        c
+    }
+
+    /// The next event of the P, without consuming it.
+    fn peek(&mut self, data: &[u8], inline_map: &FxHashMap<&[u8], u64>, args: &mut Vec<u64>) -> Option<V1Event> {
+        if self.head.is_none() {
+            self.head = self.decode_next(data, inline_map, args);
+        }
+        self.head
+    }
+
+    fn advance(&mut self) {
+        self.head = None;
+    }
+
+    fn decode_next(&mut self, data: &[u8], inline_map: &FxHashMap<&[u8], u64>, args: &mut Vec<u64>) -> Option<V1Event> {
+        loop {
+            let b = *self.batches.get(self.bi)?;
+            if self.off >= b.end {
+                self.bi += 1;
+                let nb = self.batches.get(self.bi)?;
+                self.off = nb.start;
+                self.last_ts = nb.ts;
+                continue;
+            }
+            let at = self.off;
+            let (typ, sarg) = decode_raw(data, &mut self.off, args);
+            match typ {
+                t::STRING | t::STACK | t::FREQUENCY | t::TIMER_GOROUTINE | t::CPU_SAMPLE | t::BATCH => continue,
+                _ => {}
+            }
+            return Some(self.build(typ, args, sarg, at, inline_map));
+        }
+    }
+
+    fn build(&mut self, typ: u8, args: &[u64], sarg: &[u8], at: usize, inline_map: &FxHashMap<&[u8], u64>) -> V1Event {
+        let dsc = desc(typ);
+        let arg = |i: usize| args.get(i).copied().unwrap_or(0);
+        let mut ev = V1Event {
+            ts: self.last_ts.wrapping_add(arg(0) as i64),
+            g: self.last_g,
+            args: [0; 3],
+            stk: 0,
+            p: self.p,
+            typ,
+            offset: at as u64,
+        };
+        self.last_ts = ev.ts;
+        let n = args.len();
+        for (i, &v) in args.iter().enumerate().skip(1) {
+            if i == n - 1 && dsc.stack {
+                ev.stk = v as u32;
+            } else if let Some(slot) = ev.args.get_mut(i - 1) {
+                *slot = v;
+            }
+        }
+        match typ {
+            t::GO_START | t::GO_START_LOCAL | t::GO_START_LABEL => {
+                self.last_g = ev.args[0];
+                ev.g = self.last_g;
+            }
+            t::GO_END
+            | t::GO_STOP
+            | t::GO_SCHED
+            | t::GO_PREEMPT
+            | t::GO_SLEEP
+            | t::GO_BLOCK
+            | t::GO_BLOCK_SEND
+            | t::GO_BLOCK_RECV
+            | t::GO_BLOCK_SELECT
+            | t::GO_BLOCK_SYNC
+            | t::GO_BLOCK_COND
+            | t::GO_BLOCK_NET
+            | t::GO_SYS_BLOCK
+            | t::GO_BLOCK_GC => self.last_g = 0,
+            t::GO_SYS_EXIT | t::GO_WAITING | t::GO_IN_SYSCALL => ev.g = ev.args[0],
+            t::USER_LOG => ev.args[2] = inline_map.get(sarg).copied().unwrap_or(0),
+            _ => {}
+        }
+        ev
+    }
+}
+
+/// Decodes the event at `*off` of a file already validated by
+/// [`Parser::read_all`]: its type, its values into `args` and its string
+/// argument. Moves `*off` past it.
+fn decode_raw<'a>(data: &'a [u8], off: &mut usize, args: &mut Vec<u64>) -> (u8, &'a [u8]) {
+    let val = |off: &mut usize| {
+        let (v, n) = data.get(*off..).and_then(uvarint).unwrap_or((0, 1));
+        *off += n;
+        v
+    };
+    args.clear();
+    let b = data.get(*off).copied().unwrap_or(0);
+    *off += 1;
+    let typ = b & 0x3f;
+    let narg = usize::from(b >> 6) + 1;
+    if typ == t::STRING {
+        let _id = val(off);
+        let len = val(off) as usize;
+        *off = off.saturating_add(len);
+        return (typ, &[]);
+    }
+    if narg <= 3 {
+        for _ in 0..narg {
+            args.push(val(off));
+        }
+        return (typ, &[]);
+    }
+    let len = val(off) as usize;
+    let end = off.saturating_add(len).min(data.len());
+    let mut buf = data.get(*off..end).unwrap_or_default();
+    *off = end;
+    while let Some((v, n)) = uvarint(buf) {
+        args.push(v);
+        buf = buf.get(n..).unwrap_or_default();
+    }
+    let mut sarg: &[u8] = &[];
+    if typ == t::USER_LOG {
+        let sz = val(off) as usize;
+        let end = off.saturating_add(sz).min(data.len());
+        sarg = data.get(*off..end).unwrap_or_default();
+        *off = end;
+    }
+    (typ, sarg)
+}
+
+/// Sorts `events` stably by time, as a stable sort would, when only the
+/// events at the (ascending) positions `moved` may be out of order: the
+/// others are already sorted. Needs memory only for the moved events.
+fn stable_sort_moved(events: &mut [V1Event], moved: &[usize]) {
+    if events.is_sorted_by_key(|e| e.ts) {
+        return;
+    }
+    let n = events.len();
+    let mut b: Vec<(V1Event, usize)> = moved.iter().filter_map(|&m| events.get(m).map(|e| (*e, m))).collect();
+    // Compact the unmoved events to the front, keeping their order.
+    let mut w = 0;
+    let mut mi = 0;
+    for r in 0..n {
+        if moved.get(mi) == Some(&r) {
+            mi += 1;
+            continue;
+        }
+        events.swap(w, r);
+        w += 1;
+    }
+    b.sort_unstable_by_key(|&(e, pos)| (e.ts, pos));
+    // Merge from the back; ties go by the original position.
+    let mut ia = w;
+    let mut mj = moved.len();
+    let mut pos_a = n;
+    let mut step_a = |pos_a: &mut usize| {
+        while *pos_a > 0 {
+            *pos_a -= 1;
+            if mj > 0 && moved.get(mj - 1) == Some(pos_a) {
+                mj -= 1;
+            } else {
+                break;
+            }
+        }
+    };
+    if ia > 0 {
+        step_a(&mut pos_a);
+    }
+    for w in (0..n).rev() {
+        let take_a = match (ia.checked_sub(1).and_then(|i| events.get(i)), b.last()) {
+            (Some(a), Some(&(be, bp))) => (a.ts, pos_a) > (be.ts, bp),
+            (Some(_), None) => true,
+            _ => false,
+        };
+        if take_a {
+            ia -= 1;
+            events.swap(w, ia);
+            if ia > 0 {
+                step_a(&mut pos_a);
+            }
+        } else if let Some((be, _)) = b.pop()
+            && let Some(slot) = events.get_mut(w)
+        {
+            *slot = be;
+        }
     }
 }
 
@@ -1053,4 +1258,41 @@ fn post_process_at(events: &mut [V1Event], stacks: &FxHashMap<u32, Vec<u64>>, in
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stable_sort_moved_matches_a_stable_sort() {
+        let mut seed = 7u64;
+        let mut rnd = |m: u64| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 33) % m
+        };
+        for _ in 0..2000 {
+            let n = rnd(40) as usize;
+            let mut ts = 0i64;
+            let mut v: Vec<V1Event> = (0..n)
+                .map(|i| {
+                    ts += rnd(3) as i64;
+                    V1Event { ts, g: 0, args: [0; 3], stk: 0, p: 0, typ: 0, offset: i as u64 }
+                })
+                .collect();
+            let mut moved = Vec::new();
+            for (i, e) in v.iter_mut().enumerate() {
+                if rnd(4) == 0 {
+                    e.ts = rnd(ts as u64 + 3) as i64;
+                    moved.push(i);
+                }
+            }
+            let mut want = v.clone();
+            want.sort_by_key(|e| e.ts);
+            stable_sort_moved(&mut v, &moved);
+            let got: Vec<u64> = v.iter().map(|e| e.offset).collect();
+            let want: Vec<u64> = want.iter().map(|e| e.offset).collect();
+            assert_eq!(got, want);
+        }
+    }
 }
