@@ -24,11 +24,11 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::{Event, EventContext, ExtraStrings, go_status, proc_status};
 use crate::generation::{EvTable, Frame};
-use crate::ids::{GoroutineId, ProcId, StringId, ThreadId, TimeNs};
+use crate::ids::{GoroutineId, ProcId, StackId, StringId, ThreadId, TimeNs};
 use crate::spec::{self, EventType, ev};
 use crate::version::Version;
 
-use parse::{V1Event, t};
+use parse::{GIds, Rec, V1Event, t};
 
 /// Strings the converter adds: block reasons, then STW kinds.
 const BUILTIN_STRINGS: [&str; 29] = [
@@ -85,7 +85,13 @@ pub struct Converter<'a> {
     minor: u32,
     table: EvTable<'a>,
     extra: ExtraStrings,
-    events: Vec<V1Event>,
+    /// The whole file: the merged events' arguments and stacks are decoded
+    /// again from it.
+    data: &'a [u8],
+    events: Vec<Rec>,
+    gids: GIds,
+    inline_map: FxHashMap<&'a [u8], u64>,
+    scratch: Vec<u64>,
     /// For each GoSysCall, whether the goroutine's next event is GoSysBlock.
     blocked: FxHashSet<usize>,
     pos: usize,
@@ -149,11 +155,11 @@ impl<'a> Converter<'a> {
 
         let events = parsed.events;
         let mut blocked = FxHashSet::default();
-        let mut next_of_g: FxHashMap<u64, usize> = FxHashMap::default();
+        let mut next_of_g: FxHashMap<u32, usize> = FxHashMap::default();
         for (i, e) in events.iter().enumerate().rev() {
-            if e.typ == t::GO_SYS_CALL
+            if e.typ() == t::GO_SYS_CALL
                 && let Some(&j) = next_of_g.get(&e.g)
-                && events.get(j).is_some_and(|n| n.typ == t::GO_SYS_BLOCK)
+                && events.get(j).is_some_and(|n| n.typ() == t::GO_SYS_BLOCK)
             {
                 blocked.insert(i);
             }
@@ -164,7 +170,11 @@ impl<'a> Converter<'a> {
             minor,
             table,
             extra: ExtraStrings::default(),
+            data,
             events,
+            gids: parsed.gids,
+            inline_map: parsed.inline_map,
+            scratch: Vec::with_capacity(16),
             blocked,
             pos: 0,
             pending: VecDeque::new(),
@@ -222,8 +232,9 @@ impl<'a> Converter<'a> {
                 Some(e) => e,
                 None => {
                     let i = self.pos;
-                    let Some(&v) = self.events.get(i) else { return Ok(None) };
+                    let Some(&r) = self.events.get(i) else { return Ok(None) };
                     self.pos += 1;
+                    let v = self.expand(&r);
                     match self.convert(i, &v)? {
                         Some(e) => e,
                         None => continue,
@@ -258,6 +269,17 @@ impl<'a> Converter<'a> {
     /// The M a P's events run on, defaulting to 0 as Go's map lookup does.
     fn proc_m_or_zero(&self, p: i32) -> ThreadId {
         ThreadId(self.proc_ms.get(&p).copied().unwrap_or(0))
+    }
+
+    /// The whole event of a merged record, its arguments and stack decoded
+    /// again from the file; a stack missing from the table becomes 0.
+    fn expand(&mut self, r: &Rec) -> V1Event {
+        let offset = r.offset();
+        let (args, mut stk) = parse::decode_args(self.data, offset, &self.inline_map, &mut self.scratch);
+        if stk != 0 && !self.table.has_stack(StackId(u64::from(stk))) {
+            stk = 0;
+        }
+        V1Event { ts: r.ts, g: self.gids.get(r.g), args, stk, p: r.p, typ: r.typ(), offset }
     }
 
     /// Converts one v1 event; `None` when it produces no event right away.

@@ -158,6 +158,110 @@ pub(crate) struct V1Event {
     pub offset: u64,
 }
 
+/// One event of the merged list, kept small (24 bytes): what the ordering
+/// changes or what cannot be decoded again from the file on its own. The
+/// arguments and the stack are decoded again from `offset` when needed
+/// ([`decode_args`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Rec {
+    pub ts: i64,
+    /// The file offset in the low 56 bits, the (final) type in the top 8.
+    off_typ: u64,
+    /// The goroutine, as encoded by [`GIds`].
+    pub g: u32,
+    pub p: i32,
+}
+
+const _: () = assert!(std::mem::size_of::<Rec>() == 24);
+
+/// Largest file offset a [`Rec`] holds.
+const MAX_OFFSET: u64 = (1 << 56) - 1;
+
+impl Rec {
+    fn new(ev: &V1Event, gids: &mut GIds) -> Result<Rec> {
+        if ev.offset > MAX_OFFSET {
+            return Err(invalid(ev.offset, "trace too large"));
+        }
+        Ok(Rec { ts: ev.ts, off_typ: ev.offset | u64::from(ev.typ) << 56, g: gids.encode(ev.g, ev.offset)?, p: ev.p })
+    }
+
+    pub fn typ(&self) -> u8 {
+        (self.off_typ >> 56) as u8
+    }
+
+    pub fn offset(&self) -> u64 {
+        self.off_typ & MAX_OFFSET
+    }
+}
+
+/// Goroutine IDs as `u32`: those below 2^31 as they are, the others as
+/// 2^31 plus their index in a side table.
+#[derive(Debug, Default)]
+pub(crate) struct GIds {
+    big: Vec<u64>,
+    index: FxHashMap<u64, u32>,
+}
+
+const BIG_G: u32 = 1 << 31;
+
+impl GIds {
+    fn encode(&mut self, g: u64, at: u64) -> Result<u32> {
+        if g < u64::from(BIG_G) {
+            return Ok(g as u32);
+        }
+        if let Some(&i) = self.index.get(&g) {
+            return Ok(i);
+        }
+        let i = u32::try_from(self.big.len())
+            .ok()
+            .filter(|&i| i < BIG_G)
+            .ok_or_else(|| invalid(at, "too many large goroutine IDs"))?;
+        self.big.push(g);
+        self.index.insert(g, i | BIG_G);
+        Ok(i | BIG_G)
+    }
+
+    pub fn get(&self, g: u32) -> u64 {
+        if g < BIG_G { u64::from(g) } else { self.big.get((g - BIG_G) as usize).copied().unwrap_or(0) }
+    }
+}
+
+/// Decodes again the arguments and the stack of the event at `offset` (an
+/// event of the merged list), as [`ProcCursor`] built them.
+pub(crate) fn decode_args(
+    data: &[u8],
+    offset: u64,
+    inline_map: &FxHashMap<&[u8], u64>,
+    scratch: &mut Vec<u64>,
+) -> ([u64; 3], u32) {
+    let mut off = usize::try_from(offset).unwrap_or(usize::MAX);
+    let (typ, sarg) = decode_raw(data, &mut off, scratch);
+    args_of(typ, scratch, sarg, inline_map)
+}
+
+/// The arguments and the stack of an event from its raw values.
+fn args_of(typ: u8, args: &[u64], sarg: &[u8], inline_map: &FxHashMap<&[u8], u64>) -> ([u64; 3], u32) {
+    let arg = |i: usize| args.get(i).copied().unwrap_or(0);
+    if typ == t::CPU_SAMPLE {
+        return ([0, arg(2), arg(3)], arg(4) as u32);
+    }
+    let dsc = desc(typ);
+    let mut out = [0u64; 3];
+    let mut stk = 0;
+    let n = args.len();
+    for (i, &v) in args.iter().enumerate().skip(1) {
+        if i == n - 1 && dsc.stack {
+            stk = v as u32;
+        } else if let Some(slot) = out.get_mut(i - 1) {
+            *slot = v;
+        }
+    }
+    if typ == t::USER_LOG {
+        out[2] = inline_map.get(sarg).copied().unwrap_or(0);
+    }
+    (out, stk)
+}
+
 /// One stack frame: PC, function and file string IDs, line.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct RawFrame {
@@ -168,7 +272,10 @@ pub(crate) struct RawFrame {
 
 /// A whole parsed v1 trace.
 pub(crate) struct Parsed<'a> {
-    pub events: Vec<V1Event>,
+    pub events: Vec<Rec>,
+    pub gids: GIds,
+    /// The IDs of the inline strings (indexes into `inline_strings`).
+    pub inline_map: FxHashMap<&'a [u8], u64>,
     pub strings: FxHashMap<u64, &'a [u8]>,
     pub inline_strings: Vec<&'a [u8]>,
     pub stacks: FxHashMap<u32, Vec<u64>>,
@@ -230,6 +337,7 @@ pub(crate) fn parse(data: &[u8], ver: u32) -> Result<Parsed<'_>> {
         strings: FxHashMap::default(),
         inline_strings: Vec::new(),
         inline_map: FxHashMap::default(),
+        gids: GIds::default(),
         stacks: FxHashMap::default(),
         pcs: FxHashMap::default(),
         ticks_per_sec: 0,
@@ -275,7 +383,7 @@ pub(crate) fn parse(data: &[u8], ver: u32) -> Result<Parsed<'_>> {
         p.ticks_per_sec = 1_000_000_000;
     }
     convert_times(&mut events, &p);
-    if let Err((i, _)) = post_process(&mut events, &p.stacks) {
+    if let Err((i, _)) = post_process(&mut events, p.cur.data, &p.inline_map, &p.gids) {
         events.truncate(i);
     }
     if events.is_empty() {
@@ -298,6 +406,8 @@ pub(crate) fn parse(data: &[u8], ver: u32) -> Result<Parsed<'_>> {
     let damage = Error::new(damage.kind, damage.offset, damage.what, msg);
     Ok(Parsed {
         events,
+        gids: p.gids,
+        inline_map: p.inline_map,
         strings: p.strings,
         inline_strings: p.inline_strings,
         stacks: p.stacks,
@@ -313,9 +423,11 @@ fn parse_complete(mut p: Parser<'_>) -> Result<Parsed<'_>> {
         return Err(Error::corrupt(p.cur.data.len() as u64, "trace", "no EvFrequency event"));
     }
     convert_times(&mut events, &p);
-    post_process(&mut events, &p.stacks).map_err(|(_, e)| e)?;
+    post_process(&mut events, p.cur.data, &p.inline_map, &p.gids).map_err(|(_, e)| e)?;
     Ok(Parsed {
         events,
+        gids: p.gids,
+        inline_map: p.inline_map,
         strings: p.strings,
         inline_strings: p.inline_strings,
         stacks: p.stacks,
@@ -326,16 +438,17 @@ fn parse_complete(mut p: Parser<'_>) -> Result<Parsed<'_>> {
 
 /// Converts ticks to nanoseconds since the first event and moves timer
 /// unblocks and syscall exits to their fake Ps.
-fn convert_times(events: &mut [V1Event], p: &Parser<'_>) {
+fn convert_times(events: &mut [Rec], p: &Parser<'_>) {
     if let Some(first) = events.first() {
         let min_ts = first.ts;
         let freq = 1e9 / p.ticks_per_sec as f64;
         for ev in events.iter_mut() {
             ev.ts = (ev.ts.wrapping_sub(min_ts) as f64 * freq) as i64;
-            if ev.typ == t::GO_UNBLOCK && p.timer_goids.contains(&ev.g) {
+            let typ = ev.typ();
+            if typ == t::GO_UNBLOCK && p.timer_goids.contains(&p.gids.get(ev.g)) {
                 ev.p = TIMER_P;
             }
-            if ev.typ == t::GO_SYS_EXIT {
+            if typ == t::GO_SYS_EXIT {
                 ev.p = SYSCALL_P;
             }
         }
@@ -348,6 +461,7 @@ struct Parser<'a> {
     strings: FxHashMap<u64, &'a [u8]>,
     inline_strings: Vec<&'a [u8]>,
     inline_map: FxHashMap<&'a [u8], u64>,
+    gids: GIds,
     stacks: FxHashMap<u32, Vec<u64>>,
     pcs: FxHashMap<u64, RawFrame>,
     ticks_per_sec: i64,
@@ -566,7 +680,7 @@ impl<'a> Parser<'a> {
     /// Merges the per-P event lists into one consistent stream. With
     /// `lenient` (a damaged trace), stops where no event can be ordered
     /// any more and keeps the consistent prefix instead of failing.
-    fn merge(&mut self, lenient: bool) -> Result<Vec<V1Event>> {
+    fn merge(&mut self, lenient: bool) -> Result<Vec<Rec>> {
         crate::gosort::sort_by(&mut self.cpu_samples, |a, b| a.ts.cmp(&b.ts));
         let data = self.cur.data;
         let inline_map = &self.inline_map;
@@ -627,7 +741,7 @@ impl<'a> Parser<'a> {
                 t::GO_SYS_EXIT_LOCAL => t::GO_SYS_EXIT,
                 other => other,
             };
-            out.push(ev);
+            out.push(Rec::new(&ev, &mut self.gids)?);
             if g != UNORDERED {
                 let curr = gs.get(&g).copied().unwrap_or_default();
                 if !transition_ready(g, curr, init) {
@@ -649,26 +763,26 @@ impl<'a> Parser<'a> {
             // Any prefix of the merged order is consistent.
             out.truncate(i + 1);
         }
-        let mut last_sys_block: FxHashMap<u64, i64> = FxHashMap::default();
+        let mut last_sys_block: FxHashMap<u32, i64> = FxHashMap::default();
         let mut moved: Vec<usize> = Vec::new();
         let mut bad = None;
         for (i, ev) in out.iter_mut().enumerate() {
-            match ev.typ {
+            match ev.typ() {
                 t::GO_SYS_BLOCK | t::GO_IN_SYSCALL => {
                     last_sys_block.insert(ev.g, ev.ts);
                 }
                 t::GO_SYS_EXIT => {
-                    let ts = ev.args[2] as i64;
+                    let ts = decode_args(data, ev.offset(), inline_map, &mut scratch).0[2] as i64;
                     if ts == 0 {
                         continue;
                     }
                     let block = last_sys_block.get(&ev.g).copied().unwrap_or(0);
                     if block == 0 {
-                        bad = Some((i, invalid(ev.offset, "stray syscall exit")));
+                        bad = Some((i, invalid(ev.offset(), "stray syscall exit")));
                         break;
                     }
                     if ts < block {
-                        bad = Some((i, time_order(ev.offset)));
+                        bad = Some((i, time_order(ev.offset())));
                         break;
                     }
                     ev.ts = ts;
@@ -762,7 +876,6 @@ impl ProcCursor {
     }
 
     fn build(&mut self, typ: u8, args: &[u64], sarg: &[u8], at: usize, inline_map: &FxHashMap<&[u8], u64>) -> V1Event {
-        let dsc = desc(typ);
         let arg = |i: usize| args.get(i).copied().unwrap_or(0);
         let mut ev = V1Event {
             ts: self.last_ts.wrapping_add(arg(0) as i64),
@@ -774,14 +887,7 @@ impl ProcCursor {
             offset: at as u64,
         };
         self.last_ts = ev.ts;
-        let n = args.len();
-        for (i, &v) in args.iter().enumerate().skip(1) {
-            if i == n - 1 && dsc.stack {
-                ev.stk = v as u32;
-            } else if let Some(slot) = ev.args.get_mut(i - 1) {
-                *slot = v;
-            }
-        }
+        (ev.args, ev.stk) = args_of(typ, args, sarg, inline_map);
         match typ {
             t::GO_START | t::GO_START_LOCAL | t::GO_START_LABEL => {
                 self.last_g = ev.args[0];
@@ -802,7 +908,6 @@ impl ProcCursor {
             | t::GO_SYS_BLOCK
             | t::GO_BLOCK_GC => self.last_g = 0,
             t::GO_SYS_EXIT | t::GO_WAITING | t::GO_IN_SYSCALL => ev.g = ev.args[0],
-            t::USER_LOG => ev.args[2] = inline_map.get(sarg).copied().unwrap_or(0),
             _ => {}
         }
         ev
@@ -856,12 +961,12 @@ fn decode_raw<'a>(data: &'a [u8], off: &mut usize, args: &mut Vec<u64>) -> (u8, 
 /// Sorts `events` stably by time, as a stable sort would, when only the
 /// events at the (ascending) positions `moved` may be out of order: the
 /// others are already sorted. Needs memory only for the moved events.
-fn stable_sort_moved(events: &mut [V1Event], moved: &[usize]) {
+fn stable_sort_moved(events: &mut [Rec], moved: &[usize]) {
     if events.is_sorted_by_key(|e| e.ts) {
         return;
     }
     let n = events.len();
-    let mut b: Vec<(V1Event, usize)> = moved.iter().filter_map(|&m| events.get(m).map(|e| (*e, m))).collect();
+    let mut b: Vec<(Rec, usize)> = moved.iter().filter_map(|&m| events.get(m).map(|e| (*e, m))).collect();
     // Compact the unmoved events to the front, keeping their order.
     let mut w = 0;
     let mut mi = 0;
@@ -1022,12 +1127,23 @@ struct PDesc {
 /// Go's consistency pass: validates states and moves network unblocks and
 /// GC starts to their fake Ps. On failure, also returns the index of the
 /// offending event: the events before it are valid and processed.
-fn post_process(events: &mut [V1Event], stacks: &FxHashMap<u32, Vec<u64>>) -> Result<(), (usize, Error)> {
+fn post_process(
+    events: &mut [Rec],
+    data: &[u8],
+    inline_map: &FxHashMap<&[u8], u64>,
+    gids: &GIds,
+) -> Result<(), (usize, Error)> {
     let mut at = 0;
-    post_process_at(events, stacks, &mut at).map_err(|e| (at, e))
+    post_process_at(events, data, inline_map, gids, &mut at).map_err(|e| (at, e))
 }
 
-fn post_process_at(events: &mut [V1Event], stacks: &FxHashMap<u32, Vec<u64>>, index: &mut usize) -> Result<()> {
+fn post_process_at(
+    events: &mut [Rec],
+    data: &[u8],
+    inline_map: &FxHashMap<&[u8], u64>,
+    gids: &GIds,
+    index: &mut usize,
+) -> Result<()> {
     let mut gs: FxHashMap<u64, GDesc> = FxHashMap::default();
     let mut ps: FxHashMap<i32, PDesc> = FxHashMap::default();
     let mut tasks: FxHashSet<u64> = FxHashSet::default();
@@ -1052,8 +1168,20 @@ fn post_process_at(events: &mut [V1Event], stacks: &FxHashMap<u32, Vec<u64>>, in
         Ok(())
     };
 
-    for (i, ev) in events.iter_mut().enumerate() {
+    let mut scratch: Vec<u64> = Vec::with_capacity(16);
+    for (i, rec) in events.iter_mut().enumerate() {
         *index = i;
+        let typ = rec.typ();
+        let offset = rec.offset();
+        // Only these events need their arguments (the stack is checked by
+        // the converter).
+        let args = match typ {
+            t::GO_CREATE | t::GO_UNBLOCK | t::USER_TASK_CREATE | t::USER_TASK_END | t::USER_REGION => {
+                decode_args(data, offset, inline_map, &mut scratch).0
+            }
+            _ => [0; 3],
+        };
+        let ev = &mut V1Event { ts: rec.ts, g: gids.get(rec.g), args, stk: 0, p: rec.p, typ, offset };
         let at = ev.offset;
         let ts = ev.ts;
         match ev.typ {
@@ -1253,9 +1381,7 @@ fn post_process_at(events: &mut [V1Event], stacks: &FxHashMap<u32, Vec<u64>>, in
             },
             _ => {}
         }
-        if ev.stk != 0 && stacks.get(&ev.stk).is_none_or(|s| s.is_empty()) {
-            ev.stk = 0;
-        }
+        rec.p = ev.p;
     }
     Ok(())
 }
@@ -1274,10 +1400,10 @@ mod tests {
         for _ in 0..2000 {
             let n = rnd(40) as usize;
             let mut ts = 0i64;
-            let mut v: Vec<V1Event> = (0..n)
+            let mut v: Vec<Rec> = (0..n)
                 .map(|i| {
                     ts += rnd(3) as i64;
-                    V1Event { ts, g: 0, args: [0; 3], stk: 0, p: 0, typ: 0, offset: i as u64 }
+                    Rec { ts, off_typ: i as u64, g: 0, p: 0 }
                 })
                 .collect();
             let mut moved = Vec::new();
@@ -1290,8 +1416,8 @@ mod tests {
             let mut want = v.clone();
             want.sort_by_key(|e| e.ts);
             stable_sort_moved(&mut v, &moved);
-            let got: Vec<u64> = v.iter().map(|e| e.offset).collect();
-            let want: Vec<u64> = want.iter().map(|e| e.offset).collect();
+            let got: Vec<u64> = v.iter().map(|e| e.offset()).collect();
+            let want: Vec<u64> = want.iter().map(|e| e.offset()).collect();
             assert_eq!(got, want);
         }
     }
