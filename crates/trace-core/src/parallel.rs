@@ -173,11 +173,6 @@ impl<'a, T> Chainer<'_, 'a, T> {
         }
         let i = self.next;
         self.next += 1;
-        if std::env::var_os("GOTV_DEBUG_SPEC").is_some()
-            && let Ok(RunEnd { error: Some(e), .. }) = &s.end
-        {
-            eprintln!("speculative run {i} failed: {e}");
-        }
         let confirmed = match &s.end {
             Ok(end) if end.error.is_none() => match &end.speculation {
                 None => true,

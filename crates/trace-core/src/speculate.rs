@@ -374,40 +374,6 @@ impl Ordering {
         let known_m = |m: i64| pred.m.iter().any(|e| e.0 == m) || log.m.contains(&m);
         let scans_ok =
             log.notes.scans.iter().all(|(pid, _)| self.m_states.iter().all(|(m, s)| s.p != ProcId(*pid) || known_m(m)));
-        if std::env::var_os("GOTV_DEBUG_SPEC").is_some() {
-            eprintln!("confirm: g={g_ok} p={p_ok} m={m_ok} misses={misses_ok} gc={gc_ok} scans={scans_ok}");
-            if !m_ok {
-                for (m, st) in &pred.m {
-                    if m_state(m) != *st {
-                        eprintln!("  m {m}: predicted {st:?} actual {:?}", m_state(m));
-                    }
-                }
-                for m in &log.m {
-                    if m_state(m) != none {
-                        eprintln!("  m miss {m}: actual {:?}", m_state(m));
-                    }
-                }
-            }
-            if !misses_ok {
-                eprintln!(
-                    "  g misses bad: {:?}",
-                    log.g.iter().filter(|g| self.g_states.peek(g).is_some()).collect::<Vec<_>>()
-                );
-                eprintln!(
-                    "  p misses bad: {:?}",
-                    log.p.iter().filter(|g| self.p_states.peek(g).is_some()).collect::<Vec<_>>()
-                );
-                eprintln!(
-                    "  m misses: {:?} ranges: {:?}",
-                    log.m.len(),
-                    log.ranges
-                        .iter()
-                        .filter(|g| self.g_ranges.peek(g).is_some_and(|r| !r.in_flight.is_empty()))
-                        .collect::<Vec<_>>()
-                );
-                eprintln!("  regions ok: {}", self.region_pops_match(&log.notes.region_pops));
-            }
-        }
         g_ok && p_ok && m_ok && misses_ok && gc_ok && scans_ok
     }
 
