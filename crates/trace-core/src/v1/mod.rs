@@ -512,13 +512,5 @@ impl<'a> Converter<'a> {
 }
 
 fn sync(time: i64, n: u64, has_table: bool) -> Event {
-    Event {
-        time: TimeNs(time),
-        g: GoroutineId::NONE,
-        p: ProcId::NONE,
-        m: ThreadId::NONE,
-        typ: ev::SYNC_PSEUDO,
-        args: [n, u64::from(has_table), 0, 0],
-        offset: 0,
-    }
+    crate::run::sync_event(TimeNs(time), n, has_table)
 }

@@ -404,16 +404,7 @@ pub(crate) fn parse(data: &[u8], ver: u32) -> Result<Parsed<'_>> {
         msg.push_str("; the stack table was lost");
     }
     let damage = Error::new(damage.kind, damage.offset, damage.what, msg);
-    Ok(Parsed {
-        events,
-        gids: p.gids,
-        inline_map: p.inline_map,
-        strings: p.strings,
-        inline_strings: p.inline_strings,
-        stacks: p.stacks,
-        pcs: p.pcs,
-        damage: Some(damage),
-    })
+    Ok(p.into_parsed(events, Some(damage)))
 }
 
 /// The rest of [`parse`] for a trace read to its end without damage.
@@ -424,16 +415,7 @@ fn parse_complete(mut p: Parser<'_>) -> Result<Parsed<'_>> {
     }
     convert_times(&mut events, &p);
     post_process(&mut events, p.cur.data, &p.inline_map, &p.gids).map_err(|(_, e)| e)?;
-    Ok(Parsed {
-        events,
-        gids: p.gids,
-        inline_map: p.inline_map,
-        strings: p.strings,
-        inline_strings: p.inline_strings,
-        stacks: p.stacks,
-        pcs: p.pcs,
-        damage: None,
-    })
+    Ok(p.into_parsed(events, None))
 }
 
 /// Converts ticks to nanoseconds since the first event and moves timer
@@ -480,6 +462,22 @@ struct Parser<'a> {
     /// Whether a frequency or stack event came after the current batch
     /// started (the footer, written after every batch).
     footer_seen: bool,
+}
+
+impl<'a> Parser<'a> {
+    /// Hands the tables over with the merged events.
+    fn into_parsed(self, events: Vec<Rec>, damage: Option<Error>) -> Parsed<'a> {
+        Parsed {
+            events,
+            gids: self.gids,
+            inline_map: self.inline_map,
+            strings: self.strings,
+            inline_strings: self.inline_strings,
+            stacks: self.stacks,
+            pcs: self.pcs,
+            damage,
+        }
+    }
 }
 
 impl<'a> Parser<'a> {
