@@ -76,11 +76,6 @@ impl<'a> GenerationDecoder<'a> {
         self.generation.table.ticks_to_ns(self.generation.min_ts)
     }
 
-    /// Whether no events remain.
-    pub fn is_done(&self) -> bool {
-        self.frontier.is_empty() && self.cpu_next >= self.generation.cpu_samples.len()
-    }
-
     /// Produces the next event into `order`'s queue; `Ok(false)` when done.
     pub fn step(&mut self, order: &mut Ordering) -> Result<Option<Event>> {
         let mut e = Event::EMPTY;

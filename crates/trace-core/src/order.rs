@@ -298,30 +298,16 @@ impl Ordering {
         }
     }
 
-    /// Whether events are queued.
     /// Moves the next queued event into `out`; `false` if none is queued.
     #[inline]
     pub fn pop_into(&mut self, out: &mut Event) -> bool {
-        if let Some(e) = self.next_out.take() {
-            *out = e;
-            return true;
-        }
-        match self.queue.pop_front() {
+        match self.pop_event() {
             Some(e) => {
                 *out = e;
                 true
             }
             None => false,
         }
-    }
-
-    /// Whether any event is waiting to be taken.
-    pub fn has_queued_events(&self) -> bool {
-        self.has_queued()
-    }
-
-    fn has_queued(&self) -> bool {
-        self.next_out.is_some() || !self.queue.is_empty()
     }
 
     #[inline]
