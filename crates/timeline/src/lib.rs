@@ -1,24 +1,43 @@
 //! # timeline
 //!
 //! Turns trace-core's events into what the viewer draws and what people ask
-//! about: per-goroutine, per-P and per-M span indices, GC and STW ranges,
-//! counters, annotations, statistics and flame graphs, built in parallel.
-//! Queries here are pure functions; nothing in this crate knows egui.
-//!
-//! Today it provides the parallel decoding driver:
+//! about: per-goroutine, per-P and per-M state spans, GC and STW ranges,
+//! counters, tasks, regions, logs, CPU samples and stacks, built with the
+//! trace's generations decoded in parallel. Queries (draw plans, counter
+//! decimation, statistics) are pure functions; nothing here knows egui.
 //!
 //! ```no_run
+//! use timeline::{build, plan_track, Progress, View};
+//!
 //! let bytes = std::fs::read("trace.out").unwrap();
-//! let chained = timeline::decode::decode_parallel(&bytes, |run| {
-//!     let mut n = 0u64;
-//!     while let Ok(Some(_)) = run.next_event() {
-//!         n += 1;
-//!     }
-//!     n
-//! })
-//! .unwrap();
-//! println!("{} events", chained.values.iter().sum::<u64>());
+//! let tl = build(&bytes, &Progress::default()).unwrap();
+//! let view = View { start_ns: tl.start_ns, end_ns: tl.end_ns, width_px: 1000.0 };
+//! for g in &tl.goroutines {
+//!     let items = plan_track(&g.track, view, 1.0);
+//!     println!("{}: {} spans, {} to draw", tl.goroutine_label(g), g.track.len(), items.len());
+//! }
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod build;
+pub mod counter;
 pub mod decode;
+mod merge;
+pub mod model;
+mod part;
+pub mod plan;
+pub mod progress;
+pub mod stacks;
+pub mod state;
+pub mod strings;
+pub mod track;
+
+pub use build::{BuildError, Mode, build, build_with};
+pub use counter::{Counter, CounterColumn};
+pub use model::{CpuSample, Goroutine, LogEntry, Proc, RangeKind, RangeSpan, Region, Task, Thread, Timeline};
+pub use plan::{PlanItem, View, plan_track, plan_track_into};
+pub use progress::{Phase, Progress};
+pub use stacks::{Frame, StackId, StackTree};
+pub use state::{Category, GState, MState, PState};
+pub use strings::{StrId, Strings};
+pub use track::{Span, Track};

@@ -243,6 +243,15 @@ impl<'a, T> Chainer<'_, 'a, T> {
         self.last_ts = end.last_ts;
     }
 
+    /// Takes the values confirmed so far, each with its time floor and task
+    /// fixes, so a consumer can fold them in as it goes; [`Chainer::finish`]
+    /// then returns only the values not taken.
+    pub fn take_confirmed(&mut self) -> Vec<(T, Option<TimeNs>, Vec<TaskFix>)> {
+        let floors = std::mem::take(&mut self.out.time_floors);
+        let fixes = std::mem::take(&mut self.out.task_fixes);
+        self.out.values.drain(..).zip(floors).zip(fixes).map(|((v, f), x)| (v, f, x)).collect()
+    }
+
     /// The values, and the final Sync or the error that ended decoding.
     pub fn finish(mut self) -> Chained<T> {
         if !self.stopped {

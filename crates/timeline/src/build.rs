@@ -1,0 +1,131 @@
+//! Building a [`Timeline`] from trace bytes: generations decoded in
+//! parallel into parts, parts stitched together in order.
+
+use rayon::prelude::*;
+use trace_core::{Event, GenerationRun, ParallelDecode, Reader, Version};
+
+use crate::merge::Merger;
+use crate::model::Timeline;
+use crate::part::GenPart;
+use crate::progress::{Phase, Progress};
+
+/// Why a build produced no timeline.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The file is not a trace, or its header or first generation is unusable.
+    #[error(transparent)]
+    Decode(#[from] trace_core::Error),
+    /// [`Progress::cancel`] was called.
+    #[error("loading cancelled")]
+    Cancelled,
+}
+
+/// How to build.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Generations on rayon's thread pool.
+    Parallel,
+    /// Everything on the calling thread (the reference for tests).
+    Sequential,
+}
+
+/// Builds the timeline of a whole trace, generations in parallel.
+///
+/// A trace damaged part-way still builds: everything decoded before the
+/// damage is kept and [`Timeline::error`] says what was lost.
+pub fn build(data: &[u8], progress: &Progress) -> Result<Timeline, BuildError> {
+    build_with(data, progress, Mode::Parallel)
+}
+
+/// [`build`] with a choice of [`Mode`].
+pub fn build_with(data: &[u8], progress: &Progress, mode: Mode) -> Result<Timeline, BuildError> {
+    progress.set_total(data.len() as u64);
+    progress.set_phase(Phase::Scanning);
+    let version = Version::from_header(data)?;
+    let timeline = if version.is_v1() { build_v1(data, progress)? } else { build_v2(data, progress, mode)? };
+    progress.set_done(data.len() as u64);
+    progress.set_phase(Phase::Done);
+    Ok(timeline)
+}
+
+fn collect<'a>(run: &mut GenerationRun<'a>) -> GenPart<'a> {
+    let mut part = GenPart::default();
+    let mut ev = Event::EMPTY;
+    let mut ord = 0u32;
+    // A decode error is recorded in the run and reported by the chain.
+    while let Ok(true) = run.next_into(&mut ev) {
+        part.add(&ev, &run.context(), ord);
+        ord = ord.wrapping_add(1);
+    }
+    part.end_offset = run.generation().end_offset;
+    part
+}
+
+fn build_v2(data: &[u8], progress: &Progress, mode: Mode) -> Result<Timeline, BuildError> {
+    let pd = ParallelDecode::new(data)?;
+    progress.set_phase(Phase::Decoding);
+    let mut chainer = pd.chainer();
+    let mut merger = Merger::default();
+    // A window of one generation per thread: parts of a window are alive
+    // together, then folded in and dropped.
+    let window = match mode {
+        Mode::Parallel => rayon::current_num_threads().max(1),
+        Mode::Sequential => 1,
+    };
+    let mut start = 0;
+    while start < pd.len() && !chainer.is_stopped() {
+        if progress.is_cancelled() {
+            return Err(BuildError::Cancelled);
+        }
+        let end = (start + window).min(pd.len());
+        let started: Vec<_> = match mode {
+            Mode::Parallel => (start..end).into_par_iter().map(|i| pd.run(i, collect)).collect(),
+            Mode::Sequential => (start..end).map(|i| pd.run(i, collect)).collect(),
+        };
+        for s in started {
+            chainer.feed(s, collect);
+        }
+        for (part, floor, _) in chainer.take_confirmed() {
+            progress.set_done(part.end_offset);
+            merger.merge(part, floor);
+        }
+        start = end;
+    }
+    progress.set_phase(Phase::Finishing);
+    let mut chained = chainer.finish();
+    for (part, floor) in chained.values.drain(..).zip(chained.time_floors.drain(..)) {
+        merger.merge(part, floor);
+    }
+    Ok(merger.finish(chained.error, data.len() as u64))
+}
+
+fn build_v1(data: &[u8], progress: &Progress) -> Result<Timeline, BuildError> {
+    let mut reader = Reader::new(data)?;
+    progress.set_phase(Phase::Decoding);
+    let mut part = GenPart::default();
+    let mut ev = Event::EMPTY;
+    let mut ord = 0u32;
+    let mut error = None;
+    loop {
+        match reader.next_into(&mut ev) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
+        }
+        part.add(&ev, &reader.context(), ord);
+        ord = ord.wrapping_add(1);
+        if ord % (1 << 20) == 0 {
+            if progress.is_cancelled() {
+                return Err(BuildError::Cancelled);
+            }
+            progress.set_done(ev.offset);
+        }
+    }
+    progress.set_phase(Phase::Finishing);
+    let mut merger = Merger::default();
+    merger.merge(part, None);
+    Ok(merger.finish(error, data.len() as u64))
+}

@@ -1,0 +1,278 @@
+//! The built timeline: everything the viewer draws and the queries read.
+
+use trace_core::{GoroutineId, ProcId, ThreadId};
+
+use crate::counter::Counter;
+use crate::stacks::{StackId, StackTree};
+use crate::state::GState;
+use crate::strings::{StrId, Strings};
+use crate::track::{Span, Track};
+
+/// One goroutine: who made it, where it started, and its state spans.
+///
+/// Span arguments on a goroutine track: for `Running`, `a` is the P; for
+/// `Runnable` after a wake-up, `a` is the goroutine that woke it (or -1) and
+/// `stack` is where it was woken; for blocked, stopped and syscall spans,
+/// `stack` is where the goroutine blocked or entered the call.
+#[derive(Clone, Debug)]
+pub struct Goroutine {
+    /// ID.
+    pub id: GoroutineId,
+    /// The goroutine that created it (`NONE` if it existed before the trace).
+    pub parent: GoroutineId,
+    /// The function it started in.
+    pub start_fn: StrId,
+    /// Where the creating goroutine was when it ran the `go` statement.
+    pub creation_stack: StackId,
+    /// Its first stack: where it starts.
+    pub start_stack: StackId,
+    /// Creation time, if inside the trace.
+    pub created_ns: Option<i64>,
+    /// Exit time, if inside the trace.
+    pub exited_ns: Option<i64>,
+    /// A runtime goroutine (start function in package runtime).
+    pub is_system: bool,
+    /// Its state spans.
+    pub track: Track,
+}
+
+impl Goroutine {
+    /// The span that ends a blocked span `i`: who woke it and where.
+    pub fn unblocked_by(&self, i: usize) -> Option<(GoroutineId, StackId)> {
+        let next = self.track.span(i + 1)?;
+        (GState::from_u8(next.state) == Some(GState::Runnable) && next.a >= 0)
+            .then_some((GoroutineId(next.a), next.stack))
+    }
+
+    /// The state of span `s`.
+    pub fn state(s: &Span) -> GState {
+        GState::from_u8(s.state).unwrap_or(GState::Blocked)
+    }
+}
+
+/// One P: which goroutine it ran when ([`crate::PState`] spans; `a` is the
+/// goroutine, `b` the thread).
+#[derive(Clone, Debug)]
+pub struct Proc {
+    /// ID.
+    pub id: ProcId,
+    /// Its spans.
+    pub track: Track,
+}
+
+/// One thread: which goroutine and P it ran ([`crate::MState`] spans; `a` is
+/// the goroutine, `b` the P).
+#[derive(Clone, Debug)]
+pub struct Thread {
+    /// ID.
+    pub id: ThreadId,
+    /// Its spans.
+    pub track: Track,
+}
+
+/// What kind of runtime range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RangeKind {
+    /// A GC cycle (mark phase, from GCBegin to GCEnd).
+    GcMark,
+    /// A stop-the-world pause.
+    Stw,
+    /// A P sweeping.
+    Sweep,
+    /// A goroutine doing mark assist work.
+    MarkAssist,
+}
+
+/// A runtime range: GC cycle, STW pause, sweep or assist.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RangeSpan {
+    /// What it is.
+    pub kind: RangeKind,
+    /// Start (trace start if it began before).
+    pub start_ns: i64,
+    /// End (trace end if it never ended).
+    pub end_ns: i64,
+    /// STW reason.
+    pub reason: StrId,
+    /// The P (sweep) or goroutine (assist) it belongs to; -1 for global ones.
+    pub scope: i64,
+}
+
+impl RangeSpan {
+    /// Length in ns.
+    pub fn duration_ns(&self) -> i64 {
+        self.end_ns - self.start_ns
+    }
+}
+
+/// Counters over time.
+#[derive(Clone, Debug, Default)]
+pub struct Counters {
+    /// Heap in use (bytes).
+    pub heap_alloc: Counter,
+    /// Heap goal (bytes).
+    pub heap_goal: Counter,
+    /// GOMAXPROCS.
+    pub gomaxprocs: Counter,
+    /// Goroutines running.
+    pub running: Counter,
+    /// Goroutines runnable (waiting for a P).
+    pub runnable: Counter,
+    /// Goroutines blocked.
+    pub blocked: Counter,
+    /// Goroutines in system calls (threads in syscalls).
+    pub syscall: Counter,
+}
+
+/// A user task (`runtime/trace.NewTask`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Task {
+    /// ID.
+    pub id: u64,
+    /// Parent task (0 = none).
+    pub parent: u64,
+    /// Type name.
+    pub typ: StrId,
+    /// Start, if inside the trace.
+    pub start_ns: Option<i64>,
+    /// End, if inside the trace.
+    pub end_ns: Option<i64>,
+    /// Goroutines that began, ended or annotated it, sorted.
+    pub goroutines: Vec<GoroutineId>,
+}
+
+/// A user region (`runtime/trace.WithRegion`) on one goroutine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Region {
+    /// The goroutine.
+    pub g: GoroutineId,
+    /// Start (trace start if it began before).
+    pub start_ns: i64,
+    /// End (trace end if it never ended).
+    pub end_ns: i64,
+    /// Its task (0 = background).
+    pub task: u64,
+    /// Region type.
+    pub typ: StrId,
+    /// Nesting depth on its goroutine (0 = outermost).
+    pub depth: u32,
+}
+
+/// A user log message (`runtime/trace.Log`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogEntry {
+    /// When.
+    pub time_ns: i64,
+    /// The goroutine.
+    pub g: GoroutineId,
+    /// Its task.
+    pub task: u64,
+    /// Category.
+    pub category: StrId,
+    /// Message.
+    pub message: StrId,
+}
+
+/// A CPU profile sample.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CpuSample {
+    /// When.
+    pub time_ns: i64,
+    /// Goroutine running (`NONE` if none).
+    pub g: GoroutineId,
+    /// P.
+    pub p: ProcId,
+    /// Thread.
+    pub m: ThreadId,
+    /// Stack.
+    pub stack: StackId,
+}
+
+/// Everything built from one trace.
+#[derive(Debug, Default)]
+pub struct Timeline {
+    /// Time of the first event.
+    pub start_ns: i64,
+    /// Time of the last event.
+    pub end_ns: i64,
+    /// Goroutines sorted by ID.
+    pub goroutines: Vec<Goroutine>,
+    /// Ps sorted by ID.
+    pub procs: Vec<Proc>,
+    /// Threads sorted by ID.
+    pub threads: Vec<Thread>,
+    /// GC cycles, in time order.
+    pub gc: Vec<RangeSpan>,
+    /// STW pauses, in time order.
+    pub stw: Vec<RangeSpan>,
+    /// Sweeps and mark assists, in start order.
+    pub gc_work: Vec<RangeSpan>,
+    /// Counters.
+    pub counters: Counters,
+    /// Tasks sorted by ID.
+    pub tasks: Vec<Task>,
+    /// Regions sorted by goroutine, then start.
+    pub regions: Vec<Region>,
+    /// Logs in time order.
+    pub logs: Vec<LogEntry>,
+    /// CPU samples in time order.
+    pub cpu_samples: Vec<CpuSample>,
+    /// Every stack.
+    pub stacks: StackTree,
+    /// Every string.
+    pub strings: Strings,
+    /// Events decoded.
+    pub event_count: u64,
+    /// Generations decoded.
+    pub generations: usize,
+    /// Size of the trace in bytes.
+    pub file_bytes: u64,
+    /// What stopped decoding early (truncation or damage); everything
+    /// before it is here.
+    pub error: Option<trace_core::Error>,
+}
+
+impl Timeline {
+    /// The goroutine with this ID.
+    pub fn goroutine(&self, id: GoroutineId) -> Option<&Goroutine> {
+        self.goroutines.binary_search_by_key(&id, |g| g.id).ok().and_then(|i| self.goroutines.get(i))
+    }
+
+    /// Index of the goroutine with this ID in [`Timeline::goroutines`].
+    pub fn goroutine_index(&self, id: GoroutineId) -> Option<usize> {
+        self.goroutines.binary_search_by_key(&id, |g| g.id).ok()
+    }
+
+    /// `g123 pkg.func`, the label people know a goroutine by.
+    pub fn goroutine_label(&self, g: &Goroutine) -> String {
+        let f = self.strings.get(g.start_fn);
+        if f.is_empty() { format!("g{}", g.id.0) } else { format!("g{} {}", g.id.0, f) }
+    }
+
+    /// Total spans over all tracks.
+    pub fn span_count(&self) -> usize {
+        self.goroutines.iter().map(|g| g.track.len()).sum::<usize>()
+            + self.procs.iter().map(|p| p.track.len()).sum::<usize>()
+            + self.threads.iter().map(|t| t.track.len()).sum::<usize>()
+    }
+
+    /// Approximate bytes held on the heap.
+    pub fn heap_bytes(&self) -> usize {
+        let tracks =
+            self.goroutines.iter().map(|g| g.track.heap_bytes() + std::mem::size_of::<Goroutine>()).sum::<usize>()
+                + self.procs.iter().map(|p| p.track.heap_bytes()).sum::<usize>()
+                + self.threads.iter().map(|t| t.track.heap_bytes()).sum::<usize>();
+        let c = &self.counters;
+        let counters = [&c.heap_alloc, &c.heap_goal, &c.gomaxprocs, &c.running, &c.runnable, &c.blocked, &c.syscall]
+            .iter()
+            .map(|c| c.len() * 16)
+            .sum::<usize>();
+        tracks
+            + counters
+            + self.stacks.heap_bytes()
+            + self.strings.heap_bytes()
+            + self.regions.len() * std::mem::size_of::<Region>()
+            + self.logs.len() * std::mem::size_of::<LogEntry>()
+            + self.cpu_samples.len() * std::mem::size_of::<CpuSample>()
+    }
+}

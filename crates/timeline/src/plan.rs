@@ -1,0 +1,234 @@
+//! Level-of-detail plans: what to draw of a track in a time window.
+
+use crate::track::{BLOCK_SPANS, Track};
+
+/// A visible time window mapped onto a width in pixels.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct View {
+    /// Time at the left edge.
+    pub start_ns: i64,
+    /// Time at the right edge.
+    pub end_ns: i64,
+    /// Width of the window in pixels.
+    pub width_px: f32,
+}
+
+impl View {
+    /// Nanoseconds per pixel.
+    pub fn ns_per_px(&self) -> f64 {
+        (self.end_ns - self.start_ns).max(1) as f64 / f64::from(self.width_px.max(1.0))
+    }
+
+    /// Pixel offset of a time from the left edge.
+    pub fn x_from_time(&self, t_ns: i64) -> f32 {
+        ((t_ns - self.start_ns) as f64 / self.ns_per_px()) as f32
+    }
+
+    /// Time at a pixel offset from the left edge.
+    pub fn time_from_x(&self, x_px: f32) -> i64 {
+        self.start_ns + (f64::from(x_px) * self.ns_per_px()).round() as i64
+    }
+}
+
+/// One thing to draw: a span, or a run of spans too small to see one by one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlanItem {
+    /// Start time.
+    pub start_ns: i64,
+    /// End time.
+    pub end_ns: i64,
+    /// State code of the span, or the dominant state of a merged run.
+    pub state: u8,
+    /// How many spans this item stands for (1 = a single span).
+    pub count: u32,
+    /// Index of the (first) span in the track.
+    pub first_index: u32,
+}
+
+impl PlanItem {
+    /// Whether this stands for several spans.
+    pub fn is_merged(&self) -> bool {
+        self.count > 1
+    }
+}
+
+/// Accumulates a run of sub-pixel spans.
+struct Run {
+    item: PlanItem,
+    /// Time per state code in the run.
+    state_ns: [i64; 32],
+}
+
+impl Run {
+    fn new(start_ns: i64, end_ns: i64, state: u8, count: u32, first_index: u32) -> Run {
+        let mut state_ns = [0; 32];
+        if let Some(slot) = state_ns.get_mut(state as usize) {
+            *slot = end_ns - start_ns;
+        }
+        Run { item: PlanItem { start_ns, end_ns, state, count, first_index }, state_ns }
+    }
+
+    fn add(&mut self, end_ns: i64, state: u8, count: u32, ns: i64) {
+        self.item.end_ns = end_ns;
+        self.item.count += count;
+        if let Some(slot) = self.state_ns.get_mut(state as usize) {
+            *slot += ns;
+        }
+    }
+
+    fn finish(mut self) -> PlanItem {
+        let mut best = self.item.state;
+        for (s, &ns) in self.state_ns.iter().enumerate() {
+            if ns > self.state_ns.get(best as usize).copied().unwrap_or(0) {
+                best = s as u8;
+            }
+        }
+        self.item.state = best;
+        self.item
+    }
+}
+
+/// Plans one track: every span overlapping the view, except that each run
+/// of consecutive spans narrower than `min_px` becomes one merged item.
+///
+/// Runs are merged maximally and their boundaries depend only on the zoom
+/// level, not on where the view starts, so panning never flickers. Blocks
+/// whose whole time range is narrower than `min_px` are not decoded, which
+/// keeps a zoomed-out plan at O(blocks drawn).
+pub fn plan_track(track: &Track, view: View, min_px: f32) -> Vec<PlanItem> {
+    let mut out = Vec::new();
+    plan_track_into(track, view, min_px, &mut out);
+    out
+}
+
+/// [`plan_track`] into a reused vector (cleared first).
+pub fn plan_track_into(track: &Track, view: View, min_px: f32, out: &mut Vec<PlanItem>) {
+    out.clear();
+    let min_ns = (view.ns_per_px() * f64::from(min_px.max(0.0))) as i64;
+    let blocks = track.blocks();
+    let first = blocks.partition_point(|b| b.end_ns <= view.start_ns);
+    let mut run: Option<Run> = None;
+    let mut buf = Vec::with_capacity(BLOCK_SPANS);
+    let flush = |run: &mut Option<Run>, out: &mut Vec<PlanItem>| {
+        if let Some(r) = run.take() {
+            out.push(r.finish());
+        }
+    };
+    for (bi, h) in blocks.iter().enumerate().skip(first) {
+        if h.start_ns >= view.end_ns {
+            break;
+        }
+        let first_index = (bi * BLOCK_SPANS) as u32;
+        if h.end_ns - h.start_ns < min_ns && h.count > 1 {
+            // Every span in the block is sub-pixel: merge it whole.
+            let ns = h.end_ns - h.start_ns;
+            match run.as_mut() {
+                Some(r) => r.add(h.end_ns, h.dominant, u32::from(h.count), ns),
+                None => run = Some(Run::new(h.start_ns, h.end_ns, h.dominant, u32::from(h.count), first_index)),
+            }
+            continue;
+        }
+        track.decode_block(bi, &mut buf);
+        for (k, s) in buf.iter().enumerate() {
+            if s.end_ns <= view.start_ns {
+                continue;
+            }
+            if s.start_ns >= view.end_ns {
+                break;
+            }
+            let ns = s.end_ns - s.start_ns;
+            if ns < min_ns {
+                match run.as_mut() {
+                    Some(r) => r.add(s.end_ns, s.state, 1, ns),
+                    None => run = Some(Run::new(s.start_ns, s.end_ns, s.state, 1, first_index + k as u32)),
+                }
+            } else {
+                flush(&mut run, out);
+                out.push(PlanItem {
+                    start_ns: s.start_ns,
+                    end_ns: s.end_ns,
+                    state: s.state,
+                    count: 1,
+                    first_index: first_index + k as u32,
+                });
+            }
+        }
+    }
+    flush(&mut run, out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stacks::StackId;
+    use crate::track::TrackBuilder;
+
+    fn track(spans: &[(i64, u8)], end: i64) -> Track {
+        let mut b = TrackBuilder::default();
+        for &(t, s) in spans {
+            b.push(t, s, StackId::NONE, 0, 0);
+        }
+        b.finish(end)
+    }
+
+    #[test]
+    fn wide_spans_stay_separate() {
+        let t = track(&[(0, 1), (500, 2)], 1000);
+        let plan = plan_track(&t, View { start_ns: 0, end_ns: 1000, width_px: 100.0 }, 1.0);
+        assert_eq!(plan.len(), 2);
+        assert_eq!((plan[0].start_ns, plan[0].end_ns, plan[0].state, plan[0].count), (0, 500, 1, 1));
+        assert_eq!((plan[1].start_ns, plan[1].end_ns, plan[1].state), (500, 1000, 2));
+    }
+
+    #[test]
+    fn sub_pixel_runs_merge_with_dominant_state() {
+        // 10 ns per pixel: spans of 3 ns merge; the 50 ns span does not.
+        let mut spans: Vec<(i64, u8)> = (0..10).map(|i| (i * 3, if i % 3 == 0 { 2 } else { 1 })).collect();
+        spans.push((30, 4));
+        let t = track(&spans, 80);
+        let plan = plan_track(&t, View { start_ns: 0, end_ns: 100, width_px: 10.0 }, 1.0);
+        assert_eq!(plan.len(), 2, "{plan:?}");
+        assert_eq!((plan[0].start_ns, plan[0].end_ns, plan[0].count, plan[0].state), (0, 30, 10, 1));
+        assert_eq!((plan[1].start_ns, plan[1].state, plan[1].count, plan[1].first_index), (30, 4, 1, 10));
+    }
+
+    #[test]
+    fn panning_does_not_move_merge_boundaries() {
+        // Mostly sub-pixel spans with a wide one every 37th.
+        let mut t0 = 0;
+        let spans: Vec<(i64, u8)> = (0..5000)
+            .map(|i| {
+                let start = t0;
+                t0 += if i % 37 == 0 { 5000 } else { 50 + (i % 13) * 7 };
+                (start, (i % 4) as u8)
+            })
+            .collect();
+        let t = track(&spans, t0);
+        let a = plan_track(&t, View { start_ns: 0, end_ns: 200_000, width_px: 500.0 }, 1.0);
+        let b = plan_track(&t, View { start_ns: 20_000, end_ns: 220_000, width_px: 500.0 }, 1.0);
+        // Items fully inside both windows are identical.
+        let inside = |p: &PlanItem| p.start_ns >= 40_000 && p.end_ns <= 180_000;
+        let a: Vec<_> = a.into_iter().filter(inside).collect();
+        let b: Vec<_> = b.into_iter().filter(inside).collect();
+        assert!(!a.is_empty());
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn whole_trace_zoomed_out_is_small() {
+        let spans: Vec<(i64, u8)> = (0..100_000).map(|i| (i * 10, (i % 3) as u8)).collect();
+        let t = track(&spans, 1_000_000);
+        let plan = plan_track(&t, View { start_ns: 0, end_ns: 1_000_000, width_px: 1000.0 }, 1.0);
+        assert_eq!(plan.len(), 1);
+        assert_eq!(plan[0].count, 100_000);
+        let total: u32 = plan.iter().map(|p| p.count).sum();
+        assert_eq!(total, 100_000);
+    }
+
+    #[test]
+    fn x_and_time_are_inverse() {
+        let v = View { start_ns: 1000, end_ns: 3000, width_px: 200.0 };
+        assert_eq!(v.x_from_time(2000), 100.0);
+        assert_eq!(v.time_from_x(100.0), 2000);
+    }
+}

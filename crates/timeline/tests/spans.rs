@@ -1,0 +1,233 @@
+//! Goroutine and P spans checked against Go's own parse (the committed
+//! `go tool trace -d=parsed` oracles), plus the parallel build against the
+//! sequential one.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use timeline::{Category, GState, Mode, PState, Progress, Timeline, build_with};
+
+fn traces_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/traces")
+}
+
+/// Every committed trace with its oracle.
+fn committed() -> Vec<(PathBuf, PathBuf)> {
+    let mut out = Vec::new();
+    let mut dirs: Vec<_> = std::fs::read_dir(traces_root()).unwrap().map(|d| d.unwrap().path()).collect();
+    dirs.sort();
+    for dir in dirs {
+        let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|d| d.unwrap().path()).collect();
+        files.sort();
+        for f in files {
+            if f.extension().is_some_and(|e| e == "trace") {
+                let oracle = f.with_extension("parsed.txt.gz");
+                out.push((f, oracle));
+            }
+        }
+    }
+    out
+}
+
+fn oracle_text(path: &Path) -> String {
+    let mut s = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap()).read_to_string(&mut s).unwrap();
+    s
+}
+
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let start = line.find(key)? + key.len();
+    let rest = &line[start..];
+    Some(rest.split(' ').next().unwrap_or(rest))
+}
+
+/// Go's goroutine states by category, as our tracks classify them.
+fn category(go_state: &str) -> Category {
+    match go_state {
+        "Runnable" => Category::Runnable,
+        "Running" => Category::Running,
+        "Syscall" => Category::Syscall,
+        "Waiting" => Category::Blocked,
+        "NotExist" => Category::Dead,
+        other => panic!("unexpected goroutine state {other}"),
+    }
+}
+
+/// From the oracle: per goroutine, every change of state (time, new
+/// category); per P, every change between idle and busy.
+#[allow(clippy::type_complexity)]
+fn oracle_changes(text: &str) -> (BTreeMap<i64, Vec<(i64, Category)>>, BTreeMap<i64, Vec<(i64, bool)>>) {
+    let (mut gs, mut ps) = (BTreeMap::new(), BTreeMap::new());
+    for line in text.lines().filter(|l| l.contains(" StateTransition ")) {
+        let time: i64 = field(line, "Time=").unwrap().parse().unwrap();
+        if let Some(g) = field(line, "GoID=") {
+            let tr = line.split(&format!("GoID={g} ")).nth(1).unwrap().split(' ').next().unwrap();
+            let (from, to) = tr.split_once("->").unwrap();
+            if from != to {
+                gs.entry(g.parse::<i64>().unwrap()).or_insert_with(Vec::new).push((time, category(to)));
+            }
+        } else if let Some(p) = field(line, "ProcID=") {
+            let tr = line.split(&format!("ProcID={p} ")).nth(1).unwrap().split(' ').next().unwrap();
+            let (from, to) = tr.split_once("->").unwrap();
+            if from != to {
+                ps.entry(p.parse::<i64>().unwrap()).or_insert_with(Vec::new).push((time, to == "Idle"));
+            }
+        }
+    }
+    (gs, ps)
+}
+
+fn load(path: &Path, mode: Mode) -> Timeline {
+    let bytes = std::fs::read(path).unwrap();
+    build_with(&bytes, &Progress::default(), mode).unwrap()
+}
+
+#[test]
+fn goroutine_spans_match_go_on_every_committed_trace() {
+    let mut goroutines = 0;
+    for (trace, oracle) in committed() {
+        let tl = load(&trace, Mode::Parallel);
+        assert!(tl.error.is_none(), "{}: {:?}", trace.display(), tl.error);
+        let (expect_g, expect_p) = oracle_changes(&oracle_text(&oracle));
+        let ours: BTreeMap<i64, Vec<(i64, Category)>> = tl
+            .goroutines
+            .iter()
+            .map(|g| {
+                let spans = g.track.spans();
+                (g.id.0, spans.iter().map(|s| (s.start_ns, GState::from_u8(s.state).unwrap().category())).collect())
+            })
+            .collect();
+        assert_eq!(ours.len(), expect_g.len(), "{}: goroutine count", trace.display());
+        for (id, want) in &expect_g {
+            assert_eq!(ours.get(id), Some(want), "{}: goroutine {id}", trace.display());
+            goroutines += 1;
+        }
+        for (id, want) in &expect_p {
+            let p = tl.procs.iter().find(|p| p.id.0 == *id).unwrap_or_else(|| panic!("{}: P{id}", trace.display()));
+            let mut got = Vec::new();
+            let mut last = None;
+            for s in p.track.spans() {
+                let idle = s.state == PState::Idle as u8;
+                if last != Some(idle) {
+                    got.push((s.start_ns, idle));
+                    last = Some(idle);
+                }
+            }
+            // Both may start idle; compare from the first busy span. That first span may
+            // start earlier than Go's: v1 traces show goroutines on a P
+            // before its ProcStart.
+            let want: Vec<_> = want.iter().copied().skip_while(|&(_, idle)| idle).collect();
+            let got: Vec<_> = got.into_iter().skip_while(|&(_, idle)| idle).collect();
+            assert!(got.first().map(|f| f.0) <= want.first().map(|f| f.0), "{}: P{id}", trace.display());
+            assert_eq!(got.get(1..), want.get(1..), "{}: P{id}", trace.display());
+        }
+    }
+    assert!(goroutines > 1000, "only {goroutines} goroutines checked");
+}
+
+/// Everything observable of a timeline, as text.
+fn digest(tl: &Timeline) -> String {
+    let mut s = format!("{} {} {} {}\n", tl.start_ns, tl.end_ns, tl.event_count, tl.generations);
+    for g in &tl.goroutines {
+        s += &format!(
+            "g{} {} {} {:?} {:?} {:?} {:?}\n",
+            g.id.0,
+            g.parent.0,
+            tl.strings.get(g.start_fn),
+            tl.stacks.frames(g.creation_stack),
+            g.created_ns,
+            g.exited_ns,
+            g.track.spans()
+        );
+    }
+    for p in &tl.procs {
+        s += &format!("p{} {:?}\n", p.id.0, p.track.spans());
+    }
+    for t in &tl.threads {
+        s += &format!("m{} {:?}\n", t.id.0, t.track.spans());
+    }
+    s += &format!("{:?}\n{:?}\n{:?}\n", tl.gc, tl.stw, tl.gc_work);
+    let c = &tl.counters;
+    for counter in [&c.heap_alloc, &c.heap_goal, &c.gomaxprocs, &c.running, &c.runnable, &c.blocked, &c.syscall] {
+        s += &format!("{counter:?}\n");
+    }
+    s += &format!("{:?}\n{:?}\n{:?}\n{:?}\n", tl.tasks, tl.regions, tl.logs, tl.cpu_samples);
+    s
+}
+
+#[test]
+fn parallel_build_equals_sequential_build() {
+    let mut checked = 0;
+    for (trace, _) in committed() {
+        let par = load(&trace, Mode::Parallel);
+        let seq = load(&trace, Mode::Sequential);
+        assert_eq!(digest(&par), digest(&seq), "{}", trace.display());
+        checked += 1;
+    }
+    assert!(checked >= 90);
+}
+
+fn goroutine_by_fn<'t>(tl: &'t Timeline, name: &str) -> &'t timeline::Goroutine {
+    let hits: Vec<_> = tl.goroutines.iter().filter(|g| tl.strings.get(g.start_fn) == name).collect();
+    assert_eq!(hits.len(), 1, "goroutines starting in {name}");
+    hits[0]
+}
+
+fn stack_funcs(tl: &Timeline, id: timeline::StackId) -> Vec<String> {
+    tl.stacks.frames(id).iter().map(|f| tl.strings.get(f.func).to_string()).collect()
+}
+
+/// The blocked spans of a goroutine in one state, with durations in ms.
+fn blocked_ms(g: &timeline::Goroutine, state: GState) -> Vec<(timeline::Span, f64)> {
+    g.track.spans().into_iter().filter(|s| s.state == state as u8).map(|s| (s, s.duration_ns() as f64 / 1e6)).collect()
+}
+
+#[test]
+fn blocked_receiver_blocks_60ms_in_chan_receive_in_every_version() {
+    let mut versions = 0;
+    for dir in std::fs::read_dir(traces_root()).unwrap() {
+        let path = dir.unwrap().path().join("chan.trace");
+        if !path.exists() {
+            continue;
+        }
+        let tl = load(&path, Mode::Parallel);
+        let g = goroutine_by_fn(&tl, "main.blockedReceiver");
+        let spans = blocked_ms(g, GState::ChanRecv);
+        assert_eq!(spans.len(), 1, "{}", path.display());
+        let (span, ms) = spans[0];
+        assert!((60.0..61.0).contains(&ms), "{}: {ms} ms", path.display());
+        assert!(stack_funcs(&tl, span.stack).contains(&"main.blockedReceiver".to_string()));
+        let i = g.track.index_at(span.start_ns).unwrap();
+        let (by, wake_stack) = g.unblocked_by(i).expect("someone woke it");
+        let waker = tl.goroutine(by).unwrap();
+        assert_eq!(tl.strings.get(waker.start_fn), "main.main", "{}", path.display());
+        assert!(stack_funcs(&tl, wake_stack).contains(&"main.delayedSender".to_string()));
+        assert!(g.parent.is_some());
+        versions += 1;
+    }
+    assert!(versions >= 8, "{versions} versions");
+}
+
+#[test]
+fn known_blocking_goroutines_show_their_reason_and_length() {
+    // (program, start function, state, min ms, max ms), from testdata/README.md.
+    let cases = [
+        ("chan", "main.blockedSender", GState::ChanSend, 24.0, 30.0),
+        ("chan", "main.blockedSelector", GState::Select, 19.0, 25.0),
+        ("sync", "main.mutexWaiter", GState::Mutex, 28.0, 35.0),
+        ("syscalls", "main.blockingSyscallReader", GState::Syscall, 29.0, 40.0),
+        ("syscalls", "main.pipeReader", GState::Network, 14.0, 20.0),
+        ("net", "main.echoServer", GState::Network, 19.0, 25.0),
+        ("multigen", "main.longSleeper", GState::Sleep, 1150.0, 1300.0),
+    ];
+    for v in ["go1.22", "go1.23", "go1.24", "go1.25", "go1.26", "go1.27"] {
+        for (program, func, state, lo, hi) in cases {
+            let path = traces_root().join(v).join(format!("{program}.trace"));
+            let tl = load(&path, Mode::Parallel);
+            let g = goroutine_by_fn(&tl, func);
+            let longest = blocked_ms(g, state).into_iter().map(|(_, ms)| ms).fold(0.0, f64::max);
+            assert!((lo..hi).contains(&longest), "{v} {func}: longest {state:?} is {longest} ms");
+        }
+    }
+}
