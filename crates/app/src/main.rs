@@ -1,11 +1,14 @@
 //! `gotv`: a native desktop viewer for Go execution traces.
 //!
-//! `gotv FILE` opens the viewer; `gotv dump FILE` and `gotv stats FILE` are
-//! command-line tools over the same decoder.
+//! `gotv` opens the viewer (`gotv FILE` with that file loaded); `gotv dump
+//! FILE` and `gotv stats FILE` are command-line tools over the same decoder.
+//! The viewer lives in the library (`lib.rs`); this is the command line.
 
 mod cli;
 mod mem;
-mod trace_file;
+
+// The command-line tools name it `crate::trace_file`.
+use gotv::trace_file;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,11 +55,7 @@ fn main() -> ExitCode {
         Some(Command::Stats { file, decode_only, sequential, json }) => {
             cli::stats::run(&file, decode_only, sequential, json)
         }
-        None => {
-            eprintln!("gotv: the viewer window is not built yet; use `gotv dump FILE` or `gotv stats FILE`");
-            let _ = args.file;
-            Ok(ExitCode::from(2))
-        }
+        None => gotv::app::run(args.file).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

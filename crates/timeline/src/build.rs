@@ -2,9 +2,9 @@
 //! parallel into parts, parts stitched together in order.
 
 use rayon::prelude::*;
-use trace_core::{Event, GenerationRun, ParallelDecode, Reader, Version};
+use trace_core::{Event, GenerationRun, ParallelDecode, Reader, TimeNs, Version};
 
-use crate::merge::Merger;
+use crate::merge::{COUNTER_RESOLUTION_NS, Merger};
 use crate::model::Timeline;
 use crate::part::GenPart;
 use crate::progress::{Phase, Progress};
@@ -48,8 +48,13 @@ pub fn build_with(data: &[u8], progress: &Progress, mode: Mode) -> Result<Timeli
     Ok(timeline)
 }
 
-fn collect<'a>(run: &mut GenerationRun<'a>) -> GenPart<'a> {
-    let mut part = GenPart::default();
+/// Collects one generation's part. `floor` is applied as events come.
+fn collect_with<'a>(run: &mut GenerationRun<'a>, floor: Option<i64>) -> GenPart<'a> {
+    let mut part = GenPart::new(floor, COUNTER_RESOLUTION_NS);
+    let generation = run.generation();
+    // Logs take about 1.5 bytes per trace byte; reserving spares the copies
+    // of growing them.
+    part.reserve_logs(generation.end_offset.saturating_sub(generation.start_offset) as usize * 3 / 2);
     let mut ev = Event::EMPTY;
     let mut ord = 0u32;
     // A decode error is recorded in the run and reported by the chain.
@@ -61,48 +66,69 @@ fn collect<'a>(run: &mut GenerationRun<'a>) -> GenPart<'a> {
     part
 }
 
+fn collect<'a>(run: &mut GenerationRun<'a>) -> GenPart<'a> {
+    collect_with(run, None)
+}
+
 fn build_v2(data: &[u8], progress: &Progress, mode: Mode) -> Result<Timeline, BuildError> {
     let pd = ParallelDecode::new(data)?;
     progress.set_phase(Phase::Decoding);
     let mut chainer = pd.chainer();
-    let mut merger = Merger::default();
-    // A window of one generation per thread: parts of a window are alive
-    // together, then folded in and dropped.
-    let window = match mode {
-        Mode::Parallel => rayon::current_num_threads().max(1),
-        Mode::Sequential => 1,
-    };
+    let parallel = mode == Mode::Parallel;
+    let mut merger = Merger::new(parallel);
+    // A window of generations: their parts are alive together, then folded
+    // in (tracks in parallel by shard) and dropped.
+    let window = if parallel { rayon::current_num_threads().max(1) } else { 1 };
     let mut start = 0;
+    let mut next_gen = 0;
+    let fold = |merger: &mut Merger, confirmed: Vec<(GenPart<'_>, Option<TimeNs>)>, next_gen: &mut usize| {
+        let mut parts = Vec::with_capacity(confirmed.len());
+        for (part, floor) in confirmed {
+            let i = *next_gen;
+            *next_gen += 1;
+            progress.set_done(part.end_offset);
+            // Go's timestamp repair across the boundary changes a time only
+            // if the floor reaches past the part's slack: then re-collect
+            // the generation with the floor applied (rare).
+            let part = match floor {
+                Some(f) if f.0.saturating_add(1) > part.slack => {
+                    let redo = pd.run(i, |run| collect_with(run, Some(f.0)));
+                    redo.into_value()
+                }
+                _ => part,
+            };
+            parts.push(part);
+        }
+        merger.merge(&parts);
+    };
     while start < pd.len() && !chainer.is_stopped() {
         if progress.is_cancelled() {
             return Err(BuildError::Cancelled);
         }
         let end = (start + window).min(pd.len());
-        let started: Vec<_> = match mode {
-            Mode::Parallel => (start..end).into_par_iter().map(|i| pd.run(i, collect)).collect(),
-            Mode::Sequential => (start..end).map(|i| pd.run(i, collect)).collect(),
+        let started: Vec<_> = if parallel {
+            (start..end).into_par_iter().map(|i| pd.run(i, collect)).collect()
+        } else {
+            (start..end).map(|i| pd.run(i, collect)).collect()
         };
         for s in started {
             chainer.feed(s, collect);
         }
-        for (part, floor, _) in chainer.take_confirmed() {
-            progress.set_done(part.end_offset);
-            merger.merge(part, floor);
-        }
+        let confirmed: Vec<_> = chainer.take_confirmed().into_iter().map(|(p, f, _)| (p, f)).collect();
+        fold(&mut merger, confirmed, &mut next_gen);
         start = end;
     }
     progress.set_phase(Phase::Finishing);
     let mut chained = chainer.finish();
-    for (part, floor) in chained.values.drain(..).zip(chained.time_floors.drain(..)) {
-        merger.merge(part, floor);
-    }
+    let rest: Vec<_> = chained.values.drain(..).zip(chained.time_floors.drain(..)).collect();
+    fold(&mut merger, rest, &mut next_gen);
     Ok(merger.finish(chained.error, data.len() as u64))
 }
 
 fn build_v1(data: &[u8], progress: &Progress) -> Result<Timeline, BuildError> {
     let mut reader = Reader::new(data)?;
     progress.set_phase(Phase::Decoding);
-    let mut part = GenPart::default();
+    let mut part = GenPart::new(None, COUNTER_RESOLUTION_NS);
     let mut ev = Event::EMPTY;
     let mut ord = 0u32;
     let mut error = None;
@@ -117,7 +143,7 @@ fn build_v1(data: &[u8], progress: &Progress) -> Result<Timeline, BuildError> {
         }
         part.add(&ev, &reader.context(), ord);
         ord = ord.wrapping_add(1);
-        if ord % (1 << 20) == 0 {
+        if ord.is_multiple_of(1 << 20) {
             if progress.is_cancelled() {
                 return Err(BuildError::Cancelled);
             }
@@ -125,7 +151,7 @@ fn build_v1(data: &[u8], progress: &Progress) -> Result<Timeline, BuildError> {
         }
     }
     progress.set_phase(Phase::Finishing);
-    let mut merger = Merger::default();
-    merger.merge(part, None);
+    let mut merger = Merger::new(true);
+    merger.merge(std::slice::from_ref(&part));
     Ok(merger.finish(error, data.len() as u64))
 }

@@ -19,6 +19,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod analysis;
 pub mod build;
 pub mod counter;
 pub mod decode;
@@ -30,6 +31,7 @@ pub mod progress;
 pub mod stacks;
 pub mod state;
 pub mod strings;
+pub mod ticks;
 pub mod track;
 
 pub use build::{BuildError, Mode, build, build_with};

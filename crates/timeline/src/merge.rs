@@ -1,21 +1,21 @@
 //! Stitching generation parts together, in generation order.
 
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
-use trace_core::{GoroutineId, ProcId, ThreadId, TimeNs};
+use trace_core::{GoroutineId, ProcId, ThreadId};
 
 use crate::model::{
     Counters, CpuSample, Goroutine, LogEntry, Proc, RangeKind, RangeSpan, Region, Task, Thread, Timeline,
 };
-use crate::part::{Edge, GenPart, MetricKind, Rec, UserKind};
+use crate::part::{Edge, GenPart, Log, MetricKind, Rec, SHARDS, Tag, UserKind};
 use crate::stacks::{Frame, StackId, StackTree};
 use crate::state::{GState, MState, PState};
 use crate::strings::{StrId, Strings};
 use crate::track::TrackBuilder;
 
 /// Goroutine counters keep at most one sample per this many ns.
-const COUNTER_RESOLUTION_NS: i64 = 1_000;
+pub(crate) const COUNTER_RESOLUTION_NS: i64 = 10_000;
 
-#[derive(Default)]
 struct GBuild {
     track: TrackBuilder,
     parent: i64,
@@ -26,14 +26,53 @@ struct GBuild {
     exited_ns: Option<i64>,
 }
 
-/// Accumulates parts in generation order.
+/// The tracks of the resources whose records go to one shard log.
 #[derive(Default)]
-pub(crate) struct Merger {
-    strings: Strings,
-    stacks: StackTree,
+struct Shard {
     goroutines: FxHashMap<i64, GBuild>,
     procs: FxHashMap<i64, TrackBuilder>,
     threads: FxHashMap<i64, TrackBuilder>,
+}
+
+impl Shard {
+    /// Applies one part's log for this shard.
+    fn apply(&mut self, log: &Log, stacks: &[StackId]) {
+        let stack = |i: u32| stacks.get(i as usize).copied().unwrap_or_default();
+        for r in log.iter() {
+            match r.tag {
+                t if t == Tag::G as u8 => {
+                    let g = self.goroutines.entry(r.id).or_insert_with(GBuild::new);
+                    push_goroutine(g, &r, r.time, stack(r.stack));
+                }
+                t if t == Tag::Created as u8 => {
+                    let g = self.goroutines.entry(r.id).or_insert_with(GBuild::new);
+                    g.parent = r.a;
+                    g.creation_stack = stack(r.stack);
+                    g.start_stack = stack(r.b as u32);
+                    g.created_ns = Some(r.time);
+                }
+                t if t == Tag::Label as u8 => {
+                    if let Some(g) = self.goroutines.get_mut(&r.id)
+                        && g.track.last_state() == Some(GState::Running as u8)
+                    {
+                        g.track.set_last_b(r.a);
+                    }
+                }
+                t if t == Tag::P as u8 => {
+                    push_simple(self.procs.entry(r.id).or_default(), &r, |s| s == PState::Idle as u8);
+                }
+                _ => push_simple(self.threads.entry(r.id).or_default(), &r, |s| s == MState::Idle as u8),
+            }
+        }
+    }
+}
+
+/// Accumulates parts in generation order.
+pub(crate) struct Merger {
+    parallel: bool,
+    strings: Strings,
+    stacks: StackTree,
+    shards: Vec<Shard>,
     counts: [i64; 4],
     counters: Counters,
     open_ranges: FxHashMap<(RangeKind, i64), (i64, StrId)>,
@@ -50,59 +89,83 @@ pub(crate) struct Merger {
     end_ns: i64,
 }
 
+impl GBuild {
+    fn new() -> GBuild {
+        GBuild {
+            track: TrackBuilder::default(),
+            parent: -1,
+            creation_stack: StackId::NONE,
+            start_stack: StackId::NONE,
+            first_stack: StackId::NONE,
+            created_ns: None,
+            exited_ns: None,
+        }
+    }
+}
+
 impl Merger {
-    /// Adds the next generation's part. `floor` is the chain's time floor
-    /// for a speculative run (see `trace_core::parallel::Chained`).
-    pub fn merge(&mut self, part: GenPart<'_>, floor: Option<TimeNs>) {
-        let fix = |t: i64, ord: u32| match floor {
-            Some(f) => t.max(f.0.saturating_add(1 + i64::from(ord))),
-            None => t,
+    /// A merger; `parallel` spreads the track work over rayon's threads.
+    pub fn new(parallel: bool) -> Merger {
+        Merger {
+            parallel,
+            strings: Strings::default(),
+            stacks: StackTree::default(),
+            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
+            counts: [0; 4],
+            counters: Counters::default(),
+            open_ranges: FxHashMap::default(),
+            ranges: Vec::new(),
+            tasks: FxHashMap::default(),
+            open_regions: FxHashMap::default(),
+            regions: Vec::new(),
+            logs: Vec::new(),
+            samples: Vec::new(),
+            events: 0,
+            generations: 0,
+            start_ns: None,
+            end_ns: 0,
+        }
+    }
+
+    /// Adds the next generations' parts (times already final), in order.
+    pub fn merge(&mut self, parts: &[GenPart<'_>]) {
+        let maps: Vec<Vec<StackId>> = parts.iter().map(|p| self.merge_global(p)).collect();
+        let apply = |(s, shard): (usize, &mut Shard)| {
+            for (part, map) in parts.iter().zip(&maps) {
+                if let Some(log) = part.shards.get(s) {
+                    shard.apply(log, map);
+                }
+            }
         };
+        if self.parallel {
+            self.shards.par_iter_mut().enumerate().for_each(apply);
+        } else {
+            self.shards.iter_mut().enumerate().for_each(apply);
+        }
+    }
+
+    /// Everything of a part that is not per resource; returns its stack map.
+    fn merge_global(&mut self, part: &GenPart<'_>) -> Vec<StackId> {
         self.generations += 1;
         self.events += part.events;
         if let Some(t) = part.first_time {
-            self.start_ns.get_or_insert(fix(t, 0));
-            self.end_ns = self.end_ns.max(fix(part.last_time, part.events.saturating_sub(1) as u32));
+            self.start_ns.get_or_insert(t);
+            self.end_ns = self.end_ns.max(part.last_time);
         }
         let stacks: Vec<StackId> = part.stacks.iter().map(|frames| self.intern_stack(frames)).collect();
         let stack = |i: u32| stacks.get(i as usize).copied().unwrap_or_default();
 
-        for c in &part.created {
-            let g = self.goroutines.entry(c.g).or_default();
-            g.parent = c.parent;
-            g.creation_stack = stack(c.creation_stack);
-            g.start_stack = stack(c.start_stack);
-            g.created_ns = Some(fix(c.time, c.ord));
-        }
-        for (id, recs) in &part.goroutines {
-            let g = self.goroutines.entry(*id).or_insert_with(|| GBuild { parent: -1, ..GBuild::default() });
-            for r in recs {
-                push_goroutine(g, r, fix(r.time, r.ord), stack(r.stack));
-            }
-        }
-        for (id, recs) in &part.procs {
-            let b = self.procs.entry(*id).or_default();
-            for r in recs {
-                push_simple(b, r, fix(r.time, r.ord), |s| s == PState::Idle as u8);
-            }
-        }
-        for (id, recs) in &part.threads {
-            let b = self.threads.entry(*id).or_default();
-            for r in recs {
-                push_simple(b, r, fix(r.time, r.ord), |s| s == MState::Idle as u8);
-            }
-        }
-        self.merge_counts(&part, &fix);
-        for &(t, ord, kind, v) in &part.metrics {
+        self.merge_counts(part);
+        for &(t, kind, v) in &part.metrics {
             let c = match kind {
                 MetricKind::HeapAlloc => &mut self.counters.heap_alloc,
                 MetricKind::HeapGoal => &mut self.counters.heap_goal,
                 MetricKind::Gomaxprocs => &mut self.counters.gomaxprocs,
             };
-            c.push(fix(t, ord), v as i64);
+            c.push(t, v as i64);
         }
         for r in &part.ranges {
-            let t = fix(r.time, r.ord);
+            let t = r.time;
             let key = (r.kind, r.scope);
             match r.edge {
                 Edge::Begin => {
@@ -124,16 +187,17 @@ impl Merger {
                 }
             }
         }
-        self.merge_user(&part, &fix);
-        for &(t, ord, g, p, m, s) in &part.samples {
+        self.merge_user(part);
+        for &(t, g, p, m, s) in &part.samples {
             self.samples.push(CpuSample {
-                time_ns: fix(t, ord),
+                time_ns: t,
                 g: GoroutineId(g),
                 p: ProcId(p),
                 m: ThreadId(m),
                 stack: stack(s),
             });
         }
+        stacks
     }
 
     fn intern_stack(&mut self, frames: &[trace_core::ResolvedFrame<'_>]) -> StackId {
@@ -148,13 +212,14 @@ impl Merger {
         self.stacks.insert(&frames)
     }
 
-    fn merge_counts(&mut self, part: &GenPart<'_>, fix: &impl Fn(i64, u32) -> i64) {
-        for &(t, ord, from, to) in &part.counts {
-            let t = fix(t, ord);
-            for (c, d) in [(from, -1), (to, 1)] {
-                let Some(c) = c else { continue };
-                let Some(n) = self.counts.get_mut(c as usize) else { continue };
-                *n = (*n + d).max(0);
+    fn merge_counts(&mut self, part: &GenPart<'_>) {
+        for &(t, deltas) in &part.counts {
+            for (c, d) in deltas.into_iter().enumerate() {
+                if d == 0 {
+                    continue;
+                }
+                let Some(n) = self.counts.get_mut(c) else { continue };
+                *n = (*n + i64::from(d)).max(0);
                 let v = *n;
                 let counter = match c {
                     0 => &mut self.counters.runnable,
@@ -162,16 +227,14 @@ impl Merger {
                     2 => &mut self.counters.syscall,
                     _ => &mut self.counters.blocked,
                 };
-                // Coalesce bursts: one sample per resolution step.
-                let t = t - t.rem_euclid(COUNTER_RESOLUTION_NS);
                 counter.push(t, v);
             }
         }
     }
 
-    fn merge_user(&mut self, part: &GenPart<'_>, fix: &impl Fn(i64, u32) -> i64) {
+    fn merge_user(&mut self, part: &GenPart<'_>) {
         for u in &part.user {
-            let t = fix(u.time, u.ord);
+            let t = u.time;
             match u.what {
                 UserKind::TaskBegin | UserKind::TaskEnd => {
                     let typ = if u.what == UserKind::TaskBegin { self.strings.intern(u.s1) } else { StrId(0) };
@@ -236,33 +299,30 @@ impl Merger {
     pub fn finish(mut self, error: Option<trace_core::Error>, file_bytes: u64) -> Timeline {
         let start_ns = self.start_ns.unwrap_or(0);
         let end_ns = self.end_ns.max(start_ns);
-        let mut goroutines: Vec<Goroutine> = self
-            .goroutines
-            .drain()
-            .map(|(id, g)| {
-                let from = if g.start_stack != StackId::NONE { g.start_stack } else { g.first_stack };
-                let start_fn = self.stacks.start_function(from, &self.strings);
-                let name = self.strings.get(start_fn);
-                let is_system = name.starts_with("runtime.") && name != "runtime.main";
-                Goroutine {
-                    id: GoroutineId(id),
-                    parent: GoroutineId(g.parent),
-                    start_fn,
-                    creation_stack: g.creation_stack,
-                    start_stack: g.start_stack,
-                    created_ns: g.created_ns,
-                    exited_ns: g.exited_ns,
-                    is_system,
-                    track: g.track.finish(end_ns),
-                }
-            })
-            .collect();
+        let shards = std::mem::take(&mut self.shards);
+        let (strings, stacks) = (&self.strings, &self.stacks);
+        let finish_shard = |shard: Shard| {
+            let gs: Vec<Goroutine> =
+                shard.goroutines.into_iter().map(|(id, g)| finish_goroutine(id, g, end_ns, strings, stacks)).collect();
+            let ps: Vec<Proc> =
+                shard.procs.into_iter().map(|(id, b)| Proc { id: ProcId(id), track: b.finish(end_ns) }).collect();
+            let ms: Vec<Thread> =
+                shard.threads.into_iter().map(|(id, b)| Thread { id: ThreadId(id), track: b.finish(end_ns) }).collect();
+            (gs, ps, ms)
+        };
+        let done: Vec<_> = if self.parallel {
+            shards.into_par_iter().map(finish_shard).collect()
+        } else {
+            shards.into_iter().map(finish_shard).collect()
+        };
+        let (mut goroutines, mut procs, mut threads) = (Vec::new(), Vec::new(), Vec::new());
+        for (gs, ps, ms) in done {
+            goroutines.extend(gs);
+            procs.extend(ps);
+            threads.extend(ms);
+        }
         goroutines.sort_by_key(|g| g.id);
-        let mut procs: Vec<Proc> =
-            self.procs.drain().map(|(id, b)| Proc { id: ProcId(id), track: b.finish(end_ns) }).collect();
         procs.sort_by_key(|p| p.id);
-        let mut threads: Vec<Thread> =
-            self.threads.drain().map(|(id, b)| Thread { id: ThreadId(id), track: b.finish(end_ns) }).collect();
         threads.sort_by_key(|t| t.id);
 
         let mut ranges = std::mem::take(&mut self.ranges);
@@ -313,6 +373,24 @@ impl Merger {
     }
 }
 
+fn finish_goroutine(id: i64, g: GBuild, end_ns: i64, strings: &Strings, stacks: &StackTree) -> Goroutine {
+    let from = if g.start_stack != StackId::NONE { g.start_stack } else { g.first_stack };
+    let start_fn = stacks.start_function(from, strings);
+    let name = strings.get(start_fn);
+    let is_system = name.starts_with("runtime.") && name != "runtime.main";
+    Goroutine {
+        id: GoroutineId(id),
+        parent: GoroutineId(g.parent),
+        start_fn,
+        creation_stack: g.creation_stack,
+        start_stack: g.start_stack,
+        created_ns: g.created_ns,
+        exited_ns: g.exited_ns,
+        is_system,
+        track: g.track.finish(end_ns),
+    }
+}
+
 fn add_goroutine(task: &mut Task, g: i64) {
     let g = GoroutineId(g);
     if g.is_some()
@@ -345,7 +423,8 @@ fn push_goroutine(g: &mut GBuild, r: &Rec, t: i64, stack: StackId) {
 
 /// Appends a P or thread record, skipping restatements of a known state and
 /// the leading idle spans before anything happened.
-fn push_simple(b: &mut TrackBuilder, r: &Rec, t: i64, is_idle: impl Fn(u8) -> bool) {
+fn push_simple(b: &mut TrackBuilder, r: &Rec, is_idle: impl Fn(u8) -> bool) {
+    let t = r.time;
     if r.restate && b.last_state() == Some(r.state) {
         return;
     }

@@ -10,7 +10,8 @@ use crate::track::{Span, Track};
 
 /// One goroutine: who made it, where it started, and its state spans.
 ///
-/// Span arguments on a goroutine track: for `Running`, `a` is the P; for
+/// Span arguments on a goroutine track: for `Running`, `a` is the P and `b`
+/// the GC mark worker mode ([`crate::analysis::MarkWorker`], -1 if none); for
 /// `Runnable` after a wake-up, `a` is the goroutine that woke it (or -1) and
 /// `stack` is where it was woken; for blocked, stopped and syscall spans,
 /// `stack` is where the goroutine blocked or entered the call.
@@ -47,6 +48,20 @@ impl Goroutine {
     /// The state of span `s`.
     pub fn state(s: &Span) -> GState {
         GState::from_u8(s.state).unwrap_or(GState::Blocked)
+    }
+
+    /// Time spent in each state within `[start_ns, end_ns)`, indexed by
+    /// state code (spans clipped to the range; exited time not counted).
+    pub fn state_totals(&self, start_ns: i64, end_ns: i64) -> [i64; GState::COUNT] {
+        let mut out = [0; GState::COUNT];
+        self.track.for_each_in(start_ns, end_ns, |_, s| {
+            if s.state != GState::Exited as u8
+                && let Some(slot) = out.get_mut(s.state as usize)
+            {
+                *slot += s.end_ns.min(end_ns) - s.start_ns.max(start_ns);
+            }
+        });
+        out
     }
 }
 
@@ -247,6 +262,21 @@ impl Timeline {
     pub fn goroutine_label(&self, g: &Goroutine) -> String {
         let f = self.strings.get(g.start_fn);
         if f.is_empty() { format!("g{}", g.id.0) } else { format!("g{} {}", g.id.0, f) }
+    }
+
+    /// Time all goroutines spent in each state within `[start_ns, end_ns)`,
+    /// largest first, states with no time left out.
+    pub fn state_totals_in(&self, start_ns: i64, end_ns: i64) -> Vec<(GState, i64)> {
+        let mut sum = [0i64; GState::COUNT];
+        for g in &self.goroutines {
+            for (acc, v) in sum.iter_mut().zip(g.state_totals(start_ns, end_ns)) {
+                *acc += v;
+            }
+        }
+        let mut out: Vec<(GState, i64)> =
+            GState::ALL.iter().zip(sum).filter(|&(_, ns)| ns > 0).map(|(&s, ns)| (s, ns)).collect();
+        out.sort_by_key(|&(s, ns)| (std::cmp::Reverse(ns), s));
+        out
     }
 
     /// Total spans over all tracks.

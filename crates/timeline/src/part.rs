@@ -8,29 +8,132 @@ use trace_core::{Event, EventContext, EventKind, GoState, ProcState, ResolvedFra
 
 use crate::state::{GState, MState, PState};
 
-/// One state change of one resource, as it happened in the generation.
-#[derive(Clone, Copy, Debug)]
+/// Goroutine, P and thread records are spread over this many logs by
+/// resource, so the merge can run one log index per thread.
+pub(crate) const SHARDS: usize = 64;
+
+/// Kinds of records in a shard log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Tag {
+    /// A goroutine state change.
+    G = 0,
+    /// A P state change.
+    P = 1,
+    /// A thread state change.
+    M = 2,
+    /// A goroutine creation (parent, creation stack, start stack).
+    Created = 3,
+    /// A GC mark worker mode for the goroutine's running span.
+    Label = 4,
+}
+
+const RESTATE: u8 = 0x80;
+
+/// One decoded log record.
+#[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Rec {
-    pub time: i64,
-    pub ord: u32,
-    pub state: u8,
+    pub tag: u8,
     /// A restatement (status event): ignored if the state is already known.
     pub restate: bool,
-    /// Local stack index (0 = none).
+    pub id: i64,
+    pub time: i64,
+    pub state: u8,
+    /// Local stack index (0 = none); for Created, the creation stack.
     pub stack: u32,
+    /// For Created: the parent.
     pub a: i64,
+    /// For Created: the start stack.
     pub b: i64,
 }
 
-/// A goroutine creation.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Created {
-    pub time: i64,
-    pub ord: u32,
-    pub g: i64,
-    pub parent: i64,
-    pub creation_stack: u32,
-    pub start_stack: u32,
+/// A compact, time-ordered byte log of records.
+#[derive(Default)]
+pub(crate) struct Log {
+    bytes: Vec<u8>,
+    last_time: i64,
+}
+
+impl Log {
+    fn push(&mut self, r: &Rec) {
+        let b = &mut self.bytes;
+        b.push(r.tag | if r.restate { RESTATE } else { 0 });
+        put(b, zz(r.id));
+        put(b, zz(r.time - self.last_time));
+        self.last_time = r.time;
+        b.push(r.state);
+        put(b, u64::from(r.stack));
+        put(b, zz(r.a));
+        put(b, zz(r.b));
+    }
+
+    /// The records, in order.
+    pub fn iter(&self) -> LogIter<'_> {
+        LogIter { bytes: &self.bytes, time: 0 }
+    }
+}
+
+/// Iterates a [`Log`].
+pub(crate) struct LogIter<'l> {
+    bytes: &'l [u8],
+    time: i64,
+}
+
+impl Iterator for LogIter<'_> {
+    type Item = Rec;
+
+    fn next(&mut self) -> Option<Rec> {
+        let (&tag, rest) = self.bytes.split_first()?;
+        self.bytes = rest;
+        let id = unzz(get(&mut self.bytes));
+        self.time += unzz(get(&mut self.bytes));
+        let (&state, rest) = self.bytes.split_first()?;
+        self.bytes = rest;
+        let stack = get(&mut self.bytes) as u32;
+        let a = unzz(get(&mut self.bytes));
+        let b = unzz(get(&mut self.bytes));
+        Some(Rec { tag: tag & !RESTATE, restate: tag & RESTATE != 0, id, time: self.time, state, stack, a, b })
+    }
+}
+
+fn put(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn get(bytes: &mut &[u8]) -> u64 {
+    let mut v = 0u64;
+    let mut shift = 0u32;
+    while let Some((&b, rest)) = bytes.split_first() {
+        *bytes = rest;
+        v |= u64::from(b & 0x7f) << shift.min(63);
+        if b < 0x80 {
+            break;
+        }
+        shift += 7;
+    }
+    v
+}
+
+fn zz(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzz(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+/// The shard log a resource's records go to.
+pub(crate) fn shard_of(tag: Tag, id: i64) -> usize {
+    let kind = match tag {
+        Tag::P => 1u64,
+        Tag::M => 2,
+        _ => 0,
+    };
+    let h = (id as u64 ^ (kind << 61)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (h >> 58) as usize % SHARDS
 }
 
 /// Phase of a range event.
@@ -45,7 +148,6 @@ pub(crate) enum Edge {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct RangeRec<'a> {
     pub time: i64,
-    pub ord: u32,
     pub kind: crate::model::RangeKind,
     pub edge: Edge,
     pub scope: i64,
@@ -56,7 +158,6 @@ pub(crate) struct RangeRec<'a> {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct UserRec<'a> {
     pub time: i64,
-    pub ord: u32,
     pub what: UserKind,
     pub g: i64,
     pub id: u64,
@@ -84,30 +185,68 @@ pub(crate) enum MetricKind {
 }
 
 /// Everything one generation contributes.
-#[derive(Default)]
 pub(crate) struct GenPart<'a> {
     /// Local stacks, innermost frame first; index 0 is the empty stack.
     pub stacks: Vec<Vec<ResolvedFrame<'a>>>,
     stack_index: FxHashMap<u64, u32>,
-    pub goroutines: FxHashMap<i64, Vec<Rec>>,
-    pub procs: FxHashMap<i64, Vec<Rec>>,
-    pub threads: FxHashMap<i64, Vec<Rec>>,
-    pub created: Vec<Created>,
-    /// Goroutine category changes in event order: (time, ord, from, to),
-    /// categories as in [`crate::state::Category`] (None = not counted).
-    pub counts: Vec<(i64, u32, Option<u8>, Option<u8>)>,
-    pub metrics: Vec<(i64, u32, MetricKind, u64)>,
+    /// Goroutine, P and thread records by [`shard_of`].
+    pub shards: Vec<Log>,
+    /// Goroutine category changes, summed per counter bucket:
+    /// (bucket start, deltas for runnable, running, syscall, blocked).
+    pub counts: Vec<(i64, [i32; 4])>,
+    pub metrics: Vec<(i64, MetricKind, u64)>,
     pub ranges: Vec<RangeRec<'a>>,
     pub user: Vec<UserRec<'a>>,
-    /// CPU samples: (time, ord, g, p, m, local stack).
-    pub samples: Vec<(i64, u32, i64, i64, i64, u32)>,
+    /// CPU samples: (time, g, p, m, local stack).
+    pub samples: Vec<(i64, i64, i64, i64, u32)>,
     pub events: u64,
     pub first_time: Option<i64>,
     pub last_time: i64,
     pub end_offset: u64,
+    /// The smallest `time - ord` over the generation's raw times: a time
+    /// floor `f` changes some time iff `f + 1 > slack`.
+    pub slack: i64,
+    /// Time floor applied while adding (see `trace_core::parallel::Chained`).
+    pub floor: Option<i64>,
+    /// Counter bucket width.
+    pub bucket_ns: i64,
+}
+
+impl<'a> Default for GenPart<'a> {
+    fn default() -> Self {
+        GenPart::new(None, 10_000)
+    }
 }
 
 impl<'a> GenPart<'a> {
+    /// An empty part; `floor` fixes up times as they are added.
+    pub fn new(floor: Option<i64>, bucket_ns: i64) -> Self {
+        GenPart {
+            stacks: Vec::new(),
+            stack_index: FxHashMap::default(),
+            shards: (0..SHARDS).map(|_| Log::default()).collect(),
+            counts: Vec::new(),
+            metrics: Vec::new(),
+            ranges: Vec::new(),
+            user: Vec::new(),
+            samples: Vec::new(),
+            events: 0,
+            first_time: None,
+            last_time: 0,
+            end_offset: 0,
+            slack: i64::MAX,
+            floor,
+            bucket_ns: bucket_ns.max(1),
+        }
+    }
+
+    /// Reserves about `bytes` in total across the shard logs.
+    pub fn reserve_logs(&mut self, bytes: usize) {
+        for log in &mut self.shards {
+            log.bytes.reserve(bytes / SHARDS);
+        }
+    }
+
     /// Interns a generation stack locally.
     fn stack(&mut self, ctx: &EventContext<'_, 'a>, id: trace_core::StackId) -> u32 {
         if id.0 == 0 {
@@ -153,41 +292,54 @@ impl<'a> GenPart<'a> {
         GState::Blocked
     }
 
+    fn rec(&mut self, tag: Tag, id: i64, r: Rec) {
+        if tag != Tag::G && tag != Tag::Created && tag != Tag::Label && id < 0 {
+            return;
+        }
+        if let Some(log) = self.shards.get_mut(shard_of(tag, id)) {
+            log.push(&Rec { tag: tag as u8, id, ..r });
+        }
+    }
+
     fn g(&mut self, g: i64, r: Rec) {
-        self.goroutines.entry(g).or_default().push(r);
+        self.rec(Tag::G, g, r);
     }
 
     fn p(&mut self, p: i64, r: Rec) {
-        if p >= 0 {
-            self.procs.entry(p).or_default().push(r);
-        }
+        self.rec(Tag::P, p, r);
     }
 
     fn m(&mut self, m: i64, r: Rec) {
-        if m >= 0 {
-            self.threads.entry(m).or_default().push(r);
-        }
+        self.rec(Tag::M, m, r);
     }
 
     /// Adds one event (the `ord`-th of the generation, Sync = 0).
     pub fn add(&mut self, e: &Event, ctx: &EventContext<'_, 'a>, ord: u32) {
-        let time = e.time.0;
+        let raw = e.time.0;
+        self.slack = self.slack.min(raw.saturating_sub(i64::from(ord)));
+        let time = match self.floor {
+            Some(f) => raw.max(f.saturating_add(1 + i64::from(ord))),
+            None => raw,
+        };
+        let mut e = *e;
+        e.time = trace_core::TimeNs(time);
+        let e = &e;
         self.events += 1;
         self.first_time.get_or_insert(time);
         self.last_time = time;
         let (g, p, m) = (e.g.0, e.p.0, e.m.0);
         if let Some(st) = e.state_transition() {
-            self.count(&st, time, ord);
+            self.count(&st, time);
         }
         match e.kind() {
-            EventKind::StateTransition => self.transition(e, ctx, ord),
+            EventKind::StateTransition => self.transition(e, ctx),
             EventKind::Metric => {
                 let kind = match e.typ {
                     ev::HEAP_ALLOC => MetricKind::HeapAlloc,
                     ev::HEAP_GOAL => MetricKind::HeapGoal,
                     _ => MetricKind::Gomaxprocs,
                 };
-                self.metrics.push((time, ord, kind, e.args[0]));
+                self.metrics.push((time, kind, e.args[0]));
             }
             EventKind::RangeBegin | EventKind::RangeActive | EventKind::RangeEnd => {
                 let Some(r) = e.range() else { return };
@@ -208,7 +360,7 @@ impl<'a> GenPart<'a> {
                     ResourceId::Goroutine(g) if kind == K::MarkAssist => g.0,
                     _ => -1,
                 };
-                self.ranges.push(RangeRec { time, ord, kind, edge, scope, reason });
+                self.ranges.push(RangeRec { time, kind, edge, scope, reason });
             }
             EventKind::TaskBegin | EventKind::TaskEnd => {
                 let Some(t) = e.task() else { return };
@@ -217,55 +369,67 @@ impl<'a> GenPart<'a> {
                     trace_core::event::StrRef::Table(s) => ctx.string(s),
                     trace_core::event::StrRef::Extra(_) => b"",
                 };
-                self.user.push(UserRec { time, ord, what, g, id: t.id.0, parent: t.parent.0, s1: typ, s2: b"" });
+                self.user.push(UserRec { time, what, g, id: t.id.0, parent: t.parent.0, s1: typ, s2: b"" });
             }
             EventKind::RegionBegin | EventKind::RegionEnd => {
                 let Some(r) = e.region() else { return };
                 let what = if e.kind() == EventKind::RegionBegin { UserKind::RegionBegin } else { UserKind::RegionEnd };
                 let typ = ctx.string(r.typ);
-                self.user.push(UserRec { time, ord, what, g, id: r.task.0, parent: 0, s1: typ, s2: b"" });
+                self.user.push(UserRec { time, what, g, id: r.task.0, parent: 0, s1: typ, s2: b"" });
             }
             EventKind::Log => {
                 let Some(l) = e.log() else { return };
                 let (cat, msg) = (ctx.string(l.category), ctx.string(l.message));
-                self.user.push(UserRec {
-                    time,
-                    ord,
-                    what: UserKind::Log,
-                    g,
-                    id: l.task.0,
-                    parent: 0,
-                    s1: cat,
-                    s2: msg,
-                });
+                self.user.push(UserRec { time, what: UserKind::Log, g, id: l.task.0, parent: 0, s1: cat, s2: msg });
             }
             EventKind::StackSample => {
                 let stack = self.stack(ctx, e.stack());
-                self.samples.push((time, ord, g, p, m, stack));
+                self.samples.push((time, g, p, m, stack));
             }
+            EventKind::Label => self.mark_worker_label(e, ctx),
             _ => {}
         }
     }
 
+    /// A GC mark worker's mode label follows its GoStart: kept as the
+    /// running span's `b` (see [`crate::analysis::MarkWorker`]).
+    fn mark_worker_label(&mut self, e: &Event, ctx: &EventContext<'_, 'a>) {
+        let Some(mode) = e.label().and_then(|l| crate::analysis::MarkWorker::from_label(ctx.string(l))) else { return };
+        let r = Rec { time: e.time.0, a: mode as i64, b: -1, ..Rec::default() };
+        self.rec(Tag::Label, e.g.0, r);
+    }
+
     /// Goroutine counters: category changes.
-    fn count(&mut self, st: &trace_core::StateTransition, time: i64, ord: u32) {
+    fn count(&mut self, st: &trace_core::StateTransition, time: i64) {
         let Some((_, from, to)) = st.goroutine() else { return };
         let cat = |s: Option<GoState>| match s {
-            Some(GoState::Runnable) => Some(0u8),
+            Some(GoState::Runnable) => Some(0usize),
             Some(GoState::Running) => Some(1),
             Some(GoState::Syscall) => Some(2),
             Some(GoState::Waiting) => Some(3),
             _ => None,
         };
         let (f, t) = (cat(from), cat(to));
-        if f != t {
-            self.counts.push((time, ord, f, t));
+        if f == t {
+            return;
+        }
+        let bucket = time - time.rem_euclid(self.bucket_ns);
+        if self.counts.last().is_none_or(|&(b, _)| b != bucket) {
+            self.counts.push((bucket, [0; 4]));
+        }
+        if let Some((_, d)) = self.counts.last_mut() {
+            if let Some(x) = f.and_then(|i| d.get_mut(i)) {
+                *x -= 1;
+            }
+            if let Some(x) = t.and_then(|i| d.get_mut(i)) {
+                *x += 1;
+            }
         }
     }
 
-    fn transition(&mut self, e: &Event, ctx: &EventContext<'_, 'a>, ord: u32) {
+    fn transition(&mut self, e: &Event, ctx: &EventContext<'_, 'a>) {
         let time = e.time.0;
-        let rec = |state: u8, stack: u32, a: i64, b: i64| Rec { time, ord, state, restate: false, stack, a, b };
+        let rec = |state: u8, stack: u32, a: i64, b: i64| Rec { time, state, stack, a, b, ..Rec::default() };
         let (g, p, m) = (e.g.0, e.p.0, e.m.0);
         let arg_g = e.args[0] as i64;
         let none = -1i64;
@@ -282,14 +446,8 @@ impl<'a> GenPart<'a> {
                     _ => GState::Syscall,
                 };
                 let parent = if e.typ == ev::GO_CREATE_SYSCALL { none } else { g };
-                self.created.push(Created {
-                    time,
-                    ord,
-                    g: arg_g,
-                    parent,
-                    creation_stack: creation,
-                    start_stack: start,
-                });
+                let created = Rec { time, stack: creation, a: parent, b: i64::from(start), ..Rec::default() };
+                self.rec(Tag::Created, arg_g, created);
                 self.g(arg_g, rec(state as u8, start, none, none));
                 if e.typ == ev::GO_CREATE_SYSCALL {
                     self.m(m, rec(MState::Syscall as u8, 0, arg_g, p));
@@ -341,7 +499,7 @@ impl<'a> GenPart<'a> {
                 self.g(g, rec(GState::Runnable as u8, 0, none, none));
                 self.m(m, idle_m);
             }
-            ev::GO_STATUS | ev::GO_STATUS_STACK => self.go_status(e, ctx, ord),
+            ev::GO_STATUS | ev::GO_STATUS_STACK => self.go_status(e, ctx),
             ev::PROC_START => self.p(arg_g, rec(PState::Scheduling as u8, 0, none, m)),
             ev::PROC_STOP => self.p(p, rec(PState::Idle as u8, 0, none, none)),
             ev::PROC_STEAL => self.p(arg_g, rec(PState::Idle as u8, 0, none, none)),
@@ -354,7 +512,7 @@ impl<'a> GenPart<'a> {
         }
     }
 
-    fn go_status(&mut self, e: &Event, ctx: &EventContext<'_, 'a>, ord: u32) {
+    fn go_status(&mut self, e: &Event, ctx: &EventContext<'_, 'a>) {
         let Some(st) = e.state_transition() else { return };
         let Some((gid, _, to)) = st.goroutine() else { return };
         let time = e.time.0;
@@ -368,8 +526,8 @@ impl<'a> GenPart<'a> {
             _ => GState::Exited,
         };
         let a = if state == GState::Running { p } else { -1 };
-        self.g(gid.0, Rec { time, ord, state: state as u8, restate: true, stack, a, b: -1 });
-        let restate = |state: u8, a: i64, b: i64| Rec { time, ord, state, restate: true, stack: 0, a, b };
+        self.g(gid.0, Rec { time, state: state as u8, restate: true, stack, a, b: -1, ..Rec::default() });
+        let restate = |state: u8, a: i64, b: i64| Rec { time, state, restate: true, a, b, ..Rec::default() };
         match state {
             GState::Running => {
                 self.p(p, restate(PState::Running as u8, gid.0, m));

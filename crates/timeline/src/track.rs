@@ -2,8 +2,10 @@
 //!
 //! A span is a start time, a state code, a stack and two small arguments;
 //! its end is the next span's start (the last one ends at the track's end).
-//! Spans are stored [`BLOCK_SPANS`] to a block as varints: the start as a
-//! delta from the previous span, the stack and arguments zig-zagged. Block
+//! Spans are stored [`BLOCK_SPANS`] to a block: the start as a varint delta
+//! from the previous span, one byte holding the state and which of stack,
+//! `a` and `b` follow (absent arguments are -1, an absent stack is 0), then
+//! those as varints. A typical span takes 4 to 6 bytes. Block
 //! headers keep time bounds and the dominant state, so zoomed-out queries
 //! never decode a block whose spans all fall inside one pixel.
 
@@ -88,23 +90,33 @@ impl Track {
     /// Decodes block `i` into `out` (cleared first).
     pub fn decode_block(&self, i: usize, out: &mut Vec<Span>) {
         out.clear();
+        self.for_each_in_block(i, |s| out.push(s));
+    }
+
+    /// Calls `f` with every span of block `i`, in order, without allocating.
+    pub fn for_each_in_block(&self, i: usize, mut f: impl FnMut(Span)) {
         let Some(h) = self.blocks.get(i) else { return };
         let end = self.blocks.get(i + 1).map_or(self.bytes.len(), |n| n.byte_start as usize);
         let mut bytes = self.bytes.get(h.byte_start as usize..end).unwrap_or_default();
         let mut t = h.start_ns;
+        let mut prev: Option<Span> = None;
         for k in 0..h.count as usize {
             let delta = read_uvarint(&mut bytes);
-            let state = read_byte(&mut bytes);
-            let stack = read_uvarint(&mut bytes) as u32;
-            let a = unzigzag(read_uvarint(&mut bytes));
-            let b = unzigzag(read_uvarint(&mut bytes));
+            let flags = read_byte(&mut bytes);
+            let stack = if flags & HAS_STACK != 0 { read_uvarint(&mut bytes) as u32 } else { 0 };
+            let a = if flags & HAS_A != 0 { unzigzag(read_uvarint(&mut bytes)) } else { -1 };
+            let b = if flags & HAS_B != 0 { unzigzag(read_uvarint(&mut bytes)) } else { -1 };
             if k > 0 {
                 t += delta as i64;
             }
-            if let Some(prev) = out.last_mut() {
-                prev.end_ns = t;
+            if let Some(mut p) = prev.take() {
+                p.end_ns = t;
+                f(p);
             }
-            out.push(Span { start_ns: t, end_ns: h.end_ns, state, stack: StackId(stack), a, b });
+            prev = Some(Span { start_ns: t, end_ns: h.end_ns, state: flags & STATE_MASK, stack: StackId(stack), a, b });
+        }
+        if let Some(p) = prev {
+            f(p);
         }
     }
 
@@ -170,91 +182,134 @@ impl Track {
 }
 
 /// Appends spans to a [`Track`] in time order.
+///
+/// The newest span stays pending (not yet encoded), so its `b` can still be
+/// set and its end is known when it is written.
 #[derive(Debug, Default)]
 pub struct TrackBuilder {
     track: Track,
-    last_start_ns: i64,
-    last_state: Option<u8>,
-    /// Time per state within the open block, to pick its dominant state.
-    block_ns: [i64; 32],
+    pending: Option<Span>,
+    /// Start of the last span written.
+    written_start_ns: i64,
 }
+
+const STATE_MASK: u8 = 0x1f;
+const HAS_STACK: u8 = 0x20;
+const HAS_A: u8 = 0x40;
+const HAS_B: u8 = 0x80;
 
 impl TrackBuilder {
     /// The state of the last span pushed.
     pub fn last_state(&self) -> Option<u8> {
-        self.last_state
+        self.pending.map(|s| s.state)
     }
 
     /// Start of the last span pushed.
     pub fn last_start_ns(&self) -> i64 {
-        self.last_start_ns
+        self.pending.map_or(0, |s| s.start_ns)
     }
 
     /// Number of spans pushed.
     pub fn len(&self) -> usize {
-        self.track.len()
+        self.track.len() + usize::from(self.pending.is_some())
     }
 
     /// Whether nothing was pushed.
     pub fn is_empty(&self) -> bool {
-        self.track.is_empty()
+        self.len() == 0
+    }
+
+    /// Sets `b` of the last span pushed.
+    pub fn set_last_b(&mut self, b: i64) {
+        if let Some(p) = self.pending.as_mut() {
+            p.b = b;
+        }
     }
 
     /// Starts a new span at `start_ns` (clamped to not go back in time),
-    /// ending the previous one there.
+    /// ending the previous one there. States must be below 32.
     pub fn push(&mut self, start_ns: i64, state: u8, stack: StackId, a: i64, b: i64) {
-        let start_ns = if self.last_state.is_some() { start_ns.max(self.last_start_ns) } else { start_ns };
-        self.close_last(start_ns);
-        let t = &mut self.track;
-        let k = t.len as usize % BLOCK_SPANS;
-        if k == 0 {
-            t.blocks.push(BlockHeader {
-                start_ns,
-                end_ns: start_ns,
-                byte_start: t.bytes.len() as u32,
-                count: 0,
-                dominant: state,
-            });
-            self.block_ns = [0; 32];
-            write_uvarint(&mut t.bytes, 0);
-        } else {
-            write_uvarint(&mut t.bytes, (start_ns - self.last_start_ns) as u64);
+        let start_ns = match self.pending {
+            Some(p) => start_ns.max(p.start_ns),
+            None => start_ns,
+        };
+        if let Some(p) = self.pending.take() {
+            self.write(p, start_ns);
         }
-        t.bytes.push(state);
-        write_uvarint(&mut t.bytes, stack.0 as u64);
-        write_uvarint(&mut t.bytes, zigzag(a));
-        write_uvarint(&mut t.bytes, zigzag(b));
-        if let Some(h) = t.blocks.last_mut() {
-            h.count += 1;
-            h.end_ns = start_ns;
-        }
-        t.len += 1;
-        self.last_start_ns = start_ns;
-        self.last_state = Some(state);
+        self.pending = Some(Span { start_ns, end_ns: start_ns, state: state & STATE_MASK, stack, a, b });
     }
 
-    /// Accounts the last span's time up to `end_ns` in its block (once per
-    /// span: `push` closes the previous span, `finish` the last).
-    fn close_last(&mut self, end_ns: i64) {
-        let Some(state) = self.last_state else { return };
-        let Some(h) = self.track.blocks.last_mut() else { return };
-        h.end_ns = end_ns;
-        let ns = |s: u8, acc: &[i64; 32]| acc.get(s as usize).copied().unwrap_or(0);
-        if let Some(slot) = self.block_ns.get_mut(state as usize) {
-            *slot += end_ns - self.last_start_ns;
+    /// Encodes a finished span.
+    fn write(&mut self, s: Span, end_ns: i64) {
+        let t = &mut self.track;
+        if (t.len as usize).is_multiple_of(BLOCK_SPANS) {
+            close_block(t);
+            t.blocks.push(BlockHeader {
+                start_ns: s.start_ns,
+                end_ns,
+                byte_start: t.bytes.len() as u32,
+                count: 0,
+                dominant: s.state,
+            });
+            write_uvarint(&mut t.bytes, 0);
+        } else {
+            write_uvarint(&mut t.bytes, (s.start_ns - self.written_start_ns) as u64);
         }
-        if state != h.dominant && ns(state, &self.block_ns) > ns(h.dominant, &self.block_ns) {
-            h.dominant = state;
+        let mut flags = s.state;
+        flags |= if s.stack.0 != 0 { HAS_STACK } else { 0 };
+        flags |= if s.a != -1 { HAS_A } else { 0 };
+        flags |= if s.b != -1 { HAS_B } else { 0 };
+        t.bytes.push(flags);
+        if s.stack.0 != 0 {
+            write_uvarint(&mut t.bytes, u64::from(s.stack.0));
         }
+        if s.a != -1 {
+            write_uvarint(&mut t.bytes, zigzag(s.a));
+        }
+        if s.b != -1 {
+            write_uvarint(&mut t.bytes, zigzag(s.b));
+        }
+        if let Some(h) = t.blocks.last_mut() {
+            h.count += 1;
+            h.end_ns = end_ns;
+        }
+        t.len += 1;
+        self.written_start_ns = s.start_ns;
     }
 
     /// Ends the last span at `end_ns` and returns the track.
     pub fn finish(mut self, end_ns: i64) -> Track {
-        let end_ns = end_ns.max(self.last_start_ns);
-        self.close_last(end_ns);
+        if let Some(p) = self.pending.take() {
+            let end_ns = end_ns.max(p.start_ns);
+            self.write(p, end_ns);
+        }
+        close_block(&mut self.track);
         self.track.bytes.shrink_to_fit();
         self.track.blocks.shrink_to_fit();
         self.track
+    }
+}
+
+/// Picks the dominant state of the last block, now that all its spans and
+/// its end are known.
+fn close_block(t: &mut Track) {
+    let Some(last) = t.blocks.len().checked_sub(1) else { return };
+    let mut ns = [0i64; 32];
+    let mut first = None;
+    t.for_each_in_block(last, |s| {
+        first.get_or_insert(s.state);
+        if let Some(slot) = ns.get_mut(s.state as usize) {
+            *slot += s.end_ns - s.start_ns;
+        }
+    });
+    let mut best = first.unwrap_or(0);
+    for (state, &v) in ns.iter().enumerate() {
+        if v > ns.get(best as usize).copied().unwrap_or(0) {
+            best = state as u8;
+        }
+    }
+    if let Some(h) = t.blocks.get_mut(last) {
+        h.dominant = best;
     }
 }
 

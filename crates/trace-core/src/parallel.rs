@@ -52,6 +52,14 @@ pub struct Started<T> {
     end: Result<RunEnd>,
 }
 
+impl<T> Started<T> {
+    /// The consumer's value, without confirming the run (for a consumer
+    /// that re-runs a generation it already knows to be confirmed).
+    pub fn into_value(self) -> T {
+        self.value
+    }
+}
+
 impl<'a> ParallelDecode<'a> {
     /// Scans the trace's generations.
     pub fn new(data: &'a [u8]) -> Result<Self> {

@@ -1,8 +1,17 @@
-//! `gotv stats`: decode a trace and summarise it.
+//! `gotv stats`: load a trace and summarise it.
+//!
+//! By default the whole timeline is built (as the viewer does) and the
+//! summary covers goroutines, GC, the longest scheduling waits, load time
+//! per phase and memory; `--decode-only` only decodes events, to measure
+//! the decoder alone.
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use timeline::analysis::{Filter, RunnableWait, longest_runnable_waits};
+use timeline::{Mode, Phase, Progress, Timeline};
 
 use trace_core::spec::ev;
 use trace_core::{Event, EventContext, EventKind, GenerationRun, Reader};
@@ -95,9 +104,14 @@ fn tally_run(run: &mut GenerationRun<'_>) -> Tally {
     t
 }
 
-/// Decodes every event (resolving strings and stacks) and prints counts.
+/// Summarises a trace: builds the timeline, or with `decode_only` only
+/// decodes every event (resolving strings and stacks) and prints counts.
 pub fn run(path: &Path, decode_only: bool, sequential: bool, json: bool) -> anyhow::Result<ExitCode> {
-    let _ = decode_only;
+    if decode_only { run_decode(path, sequential, json) } else { run_build(path, sequential, json) }
+}
+
+/// `--decode-only`: decodes every event and prints counts and speed.
+fn run_decode(path: &Path, sequential: bool, json: bool) -> anyhow::Result<ExitCode> {
     let file = TraceFile::open(path)?;
     let bytes = file.bytes();
     let sampler = crate::mem::PeakAnon::start();
@@ -184,4 +198,183 @@ pub fn run(path: &Path, decode_only: bool, sequential: bool, json: bool) -> anyh
         }
     }
     Ok(if error.is_some() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// How many scheduling waits to list.
+const WAITS: usize = 10;
+
+/// Wall time of each build phase, as seen by polling the build's progress.
+#[derive(Clone, Debug, Default)]
+struct PhaseTimes {
+    /// (phase, seconds), in the order entered.
+    phases: Vec<(Phase, f64)>,
+}
+
+/// Runs `f` while a second thread notes when `progress` changes phase.
+fn timed_phases<T>(progress: &Progress, f: impl FnOnce() -> T) -> (T, PhaseTimes, f64) {
+    let start = Instant::now();
+    let done = AtomicBool::new(false);
+    let (value, seen) = std::thread::scope(|s| {
+        let watcher = s.spawn(|| {
+            let mut seen: Vec<(Phase, Instant)> = Vec::new();
+            while !done.load(Ordering::Relaxed) {
+                let p = progress.phase();
+                if seen.last().is_none_or(|(last, _)| *last != p) {
+                    seen.push((p, Instant::now()));
+                }
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            seen
+        });
+        let value = f();
+        done.store(true, Ordering::Relaxed);
+        (value, watcher.join().unwrap_or_default())
+    });
+    let end = Instant::now();
+    let total = end.duration_since(start).as_secs_f64();
+    let mut times = PhaseTimes::default();
+    for (i, (phase, at)) in seen.iter().enumerate() {
+        if *phase == Phase::Done {
+            break;
+        }
+        let until = seen.get(i + 1).map_or(end, |n| n.1);
+        let from = if i == 0 { start } else { *at };
+        times.phases.push((*phase, until.saturating_duration_since(from).as_secs_f64()));
+    }
+    (value, times, total)
+}
+
+/// Default mode: builds the timeline and prints its summary.
+fn run_build(path: &Path, sequential: bool, json: bool) -> anyhow::Result<ExitCode> {
+    let file = TraceFile::open(path)?;
+    let bytes = file.bytes();
+    let version = trace_core::Version::from_header(bytes)?;
+    let sampler = crate::mem::PeakAnon::start();
+    let progress = Progress::default();
+    let mode = if sequential { Mode::Sequential } else { Mode::Parallel };
+    let (tl, phases, secs) = timed_phases(&progress, || timeline::build_with(bytes, &progress, mode));
+    let tl = tl?;
+    let peak_anon = sampler.finish();
+    let waits = longest_runnable_waits(&tl, &Filter::all(), WAITS);
+    let summary = Summary { path, version: version.minor(), tl: &tl, waits, phases, secs, peak_anon };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&summary.json())?);
+    } else {
+        summary.print();
+    }
+    Ok(if tl.error.is_some() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// What `gotv stats` reports after a build.
+struct Summary<'a> {
+    path: &'a Path,
+    version: u32,
+    tl: &'a Timeline,
+    waits: Vec<RunnableWait>,
+    phases: PhaseTimes,
+    secs: f64,
+    peak_anon: u64,
+}
+
+impl Summary<'_> {
+    fn stw_total_ns(&self) -> i64 {
+        self.tl.stw.iter().map(|r| r.duration_ns()).sum()
+    }
+
+    fn label(&self, w: &RunnableWait) -> String {
+        self.tl.goroutine(w.g).map_or_else(|| format!("g{}", w.g.0), |g| self.tl.goroutine_label(g))
+    }
+
+    fn json(&self) -> serde_json::Value {
+        let tl = self.tl;
+        let waits: Vec<serde_json::Value> = self
+            .waits
+            .iter()
+            .map(|w| {
+                serde_json::json!({
+                    "goroutine": w.g.0,
+                    "label": self.label(w),
+                    "state": w.state.name(),
+                    "duration_ns": w.duration_ns(),
+                    "start_ns": w.start_ns - tl.start_ns,
+                    "woken_by": w.woken_by.map(|g| g.0),
+                })
+            })
+            .collect();
+        let mut phases = serde_json::Map::new();
+        for (p, s) in &self.phases.phases {
+            phases.insert(p.name().into(), (*s).into());
+        }
+        serde_json::json!({
+            "file": self.path.display().to_string(),
+            "version": format!("go 1.{}", self.version),
+            "bytes": tl.file_bytes,
+            "events": tl.event_count,
+            "generations": tl.generations,
+            "duration_ns": tl.end_ns - tl.start_ns,
+            "goroutines": tl.goroutines.len(),
+            "procs": tl.procs.len(),
+            "threads": tl.threads.len(),
+            "spans": tl.span_count(),
+            "gc_cycles": tl.gc.len(),
+            "stw_pauses": tl.stw.len(),
+            "stw_total_ns": self.stw_total_ns(),
+            "longest_scheduling_waits": waits,
+            "load_seconds": self.secs,
+            "load_phase_seconds": phases,
+            "mb_per_second": tl.file_bytes as f64 / 1e6 / self.secs.max(1e-9),
+            "timeline_heap_bytes": tl.heap_bytes(),
+            "peak_anon_rss_bytes": self.peak_anon,
+            "error": tl.error.as_ref().map(|e| e.to_string()),
+        })
+    }
+
+    fn print(&self) {
+        let tl = self.tl;
+        let ms = |ns: i64| ns as f64 / 1e6;
+        println!("file:        {}", self.path.display());
+        println!("format:      go 1.{} trace", self.version);
+        println!("bytes:       {}", tl.file_bytes);
+        println!("events:      {}", tl.event_count);
+        println!("generations: {}", tl.generations);
+        println!("duration:    {:.6} s", (tl.end_ns - tl.start_ns) as f64 / 1e9);
+        println!("goroutines:  {}", tl.goroutines.len());
+        println!("procs:       {}", tl.procs.len());
+        println!("threads:     {}", tl.threads.len());
+        println!("spans:       {}", tl.span_count());
+        let longest = tl.stw.iter().map(|r| r.duration_ns()).max().unwrap_or(0);
+        println!(
+            "GC:          {} cycles; {} stop-the-world pauses, {:.3} ms in total, longest {:.3} ms",
+            tl.gc.len(),
+            tl.stw.len(),
+            ms(self.stw_total_ns()),
+            ms(longest)
+        );
+        let phases: Vec<String> = self.phases.phases.iter().map(|(p, s)| format!("{} {s:.3} s", p.name())).collect();
+        println!(
+            "load:        {:.3} s, {:.1} MB/s ({})",
+            self.secs,
+            tl.file_bytes as f64 / 1e6 / self.secs.max(1e-9),
+            phases.join(", ")
+        );
+        println!("timeline:    {:.1} MB on the heap", tl.heap_bytes() as f64 / 1e6);
+        println!(
+            "memory:      {:.1} MB peak anonymous RSS ({:.1}% of the file; the mapping is not counted)",
+            self.peak_anon as f64 / 1e6,
+            self.peak_anon as f64 * 100.0 / tl.file_bytes.max(1) as f64
+        );
+        println!("longest scheduling waits (runnable, waiting for a P):");
+        for w in &self.waits {
+            println!(
+                "  {:>10.3} ms  {:<40} {} at {:.6} s",
+                ms(w.duration_ns()),
+                self.label(w),
+                w.state.name(),
+                (w.start_ns - tl.start_ns) as f64 / 1e9
+            );
+        }
+        if let Some(e) = &tl.error {
+            println!("error:       {e}");
+        }
+    }
 }

@@ -1,0 +1,105 @@
+//! Loading a trace on a background thread: open (map, gunzip) and build the
+//! timeline, with progress and cancellation.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use timeline::{BuildError, Progress, Timeline};
+
+use crate::trace_file::TraceFile;
+
+/// A trace loaded and indexed.
+#[derive(Debug)]
+pub struct LoadedTrace {
+    /// The file it came from.
+    pub path: PathBuf,
+    /// Size of the file on disk (smaller than the trace if it was gzipped).
+    pub disk_bytes: u64,
+    /// Everything built from it.
+    pub timeline: Timeline,
+    /// Wall time from opening the file to the finished timeline.
+    pub load_time: Duration,
+}
+
+impl LoadedTrace {
+    /// The file name, for titles and the status line.
+    pub fn file_name(&self) -> String {
+        file_name(&self.path)
+    }
+}
+
+/// The last component of `path`, or the whole path if it has none.
+pub fn file_name(path: &Path) -> String {
+    path.file_name().unwrap_or(path.as_os_str()).to_string_lossy().into_owned()
+}
+
+/// Whether a load error is the user's own cancellation.
+pub fn is_cancelled(err: &anyhow::Error) -> bool {
+    matches!(err.downcast_ref::<BuildError>(), Some(BuildError::Cancelled))
+}
+
+/// A load running on its own thread.
+#[derive(Debug)]
+pub struct Loader {
+    path: PathBuf,
+    progress: Arc<Progress>,
+    rx: mpsc::Receiver<anyhow::Result<LoadedTrace>>,
+}
+
+impl Loader {
+    /// Starts loading `path`; repaints `ctx` when done.
+    pub fn start(path: PathBuf, ctx: &egui::Context) -> Loader {
+        let progress = Arc::new(Progress::default());
+        let (tx, rx) = mpsc::channel();
+        let (worker_path, worker_progress, worker_tx, ctx) = (path.clone(), progress.clone(), tx.clone(), ctx.clone());
+        let spawned = std::thread::Builder::new().name("gotv-load".into()).spawn(move || {
+            let result = load(worker_path, &worker_progress);
+            let _ = worker_tx.send(result);
+            ctx.request_repaint();
+        });
+        if let Err(e) = spawned {
+            let _ = tx.send(Err(anyhow::Error::new(e).context("cannot start a loading thread")));
+        }
+        Loader { path, progress, rx }
+    }
+
+    /// The file being loaded.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// How far the build has come.
+    pub fn progress(&self) -> &Progress {
+        &self.progress
+    }
+
+    /// Asks the build to stop; [`Loader::poll`] then reports an error for
+    /// which [`is_cancelled`] holds.
+    pub fn cancel(&self) {
+        self.progress.cancel();
+    }
+
+    /// The result, once the thread has finished; never blocks.
+    pub fn poll(&self) -> Option<anyhow::Result<LoadedTrace>> {
+        match self.rx.try_recv() {
+            Ok(result) => Some(result),
+            Err(mpsc::TryRecvError::Empty) => None,
+            Err(mpsc::TryRecvError::Disconnected) => Some(Err(anyhow::anyhow!(
+                "internal error: the loading thread stopped without a result (see the terminal output)"
+            ))),
+        }
+    }
+}
+
+/// Opens and builds; runs on the loading thread.
+fn load(path: PathBuf, progress: &Progress) -> anyhow::Result<LoadedTrace> {
+    let started = Instant::now();
+    let disk_bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let file = TraceFile::open(&path)?;
+    let timeline = timeline::build(file.bytes(), progress)?;
+    // The mapping is no longer needed: the timeline owns what it keeps.
+    drop(file);
+    Ok(LoadedTrace { path, disk_bytes, timeline, load_time: started.elapsed() })
+}

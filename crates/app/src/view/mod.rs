@@ -1,0 +1,330 @@
+//! The trace view: time axis, counter plots, GC/STW rows and P, M and
+//! goroutine tracks, painted from `timeline`'s plans.
+//!
+//! Panels never change each other's state directly: they queue a
+//! [`ViewCommand`] and [`apply_commands`] runs them after the frame.
+
+mod canvas;
+mod details;
+mod help;
+mod plots;
+mod rows;
+mod toolbar;
+
+use timeline::Timeline;
+
+use crate::theme::Theme;
+
+pub use rows::{Row, Section};
+
+/// Which track a span is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrackRef {
+    /// A goroutine, by index in `Timeline::goroutines`.
+    Goroutine(usize),
+    /// A P, by index in `Timeline::procs`.
+    Proc(usize),
+    /// A thread, by index in `Timeline::threads`.
+    Thread(usize),
+}
+
+/// One span of one track.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpanRef {
+    /// The track.
+    pub track: TrackRef,
+    /// The span's index in the track.
+    pub index: usize,
+}
+
+/// A change requested during a frame, applied after it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ViewCommand {
+    /// Show this absolute time window (and remember the old one for Back).
+    ShowRange {
+        /// Left edge.
+        start_ns: i64,
+        /// Right edge.
+        end_ns: i64,
+    },
+    /// Show the whole trace.
+    Fit,
+    /// Previous window.
+    Back,
+    /// Next window (after Back).
+    Forward,
+    /// Select a span and open its details.
+    Select(SpanRef),
+    /// Select the goroutine's span at a time (or its first span) and scroll to it.
+    SelectGoroutineAt {
+        /// Index in `Timeline::goroutines`.
+        goroutine: usize,
+        /// Time of interest.
+        time_ns: Option<i64>,
+    },
+    /// Close the details panel.
+    ClearSelection,
+    /// Scroll the track list so this row is visible.
+    ScrollToRow(usize),
+    /// Open or close a section.
+    ToggleSection(Section),
+}
+
+/// View state of one open trace. Persisted fields survive restarts.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct TraceViewState {
+    /// Show the P rows.
+    pub show_procs: bool,
+    /// Show the thread (M) rows.
+    pub show_threads: bool,
+    /// Show the goroutine rows.
+    pub show_goroutines: bool,
+    /// Show runtime-internal goroutines.
+    pub show_system_goroutines: bool,
+    /// Show the heap and goroutine plots.
+    pub show_plots: bool,
+    /// Everything that only lives while the trace is open.
+    #[serde(skip)]
+    pub t: Transient,
+}
+
+impl Default for TraceViewState {
+    fn default() -> Self {
+        TraceViewState {
+            show_procs: true,
+            show_threads: false,
+            show_goroutines: true,
+            show_system_goroutines: true,
+            show_plots: true,
+            t: Transient::default(),
+        }
+    }
+}
+
+/// Time per goroutine state in a time selection, with the selection.
+pub type RangeSummary = ((i64, i64), Vec<(timeline::GState, i64)>);
+
+/// Per-trace view state that is not persisted.
+#[derive(Debug, Default)]
+pub struct Transient {
+    /// Visible window (absolute ns); `None` = the whole trace.
+    pub window: Option<(i64, i64)>,
+    /// Windows to go back to.
+    pub back: Vec<(i64, i64)>,
+    /// Windows to go forward to.
+    pub forward: Vec<(i64, i64)>,
+    /// The selected span.
+    pub selected: Option<SpanRef>,
+    /// A Shift+drag time selection (absolute ns, ordered).
+    pub range: Option<(i64, i64)>,
+    /// Where a drag started: (time, was Shift held).
+    pub drag_from: Option<(i64, bool)>,
+    /// Per-state totals of the time selection, cached with its range.
+    pub range_summary: Option<RangeSummary>,
+    /// The shortcuts overlay is open.
+    pub show_help: bool,
+    /// "Go to time" text field.
+    pub goto_time: String,
+    /// "Go to goroutine" text field.
+    pub goto_goroutine: String,
+    /// Feedback for the go-to fields.
+    pub goto_error: Option<String>,
+    /// A row to scroll to on the next frame.
+    pub scroll_to_row: Option<usize>,
+    /// Commands queued this frame.
+    pub commands: Vec<ViewCommand>,
+    /// Where the last frame put things on screen.
+    pub geometry: Option<Geometry>,
+}
+
+/// Screen geometry of the last frame, to map times and rows to positions
+/// (used by UI tests to click where a person would).
+#[derive(Clone, Copy)]
+pub struct Geometry {
+    frame: canvas::Frame,
+    rows_top: f32,
+}
+
+impl std::fmt::Debug for Geometry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Geometry").field("time_x0", &self.frame.time_x0).field("rows_top", &self.rows_top).finish()
+    }
+}
+
+impl TraceViewState {
+    /// The visible window in absolute ns.
+    pub fn window(&self, tl: &Timeline) -> (i64, i64) {
+        let full = full_window(tl);
+        match self.t.window {
+            Some((s, e)) if e > s => (s, e),
+            _ => full,
+        }
+    }
+}
+
+impl TraceViewState {
+    /// The screen point of time `t_ns` on a row, as painted last frame.
+    pub fn screen_pos(&self, tl: &Timeline, row: Row, t_ns: i64) -> Option<egui::Pos2> {
+        let g = self.t.geometry?;
+        let ri = rows::rows(tl, self).iter().position(|r| *r == row)?;
+        Some(egui::pos2(g.frame.x(t_ns), g.rows_top + (ri as f32 + 0.5) * canvas::ROW_H))
+    }
+}
+
+/// The whole trace, with a little room at the ends.
+fn full_window(tl: &Timeline) -> (i64, i64) {
+    let len = (tl.end_ns - tl.start_ns).max(1000);
+    let pad = len / 100;
+    (tl.start_ns - pad, tl.end_ns + pad)
+}
+
+/// Paints the whole trace view into `ui`.
+pub fn trace_view_ui(ui: &mut egui::Ui, tl: &Timeline, theme: &Theme, state: &mut TraceViewState) {
+    toolbar::toolbar_ui(ui, tl, state);
+    if state.t.selected.is_some() || state.t.range.is_some() {
+        egui::Panel::right("gotv_details").resizable(true).default_size(420.0).show(ui, |ui| {
+            details::details_ui(ui, tl, theme, state);
+        });
+    }
+    egui::CentralPanel::default().show(ui, |ui| {
+        canvas::canvas_ui(ui, tl, theme, state);
+    });
+    help::shortcuts_ui(ui.ctx(), &mut state.t.show_help);
+    keyboard(ui, state);
+    apply_commands(tl, state);
+}
+
+/// Keyboard shortcuts that work anywhere in the view.
+fn keyboard(ui: &egui::Ui, state: &mut TraceViewState) {
+    if ui.ctx().egui_wants_keyboard_input() {
+        return;
+    }
+    ui.input(|i| {
+        let cmds = &mut state.t.commands;
+        if i.key_pressed(egui::Key::Home) {
+            cmds.push(ViewCommand::Fit);
+        }
+        if i.modifiers.alt && i.key_pressed(egui::Key::ArrowLeft) {
+            cmds.push(ViewCommand::Back);
+        }
+        if i.modifiers.alt && i.key_pressed(egui::Key::ArrowRight) {
+            cmds.push(ViewCommand::Forward);
+        }
+        if i.key_pressed(egui::Key::Questionmark) {
+            state.t.show_help = !state.t.show_help;
+        }
+        if i.key_pressed(egui::Key::Escape) {
+            if state.t.show_help {
+                state.t.show_help = false;
+            } else {
+                cmds.push(ViewCommand::ClearSelection);
+            }
+        }
+    });
+}
+
+/// Applies the commands queued this frame.
+pub fn apply_commands(tl: &Timeline, state: &mut TraceViewState) {
+    let cmds = std::mem::take(&mut state.t.commands);
+    for cmd in cmds {
+        apply(tl, state, cmd);
+    }
+}
+
+fn apply(tl: &Timeline, state: &mut TraceViewState, cmd: ViewCommand) {
+    let t = &mut state.t;
+    let current = match t.window {
+        Some((s, e)) if e > s => (s, e),
+        _ => full_window(tl),
+    };
+    match cmd {
+        ViewCommand::ShowRange { start_ns, end_ns } => {
+            let (s, e) = if end_ns > start_ns { (start_ns, end_ns) } else { (start_ns, start_ns + 1000) };
+            if (s, e) != current {
+                t.back.push(current);
+                t.forward.clear();
+            }
+            t.window = Some((s, e));
+        }
+        ViewCommand::Fit => {
+            let full = full_window(tl);
+            if current != full {
+                t.back.push(current);
+                t.forward.clear();
+            }
+            t.window = Some(full);
+        }
+        ViewCommand::Back => {
+            if let Some(w) = t.back.pop() {
+                t.forward.push(current);
+                t.window = Some(w);
+            }
+        }
+        ViewCommand::Forward => {
+            if let Some(w) = t.forward.pop() {
+                t.back.push(current);
+                t.window = Some(w);
+            }
+        }
+        ViewCommand::Select(s) => t.selected = Some(s),
+        ViewCommand::SelectGoroutineAt { goroutine, time_ns } => {
+            let Some(g) = tl.goroutines.get(goroutine) else { return };
+            let index = time_ns.and_then(|tm| g.track.index_at(tm)).unwrap_or(0);
+            t.selected = Some(SpanRef { track: TrackRef::Goroutine(goroutine), index });
+            state.show_goroutines = true;
+            if g.is_system {
+                state.show_system_goroutines = true;
+            }
+            let rows = rows::rows(tl, state);
+            if let Some(r) = rows.iter().position(|r| *r == Row::Goroutine(goroutine)) {
+                state.t.scroll_to_row = Some(r);
+            }
+        }
+        ViewCommand::ClearSelection => {
+            t.selected = None;
+            t.range = None;
+        }
+        ViewCommand::ScrollToRow(r) => t.scroll_to_row = Some(r),
+        ViewCommand::ToggleSection(s) => match s {
+            Section::Procs => state.show_procs = !state.show_procs,
+            Section::Threads => state.show_threads = !state.show_threads,
+            Section::Goroutines => state.show_goroutines = !state.show_goroutines,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tl() -> Timeline {
+        Timeline { start_ns: 1_000, end_ns: 101_000, ..Timeline::default() }
+    }
+
+    #[test]
+    fn history_goes_back_and_forward() {
+        let tl = tl();
+        let mut s = TraceViewState::default();
+        let full = s.window(&tl);
+        s.t.commands.push(ViewCommand::ShowRange { start_ns: 2_000, end_ns: 3_000 });
+        s.t.commands.push(ViewCommand::ShowRange { start_ns: 2_500, end_ns: 2_600 });
+        apply_commands(&tl, &mut s);
+        assert_eq!(s.window(&tl), (2_500, 2_600));
+        s.t.commands.push(ViewCommand::Back);
+        apply_commands(&tl, &mut s);
+        assert_eq!(s.window(&tl), (2_000, 3_000));
+        s.t.commands.push(ViewCommand::Back);
+        apply_commands(&tl, &mut s);
+        assert_eq!(s.window(&tl), full);
+        s.t.commands.push(ViewCommand::Forward);
+        apply_commands(&tl, &mut s);
+        assert_eq!(s.window(&tl), (2_000, 3_000));
+        s.t.commands.push(ViewCommand::Fit);
+        apply_commands(&tl, &mut s);
+        assert_eq!(s.window(&tl), full);
+    }
+}
+
+#[cfg(test)]
+mod ui_tests;

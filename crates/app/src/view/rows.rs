@@ -1,0 +1,84 @@
+//! The list of track rows under the fixed rows, in display order.
+
+use timeline::Timeline;
+
+use super::TraceViewState;
+
+/// A collapsible group of rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Section {
+    /// Processors.
+    Procs,
+    /// Threads.
+    Threads,
+    /// Goroutines.
+    Goroutines,
+}
+
+impl Section {
+    /// Header text.
+    pub fn title(self) -> &'static str {
+        match self {
+            Section::Procs => "Procs",
+            Section::Threads => "Threads",
+            Section::Goroutines => "Goroutines",
+        }
+    }
+}
+
+/// One row of the scrolling track list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Row {
+    /// A section header (click to collapse).
+    Header(Section),
+    /// A P track.
+    Proc(usize),
+    /// A thread track.
+    Thread(usize),
+    /// A goroutine track.
+    Goroutine(usize),
+}
+
+/// The rows to show, in order. Cheap enough to rebuild every frame even
+/// with 100k goroutines (one small enum per row).
+pub fn rows(tl: &Timeline, state: &TraceViewState) -> Vec<Row> {
+    let mut out = Vec::with_capacity(tl.procs.len() + tl.goroutines.len() + 3);
+    out.push(Row::Header(Section::Procs));
+    if state.show_procs {
+        out.extend((0..tl.procs.len()).map(Row::Proc));
+    }
+    out.push(Row::Header(Section::Threads));
+    if state.show_threads {
+        out.extend((0..tl.threads.len()).map(Row::Thread));
+    }
+    out.push(Row::Header(Section::Goroutines));
+    if state.show_goroutines {
+        let show_system = state.show_system_goroutines;
+        out.extend(
+            tl.goroutines
+                .iter()
+                .enumerate()
+                .filter(|(_, g)| show_system || !g.is_system)
+                .map(|(i, _)| Row::Goroutine(i)),
+        );
+    }
+    out
+}
+
+/// The label of a row.
+pub fn row_label(tl: &Timeline, state: &TraceViewState, row: Row) -> String {
+    let arrow = |open: bool| if open { "[-]" } else { "[+]" };
+    match row {
+        Row::Header(s) => {
+            let (open, n) = match s {
+                Section::Procs => (state.show_procs, tl.procs.len()),
+                Section::Threads => (state.show_threads, tl.threads.len()),
+                Section::Goroutines => (state.show_goroutines, tl.goroutines.len()),
+            };
+            format!("{} {} ({n})", arrow(open), s.title())
+        }
+        Row::Proc(i) => tl.procs.get(i).map_or_else(String::new, |p| format!("P{}", p.id.0)),
+        Row::Thread(i) => tl.threads.get(i).map_or_else(String::new, |t| format!("M{}", t.id.0)),
+        Row::Goroutine(i) => tl.goroutines.get(i).map_or_else(String::new, |g| tl.goroutine_label(g)),
+    }
+}

@@ -1,0 +1,108 @@
+//! The trace view driven as a person would: find rows by label, click spans.
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use timeline::{GState, Progress, Timeline};
+
+use super::{Row, TraceViewState, trace_view_ui};
+use crate::theme::{Theme, ThemeChoice};
+
+fn load(name: &str) -> Timeline {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/traces/go1.27").join(name);
+    let bytes = std::fs::read(path).unwrap();
+    timeline::build(&bytes, &Progress::default()).unwrap()
+}
+
+struct Ctx {
+    tl: Timeline,
+    view: TraceViewState,
+}
+
+fn harness(tl: Timeline) -> Harness<'static, Ctx> {
+    let theme = Theme::new(ThemeChoice::Dark);
+    Harness::builder().with_size(egui::vec2(1600.0, 1000.0)).build_ui_state(
+        move |ui, c: &mut Ctx| trace_view_ui(ui, &c.tl, &theme, &mut c.view),
+        Ctx { tl, view: TraceViewState::default() },
+    )
+}
+
+fn click_at(h: &mut Harness<'_, Ctx>, pos: egui::Pos2) {
+    h.hover_at(pos);
+    h.run_steps(2);
+    h.drag_at(pos);
+    h.run_steps(1);
+    h.drop_at(pos);
+    h.run_steps(3);
+}
+
+#[test]
+fn clicking_the_blocked_span_shows_its_blocking_stack_and_waker() {
+    let mut h = harness(load("chan.trace"));
+    h.run_steps(3);
+    // The goroutine row is there, by its label.
+    let label = h.get_by_label_contains("main.blockedReceiver");
+    let row_y = label.rect().center().y;
+    // Its chan-receive span, as the timeline knows it.
+    let (gi, span) = {
+        let c = h.state();
+        let gi = c.tl.goroutines.iter().position(|g| c.tl.strings.get(g.start_fn) == "main.blockedReceiver").unwrap();
+        let span = c.tl.goroutines[gi].track.spans().into_iter().find(|s| s.state == GState::ChanRecv as u8).unwrap();
+        (gi, span)
+    };
+    let mid = span.start_ns + span.duration_ns() / 2;
+    let pos = h.state().view.screen_pos(&h.state().tl, Row::Goroutine(gi), mid).unwrap();
+    assert!((pos.y - row_y).abs() < 10.0, "row at {row_y}, span at {pos:?}");
+    click_at(&mut h, pos);
+    assert!(h.state().view.t.selected.is_some(), "click selected nothing");
+    h.get_by_label("Blocking stack");
+    assert!(h.query_all_by_label("chan receive").count() >= 1);
+    // Innermost frames of the blocking stack, and the function itself.
+    h.get_by_label("runtime.chanrecv1");
+    assert!(h.query_all_by_label("main.blockedReceiver").count() >= 1);
+    h.get_by_label("Unblocked by");
+    h.get_by_label("main.delayedSender");
+    // Parent and waker links sit in the side panel; the waker link is last.
+    let panel_left = h.get_by_label("Unblocked by").rect().left();
+    let links: Vec<_> = h.query_all_by_label("g1 main.main").filter(|n| n.rect().left() >= panel_left - 1.0).collect();
+    assert_eq!(links.len(), 2, "parent and waker links");
+    links[1].click();
+    h.run_steps(3);
+    let sel = h.state().view.t.selected.unwrap();
+    let g1 = h.state().tl.goroutine_index(trace_core::GoroutineId(1)).unwrap();
+    assert_eq!(sel.track, super::TrackRef::Goroutine(g1));
+    // The waker was running when it woke the receiver.
+    let woke_at = span.end_ns;
+    let s = h.state().tl.goroutines[g1].track.span(sel.index).unwrap();
+    assert!(s.start_ns <= woke_at && woke_at <= s.end_ns, "{s:?} vs {woke_at}");
+}
+
+#[test]
+fn home_fits_and_back_returns() {
+    let mut h = harness(load("chan.trace"));
+    h.run_steps(2);
+    let full = h.state().view.window(&h.state().tl);
+    h.state_mut().view.t.commands.push(super::ViewCommand::ShowRange { start_ns: full.0, end_ns: full.0 + 1_000_000 });
+    h.run_steps(2);
+    assert_eq!(h.state().view.window(&h.state().tl).1, full.0 + 1_000_000);
+    h.key_press(egui::Key::Home);
+    h.run_steps(2);
+    assert_eq!(h.state().view.window(&h.state().tl), full);
+    h.key_press_modifiers(egui::Modifiers::ALT, egui::Key::ArrowLeft);
+    h.run_steps(2);
+    assert_eq!(h.state().view.window(&h.state().tl).1, full.0 + 1_000_000);
+}
+
+#[test]
+fn ctrl_scroll_zooms_at_the_cursor() {
+    let mut h = harness(load("chan.trace"));
+    h.run_steps(2);
+    let before = h.state().view.window(&h.state().tl);
+    let pos = egui::pos2(1000.0, 500.0);
+    h.hover_at(pos);
+    h.run_steps(1);
+    h.event(egui::Event::Zoom(2.0));
+    h.run_steps(2);
+    let after = h.state().view.window(&h.state().tl);
+    let (w0, w1) = (before.1 - before.0, after.1 - after.0);
+    assert!((w1 as f64 / w0 as f64 - 0.5).abs() < 0.01, "{w0} -> {w1}");
+}

@@ -1,0 +1,329 @@
+//! The application shell driven headless with egui_kittest, by label.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use gotv::app::{App, AppContext, AppOptions, Screen, ScreenKind};
+use gotv::command::{Command, Commands};
+use gotv::dialog::FilePicker;
+use gotv::settings::Settings;
+use gotv::theme::{Theme, ThemeChoice};
+
+fn testdata(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata").join(rel)
+}
+
+/// A temporary directory removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("gotv-ui-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+
+    fn settings(&self) -> PathBuf {
+        self.0.join("config").join("settings.ron")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Answers every dialog with the next queued path (or cancels), and counts
+/// how often it was asked.
+#[derive(Default)]
+struct FakePicker {
+    answers: Mutex<Vec<Option<PathBuf>>>,
+    asked: Mutex<usize>,
+}
+
+impl FakePicker {
+    fn answering(paths: &[&Path]) -> Arc<FakePicker> {
+        let answers = paths.iter().rev().map(|p| Some(p.to_path_buf())).collect();
+        Arc::new(FakePicker { answers: Mutex::new(answers), asked: Mutex::new(0) })
+    }
+
+    fn asked(&self) -> usize {
+        *self.asked.lock().unwrap()
+    }
+}
+
+impl FilePicker for FakePicker {
+    fn pick_trace(&self, _start_dir: Option<&Path>) -> Option<PathBuf> {
+        *self.asked.lock().unwrap() += 1;
+        self.answers.lock().unwrap().pop().flatten()
+    }
+}
+
+fn harness(settings_path: &Path, picker: Arc<FakePicker>, open: Option<PathBuf>) -> Harness<'static, App> {
+    let app = App::new(AppOptions { settings_path: Some(settings_path.to_path_buf()), picker, open });
+    Harness::builder().with_size([1280.0, 800.0]).build_ui_state(|ui, app: &mut App| app.ui(ui), app)
+}
+
+/// Steps until `done` holds, for at most ~20 s.
+fn step_until(h: &mut Harness<'_, App>, what: &str, done: impl Fn(&Harness<'_, App>) -> bool) {
+    for _ in 0..2000 {
+        h.step();
+        if done(h) {
+            // One more frame so the new screen is drawn.
+            h.step();
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Loaded or failed (a file passed at start is queued: Start comes first).
+fn settled(h: &Harness<'_, App>) -> bool {
+    matches!(h.state().screen(), Screen::Trace(_) | Screen::Failed(_))
+}
+
+fn loaded(h: &Harness<'_, App>) -> bool {
+    h.state().trace().is_some()
+}
+
+#[test]
+fn open_button_loads_the_picked_trace_and_shows_it() {
+    let tmp = TempDir::new("open");
+    let trace = testdata("traces/go1.27/chan.trace");
+    let picker = FakePicker::answering(&[&trace]);
+    let mut h = harness(&tmp.settings(), picker.clone(), None);
+    h.run_steps(2);
+    assert!(h.query_by_label("Go execution trace viewer").is_some());
+    h.get_by_label("Open trace…").click();
+    step_until(&mut h, "the trace to load", loaded);
+    assert_eq!(picker.asked(), 1);
+
+    // The start page is gone; the status line describes the trace.
+    assert!(h.query_by_label("Open trace…").is_none());
+    let tl = &h.state().trace().unwrap().timeline;
+    assert!(tl.error.is_none());
+    assert!(tl.event_count > 100, "{}", tl.event_count);
+    let events = format!("{} events", gotv::status::format_count(tl.event_count));
+    let goroutines = format!("{} goroutines", tl.goroutines.len());
+    assert!(h.query_by_label(&events).is_some(), "status line shows {events}");
+    assert!(h.query_by_label(&goroutines).is_some(), "status line shows {goroutines}");
+    assert!(h.query_by_label("chan.trace").is_some());
+    assert!(h.query_by_label_contains("Trace damaged").is_none());
+
+    // File ▸ Close trace goes back to the start page, with the trace listed.
+    h.get_by_label("File").click();
+    h.run_steps(2);
+    h.get_by_label_contains("Close trace").click();
+    h.run_steps(2);
+    assert!(h.state().trace().is_none());
+    assert!(h.query_by_label("Open trace…").is_some());
+    assert!(h.query_by_label("chan.trace").is_some(), "listed under recent files");
+}
+
+#[test]
+fn a_file_that_is_not_a_trace_shows_the_decoders_message() {
+    let tmp = TempDir::new("garbage");
+    let garbage = tmp.0.join("garbage.bin");
+    let bytes = b"\x00\x01this is not a trace at all\xff\xfe".repeat(50);
+    std::fs::write(&garbage, &bytes).unwrap();
+    let decoder_says = trace_core::Version::from_header(&bytes).unwrap_err().to_string();
+    let mut h = harness(&tmp.settings(), FakePicker::answering(&[&garbage]), None);
+    h.run_steps(2);
+    h.get_by_label("Open trace…").click();
+    step_until(&mut h, "the load to fail", settled);
+
+    let Screen::Failed(failure) = h.state().screen() else { panic!("expected the error page") };
+    assert!(!failure.cancelled);
+    assert!(failure.message.contains("not a Go execution trace"), "{}", failure.message);
+    assert!(failure.message.contains(&decoder_says), "{} lacks {decoder_says}", failure.message);
+    assert!(h.query_by_label("Could not open garbage.bin").is_some());
+    assert!(h.query_by_label_contains(&decoder_says).is_some(), "the decoder's text is on screen");
+    // A failed file does not become a recent file.
+    assert!(h.state().settings().recent.is_empty());
+
+    h.get_by_label("Back to start page").click();
+    h.run_steps(2);
+    assert!(matches!(h.state().screen(), Screen::Start));
+    assert!(h.query_by_label("Open trace…").is_some());
+}
+
+#[test]
+fn a_missing_file_shows_an_error_not_a_panic() {
+    let tmp = TempDir::new("missing");
+    let missing = tmp.0.join("nope.trace");
+    let mut h = harness(&tmp.settings(), Arc::new(FakePicker::default()), Some(missing));
+    step_until(&mut h, "the load to fail", settled);
+    assert!(h.query_by_label("Could not open nope.trace").is_some());
+    assert!(h.query_by_label_contains("cannot read").is_some());
+}
+
+#[test]
+fn a_truncated_trace_loads_with_a_dismissable_warning_banner() {
+    let tmp = TempDir::new("truncated");
+    let bytes = std::fs::read(testdata("traces/go1.27/multigen.trace")).unwrap();
+    let cut = tmp.0.join("cut.trace");
+    std::fs::write(&cut, &bytes[..bytes.len() * 6 / 10]).unwrap();
+    // Opened from the command line this time.
+    let mut h = harness(&tmp.settings(), Arc::new(FakePicker::default()), Some(cut));
+    step_until(&mut h, "the trace to load", settled);
+
+    let tl = &h.state().trace().expect("a truncated trace still loads").timeline;
+    let err = tl.error.as_ref().expect("the damage is reported").to_string();
+    assert!(err.contains("at byte"), "{err}");
+    let banner = h.get_by_label_contains("Trace damaged — showing everything decodable before the damage");
+    let text = banner.value().unwrap_or_default(); // a Label's text is its AccessKit value
+    assert!(text.contains("truncated"), "{text}");
+    assert!(text.contains(&err), "banner carries the decoder's message {err:?}: {text}");
+    assert!(h.query_by_label("damaged").is_some(), "status line says so too");
+
+    h.get_by_label("Dismiss").click();
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("Trace damaged").is_none(), "dismissed");
+    assert!(h.state().trace().is_some());
+}
+
+#[test]
+fn dropping_a_file_on_the_window_opens_it() {
+    #[derive(Debug)]
+    struct Dropped(PathBuf);
+    impl egui::DroppedFile for Dropped {
+        fn path(&self) -> &Path {
+            &self.0
+        }
+        fn bytes(&self) -> Result<Vec<u8>, String> {
+            std::fs::read(&self.0).map_err(|e| e.to_string())
+        }
+    }
+    let tmp = TempDir::new("drop");
+    let mut h = harness(&tmp.settings(), Arc::new(FakePicker::default()), None);
+    h.run_steps(2);
+    h.input_mut().dropped_files.push(Arc::new(Dropped(testdata("traces/go1.27/sync.trace"))));
+    step_until(&mut h, "the dropped trace to load", settled);
+    assert_eq!(h.state().trace().map(|t| t.file_name()), Some("sync.trace".to_owned()));
+}
+
+#[test]
+fn recent_files_are_saved_listed_and_removable() {
+    let tmp = TempDir::new("recent");
+    let chan = testdata("traces/go1.27/chan.trace");
+    let sync = testdata("traces/go1.27/sync.trace");
+    let gone = tmp.0.join("gone.trace");
+    {
+        let picker = FakePicker::answering(&[&chan, &sync]);
+        let mut h = harness(&tmp.settings(), picker, None);
+        for _ in 0..2 {
+            h.run_steps(2);
+            h.get_by_label("Open trace…").click();
+            step_until(&mut h, "the trace to load", loaded);
+            h.get_by_label("File").click();
+            h.run_steps(2);
+            h.get_by_label_contains("Close trace").click();
+            h.run_steps(2);
+        }
+    }
+    // Saved as they were opened, most recent first.
+    let (saved, warning) = Settings::load(&tmp.settings());
+    assert_eq!(warning, None);
+    let canon = |p: &Path| std::fs::canonicalize(p).unwrap();
+    assert_eq!(saved.recent, vec![canon(&sync), canon(&chan)]);
+
+    // A file that disappeared is marked and can be removed.
+    std::fs::write(&gone, b"x").unwrap();
+    let mut s = saved;
+    s.add_recent(&gone);
+    s.save(&tmp.settings()).unwrap();
+    std::fs::remove_file(&gone).unwrap();
+    let mut h = harness(&tmp.settings(), Arc::new(FakePicker::default()), None);
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("missing:").is_some(), "the missing file is marked");
+    assert_eq!(h.get_all_by_label("Remove").count(), 3);
+    h.get_all_by_label("Remove").next().unwrap().click();
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("missing:").is_none());
+    assert_eq!(Settings::load(&tmp.settings()).0.recent, vec![canon(&sync), canon(&chan)]);
+
+    // Clicking a recent file opens it.
+    h.get_by_label("chan.trace").click();
+    step_until(&mut h, "the recent trace to load", loaded);
+    assert_eq!(h.state().trace().map(|t| t.file_name()), Some("chan.trace".to_owned()));
+}
+
+#[test]
+fn a_corrupt_settings_file_does_not_stop_the_app() {
+    let tmp = TempDir::new("corrupt");
+    std::fs::create_dir_all(tmp.settings().parent().unwrap()).unwrap();
+    std::fs::write(tmp.settings(), "(recent: [unterminated").unwrap();
+    let mut h = harness(&tmp.settings(), Arc::new(FakePicker::default()), None);
+    h.run_steps(2);
+    assert!(h.query_by_label("Open trace…").is_some());
+    assert!(h.query_by_label_contains("corrupt settings").is_some(), "the problem is shown");
+}
+
+#[test]
+fn the_theme_switches_and_persists() {
+    let tmp = TempDir::new("theme");
+    let mut h = harness(&tmp.settings(), Arc::new(FakePicker::default()), None);
+    h.run_steps(2);
+    assert_eq!(h.ctx.theme(), egui::Theme::Dark);
+    h.get_by_label("View").click();
+    h.run_steps(2);
+    h.get_by_label("Light theme").click();
+    h.run_steps(2);
+    assert_eq!(h.ctx.theme(), egui::Theme::Light);
+    assert_eq!(Settings::load(&tmp.settings()).0.theme, ThemeChoice::Light);
+}
+
+#[test]
+fn cancelling_a_load_shows_that_it_was_cancelled_and_stays_cancelled() {
+    let tmp = TempDir::new("cancel");
+    let trace = testdata("traces/go1.27/chan.trace");
+    let mut h = harness(&tmp.settings(), Arc::new(FakePicker::default()), Some(trace));
+    h.step();
+    assert!(matches!(h.state().screen(), Screen::Loading(_)), "the first frame starts the load");
+    h.state_mut().send(Command::CancelLoad);
+    h.step();
+    let Screen::Failed(failure) = h.state().screen() else { panic!("expected the cancelled page") };
+    assert!(failure.cancelled);
+    // The loading thread's result, whenever it comes, is dropped.
+    std::thread::sleep(Duration::from_millis(300));
+    h.run_steps(3);
+    assert!(matches!(h.state().screen(), Screen::Failed(_)));
+    assert!(h.query_by_label("Loading chan.trace was cancelled").is_some());
+    assert!(h.state().settings().recent.is_empty());
+    h.get_by_label("Try again").click();
+    step_until(&mut h, "the trace to load", loaded);
+}
+
+#[test]
+fn the_loading_page_shows_progress_and_cancels() {
+    let trace = testdata("traces/go1.27/chan.trace");
+    let ctx = egui::Context::default();
+    let loader = gotv::loader::Loader::start(trace, &ctx);
+    let mut h = Harness::builder().with_size([1000.0, 600.0]).build_ui_state(
+        |ui, cmds: &mut Commands| {
+            let app_ctx = AppContext {
+                theme: Theme::new(ThemeChoice::Dark),
+                theme_choice: ThemeChoice::Dark,
+                recent: &[],
+                screen: ScreenKind::Loading,
+                picking: false,
+            };
+            gotv::pages::loading_ui(ui, &app_ctx, &loader, cmds);
+        },
+        Commands::default(),
+    );
+    h.run_steps(2);
+    assert!(h.query_by_label("Loading chan.trace").is_some());
+    // Before the build reports a size, or with phase, MB and percentage.
+    let bar = h.query_by_label_contains("opening file").or_else(|| h.query_by_label_contains(" MB ("));
+    assert!(bar.is_some(), "the progress bar says how far the load is");
+    h.get_by_label("Cancel").click();
+    h.run_steps(1);
+    assert_eq!(h.state_mut().take(), vec![Command::CancelLoad]);
+}

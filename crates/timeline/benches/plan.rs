@@ -1,0 +1,72 @@
+//! Draw planning: every goroutine track of 10k goroutines fully zoomed out
+//! (the frame-budget case), zoomed in, and counter decimation.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use timeline::track::TrackBuilder;
+use timeline::{Counter, PlanItem, StackId, Track, View, plan_track_into};
+
+/// 10k goroutines, 1000 spans each (10M spans over 10 s), span lengths
+/// spread from 100 ns to 10 ms so some are wide at any zoom.
+fn tracks() -> Vec<Track> {
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    (0..10_000)
+        .map(|_| {
+            let mut b = TrackBuilder::default();
+            let mut t = (next() % 1_000_000) as i64;
+            for _ in 0..1000 {
+                let state = (next() % 6) as u8;
+                b.push(t, state, StackId((next() % 500) as u32), -1, -1);
+                let exp = next() % 5;
+                t += 100 * 10i64.pow(exp as u32) / 10 + (next() % 100) as i64;
+            }
+            b.finish(t)
+        })
+        .collect()
+}
+
+fn plan_all(tracks: &[Track], view: View, out: &mut Vec<PlanItem>) -> usize {
+    let mut n = 0;
+    for t in tracks {
+        plan_track_into(t, view, 1.0, out);
+        n += out.len();
+    }
+    n
+}
+
+fn bench(c: &mut Criterion) {
+    let tracks = tracks();
+    let end = tracks.iter().filter_map(|t| t.end_ns()).max().unwrap_or(1);
+    let mut out = Vec::new();
+    let mut g = c.benchmark_group("plan_10k_goroutines");
+    let full = View { start_ns: 0, end_ns: end, width_px: 1600.0 };
+    g.bench_function("zoomed_out", |b| b.iter(|| plan_all(&tracks, full, &mut out)));
+    let mid = View { start_ns: end / 2, end_ns: end / 2 + 50_000_000, width_px: 1600.0 };
+    g.bench_function("zoomed_50ms", |b| b.iter(|| plan_all(&tracks, mid, &mut out)));
+    let close = View { start_ns: end / 2, end_ns: end / 2 + 100_000, width_px: 1600.0 };
+    g.bench_function("zoomed_100us", |b| b.iter(|| plan_all(&tracks, close, &mut out)));
+    // A screenful: the 50 rows a window shows.
+    g.bench_function("zoomed_out_50_rows", |b| b.iter(|| plan_all(&tracks[..50], full, &mut out)));
+    g.finish();
+
+    let mut counter = Counter::default();
+    let mut t = 0;
+    for i in 0..5_000_000i64 {
+        t += 1 + i % 7;
+        counter.push(t, i % 1000);
+    }
+    c.bench_function("decimate_5M_samples_1600px", |b| b.iter(|| counter.decimate(0, t, 1600).len()));
+}
+
+#[allow(missing_docs)]
+mod group {
+    use super::*;
+    criterion_group!(benches, bench);
+}
+use group::benches;
+criterion_main!(benches);

@@ -1,0 +1,32 @@
+#![allow(unsafe_code)]
+//! Loads a trace and prints build time, spans and memory.
+fn rss_kb(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0)
+}
+fn main() {
+    let path = std::env::args().nth(1).expect("trace path");
+    let f = std::fs::File::open(&path).unwrap();
+    let bytes = unsafe { memmap2::Mmap::map(&f) }.unwrap();
+    let t0 = std::time::Instant::now();
+    let tl = timeline::build(&bytes, &timeline::Progress::default()).unwrap();
+    let dt = t0.elapsed();
+    println!(
+        "{path}: {} gens, {} MB in {:.2}s ({:.0} MB/s); {} events, {} goroutines, {} spans; heap_bytes {} MB; RssAnon {} MB, VmHWM {} MB; err {:?}",
+        tl.generations,
+        bytes.len() / 1_000_000,
+        dt.as_secs_f64(),
+        bytes.len() as f64 / 1e6 / dt.as_secs_f64(),
+        tl.event_count,
+        tl.goroutines.len(),
+        tl.span_count(),
+        tl.heap_bytes() / 1_000_000,
+        rss_kb("RssAnon:") / 1024,
+        rss_kb("VmHWM:") / 1024,
+        tl.error.as_ref().map(|e| e.to_string())
+    );
+}

@@ -1,0 +1,619 @@
+//! Minimum mutator utilisation (MMU), as `go tool trace` computes it.
+//!
+//! The mutator utilisation at an instant is the fraction of GOMAXPROCS Ps
+//! running the program rather than the garbage collector: 0 during a GC
+//! stop-the-world pause, otherwise 1 minus the share of Ps sweeping, running
+//! a goroutine in a mark assist, or running a dedicated or fractional
+//! background mark worker. Which of these count is chosen by [`UtilFlags`];
+//! with [`UtilFlags::PER_PROC`] each P gets its own 0-or-1 series instead.
+//!
+//! For a window length `w`, the MMU is the lowest mean utilisation over all
+//! windows of length `w` inside the trace. The mean over a window moving
+//! across a step function changes linearly between the instants at which
+//! either edge crosses a step, so the minimum is at one of those instants:
+//! [`MmuCurve::mmu`] evaluates exactly those, walking both edges forward
+//! once (linear in the number of steps).
+//!
+//! One deliberate difference from Go 1.27: Go counts a background mark
+//! worker again every time it is rescheduled (its GoStart and its mode label
+//! both add to the P's count, only the stop subtracts), so after a worker's
+//! second run a P can stay "in GC" for the rest of the trace. Here a worker
+//! counts exactly while it runs in dedicated or fractional mode.
+
+use std::cmp::Ordering;
+use std::ops::BitOr;
+
+use trace_core::GoroutineId;
+
+use crate::model::{RangeKind, Timeline};
+use crate::state::GState;
+
+/// What takes time from the mutator. Combine with `|`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct UtilFlags(u8);
+
+impl UtilFlags {
+    /// Nothing: utilisation is 1 throughout.
+    pub const NONE: UtilFlags = UtilFlags(0);
+    /// GC stop-the-world pauses (non-GC pauses, such as GOMAXPROCS changes,
+    /// do not count, as in Go).
+    pub const STW: UtilFlags = UtilFlags(1);
+    /// Background mark workers (dedicated and fractional).
+    pub const BACKGROUND: UtilFlags = UtilFlags(2);
+    /// Mark assists (while the assisting goroutine runs).
+    pub const ASSIST: UtilFlags = UtilFlags(4);
+    /// Sweeping.
+    pub const SWEEP: UtilFlags = UtilFlags(8);
+    /// One series per P instead of one for the whole program; dedicated
+    /// workers then do not count (they take a whole P, so they delay no
+    /// goroutine directly).
+    pub const PER_PROC: UtilFlags = UtilFlags(16);
+    /// Everything the GC does: STW, background, assist and sweep.
+    pub const ALL_GC: UtilFlags = UtilFlags(1 | 2 | 4 | 8);
+
+    /// Whether every flag of `other` is set.
+    pub fn contains(self, other: UtilFlags) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl BitOr for UtilFlags {
+    type Output = UtilFlags;
+
+    fn bitor(self, rhs: UtilFlags) -> UtilFlags {
+        UtilFlags(self.0 | rhs.0)
+    }
+}
+
+/// The mode of a GC background mark worker while it runs, from its label;
+/// stored as the `b` argument of its running spans.
+#[repr(i64)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MarkWorker {
+    /// Takes a whole P for the GC.
+    Dedicated = 1,
+    /// Takes part of a P's time.
+    Fractional = 2,
+    /// Uses a P that had nothing else to do.
+    Idle = 3,
+}
+
+impl MarkWorker {
+    /// The mode named by a goroutine label (`GC (dedicated)`, ...).
+    pub fn from_label(label: &[u8]) -> Option<MarkWorker> {
+        match label {
+            b"GC (dedicated)" => Some(MarkWorker::Dedicated),
+            b"GC (fractional)" => Some(MarkWorker::Fractional),
+            b"GC (idle)" => Some(MarkWorker::Idle),
+            _ => None,
+        }
+    }
+
+    /// The mode stored in a running span's `b` argument.
+    pub fn from_code(b: i64) -> Option<MarkWorker> {
+        [MarkWorker::Dedicated, MarkWorker::Fractional, MarkWorker::Idle].into_iter().find(|m| *m as i64 == b)
+    }
+}
+
+/// Utilisation from `time_ns` until the next point.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct UtilPoint {
+    /// When.
+    pub time_ns: i64,
+    /// Mean mutator utilisation from then on, 0 to 1.
+    pub util: f64,
+}
+
+/// A change to the utilisation inputs.
+#[derive(Clone, Copy, Debug)]
+enum Change {
+    /// A P starts (+1) or stops (-1) doing GC work.
+    Gc { p: usize, delta: i32 },
+    /// A GC stop-the-world pause starts or ends.
+    Stw(i32),
+    /// GOMAXPROCS changes.
+    Procs(usize),
+}
+
+/// Every change the flags ask for, in time order.
+fn changes(tl: &Timeline, flags: UtilFlags) -> Vec<(i64, Change)> {
+    let mut out = Vec::new();
+    let gc = |p: i64, start: i64, end: i64, out: &mut Vec<(i64, Change)>| {
+        if let Ok(p) = usize::try_from(p)
+            && start < end
+        {
+            out.push((start, Change::Gc { p, delta: 1 }));
+            out.push((end, Change::Gc { p, delta: -1 }));
+        }
+    };
+    for r in &tl.gc_work {
+        match r.kind {
+            RangeKind::Sweep if flags.contains(UtilFlags::SWEEP) => gc(r.scope, r.start_ns, r.end_ns, &mut out),
+            RangeKind::MarkAssist if flags.contains(UtilFlags::ASSIST) => {
+                // An assist takes its P only while the goroutine runs.
+                let Some(g) = tl.goroutine(GoroutineId(r.scope)) else { continue };
+                g.track.for_each_in(r.start_ns, r.end_ns, |_, s| {
+                    if s.state == GState::Running as u8 {
+                        gc(s.a, s.start_ns.max(r.start_ns), s.end_ns.min(r.end_ns), &mut out);
+                    }
+                });
+            }
+            _ => {}
+        }
+    }
+    if flags.contains(UtilFlags::BACKGROUND) {
+        let counts = |m: Option<MarkWorker>| match m {
+            Some(MarkWorker::Fractional) => true,
+            Some(MarkWorker::Dedicated) => !flags.contains(UtilFlags::PER_PROC),
+            _ => false,
+        };
+        for g in tl.goroutines.iter().filter(|g| g.is_system) {
+            g.track.for_each_in(i64::MIN, i64::MAX, |_, s| {
+                if s.state == GState::Running as u8 && counts(MarkWorker::from_code(s.b)) {
+                    gc(s.a, s.start_ns, s.end_ns, &mut out);
+                }
+            });
+        }
+    }
+    if flags.contains(UtilFlags::STW) {
+        for r in tl.stw.iter().filter(|r| tl.strings.get(r.reason).contains("GC")) {
+            out.push((r.start_ns, Change::Stw(1)));
+            out.push((r.end_ns, Change::Stw(-1)));
+        }
+    }
+    let c = &tl.counters.gomaxprocs;
+    for (&t, &n) in c.times_ns.iter().zip(&c.values) {
+        out.push((t, Change::Procs(usize::try_from(n).unwrap_or(0))));
+    }
+    out.sort_by_key(|(t, _)| *t);
+    out
+}
+
+/// Appends a point unless the utilisation is unchanged; at an instant
+/// already recorded the lowest value wins.
+fn add_util(series: &mut Vec<UtilPoint>, p: UtilPoint) {
+    if let Some(last) = series.last_mut() {
+        if last.util == p.util {
+            return;
+        }
+        if last.time_ns == p.time_ns {
+            if p.util < last.util {
+                *last = p;
+            }
+            return;
+        }
+    }
+    series.push(p);
+}
+
+/// The state of the utilisation sweep.
+#[derive(Default)]
+struct UtilState {
+    per_proc: bool,
+    /// GC work in progress per P ID.
+    gc: Vec<i32>,
+    /// Ps with GC work among the first `procs`.
+    gc_procs: usize,
+    procs: usize,
+    stw: i32,
+    out: Vec<Vec<UtilPoint>>,
+    /// Per P below `procs`, its series in `out` (per-P mode).
+    series: Vec<usize>,
+    /// Ps whose count changed at the current instant.
+    dirty: Vec<usize>,
+    all_dirty: bool,
+}
+
+impl UtilState {
+    fn gc_at(&self, p: usize) -> i32 {
+        self.gc.get(p).copied().unwrap_or(0)
+    }
+
+    fn apply(&mut self, t: i64, c: Change) {
+        match c {
+            Change::Gc { p, delta } => {
+                if self.gc.len() <= p {
+                    self.gc.resize(p + 1, 0);
+                }
+                let before = self.gc_at(p) > 0;
+                if let Some(v) = self.gc.get_mut(p) {
+                    *v += delta;
+                }
+                let after = self.gc_at(p) > 0;
+                if before != after && p < self.procs {
+                    if after { self.gc_procs += 1 } else { self.gc_procs = self.gc_procs.saturating_sub(1) }
+                }
+                self.dirty.push(p);
+            }
+            Change::Stw(d) => {
+                self.stw += d;
+                self.all_dirty = true;
+            }
+            Change::Procs(n) => self.set_procs(t, n),
+        }
+    }
+
+    fn set_procs(&mut self, t: i64, n: usize) {
+        if self.per_proc {
+            // Ps going away end their series; Ps (re)appearing start one.
+            for &s in self.series.get(n..).unwrap_or_default() {
+                if let Some(series) = self.out.get_mut(s) {
+                    add_util(series, UtilPoint { time_ns: t, util: 0.0 });
+                }
+            }
+            self.series.truncate(n);
+            while self.series.len() < n {
+                self.series.push(self.out.len());
+                self.out.push(vec![UtilPoint { time_ns: t, util: 1.0 }]);
+            }
+        } else if self.out.is_empty() && n > 0 {
+            self.out.push(vec![UtilPoint { time_ns: t, util: 1.0 }]);
+        }
+        self.procs = n;
+        self.gc_procs = (0..n).filter(|&p| self.gc_at(p) > 0).count();
+        self.all_dirty = true;
+    }
+
+    /// Records the utilisation after every change at `t`.
+    fn record(&mut self, t: i64) {
+        if self.per_proc {
+            let ps: Vec<usize> =
+                if self.all_dirty { (0..self.procs).collect() } else { std::mem::take(&mut self.dirty) };
+            for p in ps {
+                let util = if self.stw > 0 || self.gc_at(p) > 0 { 0.0 } else { 1.0 };
+                if let Some(series) = self.series.get(p).and_then(|&s| self.out.get_mut(s)) {
+                    add_util(series, UtilPoint { time_ns: t, util });
+                }
+            }
+        } else if let Some(series) = self.out.first_mut().filter(|_| self.procs > 0) {
+            let util = if self.stw > 0 { 0.0 } else { 1.0 - self.gc_procs as f64 / self.procs as f64 };
+            add_util(series, UtilPoint { time_ns: t, util });
+        }
+        self.dirty.clear();
+        self.all_dirty = false;
+    }
+}
+
+/// The mutator utilisation of the trace as step functions: one series, or
+/// one per P (a new series each time a P comes back after GOMAXPROCS
+/// shrank) with [`UtilFlags::PER_PROC`].
+///
+/// A series starts at the first GOMAXPROCS sample with utilisation 1 and
+/// ends at the end of the trace with a final point of utilisation 0; a trace
+/// without GOMAXPROCS samples has no series, as in Go.
+pub fn mutator_utilization(tl: &Timeline, flags: UtilFlags) -> Vec<Vec<UtilPoint>> {
+    let Some(&first) = tl.counters.gomaxprocs.times_ns.first() else { return Vec::new() };
+    let mut st = UtilState { per_proc: flags.contains(UtilFlags::PER_PROC), ..UtilState::default() };
+    let changes = changes(tl, flags);
+    let mut i = 0;
+    while let Some(&(t, _)) = changes.get(i) {
+        while let Some(&(_, c)) = changes.get(i).filter(|(ct, _)| *ct == t) {
+            st.apply(t, c);
+            i += 1;
+        }
+        if t >= first {
+            st.record(t);
+        }
+    }
+    let end = tl.end_ns.max(changes.last().map_or(first, |c| c.0));
+    for s in &mut st.out {
+        add_util(s, UtilPoint { time_ns: end, util: 0.0 });
+    }
+    st.out
+}
+
+/// A window of the utilisation function.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct UtilWindow {
+    /// Start of the window.
+    pub time_ns: i64,
+    /// Mean utilisation over the window.
+    pub util: f64,
+}
+
+/// One utilisation series with its running integral.
+#[derive(Clone, Debug)]
+struct Series {
+    points: Vec<UtilPoint>,
+    /// `cum[i]`: integral of the utilisation from the first point to point i.
+    cum: Vec<f64>,
+}
+
+impl Series {
+    fn new(points: Vec<UtilPoint>) -> Series {
+        let mut cum = Vec::with_capacity(points.len());
+        let mut acc = 0.0;
+        let mut prev: Option<&UtilPoint> = None;
+        for p in &points {
+            if let Some(q) = prev {
+                acc += q.util * (p.time_ns - q.time_ns) as f64;
+            }
+            cum.push(acc);
+            prev = Some(p);
+        }
+        Series { points, cum }
+    }
+
+    fn bounds(&self) -> Option<(i64, i64)> {
+        Some((self.points.first()?.time_ns, self.points.last()?.time_ns))
+    }
+
+    /// Every window start at which the mean over `w` can be lowest, with the
+    /// mean there, in time order.
+    fn windows(&self, w: i64, mut f: impl FnMut(UtilWindow)) {
+        let Some((t0, t1)) = self.bounds() else { return };
+        let last = t1 - w;
+        let (mut left, mut right) = (Cursor::default(), Cursor::default());
+        let (mut i, mut j) = (0, 0);
+        let mut prev = None;
+        loop {
+            // Candidates: a point under the left edge, or under the right.
+            let a = self.points.get(i).map(|p| p.time_ns).filter(|&t| t <= last);
+            let b = self.points.get(j).map(|p| p.time_ns - w).filter(|&t| t <= last);
+            let x = match (a, b) {
+                (None, None) => break,
+                (Some(a), Some(b)) if a <= b => {
+                    i += 1;
+                    a
+                }
+                (Some(a), None) => {
+                    i += 1;
+                    a
+                }
+                (_, Some(b)) => {
+                    j += 1;
+                    b
+                }
+            };
+            if x < t0 || prev == Some(x) {
+                continue;
+            }
+            prev = Some(x);
+            let u = (right.integral(self, x + w) - left.integral(self, x)) / w as f64;
+            f(UtilWindow { time_ns: x, util: u.clamp(0.0, 1.0) });
+        }
+    }
+}
+
+/// A position in a series for integrals at increasing times.
+#[derive(Clone, Copy, Debug, Default)]
+struct Cursor {
+    k: usize,
+}
+
+impl Cursor {
+    /// Integral of the utilisation from the series start to `t`.
+    fn integral(&mut self, s: &Series, t: i64) -> f64 {
+        while s.points.get(self.k + 1).is_some_and(|p| p.time_ns <= t) {
+            self.k += 1;
+        }
+        let (Some(p), Some(c)) = (s.points.get(self.k), s.cum.get(self.k)) else { return 0.0 };
+        c + p.util * (t - p.time_ns) as f64
+    }
+}
+
+/// Utilisation series prepared for MMU queries.
+#[derive(Clone, Debug)]
+pub struct MmuCurve {
+    series: Vec<Series>,
+}
+
+impl MmuCurve {
+    /// Prepares series from [`mutator_utilization`] (or any step functions
+    /// with points in time order).
+    pub fn new(util: Vec<Vec<UtilPoint>>) -> MmuCurve {
+        MmuCurve { series: util.into_iter().filter(|s| !s.is_empty()).map(Series::new).collect() }
+    }
+
+    /// Calls `f` with each series and the window length used for it: `w`,
+    /// or the series' length if shorter (as Go does). Empty series are skipped.
+    fn for_each_series(&self, w: i64, mut f: impl FnMut(&Series, i64)) {
+        for s in &self.series {
+            let Some((t0, t1)) = s.bounds() else { continue };
+            if t1 > t0 {
+                f(s, w.min(t1 - t0));
+            }
+        }
+    }
+
+    /// The minimum mean utilisation over all windows of `window_ns`: 0 for
+    /// a window of 0 or less, 1 if there is no series.
+    pub fn mmu(&self, window_ns: i64) -> f64 {
+        if window_ns <= 0 {
+            return 0.0;
+        }
+        let mut min = 1.0f64;
+        self.for_each_series(window_ns, |s, w| s.windows(w, |u| min = min.min(u.util)));
+        min
+    }
+
+    /// Up to `n` non-overlapping windows of `window_ns` with the lowest mean
+    /// utilisation, lowest first (ties: earliest first). Picked greedily:
+    /// the lowest window, then the lowest that does not overlap it, and so on.
+    pub fn worst_windows(&self, window_ns: i64, n: usize) -> Vec<UtilWindow> {
+        if window_ns <= 0 || n == 0 {
+            return Vec::new();
+        }
+        let mut all = Vec::new();
+        self.for_each_series(window_ns, |s, w| s.windows(w, |u| all.push(u)));
+        all.sort_by(|a, b| a.util.partial_cmp(&b.util).unwrap_or(Ordering::Equal).then(a.time_ns.cmp(&b.time_ns)));
+        let mut out: Vec<UtilWindow> = Vec::with_capacity(n);
+        for u in all {
+            if out.len() == n {
+                break;
+            }
+            if out.iter().all(|o| (o.time_ns - u.time_ns).abs() >= window_ns) {
+                out.push(u);
+            }
+        }
+        out
+    }
+}
+
+/// The MMU at each window length: `(window_ns, mmu)` in the order given.
+pub fn mmu_curve(curve: &MmuCurve, windows_ns: &[i64]) -> Vec<(i64, f64)> {
+    windows_ns.iter().map(|&w| (w, curve.mmu(w))).collect()
+}
+
+/// Window lengths for plotting an MMU curve: 1, 2 and 5 times each power of
+/// ten from 1 µs up to `duration_ns` (which ends the list).
+pub fn default_windows(duration_ns: i64) -> Vec<i64> {
+    let mut out = Vec::new();
+    let mut decade: i64 = 1_000;
+    'outer: while decade < duration_ns {
+        for m in [1, 2, 5] {
+            let w = decade.saturating_mul(m);
+            if w >= duration_ns {
+                break 'outer;
+            }
+            out.push(w);
+        }
+        decade = decade.saturating_mul(10);
+    }
+    if duration_ns > 0 {
+        out.push(duration_ns);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::testutil::goroutine;
+    use crate::model::RangeSpan;
+    use crate::stacks::StackId;
+    use crate::strings::StrId;
+
+    fn pts(v: &[(i64, f64)]) -> Vec<UtilPoint> {
+        v.iter().map(|&(time_ns, util)| UtilPoint { time_ns, util }).collect()
+    }
+
+    /// 1 on [0,1), 0 on [1,2), 1 on [2,3), 0 on [3,4), 1 on [4,5); ends at 5.
+    fn square() -> MmuCurve {
+        MmuCurve::new(vec![pts(&[(0, 1.0), (1000, 0.0), (2000, 1.0), (3000, 0.0), (4000, 1.0), (5000, 0.0)])])
+    }
+
+    #[test]
+    fn mmu_of_a_square_wave() {
+        let c = square();
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
+        for (w, want) in
+            [(0, 0.0), (1, 0.0), (1000, 0.0), (2000, 0.5), (3000, 1.0 / 3.0), (4000, 0.5), (5000, 0.6), (6000, 0.6)]
+        {
+            assert!(close(c.mmu(w), want), "window {w}: {} want {want}", c.mmu(w));
+        }
+        assert_eq!(mmu_curve(&c, &[2000, 5000]), vec![(2000, 0.5), (5000, 0.6)]);
+        assert_eq!(MmuCurve::new(Vec::new()).mmu(1000), 1.0);
+    }
+
+    #[test]
+    fn worst_windows_do_not_overlap() {
+        let c = square();
+        let w = c.worst_windows(1000, 5);
+        let got: Vec<(i64, f64)> = w.iter().map(|u| (u.time_ns, u.util)).collect();
+        assert_eq!(got, vec![(1000, 0.0), (3000, 0.0), (0, 1.0), (2000, 1.0), (4000, 1.0)]);
+        assert_eq!(c.worst_windows(1000, 1), vec![UtilWindow { time_ns: 1000, util: 0.0 }]);
+        let w = c.worst_windows(2000, 2);
+        assert_eq!(w.len(), 2);
+        assert!(w.iter().all(|u| (u.util - 0.5).abs() < 1e-12), "{w:?}");
+        assert!((w[0].time_ns - w[1].time_ns).abs() >= 2000);
+    }
+
+    #[test]
+    fn default_windows_are_1_2_5_per_decade() {
+        assert_eq!(default_windows(30_000), vec![1_000, 2_000, 5_000, 10_000, 20_000, 30_000]);
+        assert_eq!(default_windows(0), Vec::<i64>::new());
+    }
+
+    /// GOMAXPROCS 2 from 0; P0 sweeps 10-20; a GC STW 30-35 and a non-GC
+    /// one 50-55; goroutine 5 assists 60-80 but runs only 60-70 on P1; a
+    /// fractional worker runs 90-95 on P0 and a dedicated one 100-110 on
+    /// P1, an idle one 120-130 on P0. Trace ends at 200.
+    fn gc_timeline() -> Timeline {
+        let mut tl = Timeline { start_ns: 0, end_ns: 200, ..Timeline::default() };
+        tl.counters.gomaxprocs.push(0, 2);
+        let (gc_reason, other) = (tl.strings.intern(b"GC mark termination"), tl.strings.intern(b"GOMAXPROCS"));
+        let range = |kind, start_ns, end_ns, reason, scope| RangeSpan { kind, start_ns, end_ns, reason, scope };
+        tl.stw = vec![range(RangeKind::Stw, 30, 35, gc_reason, -1), range(RangeKind::Stw, 50, 55, other, -1)];
+        tl.gc_work =
+            vec![range(RangeKind::Sweep, 10, 20, StrId(0), 0), range(RangeKind::MarkAssist, 60, 80, StrId(0), 5)];
+        let n = StackId::NONE;
+        let assister =
+            [(0, GState::Running, n, 1, -1), (70, GState::Runnable, n, -1, -1), (85, GState::Running, n, 0, -1)];
+        let mut worker = goroutine(
+            7,
+            StrId(0),
+            &[
+                (0, GState::SystemWait, n, -1, -1),
+                (90, GState::Running, n, 0, MarkWorker::Fractional as i64),
+                (95, GState::SystemWait, n, -1, -1),
+                (100, GState::Running, n, 1, MarkWorker::Dedicated as i64),
+                (110, GState::SystemWait, n, -1, -1),
+                (120, GState::Running, n, 0, MarkWorker::Idle as i64),
+                (130, GState::SystemWait, n, -1, -1),
+            ],
+            200,
+        );
+        worker.is_system = true;
+        tl.goroutines = vec![goroutine(5, StrId(0), &assister, 200), worker];
+        tl
+    }
+
+    #[test]
+    fn utilisation_from_gc_work() {
+        let tl = gc_timeline();
+        let u = mutator_utilization(&tl, UtilFlags::ALL_GC);
+        assert_eq!(
+            u,
+            vec![pts(&[
+                (0, 1.0),
+                (10, 0.5),
+                (20, 1.0),
+                (30, 0.0),
+                (35, 1.0),
+                (60, 0.5),
+                (70, 1.0),
+                (90, 0.5),
+                (95, 1.0),
+                (100, 0.5),
+                (110, 1.0),
+                (200, 0.0),
+            ])]
+        );
+        let u = mutator_utilization(&tl, UtilFlags::STW);
+        assert_eq!(u, vec![pts(&[(0, 1.0), (30, 0.0), (35, 1.0), (200, 0.0)])]);
+        // Per P: the dedicated worker does not count.
+        let u = mutator_utilization(&tl, UtilFlags::ALL_GC | UtilFlags::PER_PROC);
+        assert_eq!(
+            u,
+            vec![
+                pts(&[(0, 1.0), (10, 0.0), (20, 1.0), (30, 0.0), (35, 1.0), (90, 0.0), (95, 1.0), (200, 0.0)]),
+                pts(&[(0, 1.0), (30, 0.0), (35, 1.0), (60, 0.0), (70, 1.0), (200, 0.0)]),
+            ]
+        );
+        let c = MmuCurve::new(mutator_utilization(&tl, UtilFlags::ALL_GC));
+        assert_eq!(c.mmu(5), 0.0);
+        // 20 ns windows: [15, 35) has 5 ns at 0.5, 10 at 1 and 5 at 0;
+        // [90, 110) has 10 ns at 0.5 and 5 at 1.
+        assert!((c.mmu(20) - 0.625).abs() < 1e-12, "{}", c.mmu(20));
+        assert_eq!(
+            c.worst_windows(20, 2),
+            vec![UtilWindow { time_ns: 15, util: 0.625 }, UtilWindow { time_ns: 90, util: 0.625 }]
+        );
+        assert!(mutator_utilization(&Timeline::default(), UtilFlags::ALL_GC).is_empty());
+    }
+
+    #[test]
+    fn gomaxprocs_changes_open_and_close_per_p_series() {
+        let mut tl = Timeline { start_ns: 0, end_ns: 100, ..Timeline::default() };
+        tl.counters.gomaxprocs.push(0, 1);
+        tl.counters.gomaxprocs.push(40, 2);
+        tl.counters.gomaxprocs.push(60, 1);
+        tl.gc_work = vec![RangeSpan { kind: RangeKind::Sweep, start_ns: 50, end_ns: 70, reason: StrId(0), scope: 1 }];
+        let u = mutator_utilization(&tl, UtilFlags::SWEEP | UtilFlags::PER_PROC);
+        assert_eq!(u, vec![pts(&[(0, 1.0), (100, 0.0)]), pts(&[(40, 1.0), (50, 0.0)])]);
+        // One series: half the Ps sweep from 50 until P1 goes away at 60.
+        let u = mutator_utilization(&tl, UtilFlags::SWEEP);
+        assert_eq!(u, vec![pts(&[(0, 1.0), (50, 0.5), (60, 1.0), (100, 0.0)])]);
+    }
+}

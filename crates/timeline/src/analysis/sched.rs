@@ -1,0 +1,542 @@
+//! Scheduling latency: goroutines waiting for a P.
+//!
+//! Three views: the longest single runnable waits; the intervals in which
+//! some goroutine waited while some P sat idle (work that could have run but
+//! did not); and the longest stop-the-world pauses.
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+
+use rustc_hash::FxHashSet;
+use trace_core::GoroutineId;
+
+use super::{Filter, TimeRange, for_each_clipped};
+use crate::model::{Goroutine, RangeSpan, Timeline};
+use crate::stacks::StackId;
+use crate::state::{Category, GState, PState};
+use crate::track::{Span, Track};
+
+/// One wait of a goroutine for a P (a span of the runnable category).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunnableWait {
+    /// The goroutine.
+    pub g: GoroutineId,
+    /// Why it was waiting: created, runnable (woken), preempted or yielded.
+    pub state: GState,
+    /// Start (clipped to the query range).
+    pub start_ns: i64,
+    /// End (clipped to the query range).
+    pub end_ns: i64,
+    /// Where it became runnable: the creating goroutine's stack for a new
+    /// goroutine, the waker's stack after a wake-up, its own stack when
+    /// preempted or yielding.
+    pub stack: StackId,
+    /// The goroutine that woke it, if one did.
+    pub woken_by: Option<GoroutineId>,
+}
+
+impl RunnableWait {
+    /// Length in ns.
+    pub fn duration_ns(&self) -> i64 {
+        self.end_ns - self.start_ns
+    }
+
+    /// Ranking: longer first, then earlier, then lower goroutine ID.
+    fn rank(&self) -> (Reverse<i64>, i64, GoroutineId) {
+        (Reverse(self.duration_ns()), self.start_ns, self.g)
+    }
+}
+
+/// Orders waits so that a max-heap's top is the one to drop first.
+struct Ranked(RunnableWait);
+
+impl PartialEq for Ranked {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Ranked {}
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.rank().cmp(&other.0.rank())
+    }
+}
+
+/// Where a runnable span of `g` became runnable (see [`RunnableWait::stack`]).
+pub(crate) fn runnable_stack(g: &Goroutine, s: &Span) -> StackId {
+    match Goroutine::state(s) {
+        GState::Created => g.creation_stack,
+        _ => s.stack,
+    }
+}
+
+/// The `limit` longest runnable waits of the selected goroutines inside the
+/// filter's range (clipped to it), longest first; ties go to the earlier
+/// wait, then the lower goroutine ID.
+pub fn longest_runnable_waits(tl: &Timeline, filter: &Filter, limit: usize) -> Vec<RunnableWait> {
+    let mut heap: BinaryHeap<Ranked> = BinaryHeap::with_capacity(limit.saturating_add(1).min(1 << 16));
+    if limit == 0 {
+        return Vec::new();
+    }
+    for g in tl.goroutines.iter().filter(|g| filter.includes(g.id)) {
+        for_each_clipped(g, filter.range, |_, s, start_ns, end_ns| {
+            let state = Goroutine::state(s);
+            if state.category() != Category::Runnable {
+                return;
+            }
+            let woken_by = (state == GState::Runnable && s.a >= 0).then_some(GoroutineId(s.a));
+            let w = RunnableWait { g: g.id, state, start_ns, end_ns, stack: runnable_stack(g, s), woken_by };
+            if heap.len() < limit {
+                heap.push(Ranked(w));
+            } else if heap.peek().is_some_and(|worst| Ranked(w) < *worst) {
+                heap.pop();
+                heap.push(Ranked(w));
+            }
+        });
+    }
+    heap.into_sorted_vec().into_iter().map(|r| r.0).collect()
+}
+
+/// The `limit` longest stop-the-world pauses overlapping `range` (clipped to
+/// it), longest first, ties by start time.
+pub fn longest_stw(tl: &Timeline, range: TimeRange, limit: usize) -> Vec<RangeSpan> {
+    let mut out: Vec<RangeSpan> = tl
+        .stw
+        .iter()
+        .filter_map(|r| range.clip(r.start_ns, r.end_ns).map(|(start_ns, end_ns)| RangeSpan { start_ns, end_ns, ..*r }))
+        .collect();
+    out.sort_by_key(|r| (Reverse(r.duration_ns()), r.start_ns, r.end_ns));
+    out.truncate(limit);
+    out
+}
+
+/// An interval in which at least one goroutine was runnable while at least
+/// one P was idle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdleGap {
+    /// Start.
+    pub start_ns: i64,
+    /// End.
+    pub end_ns: i64,
+    /// Goroutine-nanoseconds spent waiting in the gap: the integral of the
+    /// number of runnable goroutines over it.
+    pub waiting_ns: i64,
+    /// Most goroutines runnable at once.
+    pub max_runnable: u32,
+    /// Most Ps idle at once.
+    pub max_idle_procs: u32,
+    /// Goroutines runnable at some time in the gap, lowest IDs first, at
+    /// most the cap given to [`idle_proc_gaps`].
+    pub goroutines: Vec<GoroutineId>,
+    /// How many distinct goroutines were runnable in the gap.
+    pub goroutine_count: usize,
+}
+
+impl IdleGap {
+    /// Length in ns.
+    pub fn duration_ns(&self) -> i64 {
+        self.end_ns - self.start_ns
+    }
+}
+
+/// How [`idle_proc_gaps`] ranks gaps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GapOrder {
+    /// Longest first.
+    Duration,
+    /// Most goroutine-time waiting first ([`IdleGap::waiting_ns`]).
+    Waiting,
+}
+
+/// What changes at an instant of the sweep, in the order applied at equal
+/// times (ends before starts, so a span ending where the next begins never
+/// counts twice).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Change {
+    GoroutineEnd,
+    ProcEnd,
+    StwEnd,
+    GoroutineStart,
+    ProcStart,
+    StwStart,
+    Gomaxprocs,
+}
+
+/// One change: time, kind, and the goroutine index, P index or GOMAXPROCS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Ev {
+    t: i64,
+    change: Change,
+    arg: u32,
+}
+
+/// Pushes start and end events for the maximal runs of spans of `track`
+/// for which `want` holds.
+fn push_runs(track: &Track, want: impl Fn(u8) -> bool, arg: u32, start: Change, end: Change, out: &mut Vec<Ev>) {
+    let mut open: Option<i64> = None;
+    let mut last_end = 0;
+    track.for_each_in(i64::MIN, i64::MAX, |_, s| {
+        match (want(s.state), open) {
+            (true, None) => open = Some(s.start_ns),
+            (false, Some(t)) => {
+                out.push(Ev { t, change: start, arg });
+                out.push(Ev { t: s.start_ns, change: end, arg });
+                open = None;
+            }
+            _ => {}
+        }
+        last_end = s.end_ns;
+    });
+    if let Some(t) = open {
+        out.push(Ev { t, change: start, arg });
+        out.push(Ev { t: last_end, change: end, arg });
+    }
+}
+
+/// Every change the idle-P sweep needs, sorted.
+fn sweep_events(tl: &Timeline) -> Vec<Ev> {
+    let mut ev = Vec::new();
+    for (i, g) in tl.goroutines.iter().enumerate() {
+        let runnable = |s: u8| GState::from_u8(s).is_some_and(|s| s.category() == Category::Runnable);
+        push_runs(&g.track, runnable, i as u32, Change::GoroutineStart, Change::GoroutineEnd, &mut ev);
+    }
+    for (i, p) in tl.procs.iter().enumerate() {
+        let busy = |s: u8| s != PState::Idle as u8;
+        push_runs(&p.track, busy, i as u32, Change::ProcStart, Change::ProcEnd, &mut ev);
+    }
+    for r in &tl.stw {
+        ev.push(Ev { t: r.start_ns, change: Change::StwStart, arg: 0 });
+        ev.push(Ev { t: r.end_ns, change: Change::StwEnd, arg: 0 });
+    }
+    let c = &tl.counters.gomaxprocs;
+    for (&t, &v) in c.times_ns.iter().zip(&c.values) {
+        ev.push(Ev { t, change: Change::Gomaxprocs, arg: v.clamp(0, i64::from(u32::MAX)) as u32 });
+    }
+    ev.sort_unstable();
+    ev
+}
+
+/// A stretch of time with constant state, as the sweep reports it.
+#[derive(Clone, Copy, Debug)]
+struct Segment {
+    start_ns: i64,
+    end_ns: i64,
+    runnable: u32,
+    idle: u32,
+    stw: bool,
+}
+
+impl Segment {
+    fn is_gap(&self) -> bool {
+        self.runnable > 0 && self.idle > 0 && !self.stw
+    }
+}
+
+/// What the sweep reports: a change it applied, or a stretch of time.
+enum Step<'e> {
+    Event(&'e Ev),
+    Segment(Segment),
+}
+
+/// Sweep state: runnable goroutines, busy Ps among those that exist, STW.
+struct Sweep<'t> {
+    tl: &'t Timeline,
+    runnable: u32,
+    busy: Vec<bool>,
+    busy_existing: u32,
+    procs: u32,
+    stw: u32,
+}
+
+impl<'t> Sweep<'t> {
+    fn new(tl: &'t Timeline) -> Sweep<'t> {
+        // Without a GOMAXPROCS sample, every P the trace mentions exists.
+        let procs = tl.procs.iter().map(|p| p.id.0 + 1).max().unwrap_or(0).clamp(0, i64::from(u32::MAX)) as u32;
+        Sweep { tl, runnable: 0, busy: vec![false; tl.procs.len()], busy_existing: 0, procs, stw: 0 }
+    }
+
+    fn exists(&self, proc_index: usize) -> bool {
+        self.tl.procs.get(proc_index).is_some_and(|p| p.id.0 >= 0 && p.id.0 < i64::from(self.procs))
+    }
+
+    fn set_busy(&mut self, i: usize, busy: bool) {
+        let Some(slot) = self.busy.get_mut(i) else { return };
+        if *slot == busy {
+            return;
+        }
+        *slot = busy;
+        if self.exists(i) {
+            if busy {
+                self.busy_existing += 1;
+            } else {
+                self.busy_existing = self.busy_existing.saturating_sub(1);
+            }
+        }
+    }
+
+    fn apply(&mut self, e: &Ev) {
+        match e.change {
+            Change::GoroutineStart => self.runnable += 1,
+            Change::GoroutineEnd => self.runnable = self.runnable.saturating_sub(1),
+            Change::ProcStart => self.set_busy(e.arg as usize, true),
+            Change::ProcEnd => self.set_busy(e.arg as usize, false),
+            Change::StwStart => self.stw += 1,
+            Change::StwEnd => self.stw = self.stw.saturating_sub(1),
+            Change::Gomaxprocs => {
+                self.procs = e.arg;
+                let busy = (0..self.busy.len()).filter(|&i| self.exists(i) && self.busy.get(i) == Some(&true));
+                self.busy_existing = busy.count() as u32;
+            }
+        }
+    }
+
+    /// Runs over `events`, calling `f` after applying each, and for each
+    /// stretch inside `range` between two instants.
+    fn run(mut self, events: &[Ev], range: TimeRange, mut f: impl FnMut(Step<'_>)) {
+        let mut i = 0;
+        while let Some(first) = events.get(i) {
+            let t = first.t;
+            while let Some(e) = events.get(i).filter(|e| e.t == t) {
+                self.apply(e);
+                f(Step::Event(e));
+                i += 1;
+            }
+            let Some(next) = events.get(i) else { break };
+            if let Some((start_ns, end_ns)) = range.clip(t, next.t).filter(|(s, e)| s < e) {
+                let idle = self.procs.saturating_sub(self.busy_existing);
+                f(Step::Segment(Segment { start_ns, end_ns, runnable: self.runnable, idle, stw: self.stw > 0 }));
+            }
+        }
+    }
+}
+
+/// The `limit` largest intervals inside `range` in which at least one
+/// goroutine was runnable while at least one P was idle, ranked by `order`
+/// (ties: earlier first), each listing up to `goroutine_cap` of the
+/// goroutines that waited in it.
+///
+/// The Ps that exist at a time are those with an ID below GOMAXPROCS then
+/// (every P the trace mentions if it never says); a P is idle when its track
+/// says [`PState::Idle`] or has no span. Stop-the-world pauses are not gaps:
+/// no goroutine can run then, whatever the Ps do (see [`longest_stw`]).
+///
+/// One sweep over the sorted span boundaries: O(n log n) for n spans, plus a
+/// second sweep to name the goroutines of the chosen gaps.
+pub fn idle_proc_gaps(
+    tl: &Timeline,
+    range: TimeRange,
+    order: GapOrder,
+    limit: usize,
+    goroutine_cap: usize,
+) -> Vec<IdleGap> {
+    if limit == 0 {
+        return Vec::new();
+    }
+    let events = sweep_events(tl);
+    let mut gaps = Vec::new();
+    let mut open: Option<IdleGap> = None;
+    Sweep::new(tl).run(&events, range, |step| {
+        if let Step::Segment(seg) = step {
+            if !seg.is_gap() {
+                gaps.extend(open.take());
+                return;
+            }
+            // Segments inside the range are contiguous: extend the open gap.
+            let gap = open.get_or_insert_with(|| IdleGap {
+                start_ns: seg.start_ns,
+                end_ns: seg.start_ns,
+                waiting_ns: 0,
+                max_runnable: 0,
+                max_idle_procs: 0,
+                goroutines: Vec::new(),
+                goroutine_count: 0,
+            });
+            gap.end_ns = seg.end_ns;
+            gap.waiting_ns += i64::from(seg.runnable) * (seg.end_ns - seg.start_ns);
+            gap.max_runnable = gap.max_runnable.max(seg.runnable);
+            gap.max_idle_procs = gap.max_idle_procs.max(seg.idle);
+        }
+    });
+    gaps.extend(open);
+    match order {
+        GapOrder::Duration => gaps.sort_by_key(|g| (Reverse(g.duration_ns()), g.start_ns)),
+        GapOrder::Waiting => gaps.sort_by_key(|g| (Reverse(g.waiting_ns), g.start_ns)),
+    }
+    gaps.truncate(limit);
+    name_goroutines(tl, &events, range, &mut gaps, goroutine_cap);
+    gaps
+}
+
+/// Fills in the goroutines of the chosen gaps with a second sweep.
+fn name_goroutines(tl: &Timeline, events: &[Ev], range: TimeRange, gaps: &mut [IdleGap], cap: usize) {
+    let mut by_start: Vec<usize> = (0..gaps.len()).collect();
+    by_start.sort_by_key(|&i| gaps.get(i).map(|g| g.start_ns));
+    let bounds: Vec<(i64, i64)> =
+        by_start.iter().filter_map(|&i| gaps.get(i)).map(|g| (g.start_ns, g.end_ns)).collect();
+    let mut seen: Vec<FxHashSet<u32>> = vec![FxHashSet::default(); bounds.len()];
+    let mut runnable: FxHashSet<u32> = FxHashSet::default();
+    // Index of the first gap not yet over.
+    let mut cur = 0;
+    Sweep::new(tl).run(events, range, |step| match step {
+        Step::Event(e) if e.change == Change::GoroutineStart => {
+            runnable.insert(e.arg);
+            while bounds.get(cur).is_some_and(|&(_, end)| end <= e.t) {
+                cur += 1;
+            }
+            if let (Some(&(start, end)), Some(set)) = (bounds.get(cur), seen.get_mut(cur))
+                && start < e.t
+                && e.t < end
+            {
+                set.insert(e.arg);
+            }
+        }
+        Step::Event(e) if e.change == Change::GoroutineEnd => {
+            runnable.remove(&e.arg);
+        }
+        Step::Event(_) => {}
+        Step::Segment(seg) => {
+            while bounds.get(cur).is_some_and(|&(_, end)| end <= seg.start_ns) {
+                cur += 1;
+            }
+            if let (Some(&(start, _)), Some(set)) = (bounds.get(cur), seen.get_mut(cur))
+                && start == seg.start_ns
+            {
+                set.extend(runnable.iter().copied());
+            }
+        }
+    });
+    for (k, &gi) in by_start.iter().enumerate() {
+        let (Some(gap), Some(set)) = (gaps.get_mut(gi), seen.get(k)) else { continue };
+        let mut ids: Vec<GoroutineId> =
+            set.iter().filter_map(|&i| tl.goroutines.get(i as usize)).map(|g| g.id).collect();
+        ids.sort_unstable();
+        gap.goroutine_count = ids.len();
+        ids.truncate(cap);
+        gap.goroutines = ids;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::testutil::{goroutine, simple, stack};
+    use crate::model::{Proc, RangeKind};
+    use crate::strings::StrId;
+    use crate::track::TrackBuilder;
+    use trace_core::ProcId;
+
+    fn proc(id: i64, spans: &[(i64, PState)], end: i64) -> Proc {
+        let mut b = TrackBuilder::default();
+        for &(t, s) in spans {
+            b.push(t, s as u8, StackId::NONE, -1, -1);
+        }
+        Proc { id: ProcId(id), track: b.finish(end) }
+    }
+
+    /// GOMAXPROCS 2. P0 runs throughout; P1 is idle 30-60 and 90-100.
+    /// g1 waits 20-50 (woken by g2), g2 is created at 35 and waits until 48,
+    /// g3 is preempted 70-80, g10..g20 wait 92-95. A GC pause 31-33.
+    fn timeline() -> Timeline {
+        let mut tl = Timeline { start_ns: 0, end_ns: 100, ..Timeline::default() };
+        let (wake, create) = (stack(&mut tl, &["main", "wake"]), stack(&mut tl, &["main", "spawn"]));
+        tl.counters.gomaxprocs.push(0, 2);
+        tl.procs = vec![
+            proc(0, &[(0, PState::Running)], 100),
+            proc(1, &[(0, PState::Running), (30, PState::Idle), (60, PState::Running), (90, PState::Idle)], 100),
+        ];
+        let n = StackId::NONE;
+        let g1 = [(0, GState::Running, n, 0, -1), (20, GState::Runnable, wake, 2, -1), (50, GState::Running, n, 1, -1)];
+        let mut g2 = simple(2, StrId(0), &[(35, GState::Created), (48, GState::Running)], 100);
+        g2.creation_stack = create;
+        let g3 = [(0, GState::Running, n, 0, -1), (70, GState::Preempted, n, -1, -1), (80, GState::Running, n, 0, -1)];
+        tl.goroutines = vec![goroutine(1, StrId(0), &g1, 100), g2, goroutine(3, StrId(0), &g3, 100)];
+        for id in 10..21 {
+            tl.goroutines.push(simple(id, StrId(0), &[(92, GState::Runnable), (95, GState::Running)], 100));
+        }
+        let reason = tl.strings.intern(b"GC mark termination");
+        tl.stw = vec![RangeSpan { kind: RangeKind::Stw, start_ns: 31, end_ns: 33, reason, scope: -1 }];
+        tl
+    }
+
+    fn summary(gaps: &[IdleGap]) -> Vec<(i64, i64, i64, u32, u32, usize)> {
+        gaps.iter()
+            .map(|g| (g.start_ns, g.end_ns, g.waiting_ns, g.max_runnable, g.max_idle_procs, g.goroutine_count))
+            .collect()
+    }
+
+    #[test]
+    fn runnable_waits_longest_first() {
+        let tl = timeline();
+        let w = longest_runnable_waits(&tl, &Filter::all(), 4);
+        let got: Vec<_> = w.iter().map(|w| (w.g.0, w.state, w.start_ns, w.end_ns)).collect();
+        assert_eq!(
+            got,
+            [
+                (1, GState::Runnable, 20, 50),
+                (2, GState::Created, 35, 48),
+                (3, GState::Preempted, 70, 80),
+                (10, GState::Runnable, 92, 95),
+            ]
+        );
+        assert_eq!(w[0].woken_by, Some(GoroutineId(2)));
+        assert_eq!(w[0].stack, tl.goroutines[0].track.span(1).unwrap().stack);
+        assert_eq!(w[1].stack, tl.goroutines[1].creation_stack);
+        assert_eq!(w[2].woken_by, None);
+        // Clipped to [40, 45): g1 and g2 wait 5 ns each from 40, so the lower
+        // ID comes first.
+        let w = longest_runnable_waits(&tl, &Filter::range(TimeRange::new(40, 45)), 10);
+        assert_eq!(w.iter().map(|w| (w.g.0, w.duration_ns())).collect::<Vec<_>>(), [(1, 5), (2, 5)]);
+        let w = longest_runnable_waits(&tl, &Filter::all().with_goroutines([GoroutineId(3)]), 10);
+        assert_eq!(w.iter().map(|w| w.g.0).collect::<Vec<_>>(), [3]);
+        assert!(longest_runnable_waits(&tl, &Filter::all(), 0).is_empty());
+    }
+
+    #[test]
+    fn gaps_where_goroutines_wait_and_a_p_idles() {
+        let tl = timeline();
+        // P1 idles 30-60: [30,31) has g1 alone; the pause 31-33 splits it
+        // from [33,50), where g1 waits throughout and g2 35-48 (2 + 26 + 2
+        // goroutine-ns). P1 idles again 90-100: eleven goroutines wait 92-95.
+        let by_duration = idle_proc_gaps(&tl, TimeRange::ALL, GapOrder::Duration, 10, 3);
+        assert_eq!(
+            summary(&by_duration),
+            [(33, 50, 2 + 26 + 2, 2, 1, 2), (92, 95, 33, 11, 1, 11), (30, 31, 1, 1, 1, 1),]
+        );
+        assert_eq!(by_duration[0].goroutines, [GoroutineId(1), GoroutineId(2)]);
+        assert_eq!(by_duration[1].goroutines, [GoroutineId(10), GoroutineId(11), GoroutineId(12)]);
+        assert_eq!(by_duration[2].goroutines, [GoroutineId(1)]);
+        let by_waiting = idle_proc_gaps(&tl, TimeRange::ALL, GapOrder::Waiting, 2, 3);
+        assert_eq!(by_waiting.iter().map(|g| (g.start_ns, g.waiting_ns)).collect::<Vec<_>>(), [(92, 33), (33, 30)]);
+        // Inside [40, 93): the first gap is cut at 40; g2 is already waiting.
+        let cut = idle_proc_gaps(&tl, TimeRange::new(40, 93), GapOrder::Duration, 10, 3);
+        assert_eq!(summary(&cut), [(40, 50, 8 * 2 + 2, 2, 1, 2), (92, 93, 11, 11, 1, 11)]);
+    }
+
+    #[test]
+    fn only_ps_below_gomaxprocs_can_idle() {
+        let mut tl = Timeline { start_ns: 0, end_ns: 100, ..Timeline::default() };
+        tl.counters.gomaxprocs.push(0, 1);
+        tl.counters.gomaxprocs.push(50, 3);
+        tl.procs = vec![proc(0, &[(0, PState::Running)], 100), proc(1, &[(0, PState::Idle)], 100)];
+        tl.goroutines = vec![simple(1, StrId(0), &[(10, GState::Runnable), (80, GState::Running)], 100)];
+        // P1 is idle but does not exist until 50; P2 has no track and is idle from 50.
+        let gaps = idle_proc_gaps(&tl, TimeRange::ALL, GapOrder::Duration, 10, 3);
+        assert_eq!(summary(&gaps), [(50, 80, 30, 1, 2, 1)]);
+    }
+
+    #[test]
+    fn longest_pauses_first() {
+        let mut tl = timeline();
+        let reason = tl.strings.intern(b"GOMAXPROCS");
+        tl.stw.push(RangeSpan { kind: RangeKind::Stw, start_ns: 60, end_ns: 65, reason, scope: -1 });
+        let s = longest_stw(&tl, TimeRange::ALL, 10);
+        assert_eq!(s.iter().map(|r| (r.start_ns, r.end_ns)).collect::<Vec<_>>(), [(60, 65), (31, 33)]);
+        let s = longest_stw(&tl, TimeRange::new(32, 61), 1);
+        assert_eq!(s.iter().map(|r| (r.start_ns, r.end_ns)).collect::<Vec<_>>(), [(32, 33)]);
+    }
+}

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Screenshot of the gotv window under a virtual X server.
+#
+#   scripts/screenshot.sh TRACE OUT.png     # gotv with TRACE loaded
+#   scripts/screenshot.sh - OUT.png         # the start page
+#
+# Needs xvfb-run (Debian: xvfb) and ImageMagick's `import` (Debian:
+# imagemagick); builds gotv (release) if GOTV_BIN is not set. Settings go to
+# a temporary config dir, so the real ones are neither read nor changed.
+#
+# Environment:
+#   GOTV_BIN        gotv binary to run (default: target/release/gotv, built)
+#   SCREEN_SIZE     virtual screen, WxHxDEPTH (default 1600x1000x24)
+#   WAIT_SECS       most seconds to wait for the window (default 20)
+#   SETTLE_SECS     seconds to let it render after it appears (default 3)
+#   GOTV_CONFIG_DIR config dir to use instead of a fresh temporary one
+set -euo pipefail
+
+if [[ $# -ne 2 ]]; then
+  echo "usage: $0 TRACE|- OUT.png" >&2
+  exit 2
+fi
+TRACE=$1
+OUT=$2
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SCREEN_SIZE=${SCREEN_SIZE:-1600x1000x24}
+WAIT_SECS=${WAIT_SECS:-20}
+SETTLE_SECS=${SETTLE_SECS:-3}
+
+for tool in xvfb-run import; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "$0: $tool not found; install it with: apt-get install -y xvfb imagemagick x11-utils" >&2
+    exit 1
+  fi
+done
+
+if [[ -z ${GOTV_BIN:-} ]]; then
+  (cd "$REPO" && cargo build --release -p gotv --quiet)
+  GOTV_BIN=$REPO/target/release/gotv
+fi
+
+ARGS=()
+if [[ $TRACE != - ]]; then
+  [[ -e $TRACE ]] || { echo "$0: no such file: $TRACE" >&2; exit 1; }
+  ARGS=("$(cd "$(dirname "$TRACE")" && pwd)/$(basename "$TRACE")")
+fi
+OUT_ABS=$(cd "$(dirname "$OUT")" && pwd)/$(basename "$OUT")
+
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+export GOTV_CONFIG_DIR=${GOTV_CONFIG_DIR:-$TMP/config}
+
+# Runs inside the X server: start gotv, wait for its window, capture, stop.
+cat >"$TMP/inner.sh" <<'EOF'
+set -u
+"$GOTV_BIN" "$@" >"$TMP/gotv.log" 2>&1 &
+pid=$!
+found=
+for _ in $(seq $((WAIT_SECS * 4))); do
+  if ! kill -0 "$pid" 2>/dev/null; then
+    echo "gotv exited early:" >&2
+    cat "$TMP/gotv.log" >&2
+    exit 1
+  fi
+  # The window exists once it has a name (xwininfo, from x11-utils, if present).
+  if ! command -v xwininfo >/dev/null 2>&1 || xwininfo -root -tree 2>/dev/null | grep -q '"[^"]*gotv"'; then
+    found=1
+    break
+  fi
+  sleep 0.25
+done
+[[ -n $found ]] || echo "warning: no gotv window seen after ${WAIT_SECS}s; capturing anyway" >&2
+sleep "$SETTLE_SECS"
+import -window root "$OUT_ABS"
+status=$?
+kill "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+exit $status
+EOF
+
+export GOTV_BIN TMP OUT_ABS WAIT_SECS SETTLE_SECS
+# Software OpenGL: Xvfb has no GPU.
+export LIBGL_ALWAYS_SOFTWARE=1
+xvfb-run -a -s "-screen 0 $SCREEN_SIZE" bash "$TMP/inner.sh" "${ARGS[@]}"
+echo "wrote $OUT"
+if [[ -s $TMP/gotv.log ]]; then
+  echo "gotv said:" >&2
+  cat "$TMP/gotv.log" >&2
+fi
