@@ -14,6 +14,8 @@
 #   WAIT_SECS       most seconds to wait for the window (default 20)
 #   SETTLE_SECS     seconds to let it render after it appears (default 3)
 #   GOTV_CONFIG_DIR config dir to use instead of a fresh temporary one
+#   GOTV_ARGS       extra gotv arguments, e.g. "--goroutine 21 --at 30ms"
+#                   (opens with that goroutine's span at that time selected)
 set -euo pipefail
 
 if [[ $# -ne 2 ]]; then
@@ -40,9 +42,12 @@ if [[ -z ${GOTV_BIN:-} ]]; then
 fi
 
 ARGS=()
+if [[ -n ${GOTV_ARGS:-} ]]; then
+  read -r -a ARGS <<<"$GOTV_ARGS"
+fi
 if [[ $TRACE != - ]]; then
   [[ -e $TRACE ]] || { echo "$0: no such file: $TRACE" >&2; exit 1; }
-  ARGS=("$(cd "$(dirname "$TRACE")" && pwd)/$(basename "$TRACE")")
+  ARGS+=("$(cd "$(dirname "$TRACE")" && pwd)/$(basename "$TRACE")")
 fi
 OUT_ABS=$(cd "$(dirname "$OUT")" && pwd)/$(basename "$OUT")
 
@@ -81,7 +86,7 @@ EOF
 export GOTV_BIN TMP OUT_ABS WAIT_SECS SETTLE_SECS
 # Software OpenGL: Xvfb has no GPU.
 export LIBGL_ALWAYS_SOFTWARE=1
-xvfb-run -a -s "-screen 0 $SCREEN_SIZE" bash "$TMP/inner.sh" "${ARGS[@]}"
+xvfb-run -a -s "-screen 0 $SCREEN_SIZE" bash "$TMP/inner.sh" ${ARGS[@]+"${ARGS[@]}"}
 echo "wrote $OUT"
 if [[ -s $TMP/gotv.log ]]; then
   echo "gotv said:" >&2

@@ -35,12 +35,22 @@ pub struct AppOptions {
     pub picker: Arc<dyn FilePicker>,
     /// A file to open at once (`gotv FILE`).
     pub open: Option<PathBuf>,
+    /// Show the frame-time overlay (`--frame-stats`).
+    pub frame_stats: bool,
+    /// What to select once the trace is open (`--goroutine`, `--at`).
+    pub select: Option<crate::view::Selection>,
 }
 
 impl Default for AppOptions {
     /// The real thing: settings in the config dir, the native dialog.
     fn default() -> Self {
-        AppOptions { settings_path: crate::settings::settings_path(), picker: Arc::new(NativePicker), open: None }
+        AppOptions {
+            settings_path: crate::settings::settings_path(),
+            picker: Arc::new(NativePicker),
+            open: None,
+            frame_stats: false,
+            select: None,
+        }
     }
 }
 
@@ -131,6 +141,8 @@ pub struct App {
     about_open: bool,
     applied_theme: Option<ThemeChoice>,
     title: String,
+    frame_stats: Option<crate::frame_stats::FrameStats>,
+    select: Option<crate::view::Selection>,
     /// A problem outside any screen (settings unreadable or unsaved), shown
     /// in the status line.
     notice: Option<String>,
@@ -164,6 +176,8 @@ impl App {
             about_open: false,
             applied_theme: None,
             title: String::new(),
+            frame_stats: options.frame_stats.then(Default::default),
+            select: options.select,
             notice,
             commands,
         }
@@ -263,6 +277,9 @@ impl App {
             Ok(trace) => {
                 // Window, selection and history belong to the old trace.
                 self.settings.view.t = Default::default();
+                if let Some(sel) = self.select.take() {
+                    sel.queue(&trace.timeline, &mut self.settings.view);
+                }
                 self.settings.add_recent(&trace.path);
                 self.recent_checked_at = None;
                 Screen::Trace(Box::new(OpenTrace { trace, warning_dismissed: false }))
@@ -422,8 +439,16 @@ impl App {
 }
 
 impl eframe::App for App {
-    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+    fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
+        let started = std::time::Instant::now();
         App::ui(self, ui);
+        if let Some(stats) = self.frame_stats.as_mut() {
+            let cpu_ms = frame.info().cpu_usage.map(|s| s * 1000.0);
+            stats.record(started.elapsed().as_secs_f32() * 1000.0, cpu_ms);
+            stats.overlay_ui(ui.ctx());
+            // Keep measuring even when nothing moves.
+            ui.ctx().request_repaint();
+        }
     }
 
     fn save(&mut self, _storage: &mut dyn eframe::Storage) {
@@ -432,8 +457,8 @@ impl eframe::App for App {
 }
 
 /// Opens the window and runs until it is closed.
-pub fn run(open: Option<PathBuf>) -> anyhow::Result<()> {
-    let options = AppOptions { open, ..AppOptions::default() };
+pub fn run(open: Option<PathBuf>, frame_stats: bool, select: Option<crate::view::Selection>) -> anyhow::Result<()> {
+    let options = AppOptions { open, frame_stats, select, ..AppOptions::default() };
     let window_size =
         options.settings_path.as_deref().and_then(|p| Settings::load(p).0.window_size).unwrap_or([1400.0, 900.0]);
     let native = eframe::NativeOptions {

@@ -5,6 +5,7 @@
 pub mod app;
 pub mod command;
 pub mod dialog;
+pub mod frame_stats;
 pub mod loader;
 pub mod menu;
 pub mod pages;

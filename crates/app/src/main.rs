@@ -23,6 +23,16 @@ struct Args {
     command: Option<Command>,
     /// Trace file to open in the viewer.
     file: Option<PathBuf>,
+    /// Show frame times in an overlay (for checking the frame budget).
+    #[arg(long)]
+    frame_stats: bool,
+    /// Select this goroutine once the trace is open (e.g. `21` or `g21`).
+    #[arg(long, value_name = "ID")]
+    goroutine: Option<String>,
+    /// With --goroutine: select its span at this offset from the trace
+    /// start (e.g. `30ms`, `1.5s`, `250us`).
+    #[arg(long, value_name = "TIME")]
+    at: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -55,7 +65,16 @@ fn main() -> ExitCode {
         Some(Command::Stats { file, decode_only, sequential, json }) => {
             cli::stats::run(&file, decode_only, sequential, json)
         }
-        None => gotv::app::run(args.file).map(|()| ExitCode::SUCCESS),
+        None => {
+            let select = match gotv::view::Selection::parse(args.goroutine.as_deref(), args.at.as_deref()) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("gotv: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            gotv::app::run(args.file, args.frame_stats, select).map(|()| ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,

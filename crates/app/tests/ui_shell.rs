@@ -65,7 +65,13 @@ impl FilePicker for FakePicker {
 }
 
 fn harness(settings_path: &Path, picker: Arc<FakePicker>, open: Option<PathBuf>) -> Harness<'static, App> {
-    let app = App::new(AppOptions { settings_path: Some(settings_path.to_path_buf()), picker, open });
+    let app = App::new(AppOptions {
+        settings_path: Some(settings_path.to_path_buf()),
+        picker,
+        open,
+        frame_stats: false,
+        select: None,
+    });
     Harness::builder().with_size([1280.0, 800.0]).build_ui_state(|ui, app: &mut App| app.ui(ui), app)
 }
 

@@ -92,9 +92,10 @@ impl Run {
 /// of consecutive spans narrower than `min_px` becomes one merged item.
 ///
 /// Runs are merged maximally and their boundaries depend only on the zoom
-/// level, not on where the view starts, so panning never flickers. Blocks
-/// whose whole time range is narrower than `min_px` are not decoded, which
-/// keeps a zoomed-out plan at O(blocks drawn).
+/// level, not on where the view starts, so panning never flickers. A block
+/// whose longest span is narrower than `min_px` is merged from its header
+/// without being decoded, so a zoomed-out plan decodes only blocks holding
+/// a span wide enough to draw on its own.
 pub fn plan_track(track: &Track, view: View, min_px: f32) -> Vec<PlanItem> {
     let mut out = Vec::new();
     plan_track_into(track, view, min_px, &mut out);
@@ -108,7 +109,6 @@ pub fn plan_track_into(track: &Track, view: View, min_px: f32, out: &mut Vec<Pla
     let blocks = track.blocks();
     let first = blocks.partition_point(|b| b.end_ns <= view.start_ns);
     let mut run: Option<Run> = None;
-    let mut buf = Vec::with_capacity(BLOCK_SPANS);
     let flush = |run: &mut Option<Run>, out: &mut Vec<PlanItem>| {
         if let Some(r) = run.take() {
             out.push(r.finish());
@@ -119,7 +119,7 @@ pub fn plan_track_into(track: &Track, view: View, min_px: f32, out: &mut Vec<Pla
             break;
         }
         let first_index = (bi * BLOCK_SPANS) as u32;
-        if h.end_ns - h.start_ns < min_ns && h.count > 1 {
+        if h.max_span_ns < min_ns && h.count > 1 && h.start_ns >= view.start_ns && h.end_ns <= view.end_ns {
             // Every span in the block is sub-pixel: merge it whole.
             let ns = h.end_ns - h.start_ns;
             match run.as_mut() {
@@ -128,19 +128,18 @@ pub fn plan_track_into(track: &Track, view: View, min_px: f32, out: &mut Vec<Pla
             }
             continue;
         }
-        track.decode_block(bi, &mut buf);
-        for (k, s) in buf.iter().enumerate() {
-            if s.end_ns <= view.start_ns {
-                continue;
-            }
-            if s.start_ns >= view.end_ns {
-                break;
+        let mut k = 0u32;
+        track.for_each_in_block(bi, |s| {
+            let index = first_index + k;
+            k += 1;
+            if s.end_ns <= view.start_ns || s.start_ns >= view.end_ns {
+                return;
             }
             let ns = s.end_ns - s.start_ns;
             if ns < min_ns {
                 match run.as_mut() {
                     Some(r) => r.add(s.end_ns, s.state, 1, ns),
-                    None => run = Some(Run::new(s.start_ns, s.end_ns, s.state, 1, first_index + k as u32)),
+                    None => run = Some(Run::new(s.start_ns, s.end_ns, s.state, 1, index)),
                 }
             } else {
                 flush(&mut run, out);
@@ -149,10 +148,10 @@ pub fn plan_track_into(track: &Track, view: View, min_px: f32, out: &mut Vec<Pla
                     end_ns: s.end_ns,
                     state: s.state,
                     count: 1,
-                    first_index: first_index + k as u32,
+                    first_index: index,
                 });
             }
-        }
+        });
     }
     flush(&mut run, out);
 }

@@ -51,6 +51,9 @@ pub struct BlockHeader {
     pub count: u16,
     /// The state covering most of the block's time.
     pub dominant: u8,
+    /// The longest span in the block: if it is below a pixel, so is every
+    /// span, and the block can be merged without decoding it.
+    pub max_span_ns: i64,
 }
 
 /// A track: the spans of one resource over time.
@@ -250,6 +253,7 @@ impl TrackBuilder {
                 byte_start: t.bytes.len() as u32,
                 count: 0,
                 dominant: s.state,
+                max_span_ns: 0,
             });
             write_uvarint(&mut t.bytes, 0);
         } else {
@@ -296,8 +300,10 @@ fn close_block(t: &mut Track) {
     let Some(last) = t.blocks.len().checked_sub(1) else { return };
     let mut ns = [0i64; 32];
     let mut first = None;
+    let mut longest = 0;
     t.for_each_in_block(last, |s| {
         first.get_or_insert(s.state);
+        longest = longest.max(s.end_ns - s.start_ns);
         if let Some(slot) = ns.get_mut(s.state as usize) {
             *slot += s.end_ns - s.start_ns;
         }
@@ -310,6 +316,7 @@ fn close_block(t: &mut Track) {
     }
     if let Some(h) = t.blocks.get_mut(last) {
         h.dominant = best;
+        h.max_span_ns = longest;
     }
 }
 

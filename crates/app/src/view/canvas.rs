@@ -199,6 +199,7 @@ fn item_color(theme: &Theme, track: TrackRef, state: u8) -> Color32 {
 /// The scrolling, virtualised track rows.
 fn tracks_ui(ui: &mut Ui, tl: &Timeline, theme: &Theme, frame: Frame, state: &mut TraceViewState) {
     let rows = rows(tl, state);
+    let rows = &rows[..];
     let scroll_to = state.t.scroll_to_row.take();
     let mut plan = Vec::new();
     egui::ScrollArea::vertical()

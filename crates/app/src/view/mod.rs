@@ -136,6 +136,8 @@ pub struct Transient {
     pub commands: Vec<ViewCommand>,
     /// Where the last frame put things on screen.
     pub geometry: Option<Geometry>,
+    /// The row list and what it was built from.
+    pub rows: Option<(rows::RowKey, std::sync::Arc<[Row]>)>,
 }
 
 /// Screen geometry of the last frame, to map times and rows to positions
@@ -165,10 +167,41 @@ impl TraceViewState {
 
 impl TraceViewState {
     /// The screen point of time `t_ns` on a row, as painted last frame.
-    pub fn screen_pos(&self, tl: &Timeline, row: Row, t_ns: i64) -> Option<egui::Pos2> {
+    pub fn screen_pos(&mut self, tl: &Timeline, row: Row, t_ns: i64) -> Option<egui::Pos2> {
         let g = self.t.geometry?;
         let ri = rows::rows(tl, self).iter().position(|r| *r == row)?;
         Some(egui::pos2(g.frame.x(t_ns), g.rows_top + (ri as f32 + 0.5) * canvas::ROW_H))
+    }
+}
+
+/// A goroutine (and time) to select when a trace opens, from the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Selection {
+    /// Goroutine ID.
+    pub goroutine: i64,
+    /// Offset from the trace start.
+    pub at_ns: Option<i64>,
+}
+
+impl Selection {
+    /// Parses `--goroutine` (`21` or `g21`) and `--at` (`30ms`...).
+    pub fn parse(goroutine: Option<&str>, at: Option<&str>) -> Result<Option<Selection>, String> {
+        let Some(g) = goroutine else {
+            return if at.is_some() { Err("--at needs --goroutine".into()) } else { Ok(None) };
+        };
+        let id = g.trim().trim_start_matches('g').parse::<i64>().map_err(|_| format!("not a goroutine ID: {g:?}"))?;
+        let at_ns = match at {
+            Some(t) => Some(toolbar::parse_time_ns(t).ok_or_else(|| format!("not a time: {t:?} (try 30ms)"))?),
+            None => None,
+        };
+        Ok(Some(Selection { goroutine: id, at_ns }))
+    }
+
+    /// Queues the selection (and a view around it) for the next frame.
+    pub fn queue(&self, tl: &Timeline, state: &mut TraceViewState) {
+        let Some(gi) = tl.goroutine_index(trace_core::GoroutineId(self.goroutine)) else { return };
+        let time_ns = self.at_ns.map(|t| tl.start_ns + t);
+        state.t.commands.push(ViewCommand::SelectGoroutineAt { goroutine: gi, time_ns });
     }
 }
 
@@ -300,6 +333,18 @@ mod tests {
 
     fn tl() -> Timeline {
         Timeline { start_ns: 1_000, end_ns: 101_000, ..Timeline::default() }
+    }
+
+    #[test]
+    fn selection_parses() {
+        assert_eq!(
+            Selection::parse(Some("g21"), Some("30ms")),
+            Ok(Some(Selection { goroutine: 21, at_ns: Some(30_000_000) }))
+        );
+        assert_eq!(Selection::parse(Some("7"), None), Ok(Some(Selection { goroutine: 7, at_ns: None })));
+        assert_eq!(Selection::parse(None, None), Ok(None));
+        assert!(Selection::parse(None, Some("1s")).is_err());
+        assert!(Selection::parse(Some("x"), None).is_err());
     }
 
     #[test]

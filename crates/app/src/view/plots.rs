@@ -49,7 +49,9 @@ fn plot_row(
     id: &str,
 ) {
     let (rect, _) = ui.allocate_exact_size(vec2(ui.available_width(), PLOT_H), Sense::hover());
-    let max = lines.iter().filter_map(|(_, c, _)| c.max()).max().unwrap_or(0).max(1);
+    let series: Vec<Vec<[f64; 2]>> = lines.iter().map(|(_, c, _)| series(c, frame, frame.view.start_ns)).collect();
+    // The y scale fits what is in view.
+    let max = series.iter().flatten().map(|p| p[1] as i64).max().unwrap_or(0).max(1);
     let painter = ui.painter_at(rect);
     painter.text(
         pos2(rect.left() + 6.0, rect.top() + 4.0),
@@ -93,8 +95,8 @@ fn plot_row(
         .set_margin_fraction(vec2(0.0, 0.0))
         .show(&mut child, |plot| {
             plot.set_plot_bounds(PlotBounds::from_min_max([0.0, 0.0], [x1, y1]));
-            for (name, c, color) in lines {
-                plot.line(Line::new(*name, series(c, frame, base)).color(*color).width(1.2));
+            for ((name, _, color), pts) in lines.iter().zip(series) {
+                plot.line(Line::new(*name, pts).color(*color).width(1.2));
             }
         });
 }

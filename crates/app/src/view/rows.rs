@@ -1,5 +1,7 @@
 //! The list of track rows under the fixed rows, in display order.
 
+use std::sync::Arc;
+
 use timeline::Timeline;
 
 use super::TraceViewState;
@@ -39,9 +41,31 @@ pub enum Row {
     Goroutine(usize),
 }
 
-/// The rows to show, in order. Cheap enough to rebuild every frame even
-/// with 100k goroutines (one small enum per row).
-pub fn rows(tl: &Timeline, state: &TraceViewState) -> Vec<Row> {
+/// What the row list depends on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowKey {
+    flags: [bool; 4],
+    counts: [usize; 3],
+}
+
+/// The rows to show, in order. Cached in the view state: rebuilding the
+/// list for a million goroutines every frame would cost milliseconds.
+pub fn rows(tl: &Timeline, state: &mut TraceViewState) -> Arc<[Row]> {
+    let key = RowKey {
+        flags: [state.show_procs, state.show_threads, state.show_goroutines, state.show_system_goroutines],
+        counts: [tl.procs.len(), tl.threads.len(), tl.goroutines.len()],
+    };
+    if let Some((k, rows)) = &state.t.rows
+        && *k == key
+    {
+        return rows.clone();
+    }
+    let rows: Arc<[Row]> = build_rows(tl, state).into();
+    state.t.rows = Some((key, rows.clone()));
+    rows
+}
+
+fn build_rows(tl: &Timeline, state: &TraceViewState) -> Vec<Row> {
     let mut out = Vec::with_capacity(tl.procs.len() + tl.goroutines.len() + 3);
     out.push(Row::Header(Section::Procs));
     if state.show_procs {

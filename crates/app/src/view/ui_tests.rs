@@ -50,7 +50,10 @@ fn clicking_the_blocked_span_shows_its_blocking_stack_and_waker() {
         (gi, span)
     };
     let mid = span.start_ns + span.duration_ns() / 2;
-    let pos = h.state().view.screen_pos(&h.state().tl, Row::Goroutine(gi), mid).unwrap();
+    let pos = {
+        let c = h.state_mut();
+        c.view.screen_pos(&c.tl, Row::Goroutine(gi), mid).unwrap()
+    };
     assert!((pos.y - row_y).abs() < 10.0, "row at {row_y}, span at {pos:?}");
     click_at(&mut h, pos);
     assert!(h.state().view.t.selected.is_some(), "click selected nothing");

@@ -12,6 +12,20 @@
 //! | [`flame`] | flame-graph trees from CPU samples or from off-CPU (blocked) time, and their layout |
 //! | [`mmu`] | mutator utilisation and its minimum over windows, as `go tool trace` computes it |
 //! | [`profile`] | blocking profiles by stack, like `go tool trace -pprof=net\|sync\|syscall\|sched` |
+//!
+//! ```no_run
+//! use timeline::analysis::{self, Filter, MmuCurve, ProfileKind, TimeRange, UtilFlags};
+//! use timeline::{Progress, build};
+//!
+//! let tl = build(&std::fs::read("trace.out").unwrap(), &Progress::default()).unwrap();
+//! for w in analysis::longest_runnable_waits(&tl, &Filter::all(), 10) {
+//!     println!("{} waited {} ns", tl.goroutine_label(tl.goroutine(w.g).unwrap()), w.duration_ns());
+//! }
+//! let mmu = MmuCurve::new(analysis::mutator_utilization(&tl, UtilFlags::ALL_GC));
+//! println!("MMU at 1 ms: {:.3}", mmu.mmu(1_000_000));
+//! let sync = analysis::blocking_profile(&tl, ProfileKind::Sync, &Filter::range(TimeRange::ALL));
+//! println!("{} stacks blocked on sync", sync.len());
+//! ```
 
 pub mod flame;
 pub mod mmu;

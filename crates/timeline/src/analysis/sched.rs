@@ -7,7 +7,6 @@
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
-use rustc_hash::FxHashSet;
 use trace_core::GoroutineId;
 
 use super::{Filter, TimeRange, for_each_clipped};
@@ -79,10 +78,10 @@ pub(crate) fn runnable_stack(g: &Goroutine, s: &Span) -> StackId {
 /// filter's range (clipped to it), longest first; ties go to the earlier
 /// wait, then the lower goroutine ID.
 pub fn longest_runnable_waits(tl: &Timeline, filter: &Filter, limit: usize) -> Vec<RunnableWait> {
-    let mut heap: BinaryHeap<Ranked> = BinaryHeap::with_capacity(limit.saturating_add(1).min(1 << 16));
     if limit == 0 {
         return Vec::new();
     }
+    let mut heap: BinaryHeap<Ranked> = BinaryHeap::with_capacity(limit.saturating_add(1).min(1 << 16));
     for g in tl.goroutines.iter().filter(|g| filter.includes(g.id)) {
         for_each_clipped(g, filter.range, |_, s, start_ns, end_ns| {
             let state = Goroutine::state(s);
@@ -153,21 +152,19 @@ pub enum GapOrder {
     Waiting,
 }
 
-/// What changes at an instant of the sweep, in the order applied at equal
-/// times (ends before starts, so a span ending where the next begins never
-/// counts twice).
+/// What changes at an instant of the sweep, besides goroutines, in the
+/// order applied at equal times (ends before starts, so a run ending where
+/// the next begins never counts twice).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Change {
-    GoroutineEnd,
     ProcEnd,
     StwEnd,
-    GoroutineStart,
     ProcStart,
     StwStart,
     Gomaxprocs,
 }
 
-/// One change: time, kind, and the goroutine index, P index or GOMAXPROCS.
+/// One change: time, kind, and the P index or GOMAXPROCS.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Ev {
     t: i64,
@@ -175,41 +172,63 @@ struct Ev {
     arg: u32,
 }
 
-/// Pushes start and end events for the maximal runs of spans of `track`
-/// for which `want` holds.
-fn push_runs(track: &Track, want: impl Fn(u8) -> bool, arg: u32, start: Change, end: Change, out: &mut Vec<Ev>) {
+/// Calls `f(start, end)` for each maximal run of spans of `track` for which
+/// `want` holds, leaving out runs of length zero.
+fn for_each_run(track: &Track, want: impl Fn(u8) -> bool, mut f: impl FnMut(i64, i64)) {
     let mut open: Option<i64> = None;
     let mut last_end = 0;
     track.for_each_in(i64::MIN, i64::MAX, |_, s| {
         match (want(s.state), open) {
             (true, None) => open = Some(s.start_ns),
             (false, Some(t)) => {
-                out.push(Ev { t, change: start, arg });
-                out.push(Ev { t: s.start_ns, change: end, arg });
+                if t < s.start_ns {
+                    f(t, s.start_ns);
+                }
                 open = None;
             }
             _ => {}
         }
         last_end = s.end_ns;
     });
-    if let Some(t) = open {
-        out.push(Ev { t, change: start, arg });
-        out.push(Ev { t: last_end, change: end, arg });
+    if let Some(t) = open.filter(|&t| t < last_end) {
+        f(t, last_end);
     }
 }
 
-/// Every change the idle-P sweep needs, sorted.
-fn sweep_events(tl: &Timeline) -> Vec<Ev> {
+fn is_runnable(s: u8) -> bool {
+    GState::from_u8(s).is_some_and(|s| s.category() == Category::Runnable)
+}
+
+/// Goroutine changes, compactly: the time after `base` shifted left by one,
+/// plus 1 for a start (so ends sort first at equal times).
+fn goroutine_keys(tl: &Timeline, base: i64) -> Vec<u64> {
+    let mut keys = Vec::new();
+    for g in &tl.goroutines {
+        for_each_run(&g.track, is_runnable, |s, e| {
+            let key = |t: i64| u64::try_from(t.saturating_sub(base)).unwrap_or(0) << 1;
+            keys.push(key(s) | 1);
+            keys.push(key(e));
+        });
+    }
+    keys.sort_unstable();
+    keys
+}
+
+/// P, pause and GOMAXPROCS changes, sorted.
+fn other_events(tl: &Timeline) -> Vec<Ev> {
     let mut ev = Vec::new();
-    for (i, g) in tl.goroutines.iter().enumerate() {
-        let runnable = |s: u8| GState::from_u8(s).is_some_and(|s| s.category() == Category::Runnable);
-        push_runs(&g.track, runnable, i as u32, Change::GoroutineStart, Change::GoroutineEnd, &mut ev);
-    }
     for (i, p) in tl.procs.iter().enumerate() {
-        let busy = |s: u8| s != PState::Idle as u8;
-        push_runs(&p.track, busy, i as u32, Change::ProcStart, Change::ProcEnd, &mut ev);
+        let arg = i as u32;
+        for_each_run(
+            &p.track,
+            |s| s != PState::Idle as u8,
+            |s, e| {
+                ev.push(Ev { t: s, change: Change::ProcStart, arg });
+                ev.push(Ev { t: e, change: Change::ProcEnd, arg });
+            },
+        );
     }
-    for r in &tl.stw {
+    for r in tl.stw.iter().filter(|r| r.start_ns < r.end_ns) {
         ev.push(Ev { t: r.start_ns, change: Change::StwStart, arg: 0 });
         ev.push(Ev { t: r.end_ns, change: Change::StwEnd, arg: 0 });
     }
@@ -237,13 +256,7 @@ impl Segment {
     }
 }
 
-/// What the sweep reports: a change it applied, or a stretch of time.
-enum Step<'e> {
-    Event(&'e Ev),
-    Segment(Segment),
-}
-
-/// Sweep state: runnable goroutines, busy Ps among those that exist, STW.
+/// Sweep state: runnable goroutines, busy Ps among those that exist, pauses.
 struct Sweep<'t> {
     tl: &'t Timeline,
     runnable: u32,
@@ -281,8 +294,6 @@ impl<'t> Sweep<'t> {
 
     fn apply(&mut self, e: &Ev) {
         match e.change {
-            Change::GoroutineStart => self.runnable += 1,
-            Change::GoroutineEnd => self.runnable = self.runnable.saturating_sub(1),
             Change::ProcStart => self.set_busy(e.arg as usize, true),
             Change::ProcEnd => self.set_busy(e.arg as usize, false),
             Change::StwStart => self.stw += 1,
@@ -295,23 +306,39 @@ impl<'t> Sweep<'t> {
         }
     }
 
-    /// Runs over `events`, calling `f` after applying each, and for each
-    /// stretch inside `range` between two instants.
-    fn run(mut self, events: &[Ev], range: TimeRange, mut f: impl FnMut(Step<'_>)) {
-        let mut i = 0;
-        while let Some(first) = events.get(i) {
-            let t = first.t;
-            while let Some(e) = events.get(i).filter(|e| e.t == t) {
-                self.apply(e);
-                f(Step::Event(e));
+    /// Applies every change in time order and calls `f` for each stretch
+    /// inside `range` between two instants.
+    fn run(mut self, keys: &[u64], base: i64, events: &[Ev], range: TimeRange, mut f: impl FnMut(Segment)) {
+        let key_time = |k: &u64| base.saturating_add((k >> 1).min(i64::MAX as u64) as i64);
+        let (mut i, mut j) = (0, 0);
+        loop {
+            let Some(next) = earliest(keys.get(i).map(key_time), events.get(j).map(|e| e.t)) else { break };
+            while let Some(k) = keys.get(i).filter(|k| key_time(k) == next) {
+                if k & 1 == 1 {
+                    self.runnable += 1;
+                } else {
+                    self.runnable = self.runnable.saturating_sub(1);
+                }
                 i += 1;
             }
-            let Some(next) = events.get(i) else { break };
-            if let Some((start_ns, end_ns)) = range.clip(t, next.t).filter(|(s, e)| s < e) {
+            while let Some(e) = events.get(j).filter(|e| e.t == next) {
+                self.apply(e);
+                j += 1;
+            }
+            let Some(after) = earliest(keys.get(i).map(key_time), events.get(j).map(|e| e.t)) else { break };
+            if let Some((start_ns, end_ns)) = range.clip(next, after).filter(|(s, e)| s < e) {
                 let idle = self.procs.saturating_sub(self.busy_existing);
-                f(Step::Segment(Segment { start_ns, end_ns, runnable: self.runnable, idle, stw: self.stw > 0 }));
+                f(Segment { start_ns, end_ns, runnable: self.runnable, idle, stw: self.stw > 0 });
             }
         }
+    }
+}
+
+/// The earlier of two optional times.
+fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 
@@ -325,8 +352,9 @@ impl<'t> Sweep<'t> {
 /// says [`PState::Idle`] or has no span. Stop-the-world pauses are not gaps:
 /// no goroutine can run then, whatever the Ps do (see [`longest_stw`]).
 ///
-/// One sweep over the sorted span boundaries: O(n log n) for n spans, plus a
-/// second sweep to name the goroutines of the chosen gaps.
+/// One sweep over the sorted boundaries of runnable and busy runs (O(n log
+/// n) for n spans, 8 bytes per goroutine run boundary), then one pass over
+/// the goroutines to name those of the chosen gaps.
 pub fn idle_proc_gaps(
     tl: &Timeline,
     range: TimeRange,
@@ -337,87 +365,78 @@ pub fn idle_proc_gaps(
     if limit == 0 {
         return Vec::new();
     }
-    let events = sweep_events(tl);
+    let base = tl.goroutines.iter().filter_map(|g| g.track.start_ns()).min().unwrap_or(tl.start_ns).min(tl.start_ns);
+    let keys = goroutine_keys(tl, base);
+    let events = other_events(tl);
     let mut gaps = Vec::new();
     let mut open: Option<IdleGap> = None;
-    Sweep::new(tl).run(&events, range, |step| {
-        if let Step::Segment(seg) = step {
-            if !seg.is_gap() {
-                gaps.extend(open.take());
-                return;
-            }
-            // Segments inside the range are contiguous: extend the open gap.
-            let gap = open.get_or_insert_with(|| IdleGap {
-                start_ns: seg.start_ns,
-                end_ns: seg.start_ns,
-                waiting_ns: 0,
-                max_runnable: 0,
-                max_idle_procs: 0,
-                goroutines: Vec::new(),
-                goroutine_count: 0,
-            });
-            gap.end_ns = seg.end_ns;
-            gap.waiting_ns += i64::from(seg.runnable) * (seg.end_ns - seg.start_ns);
-            gap.max_runnable = gap.max_runnable.max(seg.runnable);
-            gap.max_idle_procs = gap.max_idle_procs.max(seg.idle);
+    Sweep::new(tl).run(&keys, base, &events, range, |seg| {
+        if !seg.is_gap() {
+            gaps.extend(open.take());
+            return;
         }
+        // Segments inside the range are contiguous: extend the open gap.
+        let gap = open.get_or_insert_with(|| IdleGap {
+            start_ns: seg.start_ns,
+            end_ns: seg.start_ns,
+            waiting_ns: 0,
+            max_runnable: 0,
+            max_idle_procs: 0,
+            goroutines: Vec::new(),
+            goroutine_count: 0,
+        });
+        gap.end_ns = seg.end_ns;
+        gap.waiting_ns += i64::from(seg.runnable) * (seg.end_ns - seg.start_ns);
+        gap.max_runnable = gap.max_runnable.max(seg.runnable);
+        gap.max_idle_procs = gap.max_idle_procs.max(seg.idle);
     });
     gaps.extend(open);
+    drop(keys);
     match order {
         GapOrder::Duration => gaps.sort_by_key(|g| (Reverse(g.duration_ns()), g.start_ns)),
         GapOrder::Waiting => gaps.sort_by_key(|g| (Reverse(g.waiting_ns), g.start_ns)),
     }
     gaps.truncate(limit);
-    name_goroutines(tl, &events, range, &mut gaps, goroutine_cap);
+    name_goroutines(tl, &mut gaps, goroutine_cap);
     gaps
 }
 
-/// Fills in the goroutines of the chosen gaps with a second sweep.
-fn name_goroutines(tl: &Timeline, events: &[Ev], range: TimeRange, gaps: &mut [IdleGap], cap: usize) {
+/// Fills in the goroutines whose runnable runs overlap the chosen gaps.
+fn name_goroutines(tl: &Timeline, gaps: &mut [IdleGap], cap: usize) {
     let mut by_start: Vec<usize> = (0..gaps.len()).collect();
     by_start.sort_by_key(|&i| gaps.get(i).map(|g| g.start_ns));
     let bounds: Vec<(i64, i64)> =
         by_start.iter().filter_map(|&i| gaps.get(i)).map(|g| (g.start_ns, g.end_ns)).collect();
-    let mut seen: Vec<FxHashSet<u32>> = vec![FxHashSet::default(); bounds.len()];
-    let mut runnable: FxHashSet<u32> = FxHashSet::default();
-    // Index of the first gap not yet over.
-    let mut cur = 0;
-    Sweep::new(tl).run(events, range, |step| match step {
-        Step::Event(e) if e.change == Change::GoroutineStart => {
-            runnable.insert(e.arg);
-            while bounds.get(cur).is_some_and(|&(_, end)| end <= e.t) {
-                cur += 1;
+    // Per gap (in start order): the goroutine last added, to count each once.
+    let mut last: Vec<Option<usize>> = vec![None; bounds.len()];
+    let mut found: Vec<(Vec<GoroutineId>, usize)> = vec![(Vec::new(), 0); bounds.len()];
+    for (gi, g) in tl.goroutines.iter().enumerate() {
+        for_each_run(&g.track, is_runnable, |s, e| {
+            let first = bounds.partition_point(|&(_, end)| end <= s);
+            for k in first..bounds.len() {
+                let (Some(&(start, _)), Some(seen), Some((ids, n))) =
+                    (bounds.get(k), last.get_mut(k), found.get_mut(k))
+                else {
+                    break;
+                };
+                if start >= e {
+                    break;
+                }
+                if *seen != Some(gi) {
+                    *seen = Some(gi);
+                    *n += 1;
+                    if ids.len() < cap {
+                        ids.push(g.id);
+                    }
+                }
             }
-            if let (Some(&(start, end)), Some(set)) = (bounds.get(cur), seen.get_mut(cur))
-                && start < e.t
-                && e.t < end
-            {
-                set.insert(e.arg);
-            }
+        });
+    }
+    for (&gi, (ids, n)) in by_start.iter().zip(found) {
+        if let Some(gap) = gaps.get_mut(gi) {
+            gap.goroutines = ids;
+            gap.goroutine_count = n;
         }
-        Step::Event(e) if e.change == Change::GoroutineEnd => {
-            runnable.remove(&e.arg);
-        }
-        Step::Event(_) => {}
-        Step::Segment(seg) => {
-            while bounds.get(cur).is_some_and(|&(_, end)| end <= seg.start_ns) {
-                cur += 1;
-            }
-            if let (Some(&(start, _)), Some(set)) = (bounds.get(cur), seen.get_mut(cur))
-                && start == seg.start_ns
-            {
-                set.extend(runnable.iter().copied());
-            }
-        }
-    });
-    for (k, &gi) in by_start.iter().enumerate() {
-        let (Some(gap), Some(set)) = (gaps.get_mut(gi), seen.get(k)) else { continue };
-        let mut ids: Vec<GoroutineId> =
-            set.iter().filter_map(|&i| tl.goroutines.get(i as usize)).map(|g| g.id).collect();
-        ids.sort_unstable();
-        gap.goroutine_count = ids.len();
-        ids.truncate(cap);
-        gap.goroutines = ids;
     }
 }
 
@@ -527,6 +546,23 @@ mod tests {
         // P1 is idle but does not exist until 50; P2 has no track and is idle from 50.
         let gaps = idle_proc_gaps(&tl, TimeRange::ALL, GapOrder::Duration, 10, 3);
         assert_eq!(summary(&gaps), [(50, 80, 30, 1, 2, 1)]);
+    }
+
+    #[test]
+    fn runs_of_length_zero_change_nothing() {
+        let mut tl = Timeline { start_ns: 0, end_ns: 50, ..Timeline::default() };
+        tl.counters.gomaxprocs.push(0, 1);
+        tl.procs = vec![proc(0, &[(0, PState::Idle), (20, PState::Running), (20, PState::Idle)], 50)];
+        let spans = [
+            (0, GState::Running),
+            (10, GState::Runnable),
+            (10, GState::Running),
+            (30, GState::Runnable),
+            (40, GState::Running),
+        ];
+        tl.goroutines = vec![simple(1, StrId(0), &spans, 50)];
+        let gaps = idle_proc_gaps(&tl, TimeRange::ALL, GapOrder::Duration, 10, 3);
+        assert_eq!(summary(&gaps), [(30, 40, 10, 1, 1, 1)]);
     }
 
     #[test]

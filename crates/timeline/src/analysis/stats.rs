@@ -121,26 +121,28 @@ impl Durations {
         any
     }
 
-    fn finish(mut self) -> StateStats {
+    /// The statistics so far; empties the collection (keeping its memory).
+    fn take(&mut self) -> StateStats {
         let mut out = StateStats::default();
-        for v in &mut self.by_state {
+        for (state, v) in GState::ALL.iter().zip(&mut self.by_state) {
             v.sort_unstable();
-        }
-        for (state, v) in GState::ALL.iter().zip(&self.by_state) {
             if let Some(d) = DurationStats::from_sorted(v) {
                 out.states.push((*state, d));
             }
         }
+        let mut all = Vec::new();
         for c in CATEGORIES {
-            let all: Vec<i64> = GState::ALL
-                .iter()
-                .zip(&self.by_state)
-                .filter(|(s, _)| s.category() == c)
-                .flat_map(|(_, v)| v.iter().copied())
-                .collect();
-            if let Some(d) = DurationStats::from_durations(all) {
+            all.clear();
+            for (_, v) in GState::ALL.iter().zip(&self.by_state).filter(|(s, _)| s.category() == c) {
+                all.extend_from_slice(v);
+            }
+            all.sort_unstable();
+            if let Some(d) = DurationStats::from_sorted(&all) {
                 out.categories.push((c, d));
             }
+        }
+        for v in &mut self.by_state {
+            v.clear();
         }
         out
     }
@@ -150,7 +152,7 @@ impl Durations {
 pub fn goroutine_stats(g: &Goroutine, range: TimeRange) -> StateStats {
     let mut d = Durations::default();
     d.add(g, range);
-    d.finish()
+    d.take()
 }
 
 /// One goroutine's statistics.
@@ -164,11 +166,14 @@ pub struct GoroutineStats {
 
 /// Statistics of every goroutine with a span inside `range`, by goroutine ID.
 pub fn all_goroutine_stats(tl: &Timeline, range: TimeRange) -> Vec<GoroutineStats> {
-    tl.goroutines
-        .iter()
-        .map(|g| GoroutineStats { g: g.id, stats: goroutine_stats(g, range) })
-        .filter(|s| !s.stats.is_empty())
-        .collect()
+    let mut d = Durations::default();
+    let mut out = Vec::new();
+    for g in &tl.goroutines {
+        if d.add(g, range) {
+            out.push(GoroutineStats { g: g.id, stats: d.take() });
+        }
+    }
+    out
 }
 
 /// The statistics of all goroutines started in one function, together.
@@ -195,7 +200,7 @@ pub fn start_fn_stats(tl: &Timeline, range: TimeRange) -> Vec<FunctionStats> {
     by_fn
         .into_iter()
         .filter(|(_, (n, _))| *n > 0)
-        .map(|((_, start_fn), (goroutines, d))| FunctionStats { start_fn, goroutines, stats: d.finish() })
+        .map(|((_, start_fn), (goroutines, mut d))| FunctionStats { start_fn, goroutines, stats: d.take() })
         .collect()
 }
 
