@@ -1,15 +1,18 @@
-//! The timeline's parallel decode (rayon, windowed speculation + chaining)
-//! with a consumer that only counts events.
+//! The full timeline build (parallel generations, sharded track merge,
+//! ranges, counters, annotations) on arbitrary bytes: never a panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = timeline::decode::decode_parallel(data, |run| {
-        let mut n = 0u64;
-        while let Ok(Some(_)) = run.next_event() {
-            n += 1;
+    if let Ok(tl) = timeline::build(data, &timeline::Progress::default()) {
+        // Touch what the viewer reads.
+        for g in &tl.goroutines {
+            let _ = g.track.spans();
         }
-        n
-    });
+        let view = timeline::View { start_ns: tl.start_ns, end_ns: tl.end_ns, width_px: 100.0 };
+        for p in &tl.procs {
+            let _ = timeline::plan_track(&p.track, view, 1.0);
+        }
+    }
 });

@@ -26,7 +26,9 @@ fn input(t: f64) -> egui::RawInput {
 fn frame(ctx: &egui::Context, tl: &Timeline, state: &mut TraceViewState, window: (i64, i64), t: f64) -> usize {
     state.t.commands.push(ViewCommand::ShowRange { start_ns: window.0, end_ns: window.1 });
     let theme = Theme::new(ThemeChoice::Dark);
-    let out = ctx.run_ui(input(t), |ui| trace_view_ui(ui, tl, &theme, state));
+    let mut out = ctx.run_ui(input(t), |ui| trace_view_ui(ui, tl, &theme, state));
+    // No GPU here: font atlas uploads are dropped.
+    out.textures_delta.clear();
     let prims = ctx.tessellate(out.shapes, out.pixels_per_point);
     prims
         .iter()

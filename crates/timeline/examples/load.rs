@@ -29,4 +29,26 @@ fn main() {
         rss_kb("VmHWM:") / 1024,
         tl.error.as_ref().map(|e| e.to_string())
     );
+    let mb = |b: usize| b / 1_000_000;
+    let gt: usize = tl.goroutines.iter().map(|g| g.track.heap_bytes()).sum();
+    let gspans: usize = tl.goroutines.iter().map(|g| g.track.len()).sum();
+    let pt: usize = tl.procs.iter().map(|p| p.track.heap_bytes()).sum();
+    let pspans: usize = tl.procs.iter().map(|p| p.track.len()).sum();
+    let mt: usize = tl.threads.iter().map(|t| t.track.heap_bytes()).sum();
+    let mspans: usize = tl.threads.iter().map(|t| t.track.len()).sum();
+    let c = &tl.counters;
+    let cs: usize = [&c.running, &c.runnable, &c.blocked, &c.syscall, &c.heap_alloc].iter().map(|c| c.len()).sum();
+    println!(
+        "goroutine tracks {} MB ({} spans) + structs {} MB; P tracks {} MB ({} spans); M tracks {} MB ({} spans); counter samples {}; stacks {} MB; strings {} MB",
+        mb(gt),
+        gspans,
+        mb(tl.goroutines.len() * std::mem::size_of::<timeline::Goroutine>()),
+        mb(pt),
+        pspans,
+        mb(mt),
+        mspans,
+        cs,
+        mb(tl.stacks.heap_bytes()),
+        mb(tl.strings.heap_bytes())
+    );
 }

@@ -247,8 +247,8 @@ fn tracks_ui(ui: &mut Ui, tl: &Timeline, theme: &Theme, frame: Frame, state: &mu
                 let rect = Rect::from_min_max(pos2(visible.left(), y), pos2(frame.time_x0 - 4.0, y + ROW_H));
                 row_label_ui(ui, tl, theme, frame, state, *row, rect);
             }
-            paint_selected(&painter, tl, theme, frame, state, &rows, top);
-            handle_track_input(ui, &resp, tl, frame, state, &rows, top, &hits);
+            paint_selected(&painter, tl, theme, frame, state, rows, top);
+            handle_track_input(ui, &resp, tl, frame, state, rows, top, &hits);
         });
 }
 

@@ -311,8 +311,7 @@ impl<'t> Sweep<'t> {
     fn run(mut self, keys: &[u64], base: i64, events: &[Ev], range: TimeRange, mut f: impl FnMut(Segment)) {
         let key_time = |k: &u64| base.saturating_add((k >> 1).min(i64::MAX as u64) as i64);
         let (mut i, mut j) = (0, 0);
-        loop {
-            let Some(next) = earliest(keys.get(i).map(key_time), events.get(j).map(|e| e.t)) else { break };
+        while let Some(next) = earliest(keys.get(i).map(key_time), events.get(j).map(|e| e.t)) {
             while let Some(k) = keys.get(i).filter(|k| key_time(k) == next) {
                 if k & 1 == 1 {
                     self.runnable += 1;

@@ -1,0 +1,137 @@
+// Oracle for gotv's timeline analysis (crates/timeline/tests/analysis.rs).
+//
+// Not built in place: gen-oracle.sh copies it into a scratch copy of
+// GOROOT's src/cmd/trace (package main there, so it can use cmd/trace's
+// profile functions and internal/trace's MMU) and runs it with `go test`.
+// It prints, for each trace named on the command line, the minimum mutator
+// utilisation and the worst windows for several flag sets and window sizes,
+// and the net, sync, syscall and sched blocking profiles.
+
+package main
+
+import (
+	"flag"
+	"fmt"
+	"internal/trace"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+var (
+	gotvTraces = flag.String("gotv.traces", "", "comma-separated trace paths relative to -gotv.root")
+	gotvRoot   = flag.String("gotv.root", "", "directory the trace paths are relative to")
+	gotvMMU    = flag.String("gotv.mmu", "", "comma-separated traces (subset of -gotv.traces) to print MMU for")
+	gotvOut    = flag.String("gotv.out", "", "output file")
+	gotvUtil   = flag.String("gotv.utildir", "", "if set, also write each utilisation series there (for debugging)")
+)
+
+var gotvFlagSets = []struct {
+	name  string
+	flags trace.UtilFlags
+}{
+	{"stw", trace.UtilSTW},
+	{"stw|background|assist|sweep", trace.UtilSTW | trace.UtilBackground | trace.UtilAssist | trace.UtilSweep},
+	{"stw|background|assist|sweep|perProc", trace.UtilSTW | trace.UtilBackground | trace.UtilAssist | trace.UtilSweep | trace.UtilPerProc},
+	{"assist|sweep", trace.UtilAssist | trace.UtilSweep},
+}
+
+var gotvWindows = []time.Duration{
+	time.Microsecond, 10 * time.Microsecond, 100 * time.Microsecond,
+	time.Millisecond, 10 * time.Millisecond, 100 * time.Millisecond, time.Second,
+}
+
+func TestGotvOracle(t *testing.T) {
+	if *gotvTraces == "" {
+		t.Skip("run through testdata/analysis/gen-oracle.sh")
+	}
+	mmuWanted := map[string]bool{}
+	for _, name := range strings.Split(*gotvMMU, ",") {
+		mmuWanted[name] = true
+	}
+	var out strings.Builder
+	for _, name := range strings.Split(*gotvTraces, ",") {
+		f, err := os.Open(filepath.Join(*gotvRoot, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed, err := parseTrace(f, 0)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mmuWanted[name] {
+			gotvPrintMMU(&out, name, parsed.events)
+		}
+		gotvPrintProfiles(&out, name, parsed.events)
+	}
+	if err := os.WriteFile(*gotvOut, []byte(out.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func gotvPrintMMU(out *strings.Builder, name string, events []trace.Event) {
+	for _, fs := range gotvFlagSets {
+		util := trace.MutatorUtilizationV2(events, fs.flags)
+		if *gotvUtil != "" {
+			var b strings.Builder
+			for i, series := range util {
+				for _, u := range series {
+					fmt.Fprintf(&b, "%d %d %.9f\n", i, u.Time, u.Util)
+				}
+			}
+			file := strings.NewReplacer("/", "_", "|", "+").Replace(name + "." + fs.name + ".util")
+			os.WriteFile(filepath.Join(*gotvUtil, file), []byte(b.String()), 0o644)
+		}
+		curve := trace.NewMMUCurve(util)
+		for _, w := range gotvWindows {
+			fmt.Fprintf(out, "mmu %s %s %d %.9f\n", name, fs.name, int64(w), curve.MMU(w))
+		}
+	}
+}
+
+func gotvPrintProfiles(out *strings.Builder, name string, events []trace.Event) {
+	kinds := []struct {
+		name    string
+		compute computePprofFunc
+	}{
+		{"net", computePprofIO()},
+		{"sync", computePprofBlock()},
+		{"syscall", computePprofSyscall()},
+		{"sched", computePprofSched()},
+	}
+	for _, k := range kinds {
+		recs, err := k.compute(nil, events)
+		if err != nil {
+			panic(err)
+		}
+		type total struct {
+			count int64
+			ns    int64
+		}
+		byStack := map[string]*total{}
+		for _, r := range recs {
+			var frames []string
+			for i := len(r.Stack) - 1; i >= 0; i-- {
+				frames = append(frames, fmt.Sprintf("%s:%d", r.Stack[i].Func, r.Stack[i].Line))
+			}
+			key := strings.Join(frames, ";")
+			if byStack[key] == nil {
+				byStack[key] = &total{}
+			}
+			byStack[key].count += int64(r.Count)
+			byStack[key].ns += int64(r.Time)
+		}
+		keys := make([]string, 0, len(byStack))
+		for key := range byStack {
+			keys = append(keys, key)
+		}
+		sort.Strings(keys)
+		for _, key := range keys {
+			fmt.Fprintf(out, "pprof %s %s %d %d %s\n", name, k.name, byStack[key].count, byStack[key].ns, key)
+		}
+	}
+}
