@@ -28,6 +28,7 @@ pub mod model;
 mod part;
 pub mod plan;
 pub mod progress;
+pub mod search;
 pub mod stacks;
 pub mod state;
 pub mod strings;

@@ -1,5 +1,6 @@
 //! Level-of-detail plans: what to draw of a track in a time window.
 
+use crate::stacks::StackId;
 use crate::track::{BLOCK_SPANS, Track};
 
 /// A visible time window mapped onto a width in pixels.
@@ -43,6 +44,8 @@ pub struct PlanItem {
     pub count: u32,
     /// Index of the (first) span in the track.
     pub first_index: u32,
+    /// Stack of the (first) span.
+    pub stack: StackId,
 }
 
 impl PlanItem {
@@ -60,12 +63,12 @@ struct Run {
 }
 
 impl Run {
-    fn new(start_ns: i64, end_ns: i64, state: u8, count: u32, first_index: u32) -> Run {
+    fn new(start_ns: i64, end_ns: i64, state: u8, count: u32, first_index: u32, stack: StackId) -> Run {
         let mut state_ns = [0; 32];
         if let Some(slot) = state_ns.get_mut(state as usize) {
             *slot = end_ns - start_ns;
         }
-        Run { item: PlanItem { start_ns, end_ns, state, count, first_index }, state_ns }
+        Run { item: PlanItem { start_ns, end_ns, state, count, first_index, stack }, state_ns }
     }
 
     fn add(&mut self, end_ns: i64, state: u8, count: u32, ns: i64) {
@@ -124,7 +127,10 @@ pub fn plan_track_into(track: &Track, view: View, min_px: f32, out: &mut Vec<Pla
             let ns = h.end_ns - h.start_ns;
             match run.as_mut() {
                 Some(r) => r.add(h.end_ns, h.dominant, u32::from(h.count), ns),
-                None => run = Some(Run::new(h.start_ns, h.end_ns, h.dominant, u32::from(h.count), first_index)),
+                None => {
+                    run =
+                        Some(Run::new(h.start_ns, h.end_ns, h.dominant, u32::from(h.count), first_index, StackId::NONE))
+                }
             }
             continue;
         }
@@ -139,7 +145,7 @@ pub fn plan_track_into(track: &Track, view: View, min_px: f32, out: &mut Vec<Pla
             if ns < min_ns {
                 match run.as_mut() {
                     Some(r) => r.add(s.end_ns, s.state, 1, ns),
-                    None => run = Some(Run::new(s.start_ns, s.end_ns, s.state, 1, index)),
+                    None => run = Some(Run::new(s.start_ns, s.end_ns, s.state, 1, index, s.stack)),
                 }
             } else {
                 flush(&mut run, out);
@@ -149,6 +155,7 @@ pub fn plan_track_into(track: &Track, view: View, min_px: f32, out: &mut Vec<Pla
                     state: s.state,
                     count: 1,
                     first_index: index,
+                    stack: s.stack,
                 });
             }
         });

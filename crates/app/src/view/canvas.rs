@@ -269,14 +269,28 @@ fn paint_row(
     let header = matches!(row, Row::Header(_));
     let bg = if header { theme.weak().gamma_multiply(0.35) } else { theme.row_bg(ri % 2 == 1) };
     mesh.add_colored_rect(rect, bg);
-    let _ = (painter, state);
+    let _ = painter;
     let Some((track, tref)) = track_of(tl, row) else { return };
     plan_track_into(track, frame.view, MIN_SPAN_PX, plan);
     let (y0, y1) = (rect.top() + 2.0, rect.bottom() - 2.0);
+    let found = state.t.search.found.as_ref();
+    let row_hit = match (found, tref) {
+        (Some(f), TrackRef::Goroutine(gi)) => f.goroutines.get(gi).copied().unwrap_or(false),
+        (Some(_), _) => false,
+        (None, _) => true,
+    };
     for item in plan.iter() {
-        let color = item_color(theme, tref, item.state);
+        let mut color = item_color(theme, tref, item.state);
         if color == Color32::TRANSPARENT {
             continue;
+        }
+        // A search dims what does not match: other rows, and on matching
+        // rows the single spans that do not match.
+        if let Some(f) = found {
+            let hit = row_hit && (item.is_merged() || f.span_matches(item.state, item.stack));
+            if !hit {
+                color = theme.dim(color);
+            }
         }
         let x0 = frame.x(item.start_ns).max(frame.time_x0);
         let x1 = frame.x(item.end_ns).max(x0 + MIN_SPAN_PX).min(rect.right());

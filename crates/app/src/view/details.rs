@@ -20,6 +20,10 @@ pub fn details_ui(ui: &mut Ui, tl: &Timeline, theme: &Theme, state: &mut TraceVi
         }
     });
     egui::ScrollArea::vertical().auto_shrink(false).show(ui, |ui| {
+        if state.t.search.found.is_some() {
+            super::search::results_ui(ui, tl, state);
+            ui.separator();
+        }
         if state.t.range.is_some() {
             range_ui(ui, tl, theme, state);
             ui.separator();

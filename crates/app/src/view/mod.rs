@@ -9,6 +9,7 @@ mod details;
 mod help;
 mod plots;
 mod rows;
+mod search;
 mod toolbar;
 
 use timeline::Timeline;
@@ -16,6 +17,7 @@ use timeline::Timeline;
 use crate::theme::Theme;
 
 pub use rows::{Row, Section};
+pub use search::SearchKind;
 
 /// Which track a span is on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,6 +86,8 @@ pub struct TraceViewState {
     pub show_system_goroutines: bool,
     /// Show the heap and goroutine plots.
     pub show_plots: bool,
+    /// The analysis panels.
+    pub panels: crate::panels::PanelsState,
     /// Everything that only lives while the trace is open.
     #[serde(skip)]
     pub t: Transient,
@@ -97,6 +101,7 @@ impl Default for TraceViewState {
             show_goroutines: true,
             show_system_goroutines: true,
             show_plots: true,
+            panels: crate::panels::PanelsState::default(),
             t: Transient::default(),
         }
     }
@@ -136,6 +141,8 @@ pub struct Transient {
     pub commands: Vec<ViewCommand>,
     /// Where the last frame put things on screen.
     pub geometry: Option<Geometry>,
+    /// The search box and its results.
+    pub search: search::SearchState,
     /// The row list and what it was built from.
     pub rows: Option<(rows::RowKey, std::sync::Arc<[Row]>)>,
 }
@@ -215,7 +222,9 @@ fn full_window(tl: &Timeline) -> (i64, i64) {
 /// Paints the whole trace view into `ui`.
 pub fn trace_view_ui(ui: &mut egui::Ui, tl: &Timeline, theme: &Theme, state: &mut TraceViewState) {
     toolbar::toolbar_ui(ui, tl, state);
-    if state.t.selected.is_some() || state.t.range.is_some() {
+    let input = crate::panels::PanelInput { tl, theme, range: state.t.range, window: state.window(tl) };
+    crate::panels::panels_ui(ui, &input, &mut state.panels, &mut state.t.commands);
+    if state.t.selected.is_some() || state.t.range.is_some() || state.t.search.found.is_some() {
         egui::Panel::right("gotv_details").resizable(true).default_size(420.0).show(ui, |ui| {
             details::details_ui(ui, tl, theme, state);
         });
@@ -317,6 +326,7 @@ fn apply(tl: &Timeline, state: &mut TraceViewState, cmd: ViewCommand) {
         ViewCommand::ClearSelection => {
             t.selected = None;
             t.range = None;
+            t.search.found = None;
         }
         ViewCommand::ScrollToRow(r) => t.scroll_to_row = Some(r),
         ViewCommand::ToggleSection(s) => match s {

@@ -29,6 +29,8 @@ pub fn toolbar_ui(ui: &mut egui::Ui, tl: &Timeline, state: &mut TraceViewState) 
         ui.separator();
         goto_goroutine_ui(ui, tl, state);
         ui.separator();
+        super::search::search_bar_ui(ui, tl, state);
+        ui.separator();
         ui.checkbox(&mut state.show_plots, "Plots");
         ui.checkbox(&mut state.show_threads, "Threads");
         ui.checkbox(&mut state.show_system_goroutines, "Runtime goroutines");

@@ -109,3 +109,48 @@ fn ctrl_scroll_zooms_at_the_cursor() {
     let (w0, w1) = (before.1 - before.0, after.1 - after.0);
     assert!((w1 as f64 / w0 as f64 - 0.5).abs() < 0.01, "{w0} -> {w1}");
 }
+
+#[test]
+fn search_finds_a_goroutine_by_function_and_jumps_to_it() {
+    let mut h = harness(load("chan.trace"));
+    h.run_steps(2);
+    h.state_mut().view.t.search.text = "blockedrecv".into();
+    h.get_by_label("Find").click();
+    h.run_steps(3);
+    // Nothing matches "blockedrecv": an empty result, not a crash.
+    h.get_by_label("0 goroutines");
+    h.state_mut().view.t.search.text = "blockedReceiver".into();
+    h.get_by_label("Find").click();
+    h.run_steps(3);
+    h.get_by_label("1 goroutines");
+    let panel_left = h.get_by_label("Search results").rect().left();
+    let link = h
+        .query_all_by_label("g21 main.blockedReceiver")
+        .find(|n| n.rect().left() >= panel_left - 1.0)
+        .expect("result link in the side panel");
+    link.click();
+    h.run_steps(3);
+    let sel = h.state().view.t.selected.expect("selected");
+    let gi = h.state().tl.goroutine_index(trace_core::GoroutineId(21)).unwrap();
+    assert_eq!(sel.track, super::TrackRef::Goroutine(gi));
+}
+
+#[test]
+fn search_by_state_lists_spans_and_dims_the_rest() {
+    let mut h = harness(load("chan.trace"));
+    h.run_steps(2);
+    h.state_mut().view.t.search.kind = super::SearchKind::State;
+    h.state_mut().view.t.search.state = Some(GState::ChanSend);
+    h.get_by_label("Find").click();
+    h.run_steps(3);
+    let found = h.state().view.t.search.found.clone().expect("searched");
+    assert!(found.span_count > 0);
+    // blockedSender's 25 ms send is listed.
+    let sender =
+        h.state().tl.goroutines.iter().position(|g| h.state().tl.strings.get(g.start_fn) == "main.blockedSender");
+    assert!(found.spans.iter().any(|s| Some(s.goroutine) == sender && s.end_ns - s.start_ns > 20_000_000));
+    assert!(h.query_all_by_label_contains("main.blockedSender  at").count() >= 1);
+    h.key_press(egui::Key::Escape);
+    h.run_steps(2);
+    assert!(h.state().view.t.search.found.is_none());
+}
