@@ -48,9 +48,9 @@ pub fn build_with(data: &[u8], progress: &Progress, mode: Mode) -> Result<Timeli
     Ok(timeline)
 }
 
-/// Collects one generation's part. `floor` is applied as events come.
-fn collect_with<'a>(run: &mut GenerationRun<'a>, floor: Option<i64>) -> GenPart<'a> {
-    let mut part = GenPart::new(floor, COUNTER_RESOLUTION_NS);
+/// Collects one generation's part.
+fn collect<'a>(run: &mut GenerationRun<'a>) -> GenPart<'a> {
+    let mut part = GenPart::new(COUNTER_RESOLUTION_NS);
     let generation = run.generation();
     // Logs take about 1.5 bytes per trace byte; reserving spares the copies
     // of growing them.
@@ -66,69 +66,61 @@ fn collect_with<'a>(run: &mut GenerationRun<'a>, floor: Option<i64>) -> GenPart<
     part
 }
 
-fn collect<'a>(run: &mut GenerationRun<'a>) -> GenPart<'a> {
-    collect_with(run, None)
-}
-
 fn build_v2(data: &[u8], progress: &Progress, mode: Mode) -> Result<Timeline, BuildError> {
     let pd = ParallelDecode::new(data)?;
     progress.set_phase(Phase::Decoding);
     let mut chainer = pd.chainer();
     let parallel = mode == Mode::Parallel;
     let mut merger = Merger::new(parallel);
-    // A window of generations: their parts are alive together, then folded
-    // in (tracks in parallel by shard) and dropped.
+    // A window of generations decodes while the previous window's parts
+    // are merged into the tracks (by shard, in parallel); a window's parts
+    // are dropped once merged.
     let window = if parallel { rayon::current_num_threads().max(1) } else { 1 };
     let mut start = 0;
-    let mut next_gen = 0;
-    let fold = |merger: &mut Merger, confirmed: Vec<(GenPart<'_>, Option<TimeNs>)>, next_gen: &mut usize| {
-        let mut parts = Vec::with_capacity(confirmed.len());
-        for (part, floor) in confirmed {
-            let i = *next_gen;
-            *next_gen += 1;
-            progress.set_done(part.end_offset);
-            // Go's timestamp repair across the boundary changes a time only
-            // if the floor reaches past the part's slack: then re-collect
-            // the generation with the floor applied (rare).
-            let part = match floor {
-                Some(f) if f.0.saturating_add(1) > part.slack => {
-                    let redo = pd.run(i, |run| collect_with(run, Some(f.0)));
-                    redo.into_value()
-                }
-                _ => part,
-            };
-            parts.push(part);
-        }
-        merger.merge(&parts);
-    };
+    let mut pending: Vec<(GenPart<'_>, Option<TimeNs>)> = Vec::new();
     while start < pd.len() && !chainer.is_stopped() {
         if progress.is_cancelled() {
             return Err(BuildError::Cancelled);
         }
         let end = (start + window).min(pd.len());
-        let started: Vec<_> = if parallel {
-            (start..end).into_par_iter().map(|i| pd.run(i, collect)).collect()
-        } else {
-            (start..end).map(|i| pd.run(i, collect)).collect()
+        let decode = || -> Vec<_> {
+            if parallel {
+                (start..end).into_par_iter().map(|i| pd.run(i, collect)).collect()
+            } else {
+                (start..end).map(|i| pd.run(i, collect)).collect()
+            }
         };
+        let started = if parallel {
+            let merger = &mut merger;
+            let pending = &pending;
+            rayon::join(decode, || merger.merge(pending)).0
+        } else {
+            merger.merge(&pending);
+            decode()
+        };
+        pending.clear();
         for s in started {
             chainer.feed(s, collect);
         }
-        let confirmed: Vec<_> = chainer.take_confirmed().into_iter().map(|(p, f, _)| (p, f)).collect();
-        fold(&mut merger, confirmed, &mut next_gen);
+        pending = chainer.take_confirmed().into_iter().map(|(p, f, _)| (p, f)).collect();
+        if let Some((p, _)) = pending.last() {
+            progress.set_done(p.end_offset);
+        }
         start = end;
     }
     progress.set_phase(Phase::Finishing);
+    merger.merge(&pending);
+    drop(pending);
     let mut chained = chainer.finish();
     let rest: Vec<_> = chained.values.drain(..).zip(chained.time_floors.drain(..)).collect();
-    fold(&mut merger, rest, &mut next_gen);
+    merger.merge(&rest);
     Ok(merger.finish(chained.error, data.len() as u64))
 }
 
 fn build_v1(data: &[u8], progress: &Progress) -> Result<Timeline, BuildError> {
     let mut reader = Reader::new(data)?;
     progress.set_phase(Phase::Decoding);
-    let mut part = GenPart::new(None, COUNTER_RESOLUTION_NS);
+    let mut part = GenPart::new(COUNTER_RESOLUTION_NS);
     let mut ev = Event::EMPTY;
     let mut ord = 0u32;
     let mut error = None;
@@ -152,6 +144,6 @@ fn build_v1(data: &[u8], progress: &Progress) -> Result<Timeline, BuildError> {
     }
     progress.set_phase(Phase::Finishing);
     let mut merger = Merger::new(true);
-    merger.merge(std::slice::from_ref(&part));
+    merger.merge(&[(part, None)]);
     Ok(merger.finish(error, data.len() as u64))
 }

@@ -2,7 +2,7 @@
 
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
-use trace_core::{GoroutineId, ProcId, ThreadId};
+use trace_core::{GoroutineId, ProcId, ThreadId, TimeNs};
 
 use crate::model::{
     Counters, CpuSample, Goroutine, LogEntry, Proc, RangeKind, RangeSpan, Region, Task, Thread, Timeline,
@@ -36,9 +36,10 @@ struct Shard {
 
 impl Shard {
     /// Applies one part's log for this shard.
-    fn apply(&mut self, log: &Log, stacks: &[StackId]) {
+    fn apply(&mut self, log: &Log, stacks: &[StackId], floor: Option<TimeNs>) {
         let stack = |i: u32| stacks.get(i as usize).copied().unwrap_or_default();
-        for r in log.iter() {
+        for mut r in log.iter() {
+            r.time = fix(floor, r.time, r.ord);
             match r.tag {
                 t if t == Tag::G as u8 => {
                     let g = self.goroutines.entry(r.id).or_insert_with(GBuild::new);
@@ -127,13 +128,14 @@ impl Merger {
         }
     }
 
-    /// Adds the next generations' parts (times already final), in order.
-    pub fn merge(&mut self, parts: &[GenPart<'_>]) {
-        let maps: Vec<Vec<StackId>> = parts.iter().map(|p| self.merge_global(p)).collect();
+    /// Adds the next generations' parts, in order, each with the chain's
+    /// time floor for it (see `trace_core::parallel::Chained`).
+    pub fn merge(&mut self, parts: &[(GenPart<'_>, Option<TimeNs>)]) {
+        let maps: Vec<Vec<StackId>> = parts.iter().map(|(p, floor)| self.merge_global(p, *floor)).collect();
         let apply = |(s, shard): (usize, &mut Shard)| {
-            for (part, map) in parts.iter().zip(&maps) {
+            for ((part, floor), map) in parts.iter().zip(&maps) {
                 if let Some(log) = part.shards.get(s) {
-                    shard.apply(log, map);
+                    shard.apply(log, map, *floor);
                 }
             }
         };
@@ -145,18 +147,20 @@ impl Merger {
     }
 
     /// Everything of a part that is not per resource; returns its stack map.
-    fn merge_global(&mut self, part: &GenPart<'_>) -> Vec<StackId> {
+    fn merge_global(&mut self, part: &GenPart<'_>, floor: Option<TimeNs>) -> Vec<StackId> {
         self.generations += 1;
         self.events += part.events;
         if let Some(t) = part.first_time {
-            self.start_ns.get_or_insert(t);
-            self.end_ns = self.end_ns.max(part.last_time);
+            self.start_ns.get_or_insert(fix(floor, t, 0));
+            let last_ord = part.events.saturating_sub(1).min(u64::from(u32::MAX)) as u32;
+            self.end_ns = self.end_ns.max(fix(floor, part.last_time, last_ord));
         }
         let stacks: Vec<StackId> = part.stacks.iter().map(|frames| self.intern_stack(frames)).collect();
         let stack = |i: u32| stacks.get(i as usize).copied().unwrap_or_default();
 
-        self.merge_counts(part);
-        for &(t, kind, v) in &part.metrics {
+        self.merge_counts(part, floor);
+        for &(t, ord, kind, v) in &part.metrics {
+            let t = fix(floor, t, ord);
             let c = match kind {
                 MetricKind::HeapAlloc => &mut self.counters.heap_alloc,
                 MetricKind::HeapGoal => &mut self.counters.heap_goal,
@@ -165,7 +169,7 @@ impl Merger {
             c.push(t, v as i64);
         }
         for r in &part.ranges {
-            let t = r.time;
+            let t = fix(floor, r.time, r.ord);
             let key = (r.kind, r.scope);
             match r.edge {
                 Edge::Begin => {
@@ -187,10 +191,10 @@ impl Merger {
                 }
             }
         }
-        self.merge_user(part);
-        for &(t, g, p, m, s) in &part.samples {
+        self.merge_user(part, floor);
+        for &(t, ord, g, p, m, s) in &part.samples {
             self.samples.push(CpuSample {
-                time_ns: t,
+                time_ns: fix(floor, t, ord),
                 g: GoroutineId(g),
                 p: ProcId(p),
                 m: ThreadId(m),
@@ -212,8 +216,9 @@ impl Merger {
         self.stacks.insert(&frames)
     }
 
-    fn merge_counts(&mut self, part: &GenPart<'_>) {
-        for &(t, deltas) in &part.counts {
+    fn merge_counts(&mut self, part: &GenPart<'_>, floor: Option<TimeNs>) {
+        for &(t, ord, deltas) in &part.counts {
+            let t = fix(floor, t, ord);
             for (c, d) in deltas.into_iter().enumerate() {
                 if d == 0 {
                     continue;
@@ -232,9 +237,9 @@ impl Merger {
         }
     }
 
-    fn merge_user(&mut self, part: &GenPart<'_>) {
+    fn merge_user(&mut self, part: &GenPart<'_>, floor: Option<TimeNs>) {
         for u in &part.user {
-            let t = u.time;
+            let t = fix(floor, u.time, u.ord);
             match u.what {
                 UserKind::TaskBegin | UserKind::TaskEnd => {
                     let typ = if u.what == UserKind::TaskBegin { self.strings.intern(u.s1) } else { StrId(0) };
@@ -388,6 +393,15 @@ fn finish_goroutine(id: i64, g: GBuild, end_ns: i64, strings: &Strings, stacks: 
         exited_ns: g.exited_ns,
         is_system,
         track: g.track.finish(end_ns),
+    }
+}
+
+/// Go's timestamp repair across a generation boundary, for the `ord`-th
+/// event of a speculatively decoded generation.
+fn fix(floor: Option<TimeNs>, t: i64, ord: u32) -> i64 {
+    match floor {
+        Some(f) => t.max(f.0.saturating_add(1 + i64::from(ord))),
+        None => t,
     }
 }
 

@@ -37,6 +37,8 @@ pub(crate) struct Rec {
     pub restate: bool,
     pub id: i64,
     pub time: i64,
+    /// The event's number in its generation (Sync = 0), for time fix-ups.
+    pub ord: u32,
     pub state: u8,
     /// Local stack index (0 = none); for Created, the creation stack.
     pub stack: u32,
@@ -51,24 +53,31 @@ pub(crate) struct Rec {
 pub(crate) struct Log {
     bytes: Vec<u8>,
     last_time: i64,
+    last_ord: u32,
 }
 
 impl Log {
     fn push(&mut self, r: &Rec) {
-        let b = &mut self.bytes;
-        b.push(r.tag | if r.restate { RESTATE } else { 0 });
-        put(b, zz(r.id));
-        put(b, zz(r.time - self.last_time));
+        // Encode into a stack buffer: one capacity check per record.
+        let mut buf = [0u8; 64];
+        buf[0] = r.tag | if r.restate { RESTATE } else { 0 };
+        let mut n = put_at(&mut buf, 1, zz(r.id));
+        n = put_at(&mut buf, n, zz(r.time - self.last_time));
+        n = put_at(&mut buf, n, u64::from(r.ord.wrapping_sub(self.last_ord)));
+        if let Some(b) = buf.get_mut(n) {
+            *b = r.state;
+        }
+        n = put_at(&mut buf, n + 1, u64::from(r.stack));
+        n = put_at(&mut buf, n, zz(r.a));
+        n = put_at(&mut buf, n, zz(r.b));
         self.last_time = r.time;
-        b.push(r.state);
-        put(b, u64::from(r.stack));
-        put(b, zz(r.a));
-        put(b, zz(r.b));
+        self.last_ord = r.ord;
+        self.bytes.extend_from_slice(buf.get(..n).unwrap_or_default());
     }
 
     /// The records, in order.
     pub fn iter(&self) -> LogIter<'_> {
-        LogIter { bytes: &self.bytes, time: 0 }
+        LogIter { bytes: &self.bytes, time: 0, ord: 0 }
     }
 }
 
@@ -76,6 +85,7 @@ impl Log {
 pub(crate) struct LogIter<'l> {
     bytes: &'l [u8],
     time: i64,
+    ord: u32,
 }
 
 impl Iterator for LogIter<'_> {
@@ -86,21 +96,31 @@ impl Iterator for LogIter<'_> {
         self.bytes = rest;
         let id = unzz(get(&mut self.bytes));
         self.time += unzz(get(&mut self.bytes));
+        self.ord = self.ord.wrapping_add(get(&mut self.bytes) as u32);
         let (&state, rest) = self.bytes.split_first()?;
         self.bytes = rest;
         let stack = get(&mut self.bytes) as u32;
         let a = unzz(get(&mut self.bytes));
         let b = unzz(get(&mut self.bytes));
-        Some(Rec { tag: tag & !RESTATE, restate: tag & RESTATE != 0, id, time: self.time, state, stack, a, b })
+        let (time, ord) = (self.time, self.ord);
+        Some(Rec { tag: tag & !RESTATE, restate: tag & RESTATE != 0, id, time, ord, state, stack, a, b })
     }
 }
 
-fn put(out: &mut Vec<u8>, mut v: u64) {
+/// Writes a varint at `buf[at..]`, returning the new end (at most 10
+/// bytes; a full buffer drops the rest, which 7 varints of 64 bytes never hit).
+fn put_at(buf: &mut [u8; 64], mut at: usize, mut v: u64) -> usize {
     while v >= 0x80 {
-        out.push(v as u8 | 0x80);
+        if let Some(b) = buf.get_mut(at) {
+            *b = v as u8 | 0x80;
+        }
+        at += 1;
         v >>= 7;
     }
-    out.push(v as u8);
+    if let Some(b) = buf.get_mut(at) {
+        *b = v as u8;
+    }
+    at + 1
 }
 
 fn get(bytes: &mut &[u8]) -> u64 {
@@ -148,6 +168,7 @@ pub(crate) enum Edge {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct RangeRec<'a> {
     pub time: i64,
+    pub ord: u32,
     pub kind: crate::model::RangeKind,
     pub edge: Edge,
     pub scope: i64,
@@ -158,6 +179,7 @@ pub(crate) struct RangeRec<'a> {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct UserRec<'a> {
     pub time: i64,
+    pub ord: u32,
     pub what: UserKind,
     pub g: i64,
     pub id: u64,
@@ -191,36 +213,35 @@ pub(crate) struct GenPart<'a> {
     stack_index: FxHashMap<u64, u32>,
     /// Goroutine, P and thread records by [`shard_of`].
     pub shards: Vec<Log>,
-    /// Goroutine category changes, summed per counter bucket:
-    /// (bucket start, deltas for runnable, running, syscall, blocked).
-    pub counts: Vec<(i64, [i32; 4])>,
-    pub metrics: Vec<(i64, MetricKind, u64)>,
+    /// Goroutine category changes, summed per counter bucket: (bucket
+    /// start, first event number, deltas for runnable, running, syscall,
+    /// blocked).
+    pub counts: Vec<(i64, u32, [i32; 4])>,
+    pub metrics: Vec<(i64, u32, MetricKind, u64)>,
     pub ranges: Vec<RangeRec<'a>>,
     pub user: Vec<UserRec<'a>>,
-    /// CPU samples: (time, g, p, m, local stack).
-    pub samples: Vec<(i64, i64, i64, i64, u32)>,
+    /// CPU samples: (time, event number, g, p, m, local stack).
+    pub samples: Vec<(i64, u32, i64, i64, i64, u32)>,
     pub events: u64,
     pub first_time: Option<i64>,
     pub last_time: i64,
     pub end_offset: u64,
-    /// The smallest `time - ord` over the generation's raw times: a time
-    /// floor `f` changes some time iff `f + 1 > slack`.
-    pub slack: i64,
-    /// Time floor applied while adding (see `trace_core::parallel::Chained`).
-    pub floor: Option<i64>,
+    /// The number of the event being added.
+    cur_ord: u32,
     /// Counter bucket width.
     pub bucket_ns: i64,
 }
 
 impl<'a> Default for GenPart<'a> {
     fn default() -> Self {
-        GenPart::new(None, 10_000)
+        GenPart::new(10_000)
     }
 }
 
 impl<'a> GenPart<'a> {
-    /// An empty part; `floor` fixes up times as they are added.
-    pub fn new(floor: Option<i64>, bucket_ns: i64) -> Self {
+    /// An empty part. Times stay as the run reported them; the merge
+    /// applies the chain's time floor using each record's event number.
+    pub fn new(bucket_ns: i64) -> Self {
         GenPart {
             stacks: Vec::new(),
             stack_index: FxHashMap::default(),
@@ -234,8 +255,7 @@ impl<'a> GenPart<'a> {
             first_time: None,
             last_time: 0,
             end_offset: 0,
-            slack: i64::MAX,
-            floor,
+            cur_ord: 0,
             bucket_ns: bucket_ns.max(1),
         }
     }
@@ -297,7 +317,7 @@ impl<'a> GenPart<'a> {
             return;
         }
         if let Some(log) = self.shards.get_mut(shard_of(tag, id)) {
-            log.push(&Rec { tag: tag as u8, id, ..r });
+            log.push(&Rec { tag: tag as u8, id, ord: self.cur_ord, ..r });
         }
     }
 
@@ -315,15 +335,8 @@ impl<'a> GenPart<'a> {
 
     /// Adds one event (the `ord`-th of the generation, Sync = 0).
     pub fn add(&mut self, e: &Event, ctx: &EventContext<'_, 'a>, ord: u32) {
-        let raw = e.time.0;
-        self.slack = self.slack.min(raw.saturating_sub(i64::from(ord)));
-        let time = match self.floor {
-            Some(f) => raw.max(f.saturating_add(1 + i64::from(ord))),
-            None => raw,
-        };
-        let mut e = *e;
-        e.time = trace_core::TimeNs(time);
-        let e = &e;
+        let time = e.time.0;
+        self.cur_ord = ord;
         self.events += 1;
         self.first_time.get_or_insert(time);
         self.last_time = time;
@@ -339,7 +352,7 @@ impl<'a> GenPart<'a> {
                     ev::HEAP_GOAL => MetricKind::HeapGoal,
                     _ => MetricKind::Gomaxprocs,
                 };
-                self.metrics.push((time, kind, e.args[0]));
+                self.metrics.push((time, ord, kind, e.args[0]));
             }
             EventKind::RangeBegin | EventKind::RangeActive | EventKind::RangeEnd => {
                 let Some(r) = e.range() else { return };
@@ -360,7 +373,7 @@ impl<'a> GenPart<'a> {
                     ResourceId::Goroutine(g) if kind == K::MarkAssist => g.0,
                     _ => -1,
                 };
-                self.ranges.push(RangeRec { time, kind, edge, scope, reason });
+                self.ranges.push(RangeRec { time, ord, kind, edge, scope, reason });
             }
             EventKind::TaskBegin | EventKind::TaskEnd => {
                 let Some(t) = e.task() else { return };
@@ -369,22 +382,31 @@ impl<'a> GenPart<'a> {
                     trace_core::event::StrRef::Table(s) => ctx.string(s),
                     trace_core::event::StrRef::Extra(_) => b"",
                 };
-                self.user.push(UserRec { time, what, g, id: t.id.0, parent: t.parent.0, s1: typ, s2: b"" });
+                self.user.push(UserRec { time, ord, what, g, id: t.id.0, parent: t.parent.0, s1: typ, s2: b"" });
             }
             EventKind::RegionBegin | EventKind::RegionEnd => {
                 let Some(r) = e.region() else { return };
                 let what = if e.kind() == EventKind::RegionBegin { UserKind::RegionBegin } else { UserKind::RegionEnd };
                 let typ = ctx.string(r.typ);
-                self.user.push(UserRec { time, what, g, id: r.task.0, parent: 0, s1: typ, s2: b"" });
+                self.user.push(UserRec { time, ord, what, g, id: r.task.0, parent: 0, s1: typ, s2: b"" });
             }
             EventKind::Log => {
                 let Some(l) = e.log() else { return };
                 let (cat, msg) = (ctx.string(l.category), ctx.string(l.message));
-                self.user.push(UserRec { time, what: UserKind::Log, g, id: l.task.0, parent: 0, s1: cat, s2: msg });
+                self.user.push(UserRec {
+                    time,
+                    ord,
+                    what: UserKind::Log,
+                    g,
+                    id: l.task.0,
+                    parent: 0,
+                    s1: cat,
+                    s2: msg,
+                });
             }
             EventKind::StackSample => {
                 let stack = self.stack(ctx, e.stack());
-                self.samples.push((time, g, p, m, stack));
+                self.samples.push((time, ord, g, p, m, stack));
             }
             EventKind::Label => self.mark_worker_label(e, ctx),
             _ => {}
@@ -414,10 +436,10 @@ impl<'a> GenPart<'a> {
             return;
         }
         let bucket = time - time.rem_euclid(self.bucket_ns);
-        if self.counts.last().is_none_or(|&(b, _)| b != bucket) {
-            self.counts.push((bucket, [0; 4]));
+        if self.counts.last().is_none_or(|&(b, _, _)| b != bucket) {
+            self.counts.push((bucket, self.cur_ord, [0; 4]));
         }
-        if let Some((_, d)) = self.counts.last_mut() {
+        if let Some((_, _, d)) = self.counts.last_mut() {
             if let Some(x) = f.and_then(|i| d.get_mut(i)) {
                 *x -= 1;
             }

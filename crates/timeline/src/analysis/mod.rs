@@ -39,7 +39,7 @@ pub use flame::{FlameKey, FlameNode, FlameRect, FlameTree, cpu_flame, flame_layo
 pub use mmu::{
     MarkWorker, MmuCurve, UtilFlags, UtilPoint, UtilWindow, default_windows, mmu_curve, mutator_utilization,
 };
-pub use profile::{ProfileEntry, ProfileKind, blocking_profile};
+pub use profile::{ProfileEntry, ProfileKind, blocking_profile, go_tool_blocking_profile};
 pub use sched::{GapOrder, IdleGap, RunnableWait, idle_proc_gaps, longest_runnable_waits, longest_stw};
 pub use stats::{
     DurationStats, FunctionStats, GoroutineStats, StateStats, all_goroutine_stats, goroutine_stats, start_fn_stats,

@@ -88,12 +88,48 @@ pub struct ProfileEntry {
 /// if that part is longer than zero; net and sync waits count only if the
 /// trace saw them begin (their reason is unknown otherwise).
 pub fn blocking_profile(tl: &Timeline, kind: ProfileKind, filter: &Filter) -> Vec<ProfileEntry> {
+    profile(tl, kind, filter, false)
+}
+
+/// [`blocking_profile`] as `go tool trace -pprof=KIND` writes it to a file
+/// (and as its web UI's profiles show it).
+///
+/// The tool clips each goroutine's waits to the goroutine's life as its
+/// goroutine summary sees it, which starts when the goroutine first runs in
+/// the trace. So waits before a goroutine's first run (the wait between its
+/// creation and first run, or a wait already under way when the trace
+/// starts) are left out, unless the goroutine never runs at all, in which
+/// case all its waits count. [`blocking_profile`] counts them, as Go's
+/// profile functions do when called without that clipping.
+pub fn go_tool_blocking_profile(tl: &Timeline, kind: ProfileKind, filter: &Filter) -> Vec<ProfileEntry> {
+    profile(tl, kind, filter, true)
+}
+
+/// When `g` first runs (the start of its first running span).
+fn first_run_ns(g: &Goroutine) -> Option<i64> {
+    let mut first = None;
+    for b in 0..g.track.blocks().len() {
+        g.track.for_each_in_block(b, |s| {
+            if first.is_none() && Goroutine::state(&s) == GState::Running {
+                first = Some(s.start_ns);
+            }
+        });
+        if first.is_some() {
+            break;
+        }
+    }
+    first
+}
+
+fn profile(tl: &Timeline, kind: ProfileKind, filter: &Filter, from_first_run: bool) -> Vec<ProfileEntry> {
     let mut by_stack: FxHashMap<StackId, (i64, u64)> = FxHashMap::default();
     for g in tl.goroutines.iter().filter(|g| filter.includes(g.id)) {
         let last = g.track.len().saturating_sub(1);
+        let runs_from = if from_first_run { first_run_ns(g) } else { None };
         super::for_each_clipped(g, filter.range, |i, s, start, end| {
             let state = Goroutine::state(s);
             let unknown_reason = i == 0 && g.created_ns.is_none() && kind.needs_reason();
+            let start = runs_from.map_or(start, |t| start.max(t));
             if i == last || end <= start || unknown_reason || !kind.matches(state) {
                 return;
             }
