@@ -9,6 +9,8 @@ pub mod frame_stats;
 pub mod loader;
 pub mod menu;
 pub mod pages;
+pub mod panels;
+pub mod pprof;
 pub mod settings;
 pub mod start_page;
 pub mod status;

@@ -56,6 +56,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write a blocking profile (pprof, gzipped) as `go tool trace -pprof=KIND` does.
+    Pprof(cli::pprof::Args),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +67,7 @@ fn main() -> ExitCode {
         Some(Command::Stats { file, decode_only, sequential, json }) => {
             cli::stats::run(&file, decode_only, sequential, json)
         }
+        Some(Command::Pprof(args)) => cli::pprof::run(&args),
         None => {
             let select = match gotv::view::Selection::parse(args.goroutine.as_deref(), args.at.as_deref()) {
                 Ok(s) => s,

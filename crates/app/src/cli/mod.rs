@@ -1,4 +1,5 @@
 //! Command-line subcommands.
 
 pub mod dump;
+pub mod pprof;
 pub mod stats;

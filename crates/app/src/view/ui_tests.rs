@@ -8,7 +8,11 @@ use super::{Row, TraceViewState, trace_view_ui};
 use crate::theme::{Theme, ThemeChoice};
 
 fn load(name: &str) -> Timeline {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/traces/go1.27").join(name);
+    load_from("go1.27", name)
+}
+
+fn load_from(version: &str, name: &str) -> Timeline {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/traces").join(version).join(name);
     let bytes = std::fs::read(path).unwrap();
     timeline::build(&bytes, &Progress::default()).unwrap()
 }
@@ -37,7 +41,18 @@ fn click_at(h: &mut Harness<'_, Ctx>, pos: egui::Pos2) {
 
 #[test]
 fn clicking_the_blocked_span_shows_its_blocking_stack_and_waker() {
-    let mut h = harness(load("chan.trace"));
+    blocked_span_click(load("chan.trace"));
+}
+
+/// v1 traces (Go 1.19 and 1.21) show the same, through the v1 converter.
+#[test]
+fn v1_traces_show_the_blocking_stack_too() {
+    blocked_span_click(load_from("go1.19", "chan.trace"));
+    blocked_span_click(load_from("go1.21", "chan.trace"));
+}
+
+fn blocked_span_click(tl: Timeline) {
+    let mut h = harness(tl);
     h.run_steps(3);
     // The goroutine row is there, by its label.
     let label = h.get_by_label_contains("main.blockedReceiver");

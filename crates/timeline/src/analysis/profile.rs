@@ -196,6 +196,56 @@ mod tests {
     }
 
     #[test]
+    fn go_tool_profiles_skip_waits_before_the_first_run() {
+        let mut tl = Timeline::default();
+        let (create, recv, wake) =
+            (stack(&mut tl, &["main", "go"]), stack(&mut tl, &["main", "recv"]), stack(&mut tl, &["main", "send"]));
+        // Created at 0 (waits 10 to run), then a receive; a second goroutine
+        // in a syscall when the trace starts and never running.
+        let mut g = goroutine(
+            1,
+            StrId(0),
+            &[
+                (0, GState::Created, create, -1, -1),
+                (10, GState::Running, StackId::NONE, 0, -1),
+                (20, GState::ChanRecv, recv, -1, -1),
+                (50, GState::Runnable, wake, 2, -1),
+                (53, GState::Running, StackId::NONE, 0, -1),
+            ],
+            100,
+        );
+        g.created_ns = Some(0);
+        g.creation_stack = create;
+        tl.goroutines.push(g);
+        tl.goroutines.push(goroutine(
+            2,
+            StrId(0),
+            &[(0, GState::Syscall, recv, -1, -1), (40, GState::Exited, StackId::NONE, -1, -1)],
+            40,
+        ));
+        let sched = |f: fn(&Timeline, ProfileKind, &Filter) -> Vec<ProfileEntry>| {
+            f(&tl, ProfileKind::Sched, &Filter::all()).iter().map(|e| e.total_ns).sum::<i64>()
+        };
+        assert_eq!(sched(blocking_profile), 13);
+        assert_eq!(sched(go_tool_blocking_profile), 3, "the wait to first run is left out");
+        assert_eq!(
+            go_tool_blocking_profile(&tl, ProfileKind::Sync, &Filter::all()),
+            [ProfileEntry { stack: recv, total_ns: 30, count: 1 }]
+        );
+        // g2 never runs, so its syscall counts whole.
+        assert_eq!(
+            go_tool_blocking_profile(&tl, ProfileKind::Syscall, &Filter::all()),
+            [ProfileEntry { stack: recv, total_ns: 40, count: 1 }]
+        );
+        // The first run is found outside the filter's range too.
+        let later = Filter::range(TimeRange::new(30, 100));
+        assert_eq!(
+            go_tool_blocking_profile(&tl, ProfileKind::Sync, &later),
+            [ProfileEntry { stack: recv, total_ns: 20, count: 1 }]
+        );
+    }
+
+    #[test]
     fn sync_matches_the_reasons_go_counts() {
         // Go's block reasons (runtime/traceruntime.go); `-pprof=sync` takes
         // those containing "chan", "sync" or "select".
