@@ -135,6 +135,7 @@ pub struct App {
     saved_text: Option<String>,
     picker: Arc<dyn FilePicker>,
     pick: Option<PendingPick>,
+    save: Option<crate::dialog::PendingSave>,
     screen: Screen,
     recent: Vec<RecentEntry>,
     recent_checked_at: Option<f64>,
@@ -170,6 +171,7 @@ impl App {
             saved_text: None,
             picker: options.picker,
             pick: None,
+            save: None,
             screen: Screen::Start,
             recent: Vec::new(),
             recent_checked_at: None,
@@ -270,6 +272,14 @@ impl App {
                 PickState::Closed => self.pick = None,
             }
         }
+        if let Some(outcome) = self.save.as_ref().and_then(|s| s.poll()) {
+            self.save = None;
+            match outcome {
+                Ok(Some(path)) => self.notice = Some(format!("profile written to {}", path.display())),
+                Ok(None) => {}
+                Err(e) => self.notice = Some(e),
+            }
+        }
         let Screen::Loading(loader) = &self.screen else { return };
         let Some(result) = loader.poll() else { return };
         let path = loader.path().to_path_buf();
@@ -357,6 +367,30 @@ impl App {
         }
     }
 
+    /// Builds the profile of the open trace (its time selection, if any)
+    /// and asks where to save it, on a worker thread.
+    fn export_profile(&mut self, kind: timeline::analysis::ProfileKind, ctx: &egui::Context) {
+        use timeline::analysis::{Filter, TimeRange, go_tool_blocking_profile};
+        let Screen::Trace(open) = &self.screen else { return };
+        if self.save.is_some() {
+            return;
+        }
+        let tl = &open.trace.timeline;
+        let filter = match self.settings.view.t.range {
+            Some((start_ns, end_ns)) => Filter::range(TimeRange { start_ns, end_ns }),
+            None => Filter::all(),
+        };
+        let entries = go_tool_blocking_profile(tl, kind, &filter);
+        let mut bytes = Vec::new();
+        if let Err(e) = crate::pprof::write_profile(tl, &entries, kind, &mut bytes) {
+            self.notice = Some(format!("cannot build the profile: {e:#}"));
+            return;
+        }
+        let name = format!("{}.{}.pb.gz", open.trace.file_name(), kind_name(kind));
+        let dir = open.trace.path.parent().map(|p| p.to_path_buf());
+        self.save = Some(crate::dialog::PendingSave::start(self.picker.clone(), name, dir, bytes, ctx));
+    }
+
     fn apply(&mut self, cmd: Command, ctx: &egui::Context) {
         match cmd {
             Command::OpenDialog => {
@@ -398,6 +432,7 @@ impl App {
                 }
             }
             Command::ShowAbout(open) => self.about_open = open,
+            Command::ExportProfile(kind) => self.export_profile(kind, ctx),
             Command::Quit => ctx.send_viewport_cmd(egui::ViewportCommand::Close),
         }
     }
@@ -453,6 +488,17 @@ impl eframe::App for App {
 
     fn save(&mut self, _storage: &mut dyn eframe::Storage) {
         self.save_settings();
+    }
+}
+
+/// The `-pprof=` name of a profile kind.
+fn kind_name(kind: timeline::analysis::ProfileKind) -> &'static str {
+    use timeline::analysis::ProfileKind as K;
+    match kind {
+        K::Net => "net",
+        K::Sync => "sync",
+        K::Syscall => "syscall",
+        K::Sched => "sched",
     }
 }
 

@@ -26,6 +26,8 @@ pub enum Command {
     DismissWarning,
     /// Show or hide the About window.
     ShowAbout(bool),
+    /// Export a blocking profile (of the time selection, if any) as pprof.
+    ExportProfile(timeline::analysis::ProfileKind),
     /// Close the window.
     Quit,
 }

@@ -13,6 +13,13 @@ pub trait FilePicker: Send + Sync {
     /// cancels (`None`). Always called on a worker thread, never on the UI
     /// thread. `start_dir` is where the dialog should open, if known.
     fn pick_trace(&self, start_dir: Option<&Path>) -> Option<PathBuf>;
+
+    /// Shows a save dialog for a file named `default_name` and blocks until
+    /// the user picks where (`Some`) or cancels. Worker thread only.
+    fn save_file(&self, default_name: &str, start_dir: Option<&Path>) -> Option<PathBuf> {
+        let _ = (default_name, start_dir);
+        None
+    }
 }
 
 /// The platform's file dialog through `rfd` (the XDG desktop portal on
@@ -33,6 +40,17 @@ impl FilePicker for NativePicker {
         // The async dialog may be driven from any thread on every platform
         // (the blocking one must run on the main thread on macOS).
         block_on(dialog.pick_file()).map(|f| f.path().to_path_buf())
+    }
+
+    fn save_file(&self, default_name: &str, start_dir: Option<&Path>) -> Option<PathBuf> {
+        let mut dialog = rfd::FileDialog::new()
+            .set_title("Export blocking profile")
+            .set_file_name(default_name)
+            .add_filter("pprof profile", &["gz", "pb.gz"]);
+        if let Some(dir) = start_dir {
+            dialog = dialog.set_directory(dir);
+        }
+        dialog.save_file()
     }
 }
 
@@ -95,6 +113,50 @@ impl PendingPick {
             Ok(Some(path)) => PickState::Picked(path),
             Ok(None) | Err(mpsc::TryRecvError::Disconnected) => PickState::Closed,
             Err(mpsc::TryRecvError::Empty) => PickState::Open,
+        }
+    }
+}
+
+/// A save dialog on a worker thread that writes `bytes` where the user
+/// chose; `poll` gives the outcome once.
+pub struct PendingSave {
+    rx: mpsc::Receiver<Result<Option<PathBuf>, String>>,
+}
+
+impl PendingSave {
+    /// Asks where to save, then writes; repaints `ctx` when done.
+    pub fn start(
+        picker: Arc<dyn FilePicker>,
+        default_name: String,
+        start_dir: Option<PathBuf>,
+        bytes: Vec<u8>,
+        ctx: &egui::Context,
+    ) -> PendingSave {
+        let (tx, rx) = mpsc::channel();
+        let ctx = ctx.clone();
+        let spawned = std::thread::Builder::new().name("gotv-save-dialog".into()).spawn(move || {
+            let outcome = match picker.save_file(&default_name, start_dir.as_deref()) {
+                Some(path) => std::fs::write(&path, &bytes)
+                    .map(|()| Some(path.clone()))
+                    .map_err(|e| format!("cannot write {}: {e}", path.display())),
+                None => Ok(None),
+            };
+            let _ = tx.send(outcome);
+            ctx.request_repaint();
+        });
+        if let Err(e) = spawned {
+            eprintln!("gotv: cannot start the save dialog: {e}");
+        }
+        PendingSave { rx }
+    }
+
+    /// `None` while the dialog is open; then the path written (or `None`
+    /// if cancelled), or why writing failed.
+    pub fn poll(&self) -> Option<Result<Option<PathBuf>, String>> {
+        match self.rx.try_recv() {
+            Ok(outcome) => Some(outcome),
+            Err(mpsc::TryRecvError::Empty) => None,
+            Err(mpsc::TryRecvError::Disconnected) => Some(Ok(None)),
         }
     }
 }

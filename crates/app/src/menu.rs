@@ -56,6 +56,23 @@ fn file_menu_ui(ui: &mut egui::Ui, ctx: &AppContext<'_>, cmds: &mut Commands) {
         });
     });
     ui.separator();
+    ui.add_enabled_ui(ctx.screen == ScreenKind::Trace, |ui| {
+        ui.menu_button("Export blocking profile", |ui| {
+            use timeline::analysis::ProfileKind as K;
+            for (kind, label) in [
+                (K::Net, "Network wait (net)"),
+                (K::Sync, "Synchronization (sync)"),
+                (K::Syscall, "Syscalls (syscall)"),
+                (K::Sched, "Scheduler latency (sched)"),
+            ] {
+                if ui.button(label).on_hover_text("pprof file of the time selection, or the whole trace").clicked() {
+                    cmds.send(Command::ExportProfile(kind));
+                    ui.close();
+                }
+            }
+        });
+    });
+    ui.separator();
     let close = egui::Button::new("Close trace").shortcut_text(egui_ctx.format_shortcut(&CLOSE_SHORTCUT));
     if ui.add_enabled(ctx.screen != ScreenKind::Start, close).clicked() {
         cmds.send(Command::CloseTrace);

@@ -62,6 +62,10 @@ impl FilePicker for FakePicker {
         *self.asked.lock().unwrap() += 1;
         self.answers.lock().unwrap().pop().flatten()
     }
+
+    fn save_file(&self, _default_name: &str, _start_dir: Option<&Path>) -> Option<PathBuf> {
+        self.pick_trace(None)
+    }
 }
 
 fn harness(settings_path: &Path, picker: Arc<FakePicker>, open: Option<PathBuf>) -> Harness<'static, App> {
@@ -332,4 +336,26 @@ fn the_loading_page_shows_progress_and_cancels() {
     h.get_by_label("Cancel").click();
     h.run_steps(1);
     assert_eq!(h.state_mut().take(), vec![Command::CancelLoad]);
+}
+
+#[test]
+fn exporting_a_sync_profile_from_the_menu_writes_a_pprof_file() {
+    let tmp = TempDir::new("export");
+    let out = tmp.0.join("chan.sync.pb.gz");
+    let picker = FakePicker::answering(&[&out]);
+    let mut h = harness(&tmp.settings(), picker.clone(), Some(testdata("traces/go1.27/chan.trace")));
+    step_until(&mut h, "the trace to load", loaded);
+    h.get_by_label("File").click();
+    h.run_steps(2);
+    h.get_by_label("Export blocking profile").hover();
+    h.run_steps(2);
+    h.get_by_label("Synchronization (sync)").click();
+    step_until(&mut h, "the profile to be written", |_| out.exists());
+    step_until(&mut h, "the status line", |h| h.query_by_label_contains("profile written to").is_some());
+    // A gzip stream whose protobuf names the blocked function.
+    let gz = std::fs::read(&out).unwrap();
+    let mut pb = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut pb).unwrap();
+    let has = |needle: &[u8]| pb.windows(needle.len()).any(|w| w == needle);
+    assert!(has(b"main.blockedReceiver") && has(b"contentions") && has(b"delay"));
 }
