@@ -3,7 +3,7 @@
 
 use egui::{Align2, Color32, FontId, Mesh, Pos2, Rect, Sense, Shape, Stroke, Ui, pos2, vec2};
 use timeline::ticks::{format_duration, format_offset, tick_step_ns, ticks};
-use timeline::{GState, MState, PState, PlanItem, RangeSpan, Timeline, Track, View, plan_track_into};
+use timeline::{GState, MState, PState, PlanItem, RangeSpan, Timeline, Track, View};
 
 use super::rows::{Row, row_label, rows};
 use super::{SpanRef, TraceViewState, TrackRef, ViewCommand, plots};
@@ -201,6 +201,7 @@ fn tracks_ui(ui: &mut Ui, tl: &Timeline, theme: &Theme, frame: Frame, state: &mu
     let rows = rows(tl, state);
     let rows = &rows[..];
     let scroll_to = state.t.scroll_to_row.take();
+    let mut cache = std::mem::take(&mut state.t.plan_cache);
     let mut plan = Vec::new();
     egui::ScrollArea::vertical()
         .scroll_source(egui::scroll_area::ScrollSource {
@@ -235,7 +236,7 @@ fn tracks_ui(ui: &mut Ui, tl: &Timeline, theme: &Theme, frame: Frame, state: &mu
             for (ri, row) in rows.iter().enumerate().take(last).skip(first) {
                 let y = top + ri as f32 * ROW_H;
                 let row_rect = Rect::from_min_max(pos2(visible.left(), y), pos2(visible.right(), y + ROW_H));
-                paint_row(&painter, &mut mesh, tl, theme, frame, state, *row, ri, row_rect, &mut plan);
+                paint_row(&painter, &mut mesh, tl, theme, frame, state, *row, ri, row_rect, &mut cache, &mut plan);
                 if matches!(row, Row::Header(_)) {
                     continue;
                 }
@@ -250,6 +251,7 @@ fn tracks_ui(ui: &mut Ui, tl: &Timeline, theme: &Theme, frame: Frame, state: &mu
             paint_selected(&painter, tl, theme, frame, state, rows, top);
             handle_track_input(ui, &resp, tl, frame, state, rows, top, &hits);
         });
+    state.t.plan_cache = cache;
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -263,6 +265,7 @@ fn paint_row(
     row: Row,
     ri: usize,
     rect: Rect,
+    cache: &mut super::plan_cache::PlanCache,
     plan: &mut Vec<PlanItem>,
 ) {
     plan.clear();
@@ -271,7 +274,7 @@ fn paint_row(
     mesh.add_colored_rect(rect, bg);
     let _ = painter;
     let Some((track, tref)) = track_of(tl, row) else { return };
-    plan_track_into(track, frame.view, MIN_SPAN_PX, plan);
+    plan.extend_from_slice(cache.plan(row, track, frame.view, MIN_SPAN_PX));
     let (y0, y1) = (rect.top() + 2.0, rect.bottom() - 2.0);
     let found = state.t.search.found.as_ref();
     let row_hit = match (found, tref) {

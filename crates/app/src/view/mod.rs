@@ -7,6 +7,7 @@
 mod canvas;
 mod details;
 mod help;
+mod plan_cache;
 mod plots;
 mod rows;
 mod search;
@@ -143,6 +144,8 @@ pub struct Transient {
     pub geometry: Option<Geometry>,
     /// The search box and its results.
     pub search: search::SearchState,
+    /// Plans of the visible rows, reused while panning.
+    pub plan_cache: plan_cache::PlanCache,
     /// The row list and what it was built from.
     pub rows: Option<(rows::RowKey, std::sync::Arc<[Row]>)>,
 }

@@ -7,7 +7,7 @@ use timeline::Timeline;
 use super::TraceViewState;
 
 /// A collapsible group of rows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Section {
     /// Processors.
     Procs,
@@ -29,7 +29,7 @@ impl Section {
 }
 
 /// One row of the scrolling track list.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Row {
     /// A section header (click to collapse).
     Header(Section),
