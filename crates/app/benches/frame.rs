@@ -65,6 +65,17 @@ fn bench(c: &mut Criterion) {
                 })
             });
         }
+        // Zooming in and out around the middle: a new scale every frame.
+        g.bench_function("zooming", |b| {
+            let mut k = 0i64;
+            b.iter(|| {
+                k += 1;
+                let width = len / (1 + k % 20);
+                let start = tl.start_ns + (len - width) / 2;
+                t += 1.0 / 60.0;
+                frame(&ctx, tl, &mut state, (start, start + width), t)
+            })
+        });
         g.finish();
     }
 }

@@ -169,3 +169,51 @@ impl Theme {
         Color32::WHITE
     }
 }
+
+// Colours of the analysis panels.
+impl Theme {
+    /// A flame-graph frame of a function in `package`: a hue picked by a
+    /// hash of the package path, so a package keeps its colour across
+    /// frames, graphs and runs.
+    pub fn flame(&self, package: &str) -> Color32 {
+        // FNV-1a: stable across runs and platforms, unlike std's hasher.
+        let mut h: u32 = 0x811c_9dc5;
+        for b in package.bytes() {
+            h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+        }
+        let hue = (h % 360) as f32 / 360.0;
+        let sat = 0.35 + ((h >> 9) & 0xf) as f32 / 100.0;
+        let val = if self.dark { 0.78 } else { 0.88 };
+        egui::ecolor::Hsva::new(hue, sat, val, 1.0).into()
+    }
+
+    /// Text on a flame-graph frame.
+    pub fn flame_text(&self) -> Color32 {
+        rgb(0x10, 0x10, 0x14)
+    }
+
+    /// A flame-graph frame that is an ancestor of the zoomed-in frame.
+    pub fn flame_ancestor(&self) -> Color32 {
+        if self.dark { rgb(0x55, 0x58, 0x60) } else { rgb(0xc8, 0xca, 0xd0) }
+    }
+
+    /// Outline of a frame matching the flame-graph search.
+    pub fn flame_match(&self) -> Color32 {
+        rgb(0xff, 0xd5, 0x4f)
+    }
+
+    /// The MMU curve.
+    pub fn mmu_line(&self) -> Color32 {
+        rgb(0x4f, 0x9d, 0xde)
+    }
+
+    /// The chosen window on the MMU plot.
+    pub fn mmu_marker(&self) -> Color32 {
+        rgb(0xd9, 0x8c, 0x3f)
+    }
+
+    /// A P's busy share in the selection summary.
+    pub fn busy_bar(&self) -> Color32 {
+        rgb(0x4c, 0xaf, 0x50)
+    }
+}

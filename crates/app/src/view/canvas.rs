@@ -348,8 +348,9 @@ fn handle_track_input(
 ) {
     let pointer = resp.interact_pointer_pos().or(resp.hover_pos());
     if resp.drag_started()
-        && let Some(p) = pointer
+        && let Some(p) = ui.input(|i| i.pointer.press_origin()).or(pointer)
     {
+        // From where the button went down, not where the drag was noticed.
         let shift = ui.input(|i| i.modifiers.shift);
         state.t.drag_from = Some((frame.t(p.x), shift));
     }

@@ -24,7 +24,7 @@ pub fn details_ui(ui: &mut Ui, tl: &Timeline, theme: &Theme, state: &mut TraceVi
             super::search::results_ui(ui, tl, state);
             ui.separator();
         }
-        if state.t.range.is_some() {
+        if state.t.range.is_some() && state.t.drag_from.is_none() {
             range_ui(ui, tl, theme, state);
             ui.separator();
         }

@@ -227,7 +227,10 @@ pub fn trace_view_ui(ui: &mut egui::Ui, tl: &Timeline, theme: &Theme, state: &mu
     toolbar::toolbar_ui(ui, tl, state);
     let input = crate::panels::PanelInput { tl, theme, range: state.t.range, window: state.window(tl) };
     crate::panels::panels_ui(ui, &input, &mut state.panels, &mut state.t.commands);
-    if state.t.selected.is_some() || state.t.range.is_some() || state.t.search.found.is_some() {
+    // The panel opens for a time selection once the drag is over, so the
+    // canvas does not move under the pointer mid-drag.
+    let range_done = state.t.range.is_some() && state.t.drag_from.is_none();
+    if state.t.selected.is_some() || range_done || state.t.search.found.is_some() {
         egui::Panel::right("gotv_details").resizable(true).default_size(420.0).show(ui, |ui| {
             details::details_ui(ui, tl, theme, state);
         });

@@ -40,9 +40,12 @@ impl PlanCache {
         }
         let e = self.entries.entry(row).or_default();
         if !e.planned || view.start_ns < e.start_ns || view.end_ns > e.end_ns {
-            let span = view.end_ns - view.start_ns;
+            // The first plan at a scale covers just the view (while zooming
+            // the scale changes every frame); once the view moves at the
+            // same scale, plan three views wide and keep it.
+            let (span, grow) = if e.planned { (view.end_ns - view.start_ns, 3.0) } else { (0, 1.0) };
             let wide =
-                View { start_ns: view.start_ns - span, end_ns: view.end_ns + span, width_px: view.width_px * 3.0 };
+                View { start_ns: view.start_ns - span, end_ns: view.end_ns + span, width_px: view.width_px * grow };
             plan_track_into(track, wide, min_px, &mut e.items);
             (e.start_ns, e.end_ns, e.planned) = (wide.start_ns, wide.end_ns, true);
         }

@@ -1,0 +1,620 @@
+//! The goroutine table: every goroutine with its lifetime and time per kind
+//! of state, sortable and filterable, or grouped by start function with
+//! percentiles and a histogram per group. Clicking a goroutine selects it on
+//! the timeline.
+
+use std::time::Duration;
+
+use egui::Ui;
+use timeline::ticks::format_duration;
+use timeline::{GState, Goroutine, Timeline};
+
+use super::gstats::{DECADE_NAMES, GRow, GStats, Group, LogHist};
+use super::table::{self, Cell, Col, Sort};
+use super::{PanelInput, TraceKey, show_around};
+use crate::theme::Theme;
+use crate::view::ViewCommand;
+
+/// Time spent computing statistics per frame while they are not done.
+const FRAME_BUDGET: Duration = Duration::from_millis(30);
+/// Most rows "Copy CSV" copies.
+const CSV_MAX_ROWS: usize = 200_000;
+
+const G_COLS: [Col; 8] = [
+    Col::num("ID", 80.0, "Goroutine ID"),
+    Col::text("Start function", 0.0, "The function the goroutine started in"),
+    Col::num("Lifetime", 90.0, "From creation (or the start of the trace) to exit (or the end of the trace)"),
+    Col::num("Running", 90.0, "Time on a P"),
+    Col::num("Runnable", 90.0, "Scheduling latency: time waiting for a P"),
+    Col::num("Blocked", 90.0, "Time blocked, all reasons together"),
+    Col::text("Blocked most on", 190.0, "The reason it was blocked longest (hover a row for all)"),
+    Col::num("Syscall", 90.0, "Time in system calls"),
+];
+
+const GROUP_COLS: [Col; 12] = [
+    Col::text("Start function", 0.0, "Goroutines grouped by the function they started in"),
+    Col::num("Count", 70.0, "Goroutines"),
+    Col::num("Running", 85.0, "Total time on a P"),
+    Col::num("Runnable", 85.0, "Total time waiting for a P"),
+    Col::num("Run p50", 75.0, "Median runnable wait (within ~6%)"),
+    Col::num("Run p95", 75.0, "95th percentile runnable wait (within ~6%)"),
+    Col::num("Run p99", 75.0, "99th percentile runnable wait (within ~6%)"),
+    Col::num("Blocked", 85.0, "Total time blocked"),
+    Col::num("Blk p50", 75.0, "Median blocked span (within ~6%)"),
+    Col::num("Blk p95", 75.0, "95th percentile blocked span (within ~6%)"),
+    Col::num("Blk p99", 75.0, "99th percentile blocked span (within ~6%)"),
+    Col::text("Histogram", 110.0, "Spans per decade: <1µs, 1-10µs, ... >=1s"),
+];
+
+/// Which spans the group histogram counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum HistOf {
+    /// Blocked spans.
+    #[default]
+    Blocked,
+    /// Runnable waits.
+    Runnable,
+}
+
+/// Settings and caches of the goroutine table.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct GoroutinesState {
+    /// Function substring or goroutine ID.
+    pub filter: String,
+    /// One row per start function instead of per goroutine.
+    pub grouped: bool,
+    /// Sort of the goroutine rows.
+    pub sort: Sort,
+    /// Sort of the group rows.
+    pub group_sort: Sort,
+    /// What the group histograms count.
+    pub hist: HistOf,
+    #[serde(skip)]
+    stats: Option<(TraceKey, GStats)>,
+    #[serde(skip)]
+    order: Option<(OrderKey, Vec<u32>)>,
+    #[serde(skip)]
+    visible: Option<(VisibleKey, Vec<u32>)>,
+    #[serde(skip)]
+    selected: Option<u32>,
+    #[serde(skip)]
+    note: Option<String>,
+}
+
+impl Default for GoroutinesState {
+    fn default() -> Self {
+        GoroutinesState {
+            filter: String::new(),
+            grouped: false,
+            sort: Sort { col: 5, descending: true },
+            group_sort: Sort { col: 7, descending: true },
+            hist: HistOf::Blocked,
+            stats: None,
+            order: None,
+            visible: None,
+            selected: None,
+            note: None,
+        }
+    }
+}
+
+impl GoroutinesState {
+    /// Drops results (another trace was opened).
+    pub fn forget_results(&mut self) {
+        self.stats = None;
+        self.order = None;
+        self.visible = None;
+        self.selected = None;
+        self.note = None;
+    }
+}
+
+/// What a sorted order was computed from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct OrderKey {
+    trace: TraceKey,
+    grouped: bool,
+    sort: Sort,
+}
+
+/// What a filtered order was computed from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct VisibleKey {
+    order: OrderKey,
+    filter: String,
+}
+
+/// The goroutine table panel.
+pub fn goroutines_ui(
+    ui: &mut Ui,
+    input: &PanelInput<'_>,
+    state: &mut GoroutinesState,
+    commands: &mut Vec<ViewCommand>,
+) {
+    let tl = input.tl;
+    let key = TraceKey::of(tl);
+    if state.stats.as_ref().is_none_or(|(k, _)| *k != key) {
+        state.stats = Some((key, GStats::default()));
+        state.order = None;
+        state.visible = None;
+        state.selected = None;
+    }
+    let Some((_, stats)) = state.stats.as_mut() else { return };
+    if !stats.is_done(tl) {
+        stats.step(tl, FRAME_BUDGET);
+        let (done, n) = (stats.done_count(), tl.goroutines.len());
+        let frac = done as f32 / n.max(1) as f32;
+        ui.add(egui::ProgressBar::new(frac).text(format!("Computing goroutine statistics: {done} of {n}")));
+        ui.ctx().request_repaint();
+        return;
+    }
+    update_order(tl, state, key);
+    toolbar_ui(ui, tl, state);
+    update_order(tl, state, key);
+    if state.grouped {
+        groups_table_ui(ui, input, state);
+    } else {
+        goroutine_table_ui(ui, input, state, commands);
+    }
+}
+
+/// Filter, grouping, histogram choice and "Copy CSV".
+fn toolbar_ui(ui: &mut Ui, tl: &Timeline, state: &mut GoroutinesState) {
+    ui.horizontal(|ui| {
+        ui.label("Filter");
+        ui.add(
+            egui::TextEdit::singleline(&mut state.filter)
+                .desired_width(220.0)
+                .hint_text("function or goroutine ID")
+                .id_salt("gotv_goroutine_filter"),
+        );
+        if !state.filter.is_empty() && ui.small_button("Clear").clicked() {
+            state.filter.clear();
+        }
+        ui.checkbox(&mut state.grouped, "Group by start function");
+        if state.grouped {
+            ui.label("Histogram of");
+            ui.selectable_value(&mut state.hist, HistOf::Blocked, "blocked");
+            ui.selectable_value(&mut state.hist, HistOf::Runnable, "runnable");
+        }
+        if ui.button("Copy CSV").on_hover_text("Copy the rows shown, in this order, as CSV").clicked() {
+            let (csv, rows) = csv(tl, state);
+            ui.ctx().copy_text(csv);
+            state.note = Some(format!("copied {rows} rows"));
+        }
+        let shown = state.visible.as_ref().map_or(0, |(_, v)| v.len());
+        let total = state.order.as_ref().map_or(0, |(_, v)| v.len());
+        let what = if state.grouped { "start functions" } else { "goroutines" };
+        ui.label(format!("{shown} of {total} {what}"));
+        if let Some(n) = &state.note {
+            ui.weak(n.as_str());
+        }
+    });
+}
+
+/// Recomputes the sorted and the filtered orders if their inputs changed.
+fn update_order(tl: &Timeline, state: &mut GoroutinesState, trace: TraceKey) {
+    let Some((_, stats)) = state.stats.as_ref() else { return };
+    let sort = if state.grouped { state.group_sort } else { state.sort };
+    let okey = OrderKey { trace, grouped: state.grouped, sort };
+    if state.order.as_ref().is_none_or(|(k, _)| *k != okey) {
+        let order = if state.grouped { sort_groups(tl, stats, sort) } else { sort_rows(tl, stats, sort) };
+        state.order = Some((okey.clone(), order));
+        state.visible = None;
+    }
+    let vkey = VisibleKey { order: okey, filter: state.filter.clone() };
+    if state.visible.as_ref().is_none_or(|(k, _)| *k != vkey) {
+        let order = state.order.as_ref().map(|(_, o)| o.as_slice()).unwrap_or_default();
+        let visible = filter(tl, stats, state.grouped, &state.filter, order);
+        state.visible = Some((vkey, visible));
+    }
+}
+
+/// Ranks of the groups by function name.
+fn name_ranks(tl: &Timeline, groups: &[Group]) -> Vec<u32> {
+    let mut by_name: Vec<u32> = (0..groups.len() as u32).collect();
+    by_name.sort_by_key(|&i| groups.get(i as usize).map(|g| tl.strings.get(g.start_fn)));
+    let mut rank = vec![0u32; groups.len()];
+    for (r, &i) in by_name.iter().enumerate() {
+        if let Some(slot) = rank.get_mut(i as usize) {
+            *slot = r as u32;
+        }
+    }
+    rank
+}
+
+/// Sorts the goroutine rows (ties: goroutine ID).
+fn sort_rows(tl: &Timeline, stats: &GStats, sort: Sort) -> Vec<u32> {
+    let rank = name_ranks(tl, &stats.groups);
+    let key = |r: &GRow| -> i64 {
+        match sort.col {
+            1 => i64::from(rank.get(r.group as usize).copied().unwrap_or(0)),
+            2 => r.lifetime_ns(),
+            3 => r.running_ns,
+            4 => r.runnable_ns,
+            5 => r.blocked_ns,
+            6 => r.top_block.map_or(0, |(_, ns)| ns),
+            7 => r.syscall_ns,
+            _ => i64::from(r.gi),
+        }
+    };
+    let mut keyed: Vec<(i64, u32)> = stats.rows.iter().map(|r| (key(r), r.gi)).collect();
+    keyed.sort_unstable_by(|a, b| {
+        let o = a.0.cmp(&b.0);
+        (if sort.descending { o.reverse() } else { o }).then(a.1.cmp(&b.1))
+    });
+    keyed.into_iter().map(|(_, i)| i).collect()
+}
+
+/// Sorts the groups (ties: function name).
+fn sort_groups(tl: &Timeline, stats: &GStats, sort: Sort) -> Vec<u32> {
+    let rank = name_ranks(tl, &stats.groups);
+    let pct = |h: &LogHist, p: u32| h.percentile(p).unwrap_or(-1);
+    let key = |i: usize, g: &Group| -> i64 {
+        match sort.col {
+            1 => g.count as i64,
+            2 => g.running_ns,
+            3 => g.runnable_ns,
+            4 => pct(&g.runnable, 50),
+            5 => pct(&g.runnable, 95),
+            6 => pct(&g.runnable, 99),
+            7 => g.blocked_ns,
+            8 => pct(&g.blocked, 50),
+            9 => pct(&g.blocked, 95),
+            10 => pct(&g.blocked, 99),
+            11 => g.blocked.count as i64,
+            _ => i64::from(rank.get(i).copied().unwrap_or(0)),
+        }
+    };
+    let mut keyed: Vec<(i64, u32, u32)> = stats
+        .groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (key(i, g), rank.get(i).copied().unwrap_or(0), i as u32))
+        .collect();
+    keyed.sort_unstable_by(|a, b| {
+        let o = a.0.cmp(&b.0);
+        (if sort.descending { o.reverse() } else { o }).then(a.1.cmp(&b.1))
+    });
+    keyed.into_iter().map(|(_, _, i)| i).collect()
+}
+
+/// The entries of `order` that match `text`: a start-function substring
+/// (case-insensitive) or a goroutine ID (`21` or `g21`).
+fn filter(tl: &Timeline, stats: &GStats, grouped: bool, text: &str, order: &[u32]) -> Vec<u32> {
+    let needle = text.trim().to_lowercase();
+    if needle.is_empty() {
+        return order.to_vec();
+    }
+    let id = needle.trim_start_matches('g').parse::<i64>().ok();
+    let group_match: Vec<bool> =
+        stats.groups.iter().map(|g| tl.strings.get(g.start_fn).to_lowercase().contains(&needle)).collect();
+    let group_ok = |gr: u32| group_match.get(gr as usize).copied().unwrap_or(false);
+    if grouped {
+        return order.iter().copied().filter(|&i| group_ok(i)).collect();
+    }
+    order
+        .iter()
+        .copied()
+        .filter(|&gi| {
+            let Some(r) = stats.rows.get(gi as usize) else { return false };
+            group_ok(r.group) || id.is_some_and(|id| tl.goroutines.get(gi as usize).is_some_and(|g| g.id.0 == id))
+        })
+        .collect()
+}
+
+/// The virtualised table of goroutines.
+fn goroutine_table_ui(
+    ui: &mut Ui,
+    input: &PanelInput<'_>,
+    state: &mut GoroutinesState,
+    commands: &mut Vec<ViewCommand>,
+) {
+    let (tl, theme) = (input.tl, input.theme);
+    let spans = table::layout(&G_COLS, ui.min_rect().left(), ui.available_width() - 16.0);
+    if table::header_ui(ui, theme, &G_COLS, &spans, &mut state.sort) {
+        update_order(tl, state, TraceKey::of(tl));
+    }
+    let (Some((_, stats)), Some((_, visible))) = (state.stats.as_ref(), state.visible.as_ref()) else { return };
+    let mut clicked = None;
+    ui.scope(|ui| {
+        ui.spacing_mut().item_spacing.y = 0.0;
+        egui::ScrollArea::vertical().id_salt("gotv_goroutine_rows").auto_shrink(false).show_rows(
+            ui,
+            table::ROW_H,
+            visible.len(),
+            |ui, range| {
+                for k in range {
+                    let Some(r) = visible.get(k).and_then(|&gi| stats.rows.get(gi as usize)) else { continue };
+                    let cells = goroutine_cells(tl, r);
+                    let sel = state.selected == Some(r.gi);
+                    let resp = table::row_ui(ui, theme, &G_COLS, &spans, &cells, k % 2 == 1, sel);
+                    let resp = resp.on_hover_ui_at_pointer(|ui| goroutine_tooltip(ui, tl, theme, r));
+                    if resp.clicked() {
+                        clicked = Some(*r);
+                    }
+                }
+            },
+        );
+    });
+    if let Some(r) = clicked {
+        state.selected = Some(r.gi);
+        select_goroutine(tl, &r, commands);
+    }
+}
+
+/// The cells of a goroutine row.
+fn goroutine_cells(tl: &Timeline, r: &GRow) -> Vec<Cell> {
+    let g = tl.goroutines.get(r.gi as usize);
+    let dur = |ns: i64| Cell::Text(if ns > 0 { format_duration(ns) } else { "-".into() });
+    vec![
+        Cell::Text(g.map_or(String::new(), |g| format!("g{}", g.id.0))),
+        Cell::Text(g.map_or("", |g| tl.strings.get(g.start_fn)).to_string()),
+        dur(r.lifetime_ns()),
+        dur(r.running_ns),
+        dur(r.runnable_ns),
+        dur(r.blocked_ns),
+        Cell::Text(r.top_block.map_or(String::new(), |(s, ns)| format!("{} {}", s.name(), format_duration(ns)))),
+        dur(r.syscall_ns),
+    ]
+}
+
+/// Every state the goroutine spent time in, largest first.
+fn goroutine_tooltip(ui: &mut Ui, tl: &Timeline, theme: &Theme, r: &GRow) {
+    let Some(g) = tl.goroutines.get(r.gi as usize) else { return };
+    ui.strong(tl.goroutine_label(g));
+    ui.label(format!(
+        "lives {} to {}",
+        format_duration(r.start_ns - tl.start_ns),
+        format_duration(r.end_ns - tl.start_ns)
+    ));
+    let totals = g.state_totals(i64::MIN, i64::MAX);
+    let mut by_state: Vec<(GState, i64)> =
+        GState::ALL.iter().zip(totals).filter(|(_, ns)| *ns > 0).map(|(s, ns)| (*s, ns)).collect();
+    by_state.sort_by_key(|&(s, ns)| (std::cmp::Reverse(ns), s));
+    egui::Grid::new("gotv_goroutine_tip").num_columns(2).show(ui, |ui| {
+        for (s, ns) in by_state {
+            ui.colored_label(theme.gstate(s), s.name());
+            ui.label(format_duration(ns));
+            ui.end_row();
+        }
+    });
+    ui.weak("Click to select it on the timeline");
+}
+
+/// Selects the goroutine at its longest blocked span (else its first span)
+/// and shows its lifetime.
+fn select_goroutine(tl: &Timeline, r: &GRow, commands: &mut Vec<ViewCommand>) {
+    let Some(g) = tl.goroutines.get(r.gi as usize) else { return };
+    let time_ns = longest_blocked_span(g).or(g.track.start_ns());
+    show_around(commands, r.start_ns, r.end_ns);
+    commands.push(ViewCommand::SelectGoroutineAt { goroutine: r.gi as usize, time_ns });
+}
+
+/// The middle of the goroutine's longest blocked span, if it blocked.
+fn longest_blocked_span(g: &Goroutine) -> Option<i64> {
+    let mut best: Option<(i64, i64)> = None;
+    for bi in 0..g.track.blocks().len() {
+        g.track.for_each_in_block(bi, |s| {
+            let d = s.end_ns - s.start_ns;
+            if Goroutine::state(&s).is_blocked() && best.is_none_or(|(bd, _)| d > bd) {
+                best = Some((d, s.start_ns + d / 2));
+            }
+        });
+    }
+    best.map(|(_, t)| t)
+}
+
+/// The table of start functions.
+fn groups_table_ui(ui: &mut Ui, input: &PanelInput<'_>, state: &mut GoroutinesState) {
+    let (tl, theme) = (input.tl, input.theme);
+    let mut cols = GROUP_COLS;
+    if let Some(c) = cols.last_mut() {
+        c.title = match state.hist {
+            HistOf::Blocked => "Blocked hist.",
+            HistOf::Runnable => "Runnable hist.",
+        };
+    }
+    let spans = table::layout(&cols, ui.min_rect().left(), ui.available_width() - 16.0);
+    if table::header_ui(ui, theme, &cols, &spans, &mut state.group_sort) {
+        update_order(tl, state, TraceKey::of(tl));
+    }
+    let (Some((_, stats)), Some((_, visible))) = (state.stats.as_ref(), state.visible.as_ref()) else { return };
+    let mut clicked = None;
+    ui.scope(|ui| {
+        ui.spacing_mut().item_spacing.y = 0.0;
+        egui::ScrollArea::vertical().id_salt("gotv_group_rows").auto_shrink(false).show_rows(
+            ui,
+            table::ROW_H,
+            visible.len(),
+            |ui, range| {
+                for k in range {
+                    let Some(g) = visible.get(k).and_then(|&i| stats.groups.get(i as usize)) else { continue };
+                    let cells = group_cells(tl, theme, g, state.hist);
+                    let resp = table::row_ui(ui, theme, &cols, &spans, &cells, k % 2 == 1, false);
+                    let resp = resp.on_hover_ui_at_pointer(|ui| group_tooltip(ui, tl, g));
+                    if resp.clicked() {
+                        clicked = Some(g.start_fn);
+                    }
+                }
+            },
+        );
+    });
+    if let Some(f) = clicked {
+        state.filter = tl.strings.get(f).to_string();
+        state.grouped = false;
+    }
+}
+
+/// The cells of a group row.
+fn group_cells(tl: &Timeline, theme: &Theme, g: &Group, hist: HistOf) -> Vec<Cell> {
+    let dur = |ns: i64| Cell::Text(if ns > 0 { format_duration(ns) } else { "-".into() });
+    let pct = |h: &LogHist, p: u32| Cell::Text(h.percentile(p).map_or("-".into(), format_duration));
+    let (h, color) = match hist {
+        HistOf::Blocked => (&g.blocked, theme.gstate(GState::ChanRecv)),
+        HistOf::Runnable => (&g.runnable, theme.gstate(GState::Runnable)),
+    };
+    vec![
+        Cell::Text(tl.strings.get(g.start_fn).to_string()),
+        Cell::Text(g.count.to_string()),
+        dur(g.running_ns),
+        spans_total(&g.runnable),
+        pct(&g.runnable, 50),
+        pct(&g.runnable, 95),
+        pct(&g.runnable, 99),
+        spans_total(&g.blocked),
+        pct(&g.blocked, 50),
+        pct(&g.blocked, 95),
+        pct(&g.blocked, 99),
+        Cell::Hist(h.decades(), color),
+    ]
+}
+
+/// The total of a histogram's spans ("-" if there are none).
+fn spans_total(h: &LogHist) -> Cell {
+    Cell::Text(if h.count > 0 { format_duration(h.total_ns) } else { "-".into() })
+}
+
+/// Span counts per decade, for blocked and runnable spans.
+fn group_tooltip(ui: &mut Ui, tl: &Timeline, g: &Group) {
+    ui.strong(format!("{} ({} goroutines)", tl.strings.get(g.start_fn), g.count));
+    let (b, r) = (g.blocked.decades(), g.runnable.decades());
+    egui::Grid::new("gotv_group_tip").num_columns(3).striped(true).show(ui, |ui| {
+        ui.strong("span length");
+        ui.strong("blocked");
+        ui.strong("runnable");
+        ui.end_row();
+        for ((name, b), r) in DECADE_NAMES.iter().zip(b).zip(r) {
+            ui.label(*name);
+            ui.label(b.to_string());
+            ui.label(r.to_string());
+            ui.end_row();
+        }
+    });
+    for (what, h) in [("blocked", &g.blocked), ("runnable", &g.runnable)] {
+        if h.count > 0 {
+            ui.label(format!(
+                "{what}: {} spans, {} to {}, mean {}",
+                h.count,
+                format_duration(h.min_ns),
+                format_duration(h.max_ns),
+                format_duration(h.total_ns / h.count as i64)
+            ));
+        }
+    }
+    ui.weak("Click to list these goroutines");
+}
+
+/// The rows shown, as CSV (at most [`CSV_MAX_ROWS`]); and how many rows.
+fn csv(tl: &Timeline, state: &GoroutinesState) -> (String, usize) {
+    let (Some((_, stats)), Some((_, visible))) = (state.stats.as_ref(), state.visible.as_ref()) else {
+        return (String::new(), 0);
+    };
+    let visible = visible.get(..CSV_MAX_ROWS.min(visible.len())).unwrap_or_default();
+    let mut out = String::new();
+    if state.grouped {
+        out.push_str("start_function,count,running_ns,runnable_ns,runnable_p50_ns,runnable_p95_ns,runnable_p99_ns,");
+        out.push_str("blocked_ns,blocked_p50_ns,blocked_p95_ns,blocked_p99_ns\n");
+        for g in visible.iter().filter_map(|&i| stats.groups.get(i as usize)) {
+            let p = |h: &LogHist, q: u32| h.percentile(q).map_or(String::new(), |v| v.to_string());
+            out.push_str(&format!(
+                "{},{},{},{},{},{},{},{},{},{},{}\n",
+                table::csv_field(tl.strings.get(g.start_fn)),
+                g.count,
+                g.running_ns,
+                g.runnable_ns,
+                p(&g.runnable, 50),
+                p(&g.runnable, 95),
+                p(&g.runnable, 99),
+                g.blocked_ns,
+                p(&g.blocked, 50),
+                p(&g.blocked, 95),
+                p(&g.blocked, 99),
+            ));
+        }
+    } else {
+        out.push_str("id,start_function,start_offset_ns,end_offset_ns,lifetime_ns,running_ns,runnable_ns,");
+        out.push_str("blocked_ns,blocked_most_on,blocked_most_ns,syscall_ns\n");
+        for r in visible.iter().filter_map(|&i| stats.rows.get(i as usize)) {
+            let Some(g) = tl.goroutines.get(r.gi as usize) else { continue };
+            let (reason, reason_ns) = r.top_block.map_or(("", 0), |(s, ns)| (s.name(), ns));
+            out.push_str(&format!(
+                "{},{},{},{},{},{},{},{},{},{},{}\n",
+                g.id.0,
+                table::csv_field(tl.strings.get(g.start_fn)),
+                r.start_ns - tl.start_ns,
+                r.end_ns - tl.start_ns,
+                r.lifetime_ns(),
+                r.running_ns,
+                r.runnable_ns,
+                r.blocked_ns,
+                table::csv_field(reason),
+                reason_ns,
+                r.syscall_ns,
+            ));
+        }
+    }
+    (out, visible.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(name: &str) -> Timeline {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/traces/go1.27").join(name);
+        timeline::build(&std::fs::read(path).unwrap(), &timeline::Progress::default()).unwrap()
+    }
+
+    #[test]
+    fn rows_match_the_timeline_and_sort_and_filter() {
+        let tl = load("chan.trace");
+        let stats = GStats::compute(&tl);
+        assert_eq!(stats.rows.len(), tl.goroutines.len());
+        // Per-state totals agree with the timeline's own.
+        for r in &stats.rows {
+            let t = tl.goroutines[r.gi as usize].state_totals(i64::MIN, i64::MAX);
+            let blocked: i64 = GState::ALL.iter().zip(t).filter(|(s, _)| s.is_blocked()).map(|(_, v)| v).sum();
+            assert_eq!(r.blocked_ns, blocked);
+            assert_eq!(r.running_ns, t[GState::Running as usize]);
+        }
+        let by_blocked = sort_rows(&tl, &stats, Sort { col: 5, descending: true });
+        let blocked: Vec<i64> = by_blocked.iter().map(|&i| stats.rows[i as usize].blocked_ns).collect();
+        assert!(blocked.windows(2).all(|w| w[0] >= w[1]));
+        let hits = filter(&tl, &stats, false, "BlockedReceiver", &by_blocked);
+        assert_eq!(hits.len(), 1);
+        let r = stats.rows[hits[0] as usize];
+        assert_eq!(r.top_block.map(|(s, _)| s), Some(GState::ChanRecv));
+        assert!((50_000_000..70_000_000).contains(&r.blocked_ns), "{}", r.blocked_ns);
+        let id = tl.goroutines[r.gi as usize].id.0;
+        assert_eq!(filter(&tl, &stats, false, &format!("g{id}"), &by_blocked), vec![r.gi]);
+        // Groups: one per start function, counts add up.
+        let total: u64 = stats.groups.iter().map(|g| g.count).sum();
+        assert_eq!(total as usize, tl.goroutines.len());
+        let groups = sort_groups(&tl, &stats, Sort { col: 0, descending: false });
+        let names: Vec<&str> = groups.iter().map(|&i| tl.strings.get(stats.groups[i as usize].start_fn)).collect();
+        assert!(names.windows(2).all(|w| w[0] <= w[1]), "{names:?}");
+    }
+
+    #[test]
+    fn csv_has_a_line_per_visible_row() {
+        let tl = load("chan.trace");
+        let mut state = GoroutinesState { filter: "blockedReceiver".into(), ..Default::default() };
+        let key = TraceKey::of(&tl);
+        state.stats = Some((key, GStats::compute(&tl)));
+        update_order(&tl, &mut state, key);
+        let (text, n) = csv(&tl, &state);
+        assert_eq!(n, 1);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert!(lines[0].starts_with("id,start_function,"));
+        assert!(lines[1].contains(",main.blockedReceiver,"), "{}", lines[1]);
+        assert!(lines[1].contains(",chan receive,"), "{}", lines[1]);
+        state.grouped = true;
+        update_order(&tl, &mut state, key);
+        let (text, n) = csv(&tl, &state);
+        assert_eq!(n, 1);
+        assert!(text.lines().nth(1).unwrap().starts_with("main.blockedReceiver,1,"));
+    }
+}

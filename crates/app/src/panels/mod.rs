@@ -1,0 +1,270 @@
+//! Analysis panels under the timeline: the goroutine table, the
+//! scheduling-gap finder, flame graphs, MMU and the selection summary. Each
+//! reads `timeline::analysis` and asks the view to jump through
+//! [`ViewCommand`]s.
+//!
+//! Results are cached per trace (see [`TraceKey`]). Analyses that walk every
+//! span run at once on small traces; on big ones they wait for a "Compute"
+//! click ([`compute_gate`]), except the goroutine table, which is computed a
+//! slice of goroutines per frame with a progress bar.
+
+mod flame;
+mod gaps;
+mod goroutines;
+mod gstats;
+mod mmu;
+mod selection;
+mod table;
+
+#[cfg(test)]
+mod ui_tests;
+
+use std::time::{Duration, Instant};
+
+use timeline::Timeline;
+
+use crate::theme::Theme;
+use crate::view::ViewCommand;
+
+pub use flame::{FlameMode, FlameState};
+pub use gaps::GapsState;
+pub use goroutines::GoroutinesState;
+pub use mmu::MmuState;
+pub use selection::SelectionState;
+
+/// Which panel is open.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Tab {
+    /// No panel.
+    #[default]
+    Closed,
+    /// The goroutine table.
+    Goroutines,
+    /// Scheduling gaps: runnable waits, idle Ps, STW pauses.
+    Gaps,
+    /// CPU and off-CPU flame graphs.
+    Flame,
+    /// Minimum mutator utilisation.
+    Mmu,
+    /// Summary of the Shift+drag selection.
+    Selection,
+}
+
+impl Tab {
+    /// The tabs in button order, with their labels.
+    pub const ALL: [(Tab, &'static str); 5] = [
+        (Tab::Goroutines, "Goroutines"),
+        (Tab::Gaps, "Gaps"),
+        (Tab::Flame, "Flame graph"),
+        (Tab::Mmu, "MMU"),
+        (Tab::Selection, "Selection"),
+    ];
+}
+
+/// Persisted panel state (settings of each panel; results are not saved).
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct PanelsState {
+    /// The open tab.
+    pub tab: Tab,
+    /// The goroutine table.
+    pub goroutines: GoroutinesState,
+    /// The gap finder.
+    pub gaps: GapsState,
+    /// The flame graph.
+    pub flame: FlameState,
+    /// The MMU plot.
+    pub mmu: MmuState,
+    /// The selection summary.
+    pub selection: SelectionState,
+    /// The trace the results are for.
+    #[serde(skip)]
+    trace: Option<TraceKey>,
+}
+
+impl PanelsState {
+    /// Drops every computed result (another trace was opened).
+    pub fn forget_results(&mut self) {
+        self.goroutines.forget_results();
+        self.gaps.forget_results();
+        self.flame.forget_results();
+        self.mmu.forget_results();
+        self.selection.forget_results();
+    }
+}
+
+/// What the panels may read from the view this frame.
+pub struct PanelInput<'a> {
+    /// The trace.
+    pub tl: &'a Timeline,
+    /// Colours.
+    pub theme: &'a Theme,
+    /// The Shift+drag time selection, if any (absolute ns).
+    pub range: Option<(i64, i64)>,
+    /// The visible window (absolute ns).
+    pub window: (i64, i64),
+}
+
+/// Identifies the trace a cached result was computed from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TraceKey {
+    events: u64,
+    goroutines: usize,
+    start_ns: i64,
+    end_ns: i64,
+    bytes: u64,
+}
+
+impl TraceKey {
+    /// The key of `tl`.
+    pub fn of(tl: &Timeline) -> TraceKey {
+        TraceKey {
+            events: tl.event_count,
+            goroutines: tl.goroutines.len(),
+            start_ns: tl.start_ns,
+            end_ns: tl.end_ns,
+            bytes: tl.file_bytes,
+        }
+    }
+}
+
+/// Traces with more events than this compute span-walking analyses only
+/// when asked (about 100 ms of work on a 2-core machine).
+pub const AUTO_COMPUTE_EVENTS: u64 = 1_000_000;
+
+/// Shows the panel tabs and the open panel; jumps go to `commands`.
+pub fn panels_ui(ui: &mut egui::Ui, input: &PanelInput<'_>, state: &mut PanelsState, commands: &mut Vec<ViewCommand>) {
+    let key = TraceKey::of(input.tl);
+    if state.trace != Some(key) {
+        state.forget_results();
+        state.trace = Some(key);
+    }
+    tabs_ui(ui, state);
+    if state.tab == Tab::Closed {
+        return;
+    }
+    egui::Panel::bottom("gotv_panels").resizable(true).default_size(340.0).min_size(120.0).show(ui, |ui| {
+        // The panel keeps the size of its contents: fill it, so it keeps its own.
+        ui.set_min_height(ui.available_height());
+        ui.add_space(2.0);
+        match state.tab {
+            Tab::Closed => {}
+            Tab::Goroutines => goroutines::goroutines_ui(ui, input, &mut state.goroutines, commands),
+            Tab::Gaps => gaps::gaps_ui(ui, input, &mut state.gaps, commands),
+            Tab::Flame => flame::flame_ui(ui, input, &mut state.flame),
+            Tab::Mmu => mmu::mmu_ui(ui, input, &mut state.mmu, commands),
+            Tab::Selection => {
+                if let Some(open) = selection::selection_ui(ui, input, &mut state.selection, commands) {
+                    state.flame.mode = open;
+                    state.flame.in_selection = true;
+                    state.tab = Tab::Flame;
+                }
+            }
+        }
+    });
+}
+
+/// The row of tab buttons; clicking the open tab closes it.
+fn tabs_ui(ui: &mut egui::Ui, state: &mut PanelsState) {
+    ui.horizontal(|ui| {
+        ui.label("Analysis:");
+        for (tab, label) in Tab::ALL {
+            if ui.selectable_label(state.tab == tab, label).clicked() {
+                state.tab = if state.tab == tab { Tab::Closed } else { tab };
+            }
+        }
+        if state.tab != Tab::Closed && ui.small_button("Close panel").clicked() {
+            state.tab = Tab::Closed;
+        }
+    });
+}
+
+/// Whether an analysis of `tl` may run now: always on small traces; on big
+/// ones once the user clicked "Compute" (remembered in `requested`).
+pub fn compute_gate(ui: &mut egui::Ui, tl: &Timeline, requested: &mut bool, what: &str) -> bool {
+    if *requested || tl.event_count <= AUTO_COMPUTE_EVENTS {
+        return true;
+    }
+    ui.horizontal(|ui| {
+        ui.label(format!(
+            "This trace has {} events; {what} walks all of them and may take a few seconds.",
+            tl.event_count
+        ));
+        if ui.button("Compute").clicked() {
+            *requested = true;
+        }
+    });
+    false
+}
+
+/// A cached result and the key it was computed for.
+#[derive(Debug)]
+pub struct Cached<K, V> {
+    key: Option<K>,
+    value: Option<V>,
+    took: Duration,
+}
+
+impl<K, V> Default for Cached<K, V> {
+    fn default() -> Self {
+        Cached { key: None, value: None, took: Duration::ZERO }
+    }
+}
+
+impl<K: PartialEq + Clone, V> Cached<K, V> {
+    /// The value for `key`, computing it (and timing it) if the cache holds
+    /// another key.
+    pub fn get_or_compute(&mut self, key: &K, compute: impl FnOnce() -> V) -> &V {
+        if self.key.as_ref() != Some(key) {
+            self.value = None;
+            self.key = Some(key.clone());
+        }
+        let took = &mut self.took;
+        self.value.get_or_insert_with(|| {
+            let started = Instant::now();
+            let v = compute();
+            *took = started.elapsed();
+            v
+        })
+    }
+
+    /// The value, if it was computed for `key`.
+    pub fn get(&self, key: &K) -> Option<&V> {
+        if self.key.as_ref() == Some(key) { self.value.as_ref() } else { None }
+    }
+
+    /// How long the last computation took.
+    pub fn took(&self) -> Duration {
+        self.took
+    }
+}
+
+/// Queues a jump to `[start_ns, end_ns)` with some room on both sides.
+pub fn show_around(commands: &mut Vec<ViewCommand>, start_ns: i64, end_ns: i64) {
+    let pad = ((end_ns - start_ns) / 2).max(10_000);
+    commands.push(ViewCommand::ShowRange { start_ns: start_ns - pad, end_ns: end_ns + pad });
+}
+
+/// "Whole trace" / "Selection" toggle; the latter only with a selection.
+pub fn scope_ui(ui: &mut egui::Ui, range: Option<(i64, i64)>, in_selection: &mut bool) {
+    ui.label("Scope");
+    ui.selectable_value(in_selection, false, "Whole trace");
+    let sel = ui.add_enabled(range.is_some(), egui::Button::selectable(*in_selection && range.is_some(), "Selection"));
+    let sel = sel.on_disabled_hover_text("Shift+drag on the timeline to select a time range");
+    if sel.clicked() {
+        *in_selection = true;
+    }
+}
+
+/// A clickable full-width row that shows `text`; returns its response.
+/// The text is the row's accessible label too.
+pub fn link_row(ui: &mut egui::Ui, text: impl Into<egui::WidgetText>) -> egui::Response {
+    ui.add(egui::Button::new(text).frame(false).truncate())
+}
+
+/// "took 1.2 s", for the foot of a panel whose analysis was slow.
+pub fn took_label(ui: &mut egui::Ui, took: Duration) {
+    if took >= Duration::from_millis(50) {
+        ui.weak(format!("computed in {}", timeline::ticks::format_duration(took.as_nanos() as i64)));
+    }
+}

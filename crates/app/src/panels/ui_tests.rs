@@ -1,0 +1,323 @@
+//! The panels driven as a person would: open a tab by its label, type in
+//! its fields, click its rows, and check what the timeline shows after.
+
+use egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
+use timeline::analysis::{self, Filter};
+use timeline::ticks::format_duration;
+use timeline::{GState, Progress, Timeline};
+
+use super::Tab;
+use crate::theme::{Theme, ThemeChoice};
+use crate::view::{Row, TraceViewState, TrackRef, trace_view_ui};
+
+fn load(name: &str) -> Timeline {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/traces/go1.27").join(name);
+    let bytes = std::fs::read(path).unwrap();
+    timeline::build(&bytes, &Progress::default()).unwrap()
+}
+
+struct Ctx {
+    tl: Timeline,
+    view: TraceViewState,
+}
+
+fn harness(tl: Timeline) -> Harness<'static, Ctx> {
+    let theme = Theme::new(ThemeChoice::Dark);
+    let mut h = Harness::builder().with_size(egui::vec2(1600.0, 1000.0)).build_ui_state(
+        move |ui, c: &mut Ctx| trace_view_ui(ui, &c.tl, &theme, &mut c.view),
+        Ctx { tl, view: TraceViewState::default() },
+    );
+    h.run_steps(3);
+    h
+}
+
+/// Clicks the tab button `label` (the topmost widget with that label: the
+/// timeline has a "Goroutines" section too).
+fn open_tab(h: &mut Harness<'_, Ctx>, label: &str) {
+    let tab = h.query_all_by_label(label).min_by(|a, b| a.rect().top().total_cmp(&b.rect().top())).unwrap();
+    tab.click();
+    h.run_steps(4);
+}
+
+/// The labels of the widgets with `role` whose label contains `text`.
+fn labels(h: &Harness<'_, Ctx>, role: Role, text: &str) -> Vec<String> {
+    h.query_all_by(|n| n.role() == role && n.label().is_some_and(|l| l.contains(text)))
+        .map(|n| n.accesskit_node().label().unwrap_or_default())
+        .collect()
+}
+
+/// Clicks the (first) widget with `role` whose label contains `text`.
+fn click(h: &mut Harness<'_, Ctx>, role: Role, text: &str) {
+    h.get_all_by(|n| n.role() == role && n.label().is_some_and(|l| l.contains(text))).next().unwrap().click();
+    h.run_steps(4);
+}
+
+/// Types `text` into the text field with this hint.
+fn type_into(h: &mut Harness<'_, Ctx>, hint: &str, text: &str) {
+    let field = h.get_by(|n| n.placeholder() == Some(hint));
+    field.focus();
+    h.run_steps(1);
+    h.get_by(|n| n.placeholder() == Some(hint)).type_text(text);
+    h.run_steps(4);
+}
+
+fn window(h: &Harness<'_, Ctx>) -> (i64, i64) {
+    h.state().view.window(&h.state().tl)
+}
+
+#[test]
+fn tabs_open_and_close() {
+    let mut h = harness(load("chan.trace"));
+    assert_eq!(h.state().view.panels.tab, Tab::Closed);
+    open_tab(&mut h, "Gaps");
+    assert_eq!(h.state().view.panels.tab, Tab::Gaps);
+    h.get_by_label_contains("Longest runnable waits");
+    // Clicking the open tab closes it.
+    open_tab(&mut h, "Gaps");
+    assert_eq!(h.state().view.panels.tab, Tab::Closed);
+    assert!(h.query_by_label_contains("Longest runnable waits").is_none());
+}
+
+#[test]
+fn goroutine_table_filters_and_selects_the_blocked_receiver() {
+    let mut h = harness(load("chan.trace"));
+    open_tab(&mut h, "Goroutines");
+    assert!(labels(&h, Role::Row, "").len() > 3, "one row per goroutine");
+    type_into(&mut h, "function or goroutine ID", "blockedReceiver");
+    let rows = labels(&h, Role::Row, "");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    // The row shows its ~60 ms blocked in a channel receive.
+    let (gi, blocked) = {
+        let tl = &h.state().tl;
+        let gi = tl.goroutines.iter().position(|g| tl.strings.get(g.start_fn) == "main.blockedReceiver").unwrap();
+        let totals = tl.goroutines[gi].state_totals(i64::MIN, i64::MAX);
+        let blocked: i64 = GState::ALL.iter().zip(totals).filter(|(s, _)| s.is_blocked()).map(|(_, ns)| ns).sum();
+        (gi, blocked)
+    };
+    assert!((50_000_000..70_000_000).contains(&blocked), "{blocked}");
+    assert!(rows[0].contains("main.blockedReceiver"), "{}", rows[0]);
+    assert!(rows[0].contains(&format!("chan receive {}", format_duration(blocked))), "{}", rows[0]);
+    // Clicking it selects its blocked span and shows its blocking stack.
+    let before = window(&h);
+    click(&mut h, Role::Row, "main.blockedReceiver");
+    let sel = h.state().view.t.selected.expect("the click selected nothing");
+    assert_eq!(sel.track, TrackRef::Goroutine(gi));
+    let span = h.state().tl.goroutines[gi].track.span(sel.index).unwrap();
+    assert_eq!(span.state, GState::ChanRecv as u8);
+    assert_ne!(window(&h), before, "the timeline did not jump");
+    h.get_by_label("Blocking stack");
+    h.get_by_label("runtime.chanrecv1");
+}
+
+#[test]
+fn goroutine_table_sorts_and_groups() {
+    let mut h = harness(load("manyg.trace"));
+    open_tab(&mut h, "Goroutines");
+    // Sort by ID, largest first, then (clicked again) smallest first.
+    click(&mut h, Role::ColumnHeader, "ID");
+    let first = labels(&h, Role::Row, "").into_iter().next().unwrap();
+    let highest = h.state().tl.goroutines.last().unwrap().id.0;
+    assert!(first.starts_with(&format!("g{highest} ")), "{first}");
+    click(&mut h, Role::ColumnHeader, "ID");
+    let first = labels(&h, Role::Row, "").into_iter().next().unwrap();
+    let lowest = h.state().tl.goroutines[0].id.0;
+    assert!(first.starts_with(&format!("g{lowest} ")), "{first}");
+    // Grouped: one row per start function; the 6,000 short-lived ones together.
+    click(&mut h, Role::CheckBox, "Group by start function");
+    assert!(labels(&h, Role::Row, "").len() < 20, "few start functions");
+    type_into(&mut h, "function or goroutine ID", "shortlived");
+    let count =
+        h.state().tl.goroutines.iter().filter(|g| h.state().tl.strings.get(g.start_fn) == "main.shortLived").count();
+    assert!(count >= 6000, "{count}");
+    let rows = labels(&h, Role::Row, "main.shortLived");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].starts_with(&format!("main.shortLived  {count}  ")), "{}", rows[0]);
+    // Clicking a group lists its goroutines.
+    click(&mut h, Role::Row, "main.shortLived");
+    assert!(!h.state().view.panels.goroutines.grouped);
+    let rows = labels(&h, Role::Row, "");
+    assert!(!rows.is_empty() && rows.iter().all(|r| r.contains("main.shortLived")), "{:?}", &rows[..3.min(rows.len())]);
+}
+
+#[test]
+fn gaps_jump_to_the_longest_wait() {
+    let mut h = harness(load("chan.trace"));
+    open_tab(&mut h, "Gaps");
+    let w = analysis::longest_runnable_waits(&h.state().tl, &Filter::all(), 1)[0];
+    let prefix = format!("{}  g{} ", format_duration(w.duration_ns()), w.g.0);
+    let rows = labels(&h, Role::Button, &prefix);
+    assert!(!rows.is_empty(), "no row starting {prefix:?}");
+    let before = window(&h);
+    click(&mut h, Role::Button, &prefix);
+    let (s, e) = window(&h);
+    assert_ne!((s, e), before);
+    assert!(s < w.start_ns && w.end_ns < e, "{s}..{e} does not show {}..{}", w.start_ns, w.end_ns);
+    let gi = h.state().tl.goroutine_index(w.g).unwrap();
+    let sel = h.state().view.t.selected.unwrap();
+    assert_eq!(sel.track, TrackRef::Goroutine(gi));
+    let span = h.state().tl.goroutines[gi].track.span(sel.index).unwrap();
+    assert_eq!(span.start_ns, w.start_ns);
+}
+
+#[test]
+fn gaps_list_stw_pauses() {
+    let mut h = harness(load("gc.trace"));
+    open_tab(&mut h, "Gaps");
+    let stw = analysis::longest_stw(&h.state().tl, analysis::TimeRange::ALL, 1)[0];
+    let start = h.state().tl.start_ns;
+    let text = format!("{}  at {}", format_duration(stw.duration_ns()), format_duration(stw.start_ns - start));
+    click(&mut h, Role::Button, &text);
+    let (s, e) = window(&h);
+    assert!(s < stw.start_ns && stw.end_ns < e);
+    assert!(e - s < 10 * stw.duration_ns().max(20_000) + 100_000, "zoomed in around it: {}", e - s);
+}
+
+#[test]
+fn flame_graph_shows_the_cpu_burners_and_zooms() {
+    let mut h = harness(load("cpuprof.trace"));
+    open_tab(&mut h, "Flame graph");
+    let a = h.get_by_role_and_label(Role::Button, "main.cpuBurnA");
+    let (a_width, panel_width) = (a.rect().width(), h.get_by_role_and_label(Role::Button, "all").rect().width());
+    assert!(a_width > 0.2 * panel_width, "cpuBurnA is {a_width} of {panel_width}");
+    h.get_by_role_and_label(Role::Button, "main.cpuBurnB");
+    assert!(h.query_by_label_contains("Total ").is_some());
+    // Zoom into cpuBurnA: it takes the whole width, cpuBurnB is gone.
+    click(&mut h, Role::Button, "main.cpuBurnA");
+    let a = h.get_by_role_and_label(Role::Button, "main.cpuBurnA");
+    assert!((a.rect().width() - panel_width).abs() < 2.0, "{} vs {panel_width}", a.rect().width());
+    assert!(h.query_by_role_and_label(Role::Button, "main.cpuBurnB").is_none());
+    assert!(h.query_by_label_contains("zoomed into").is_some());
+    click(&mut h, Role::Button, "Reset");
+    h.get_by_role_and_label(Role::Button, "main.cpuBurnB");
+    // Search highlights and measures.
+    type_into(&mut h, "function", "cpuBurnB");
+    let m = h.get_by_label_contains("search matches").accesskit_node().value().unwrap();
+    let pct: f64 = m.rsplit('(').next().unwrap().trim_end_matches("%)").parse().unwrap();
+    assert!((20.0..80.0).contains(&pct), "one of two alike burners: {m}");
+}
+
+#[test]
+fn off_cpu_flame_graph_roots_by_state() {
+    let mut h = harness(load("chan.trace"));
+    open_tab(&mut h, "Flame graph");
+    click(&mut h, Role::Button, "Off-CPU");
+    h.get_by_role_and_label(Role::Button, "chan receive");
+    assert!(h.query_by_role_and_label(Role::Button, "main.blockedReceiver").is_some());
+}
+
+#[test]
+fn mmu_plots_and_lists_worst_windows() {
+    let mut h = harness(load("gc.trace"));
+    open_tab(&mut h, "MMU");
+    h.get_by_label("Worst windows of");
+    let rows = labels(&h, Role::Button, "% utilisation  at");
+    assert!(!rows.is_empty());
+    // With every kind of GC work counted, the worst 1 ms window loses something.
+    let util: f64 = rows[0].split('%').next().unwrap().parse().unwrap();
+    assert!(util < 100.0, "{}", rows[0]);
+    let before = window(&h);
+    click(&mut h, Role::Button, "% utilisation  at");
+    let (s, e) = window(&h);
+    assert_ne!((s, e), before);
+    assert!(e - s < 5_000_000, "a 1 ms window with padding, got {}", e - s);
+    // Counting nothing: utilisation is 100% everywhere.
+    for toggle in ["STW", "Background workers", "Mark assists", "Sweeping"] {
+        click(&mut h, Role::CheckBox, toggle);
+    }
+    let rows = labels(&h, Role::Button, "% utilisation  at");
+    assert!(rows.iter().all(|r| r.starts_with("100.0%")), "{rows:?}");
+}
+
+#[test]
+fn selection_summary_after_a_shift_drag() {
+    let mut h = harness(load("gc.trace"));
+    open_tab(&mut h, "Selection");
+    h.get_by_label_contains("No time selection");
+    let (t0, t1) = {
+        let tl = &h.state().tl;
+        let len = tl.end_ns - tl.start_ns;
+        (tl.start_ns + len / 4, tl.start_ns + len / 2)
+    };
+    let p0 = {
+        let c = h.state_mut();
+        c.view.screen_pos(&c.tl, Row::Proc(0), t0).unwrap()
+    };
+    h.event(egui::Event::ModifiersChanged(egui::Modifiers::SHIFT));
+    h.hover_at(p0);
+    h.run_steps(1);
+    h.drag_at(p0);
+    h.run_steps(1);
+    // The drag starts once the pointer has moved a few points.
+    h.hover_at(p0 + egui::vec2(8.0, 0.0));
+    h.run_steps(2);
+    // The details panel opened with the selection, so the canvas moved.
+    let p1 = {
+        let c = h.state_mut();
+        c.view.screen_pos(&c.tl, Row::Proc(0), t1).unwrap()
+    };
+    h.hover_at(p1);
+    h.run_steps(1);
+    h.drop_at(p1);
+    h.run_steps(2);
+    h.event(egui::Event::ModifiersChanged(egui::Modifiers::NONE));
+    let (s, e) = h.state().view.t.range.expect("Shift+drag selected no range");
+    let slack = ((t1 - t0) as f32 * 10.0 / (p1.x - p0.x)) as i64;
+    assert!((s - t0).abs() <= slack && (e - t1).abs() <= slack, "{s}..{e} vs {t0}..{t1}");
+    h.run_steps(2);
+    h.get_by_label_contains(&format!("Selection {}", format_duration(e - s)));
+    h.get_by_label("P utilisation");
+    assert!(h.query_all_by_label_contains("% busy").count() >= 1);
+    h.get_by_label("In a GC cycle");
+    // The CPU flame graph of the selection.
+    click(&mut h, Role::Button, "CPU flame graph");
+    let p = &h.state().view.panels;
+    assert_eq!(p.tab, Tab::Flame);
+    assert!(p.flame.in_selection);
+}
+
+#[test]
+fn big_traces_wait_for_compute() {
+    let tl =
+        Timeline { start_ns: 0, end_ns: 1_000_000, event_count: super::AUTO_COMPUTE_EVENTS + 1, ..Timeline::default() };
+    let mut h = harness(tl);
+    open_tab(&mut h, "Gaps");
+    assert!(h.query_by_label_contains("Longest runnable waits").is_none());
+    click(&mut h, Role::Button, "Compute");
+    h.get_by_label_contains("Longest runnable waits (0)");
+    assert!(h.query_by_role_and_label(Role::Button, "Compute").is_none());
+}
+
+#[test]
+fn the_panel_keeps_its_size_and_resizes() {
+    let mut h = harness(load("chan.trace"));
+    open_tab(&mut h, "Goroutines");
+    h.run_steps(5);
+    let top = h.get_by_label("Copy CSV").rect().top();
+    assert!((600.0..720.0).contains(&top), "the panel shrank to its contents: toolbar at {top}");
+    let handle = h.get_by_role(Role::Splitter).rect().center();
+    h.hover_at(handle);
+    h.run_steps(1);
+    h.drag_at(handle);
+    h.run_steps(1);
+    for dy in [10.0, 50.0, 100.0] {
+        h.hover_at(handle - egui::vec2(0.0, dy));
+        h.run_steps(1);
+    }
+    h.drop_at(handle - egui::vec2(0.0, 100.0));
+    h.run_steps(5);
+    let moved = h.get_by_label("Copy CSV").rect().top();
+    assert!((moved - (top - 100.0)).abs() < 8.0, "{top} -> {moved}");
+}
+
+#[test]
+fn another_trace_drops_the_old_results() {
+    let mut h = harness(load("chan.trace"));
+    open_tab(&mut h, "Goroutines");
+    assert!(!labels(&h, Role::Row, "main.blockedReceiver").is_empty());
+    h.state_mut().tl = load("manyg.trace");
+    h.run_steps(4);
+    assert!(labels(&h, Role::Row, "main.blockedReceiver").is_empty());
+    assert!(h.get_by_label_contains(" of 7").accesskit_node().value().unwrap().contains("goroutines"));
+}
