@@ -12,7 +12,7 @@
 use crate::stacks::StackId;
 
 /// Spans per block.
-pub const BLOCK_SPANS: usize = 256;
+pub const BLOCK_SPANS: usize = 64;
 
 /// One span, decoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -26,3 +26,32 @@ pub fn shortcuts_ui(ctx: &egui::Context, open: &mut bool) {
         });
     });
 }
+
+/// The colour legend: every goroutine state, P and thread states, and the
+/// GC rows, as painted.
+pub fn legend_ui(ctx: &egui::Context, theme: &crate::theme::Theme, open: &mut bool) {
+    use timeline::{GState, PState, RangeKind};
+    egui::Window::new("Legend").open(open).collapsible(false).resizable(false).show(ctx, |ui| {
+        egui::Grid::new("legend").num_columns(4).spacing([12.0, 4.0]).show(ui, |ui| {
+            let states: Vec<(egui::Color32, &str)> = GState::ALL
+                .iter()
+                .filter(|s| **s != GState::Exited)
+                .map(|s| (theme.gstate(*s), s.name()))
+                .chain([
+                    (theme.pstate(PState::Scheduling), "P: scheduling"),
+                    (theme.range(RangeKind::GcMark), "GC cycle"),
+                    (theme.range(RangeKind::Stw), "stop-the-world"),
+                ])
+                .collect();
+            for (i, (color, name)) in states.iter().enumerate() {
+                let (rect, _) = ui.allocate_exact_size(egui::vec2(14.0, 10.0), egui::Sense::hover());
+                ui.painter().rect_filled(rect, 2.0, *color);
+                ui.label(*name);
+                if i % 2 == 1 {
+                    ui.end_row();
+                }
+            }
+        });
+        ui.label("Darker, lower blocks are runs of spans too small to see one by one: zoom in.");
+    });
+}

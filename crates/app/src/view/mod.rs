@@ -130,6 +130,8 @@ pub struct Transient {
     pub range_summary: Option<RangeSummary>,
     /// The shortcuts overlay is open.
     pub show_help: bool,
+    /// The colour legend is open.
+    pub show_legend: bool,
     /// "Go to time" text field.
     pub goto_time: String,
     /// "Go to goroutine" text field.
@@ -239,6 +241,7 @@ pub fn trace_view_ui(ui: &mut egui::Ui, tl: &Timeline, theme: &Theme, state: &mu
         canvas::canvas_ui(ui, tl, theme, state);
     });
     help::shortcuts_ui(ui.ctx(), &mut state.t.show_help);
+    help::legend_ui(ui.ctx(), theme, &mut state.t.show_legend);
     keyboard(ui, state);
     apply_commands(tl, state);
 }

@@ -34,6 +34,9 @@ pub fn toolbar_ui(ui: &mut egui::Ui, tl: &Timeline, state: &mut TraceViewState) 
         ui.checkbox(&mut state.show_plots, "Plots");
         ui.checkbox(&mut state.show_threads, "Threads");
         ui.checkbox(&mut state.show_system_goroutines, "Runtime goroutines");
+        if ui.button("Legend").on_hover_text("What the colours mean").clicked() {
+            state.t.show_legend = !state.t.show_legend;
+        }
         if ui.button("?").on_hover_text("Shortcuts").clicked() {
             state.t.show_help = !state.t.show_help;
         }

@@ -169,3 +169,18 @@ fn search_by_state_lists_spans_and_dims_the_rest() {
     h.run_steps(2);
     assert!(h.state().view.t.search.found.is_none());
 }
+
+#[test]
+fn legend_and_shortcuts_open_from_the_toolbar() {
+    let mut h = harness(load("chan.trace"));
+    h.run_steps(2);
+    assert!(h.query_by_label("sync.RWMutex").is_none());
+    h.get_by_label("Legend").click();
+    h.run_steps(2);
+    h.get_by_label("sync.RWMutex");
+    h.get_by_label("stop-the-world");
+    h.get_by_label("?").click();
+    h.run_steps(2);
+    h.get_by_label("Keyboard and mouse shortcuts");
+    h.get_by_label("zoom at the cursor");
+}
