@@ -184,3 +184,22 @@ fn legend_and_shortcuts_open_from_the_toolbar() {
     h.get_by_label("Keyboard and mouse shortcuts");
     h.get_by_label("zoom at the cursor");
 }
+
+/// A Go 1.21 (v1) trace: every analysis panel opens and shows something.
+#[test]
+fn every_panel_works_on_a_v1_trace() {
+    let mut h = harness(load_from("go1.21", "chan.trace"));
+    h.run_steps(2);
+    for (tab, expect) in [
+        ("Goroutines", "main.blockedReceiver"),
+        ("Gaps", "Idle-P gaps by"),
+        ("Flame graph", "Search"),
+        ("MMU", "Minimum mutator utilisation"),
+        ("Selection", "Shift+drag"),
+    ] {
+        let node = h.query_all_by_label(tab).next().unwrap_or_else(|| panic!("tab {tab}"));
+        node.click();
+        h.run_steps(4);
+        assert!(h.query_all_by_label_contains(expect).count() >= 1, "{tab}: no {expect:?}");
+    }
+}
