@@ -29,6 +29,18 @@ pub enum FlameMode {
     OffCpu,
 }
 
+/// Which goroutines the flame graph covers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum GoroutineScope {
+    /// Every goroutine.
+    #[default]
+    All,
+    /// The goroutine selected in the timeline.
+    Selected,
+    /// Every goroutine with the selected goroutine's start function.
+    StartFunction,
+}
+
 /// Settings and the cached tree of the flame graph.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
@@ -37,6 +49,8 @@ pub struct FlameState {
     pub mode: FlameMode,
     /// Only the Shift+drag selection (when there is one).
     pub in_selection: bool,
+    /// Which goroutines.
+    pub goroutines: GoroutineScope,
     /// Frames whose function contains this (case-insensitive) are highlighted.
     pub search: String,
     #[serde(skip)]
@@ -65,6 +79,7 @@ struct FlameCacheKey {
     trace: TraceKey,
     mode: FlameMode,
     range: Option<(i64, i64)>,
+    goroutines: Option<(GoroutineScope, usize)>,
 }
 
 /// The package of a Go function name: `main` for `main.f`,
@@ -87,6 +102,8 @@ pub fn flame_ui(ui: &mut Ui, input: &PanelInput<'_>, state: &mut FlameState) {
         ui.separator();
         scope_ui(ui, input.range, &mut state.in_selection);
         ui.separator();
+        goroutine_scope_ui(ui, input, &mut state.goroutines);
+        ui.separator();
         ui.label("Search");
         ui.add(
             egui::TextEdit::singleline(&mut state.search)
@@ -103,13 +120,17 @@ pub fn flame_ui(ui: &mut Ui, input: &PanelInput<'_>, state: &mut FlameState) {
         return;
     }
     let range = input.range.filter(|_| state.in_selection);
-    let key = FlameCacheKey { trace: TraceKey::of(tl), mode: state.mode, range };
+    let goroutines = match (state.goroutines, input.goroutine) {
+        (GoroutineScope::All, _) | (_, None) => None,
+        (scope, Some(g)) => Some((scope, g)),
+    };
+    let key = FlameCacheKey { trace: TraceKey::of(tl), mode: state.mode, range, goroutines };
     if state.focus_for.as_ref() != Some(&key) {
         state.focus = FlameTree::ROOT;
         state.focus_for = Some(key.clone());
     }
     let mode = state.mode;
-    let tree = state.cache.get_or_compute(&key, || build_tree(tl, mode, range));
+    let tree = state.cache.get_or_compute(&key, || build_tree(tl, mode, range, goroutines));
     if tree.total() == 0 {
         ui.label(match mode {
             FlameMode::Cpu => "No CPU samples here. CPU samples are recorded when a CPU profile runs while tracing (pprof.StartCPUProfile).",
@@ -127,17 +148,44 @@ pub fn flame_ui(ui: &mut Ui, input: &PanelInput<'_>, state: &mut FlameState) {
     }
 }
 
-/// The tree for a mode and range.
-fn build_tree(tl: &Timeline, mode: FlameMode, range: Option<(i64, i64)>) -> FlameTree {
-    let filter = Filter::range(range.map_or(TimeRange::ALL, |(s, e)| TimeRange::new(s, e)));
+/// The tree for a mode, range and goroutine scope.
+fn build_tree(
+    tl: &Timeline,
+    mode: FlameMode,
+    range: Option<(i64, i64)>,
+    goroutines: Option<(GoroutineScope, usize)>,
+) -> FlameTree {
+    let mut filter = Filter::range(range.map_or(TimeRange::ALL, |(s, e)| TimeRange::new(s, e)));
+    if let Some((scope, gi)) = goroutines
+        && let Some(g) = tl.goroutines.get(gi)
+    {
+        filter = match scope {
+            GoroutineScope::StartFunction => {
+                filter.with_goroutines(tl.goroutines.iter().filter(|o| o.start_fn == g.start_fn).map(|o| o.id))
+            }
+            _ => filter.with_goroutines([g.id]),
+        };
+    }
     match mode {
         FlameMode::Cpu => analysis::cpu_flame(tl, &filter),
         FlameMode::OffCpu => analysis::offcpu_flame(tl, &filter, analysis::is_off_cpu),
     }
 }
 
-/// Clicking the zoomed-in frame zooms out one level; any other frame zooms
-/// into it.
+/// All goroutines, the selected one, or all with its start function.
+fn goroutine_scope_ui(ui: &mut Ui, input: &PanelInput<'_>, scope: &mut GoroutineScope) {
+    let selected = input.goroutine.and_then(|g| input.tl.goroutines.get(g));
+    ui.selectable_value(scope, GoroutineScope::All, "All goroutines");
+    ui.add_enabled_ui(selected.is_some(), |ui| {
+        let label = selected.map_or("Selected goroutine".to_string(), |g| format!("g{}", g.id.0));
+        ui.selectable_value(scope, GoroutineScope::Selected, label)
+            .on_disabled_hover_text("Click a goroutine's span on the timeline first");
+        let func =
+            selected.map_or("Its start function".to_string(), |g| format!("all {}", input.tl.strings.get(g.start_fn)));
+        ui.selectable_value(scope, GoroutineScope::StartFunction, func);
+    });
+}
+
 fn zoom_target(tree: &FlameTree, focus: u32, clicked: u32) -> u32 {
     if clicked == focus && clicked != FlameTree::ROOT {
         tree.node(clicked).map_or(FlameTree::ROOT, |n| n.parent)
@@ -308,7 +356,7 @@ mod tests {
     fn clicking_the_focus_zooms_out() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/traces/go1.27/cpuprof.trace");
         let tl = timeline::build(&std::fs::read(path).unwrap(), &timeline::Progress::default()).unwrap();
-        let tree = build_tree(&tl, FlameMode::Cpu, None);
+        let tree = build_tree(&tl, FlameMode::Cpu, None, None);
         assert!(tree.total() > 0);
         let burn = (0..tree.nodes.len() as u32).find(|&i| tree.name(&tl, i) == "main.cpuBurnA").unwrap();
         assert_eq!(zoom_target(&tree, FlameTree::ROOT, burn), burn);

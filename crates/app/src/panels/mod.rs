@@ -103,6 +103,9 @@ pub struct PanelInput<'a> {
     pub range: Option<(i64, i64)>,
     /// The visible window (absolute ns).
     pub window: (i64, i64),
+    /// The goroutine whose span is selected in the view, if any (index
+    /// into `Timeline::goroutines`).
+    pub goroutine: Option<usize>,
 }
 
 /// Identifies the trace a cached result was computed from.

@@ -208,6 +208,27 @@ fn off_cpu_flame_graph_roots_by_state() {
 }
 
 #[test]
+fn flame_graph_of_the_selected_goroutine_only() {
+    let mut h = harness(load("chan.trace"));
+    let gi =
+        h.state().tl.goroutines.iter().position(|g| h.state().tl.strings.get(g.start_fn) == "main.blockedReceiver");
+    let gi = gi.unwrap();
+    h.state_mut().view.t.commands.push(crate::view::ViewCommand::SelectGoroutineAt { goroutine: gi, time_ns: None });
+    h.run_steps(2);
+    open_tab(&mut h, "Flame graph");
+    click(&mut h, Role::Button, "Off-CPU");
+    // All goroutines: the sender is there too.
+    assert!(h.query_by_role_and_label(Role::Button, "main.blockedSender").is_some());
+    let id = h.state().tl.goroutines[gi].id.0;
+    click(&mut h, Role::Button, &format!("g{id}"));
+    h.get_by_role_and_label(Role::Button, "main.blockedReceiver");
+    assert!(h.query_by_role_and_label(Role::Button, "main.blockedSender").is_none());
+    // The same function's goroutines (only one here).
+    click(&mut h, Role::Button, "all main.blockedReceiver");
+    assert!(h.query_by_role_and_label(Role::Button, "main.blockedSender").is_none());
+}
+
+#[test]
 fn mmu_plots_and_lists_worst_windows() {
     let mut h = harness(load("gc.trace"));
     open_tab(&mut h, "MMU");

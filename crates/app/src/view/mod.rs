@@ -227,7 +227,11 @@ fn full_window(tl: &Timeline) -> (i64, i64) {
 /// Paints the whole trace view into `ui`.
 pub fn trace_view_ui(ui: &mut egui::Ui, tl: &Timeline, theme: &Theme, state: &mut TraceViewState) {
     toolbar::toolbar_ui(ui, tl, state);
-    let input = crate::panels::PanelInput { tl, theme, range: state.t.range, window: state.window(tl) };
+    let goroutine = match state.t.selected {
+        Some(SpanRef { track: TrackRef::Goroutine(g), .. }) => Some(g),
+        _ => None,
+    };
+    let input = crate::panels::PanelInput { tl, theme, range: state.t.range, window: state.window(tl), goroutine };
     crate::panels::panels_ui(ui, &input, &mut state.panels, &mut state.t.commands);
     // The panel opens for a time selection once the drag is over, so the
     // canvas does not move under the pointer mid-drag.
