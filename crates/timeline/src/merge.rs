@@ -399,10 +399,11 @@ fn finish_goroutine(id: i64, g: GBuild, end_ns: i64, strings: &Strings, stacks: 
 /// Go's timestamp repair across a generation boundary, for the `ord`-th
 /// event of a speculatively decoded generation.
 fn fix(floor: Option<TimeNs>, t: i64, ord: u32) -> i64 {
-    match floor {
+    let t = match floor {
         Some(f) => t.max(f.0.saturating_add(1 + i64::from(ord))),
         None => t,
-    }
+    };
+    t.clamp(-crate::part::MAX_TIME_NS, crate::part::MAX_TIME_NS)
 }
 
 fn add_goroutine(task: &mut Task, g: i64) {

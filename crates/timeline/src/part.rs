@@ -8,6 +8,9 @@ use trace_core::{Event, EventContext, EventKind, GoState, ProcState, ResolvedFra
 
 use crate::state::{GState, MState, PState};
 
+/// Times are clamped to +-2^61 ns (73 years), far beyond any real trace.
+pub(crate) const MAX_TIME_NS: i64 = 1 << 61;
+
 /// Goroutine, P and thread records are spread over this many logs by
 /// resource, so the merge can run one log index per thread.
 pub(crate) const SHARDS: usize = 64;
@@ -335,6 +338,12 @@ impl<'a> GenPart<'a> {
 
     /// Adds one event (the `ord`-th of the generation, Sync = 0).
     pub fn add(&mut self, e: &Event, ctx: &EventContext<'_, 'a>, ord: u32) {
+        // A damaged trace can carry absurd times (a saturated tick
+        // conversion, a wrapped one): clamp them once here so no difference
+        // of two times downstream can overflow.
+        let mut clamped = *e;
+        clamped.time = trace_core::TimeNs(e.time.0.clamp(-MAX_TIME_NS, MAX_TIME_NS));
+        let e = &clamped;
         let time = e.time.0;
         self.cur_ord = ord;
         self.events += 1;

@@ -79,3 +79,28 @@ fn cancel_stops_the_build() {
     progress.cancel();
     assert!(matches!(build(&bytes, &progress), Err(timeline::BuildError::Cancelled)));
 }
+
+/// Inputs that once crashed the fuzzer's `timeline_build` target.
+#[test]
+fn fuzz_regressions_build_without_panicking() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/fuzz-regressions");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "bin") {
+            let bytes = std::fs::read(&path).unwrap();
+            if let Ok(t) = build(&bytes, &Progress::default()) {
+                let view =
+                    timeline::View { start_ns: t.start_ns, end_ns: t.end_ns.max(t.start_ns + 1), width_px: 300.0 };
+                for g in &t.goroutines {
+                    let _ = timeline::plan_track(&g.track, view, 1.0);
+                }
+                for p in &t.procs {
+                    let _ = timeline::plan_track(&p.track, view, 1.0);
+                }
+            }
+            n += 1;
+        }
+    }
+    assert!(n >= 2, "{n} regression inputs");
+}
