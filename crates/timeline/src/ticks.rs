@@ -64,6 +64,23 @@ pub fn format_duration(ns: i64) -> String {
     }
 }
 
+/// Parses a duration or offset such as `12.5ms`, `300us`, `2s` or `1500`
+/// (ns); `None` if it is not one or does not fit.
+pub fn parse_duration(text: &str) -> Option<i64> {
+    let t = text.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let scale = match unit.trim() {
+        "" | "ns" => 1.0,
+        "us" | "µs" => 1e3,
+        "ms" => 1e6,
+        "s" => 1e9,
+        _ => return None,
+    };
+    let ns = (num.parse::<f64>().ok()? * scale).round();
+    (ns.is_finite() && ns.abs() < i64::MAX as f64).then_some(ns as i64)
+}
+
 /// A tick label: the offset from the trace start, with just enough digits
 /// for the step.
 pub fn format_offset(offset_ns: i64, step_ns: i64) -> String {
@@ -118,6 +135,19 @@ mod tests {
         assert_eq!(times, vec![1400, 1600, 1800, 2000]);
         // 200 ns steps: labels every 1000 ns.
         assert!(t[3].major && !t[0].major && !t[1].major);
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("12.5ms"), Some(12_500_000));
+        assert_eq!(parse_duration(" 300us "), Some(300_000));
+        assert_eq!(parse_duration("2s"), Some(2_000_000_000));
+        assert_eq!(parse_duration("1500"), Some(1500));
+        assert_eq!(parse_duration("-5ms"), Some(-5_000_000));
+        assert_eq!(parse_duration("abc"), None);
+        assert_eq!(parse_duration("ms"), None);
+        assert_eq!(parse_duration("5 parsecs"), None);
+        assert_eq!(parse_duration("1e300s"), None);
     }
 
     #[test]

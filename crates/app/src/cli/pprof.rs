@@ -131,22 +131,10 @@ fn parse_goroutine(text: &str) -> anyhow::Result<GoroutineId> {
 
 /// An offset such as `10ms`, `250us`, `1.5s` or `1500` (ns), not negative.
 fn parse_offset(text: &str, flag: &str) -> anyhow::Result<i64> {
-    let t = text.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let scale = match unit.trim() {
-        "" | "ns" => 1.0,
-        "us" | "µs" => 1e3,
-        "ms" => 1e6,
-        "s" => 1e9,
+    match timeline::ticks::parse_duration(text) {
+        Some(ns) if ns >= 0 => Ok(ns),
         _ => bail!("{flag}: not a time: {text:?} (try 10ms, 250us or 1.5s)"),
-    };
-    let Ok(v) = num.parse::<f64>() else { bail!("{flag}: not a time: {text:?} (try 10ms, 250us or 1.5s)") };
-    let ns = (v * scale).round();
-    if !ns.is_finite() || ns >= i64::MAX as f64 {
-        bail!("{flag}: time out of range: {text:?}");
     }
-    Ok(ns as i64)
 }
 
 #[cfg(test)]

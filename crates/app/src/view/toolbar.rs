@@ -83,19 +83,7 @@ fn goto_goroutine_ui(ui: &mut egui::Ui, tl: &Timeline, state: &mut TraceViewStat
 
 /// Parses a time offset such as `12.5ms`, `300us`, `2s` or `1500` (ns).
 pub fn parse_time_ns(text: &str) -> Option<i64> {
-    let t = text.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-')).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let v: f64 = num.parse().ok()?;
-    let mul = match unit.trim() {
-        "" | "ns" => 1.0,
-        "us" | "µs" => 1e3,
-        "ms" => 1e6,
-        "s" => 1e9,
-        _ => return None,
-    };
-    let ns = v * mul;
-    ns.is_finite().then_some(ns as i64)
+    timeline::ticks::parse_duration(text)
 }
 
 #[cfg(test)]
