@@ -258,6 +258,21 @@ impl Timeline {
         self.goroutines.binary_search_by_key(&id, |g| g.id).ok()
     }
 
+    /// The regions of one goroutine, by start time.
+    pub fn regions_of(&self, g: GoroutineId) -> &[Region] {
+        let a = self.regions.partition_point(|r| r.g < g);
+        let b = self.regions.partition_point(|r| r.g <= g);
+        self.regions.get(a..b).unwrap_or_default()
+    }
+
+    /// The regions of goroutine `g` that are open at `t_ns`, outermost first.
+    pub fn regions_at(&self, g: GoroutineId, t_ns: i64) -> Vec<&Region> {
+        let mut open: Vec<&Region> =
+            self.regions_of(g).iter().filter(|r| r.start_ns <= t_ns && t_ns < r.end_ns).collect();
+        open.sort_by_key(|r| r.depth);
+        open
+    }
+
     /// `g123 pkg.func`, the label people know a goroutine by.
     pub fn goroutine_label(&self, g: &Goroutine) -> String {
         let f = self.strings.get(g.start_fn);

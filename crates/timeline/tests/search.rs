@@ -71,3 +71,27 @@ fn logs_by_text_match_go() {
     assert_eq!(found.logs.len(), want);
     assert!(found.goroutine_count() >= 1);
 }
+
+#[test]
+fn regions_of_a_goroutine_match_go() {
+    let tl = load("annotations.trace");
+    let oracle = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/traces/go1.27/annotations.parsed.txt.gz");
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(oracle).unwrap()).read_to_string(&mut text).unwrap();
+    // Go's RegionBegin events per goroutine.
+    let mut want = std::collections::BTreeMap::<i64, usize>::new();
+    for l in text.lines().filter(|l| l.contains(" RegionBegin ")) {
+        let g: i64 = l.split(" G=").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+        *want.entry(g).or_default() += 1;
+    }
+    assert!(!want.is_empty());
+    for (g, n) in want {
+        let regions = tl.regions_of(trace_core::GoroutineId(g));
+        assert_eq!(regions.len(), n, "g{g}");
+        for r in regions {
+            let open = tl.regions_at(r.g, r.start_ns);
+            assert!(open.iter().any(|o| o == &r), "g{g}: {r:?} open at its start");
+            assert!(open.windows(2).all(|w| w[0].depth <= w[1].depth));
+        }
+    }
+}

@@ -304,6 +304,32 @@ fn paint_row(
         let (c, top) = if item.is_merged() { (color.gamma_multiply(0.75), y0 + 3.0) } else { (color, y0) };
         mesh.add_colored_rect(Rect::from_min_max(pos2(x0, top), pos2(x1, y1)), c);
     }
+    if let TrackRef::Goroutine(gi) = tref
+        && let Some(g) = tl.goroutines.get(gi)
+    {
+        paint_regions(mesh, tl.regions_of(g.id), theme, frame, rect);
+    }
+}
+
+/// User regions (`trace.WithRegion`) as a thin bar along the bottom of the
+/// goroutine's row; regions within one pixel of the last drawn are skipped.
+fn paint_regions(mesh: &mut Mesh, regions: &[timeline::Region], theme: &Theme, frame: Frame, rect: Rect) {
+    let view = frame.view;
+    let first = regions.partition_point(|r| r.start_ns < view.start_ns - (view.end_ns - view.start_ns));
+    let mut last_x = f32::NEG_INFINITY;
+    for r in regions.iter().skip(first).take_while(|r| r.start_ns < view.end_ns) {
+        if r.end_ns <= view.start_ns {
+            continue;
+        }
+        let x0 = frame.x(r.start_ns).max(frame.time_x0);
+        let x1 = frame.x(r.end_ns).max(x0 + MIN_SPAN_PX).min(rect.right());
+        if x1 <= last_x + 0.5 || x1 <= frame.time_x0 {
+            continue;
+        }
+        let bar = Rect::from_min_max(pos2(x0.max(last_x), rect.bottom() - 3.0), pos2(x1, rect.bottom() - 1.0));
+        mesh.add_colored_rect(bar, theme.region());
+        last_x = x1;
+    }
 }
 
 fn paint_selected(
@@ -396,7 +422,8 @@ fn handle_track_input(
         state.t.commands.push(ViewCommand::Select(SpanRef { track: tref, index }));
     }
     if !resp.dragged() {
-        resp.clone().on_hover_ui_at_pointer(|ui| super::details::span_tooltip(ui, tl, tref, track, &item));
+        let t_ns = frame.t(p.x);
+        resp.clone().on_hover_ui_at_pointer(|ui| super::details::span_tooltip(ui, tl, tref, track, &item, t_ns));
     }
 }
 

@@ -208,7 +208,7 @@ fn resource_ui(ui: &mut Ui, tl: &Timeline, state: &mut TraceViewState, sel: Span
 }
 
 /// The hover tooltip of a plan item.
-pub fn span_tooltip(ui: &mut Ui, tl: &Timeline, tref: TrackRef, track: &Track, item: &PlanItem) {
+pub fn span_tooltip(ui: &mut Ui, tl: &Timeline, tref: TrackRef, track: &Track, item: &PlanItem, t_ns: i64) {
     let state_name = |code: u8| match tref {
         TrackRef::Goroutine(_) => GState::from_u8(code).map_or("?", |s| s.name()),
         TrackRef::Proc(_) => PState::from_u8(code).map_or("?", |s| s.name()),
@@ -217,6 +217,9 @@ pub fn span_tooltip(ui: &mut Ui, tl: &Timeline, tref: TrackRef, track: &Track, i
     if item.is_merged() {
         ui.strong(format!("{} spans, mostly {}", item.count, state_name(item.state)));
         ui.label(format!("{} long; zoom in to see them", format_duration(item.end_ns - item.start_ns)));
+        if let TrackRef::Goroutine(gi) = tref {
+            regions_ui(ui, tl, gi, t_ns);
+        }
         return;
     }
     let Some(span) = track.span(item.first_index as usize) else { return };
@@ -239,6 +242,7 @@ pub fn span_tooltip(ui: &mut Ui, tl: &Timeline, tref: TrackRef, track: &Track, i
                 let who = tl.goroutine(by).map_or(format!("g{}", by.0), |w| tl.goroutine_label(w));
                 ui.label(format!("unblocked by {who}"));
             }
+            regions_ui(ui, tl, gi, t_ns);
         }
         _ => {
             if span.a >= 0 {
@@ -246,5 +250,14 @@ pub fn span_tooltip(ui: &mut Ui, tl: &Timeline, tref: TrackRef, track: &Track, i
                 ui.label(who);
             }
         }
+    }
+}
+
+/// The user regions open on goroutine `gi` at `t_ns`, outermost first.
+fn regions_ui(ui: &mut Ui, tl: &Timeline, gi: usize, t_ns: i64) {
+    let Some(g) = tl.goroutines.get(gi) else { return };
+    for r in tl.regions_at(g.id, t_ns) {
+        let task = if r.task == 0 { String::new() } else { format!(" (task {})", r.task) };
+        ui.label(format!("in region {}{task}", tl.strings.get(r.typ)));
     }
 }

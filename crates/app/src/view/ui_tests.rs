@@ -70,6 +70,11 @@ fn blocked_span_click(tl: Timeline) {
         c.view.screen_pos(&c.tl, Row::Goroutine(gi), mid).unwrap()
     };
     assert!((pos.y - row_y).abs() < 10.0, "row at {row_y}, span at {pos:?}");
+    // The tooltip: state, top frames, who unblocked it.
+    h.hover_at(pos);
+    h.run_steps(60);
+    h.get_by_label("unblocked by g1 main.main");
+    assert!(h.query_all_by_label("chan receive").count() >= 1);
     click_at(&mut h, pos);
     assert!(h.state().view.t.selected.is_some(), "click selected nothing");
     h.get_by_label("Blocking stack");
@@ -202,4 +207,31 @@ fn every_panel_works_on_a_v1_trace() {
         h.run_steps(4);
         assert!(h.query_all_by_label_contains(expect).count() >= 1, "{tab}: no {expect:?}");
     }
+}
+
+#[test]
+fn hovering_a_span_inside_a_region_names_the_region() {
+    let mut h = harness(load("annotations.trace"));
+    h.run_steps(2);
+    let (gi, r) = {
+        let tl = &h.state().tl;
+        // The longest region, so it is wide on screen.
+        let r = *tl.regions.iter().max_by_key(|r| r.end_ns - r.start_ns).unwrap();
+        (tl.goroutine_index(r.g).unwrap(), r)
+    };
+    let name = h.state().tl.strings.get(r.typ).to_string();
+    let mid = r.start_ns + (r.end_ns - r.start_ns) / 2;
+    h.state_mut().view.t.commands.push(super::ViewCommand::SelectGoroutineAt { goroutine: gi, time_ns: Some(mid) });
+    h.run_steps(3);
+    let pos = {
+        let c = h.state_mut();
+        c.view.screen_pos(&c.tl, Row::Goroutine(gi), mid).unwrap()
+    };
+    h.hover_at(pos);
+    // Tooltips wait for the pointer to rest.
+    h.run_steps(60);
+    assert!(
+        h.query_all_by_label_contains(&format!("in region {name}")).count() >= 1,
+        "no region {name:?} in the tooltip"
+    );
 }
