@@ -66,7 +66,7 @@ impl Goroutine {
 }
 
 /// One P: which goroutine it ran when ([`crate::PState`] spans; `a` is the
-/// goroutine, `b` the thread).
+/// goroutine).
 #[derive(Clone, Debug)]
 pub struct Proc {
     /// ID.
@@ -75,8 +75,8 @@ pub struct Proc {
     pub track: Track,
 }
 
-/// One thread: which goroutine and P it ran ([`crate::MState`] spans; `a` is
-/// the goroutine, `b` the P).
+/// One thread: which goroutine it ran ([`crate::MState`] spans; `a` is the
+/// goroutine).
 #[derive(Clone, Debug)]
 pub struct Thread {
     /// ID.

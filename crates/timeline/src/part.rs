@@ -328,12 +328,15 @@ impl<'a> GenPart<'a> {
         self.rec(Tag::G, g, r);
     }
 
+    /// P spans keep the goroutine only: the thread is on the thread's own
+    /// track, and storing it here costs 2-3 bytes a span.
     fn p(&mut self, p: i64, r: Rec) {
-        self.rec(Tag::P, p, r);
+        self.rec(Tag::P, p, Rec { b: -1, ..r });
     }
 
+    /// Thread spans keep the goroutine only (its P is on the P's track).
     fn m(&mut self, m: i64, r: Rec) {
-        self.rec(Tag::M, m, r);
+        self.rec(Tag::M, m, Rec { b: -1, ..r });
     }
 
     /// Adds one event (the `ord`-th of the generation, Sync = 0).
