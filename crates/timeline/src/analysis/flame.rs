@@ -290,7 +290,7 @@ mod tests {
     }
 
     fn names(tree: &FlameTree, tl: &Timeline, i: u32) -> Vec<(String, i64, i64)> {
-        let n = tree.node(i).unwrap();
+        let n = crate::analysis::found(tree.node(i), "tree.node(i)");
         n.children
             .iter()
             .map(|&c| (tree.name(tl, c).to_string(), tree.nodes[c as usize].total, tree.nodes[c as usize].self_value))
@@ -315,11 +315,14 @@ mod tests {
         let t = cpu_flame(&tl, &Filter::all());
         assert_eq!(t.total(), 5);
         assert_eq!(names(&t, &tl, FlameTree::ROOT), [("main".into(), 4, 0), ("runtime.idle".into(), 1, 1)]);
-        let main = t.child_named(&tl, FlameTree::ROOT, "main").unwrap();
+        let main = crate::analysis::found(
+            t.child_named(&tl, FlameTree::ROOT, "main"),
+            "t.child_named(&tl, FlameTree::ROOT, \"main\")",
+        );
         assert_eq!(names(&t, &tl, main), [("a".into(), 3, 1), ("b".into(), 1, 1)]);
-        let a = t.child_named(&tl, main, "a").unwrap();
+        let a = crate::analysis::found(t.child_named(&tl, main, "a"), "t.child_named(&tl, main, \"a\")");
         assert_eq!(names(&t, &tl, a), [("x".into(), 2, 2)]);
-        let x = t.child_named(&tl, a, "x").unwrap();
+        let x = crate::analysis::found(t.child_named(&tl, a, "x"), "t.child_named(&tl, a, \"x\")");
         assert_eq!(t.path(x), vec![0, main, a, x]);
         assert_eq!(t.nodes[x as usize].depth, 3);
     }
@@ -352,9 +355,12 @@ mod tests {
         assert_eq!(t.total(), 30 + 5 + 40);
         // Sorted by name: "chan receive" < "sync.Mutex".
         assert_eq!(names(&t, &tl, FlameTree::ROOT), [("chan receive".into(), 70, 0), ("sync.Mutex".into(), 5, 0)]);
-        let state = t.child_named(&tl, FlameTree::ROOT, "chan receive").unwrap();
-        let main = t.child_named(&tl, state, "main").unwrap();
-        let f = t.child_named(&tl, main, "f").unwrap();
+        let state = crate::analysis::found(
+            t.child_named(&tl, FlameTree::ROOT, "chan receive"),
+            "t.child_named(&tl, FlameTree::ROOT, \"chan receive\")",
+        );
+        let main = crate::analysis::found(t.child_named(&tl, state, "main"), "t.child_named(&tl, state, \"main\")");
+        let f = crate::analysis::found(t.child_named(&tl, main, "f"), "t.child_named(&tl, main, \"f\")");
         assert_eq!(names(&t, &tl, f), [("runtime.chanrecv1".into(), 70, 70)]);
         // Clipped to [35, 55): 5 ns of receive, 5 of mutex.
         let t = offcpu_flame(&tl, &Filter::range(TimeRange::new(35, 55)), is_off_cpu);
@@ -368,13 +374,24 @@ mod tests {
     fn layout_scales_to_the_focus_and_skips_thin_nodes() {
         let tl = cpu_timeline();
         let t = cpu_flame(&tl, &Filter::all());
-        let main = t.child_named(&tl, FlameTree::ROOT, "main").unwrap();
-        let a = t.child_named(&tl, main, "a").unwrap();
-        let b = t.child_named(&tl, main, "b").unwrap();
-        let x = t.child_named(&tl, a, "x").unwrap();
-        let idle = t.child_named(&tl, FlameTree::ROOT, "runtime.idle").unwrap();
+        let main = crate::analysis::found(
+            t.child_named(&tl, FlameTree::ROOT, "main"),
+            "t.child_named(&tl, FlameTree::ROOT, \"main\")",
+        );
+        let a = crate::analysis::found(t.child_named(&tl, main, "a"), "t.child_named(&tl, main, \"a\")");
+        let b = crate::analysis::found(t.child_named(&tl, main, "b"), "t.child_named(&tl, main, \"b\")");
+        let x = crate::analysis::found(t.child_named(&tl, a, "x"), "t.child_named(&tl, a, \"x\")");
+        let idle = crate::analysis::found(
+            t.child_named(&tl, FlameTree::ROOT, "runtime.idle"),
+            "t.child_named(&tl, FlameTree::ROOT, \"runtime.idle\")",
+        );
         let rects = flame_layout(&t, FlameTree::ROOT, 500.0, 1.0);
-        let r = |n: u32| rects.iter().find(|r| r.node == n).copied().unwrap();
+        let r = |n: u32| {
+            crate::analysis::found(
+                rects.iter().find(|r| r.node == n).copied(),
+                "rects.iter().find(|r| r.node == n).copied()",
+            )
+        };
         assert_eq!(rects.len(), 6);
         assert_eq!(rects[0], FlameRect { node: 0, x: 0.0, width: 500.0, depth: 0 });
         assert_eq!(r(main), FlameRect { node: main, x: 0.0, width: 400.0, depth: 1 });

@@ -214,3 +214,13 @@ mod tests {
         assert!(Filter::all().includes(GoroutineId(4)));
     }
 }
+
+/// Test helper: the value, or a test failure naming what was missing
+/// (test modules here read fixed, hand-built inputs, never trace files).
+#[cfg(test)]
+pub(crate) fn found<T>(value: Option<T>, what: &str) -> T {
+    match value {
+        Some(v) => v,
+        None => panic!("expected {what}"),
+    }
+}

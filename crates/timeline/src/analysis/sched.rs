@@ -502,7 +502,10 @@ mod tests {
             ]
         );
         assert_eq!(w[0].woken_by, Some(GoroutineId(2)));
-        assert_eq!(w[0].stack, tl.goroutines[0].track.span(1).unwrap().stack);
+        assert_eq!(
+            w[0].stack,
+            crate::analysis::found(tl.goroutines[0].track.span(1), "tl.goroutines[0].track.span(1)").stack
+        );
         assert_eq!(w[1].stack, tl.goroutines[1].creation_stack);
         assert_eq!(w[2].woken_by, None);
         // Clipped to [40, 45): g1 and g2 wait 5 ns each from 40, so the lower

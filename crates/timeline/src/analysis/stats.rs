@@ -211,13 +211,20 @@ mod tests {
 
     #[test]
     fn percentiles_by_nearest_rank() {
-        let d = DurationStats::from_durations((1..=100).rev().collect()).unwrap();
+        let d = crate::analysis::found(
+            DurationStats::from_durations((1..=100).rev().collect()),
+            "DurationStats::from_durations((1..=100).rev().collect())",
+        );
         assert_eq!((d.count, d.total_ns, d.min_ns, d.max_ns), (100, 5050, 1, 100));
         assert_eq!((d.p50_ns, d.p95_ns, d.p99_ns), (50, 95, 99));
         assert_eq!(d.mean_ns, 50.5);
-        let d = DurationStats::from_durations(vec![7, 3]).unwrap();
+        let d = crate::analysis::found(
+            DurationStats::from_durations(vec![7, 3]),
+            "DurationStats::from_durations(vec![7, 3])",
+        );
         assert_eq!((d.p50_ns, d.p95_ns, d.p99_ns), (3, 7, 7));
-        let d = DurationStats::from_durations(vec![42]).unwrap();
+        let d =
+            crate::analysis::found(DurationStats::from_durations(vec![42]), "DurationStats::from_durations(vec![42])");
         assert_eq!((d.min_ns, d.p50_ns, d.p99_ns, d.max_ns), (42, 42, 42, 42));
         assert_eq!(DurationStats::from_durations(Vec::new()), None);
     }
@@ -238,12 +245,15 @@ mod tests {
     #[test]
     fn per_state_and_category() {
         let s = goroutine_stats(&worker(1, StrId(0)), TimeRange::ALL);
-        let recv = s.state(GState::ChanRecv).unwrap();
+        let recv = crate::analysis::found(s.state(GState::ChanRecv), "s.state(GState::ChanRecv)");
         assert_eq!((recv.count, recv.total_ns, recv.min_ns, recv.max_ns), (2, 70, 30, 40));
-        let run = s.state(GState::Running).unwrap();
+        let run = crate::analysis::found(s.state(GState::Running), "s.state(GState::Running)");
         assert_eq!((run.count, run.total_ns, run.p50_ns), (2, 25, 10));
-        assert_eq!(s.category(Category::Blocked).unwrap().total_ns, 70);
-        assert_eq!(s.category(Category::Runnable).unwrap().total_ns, 5);
+        assert_eq!(crate::analysis::found(s.category(Category::Blocked), "s.category(Category::Blocked)").total_ns, 70);
+        assert_eq!(
+            crate::analysis::found(s.category(Category::Runnable), "s.category(Category::Runnable)").total_ns,
+            5
+        );
         assert_eq!(s.state(GState::Select), None);
         assert_eq!(
             s.states.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
@@ -255,10 +265,10 @@ mod tests {
     fn a_range_clips_spans() {
         // [20, 50): chan receive 20-40, runnable 40-45, running 45-50.
         let s = goroutine_stats(&worker(1, StrId(0)), TimeRange::new(20, 50));
-        assert_eq!(s.state(GState::ChanRecv).unwrap().total_ns, 20);
-        assert_eq!(s.state(GState::Running).unwrap().total_ns, 5);
-        assert_eq!(s.state(GState::Runnable).unwrap().count, 1);
-        assert_eq!(s.category(Category::Running).unwrap().count, 1);
+        assert_eq!(crate::analysis::found(s.state(GState::ChanRecv), "s.state(GState::ChanRecv)").total_ns, 20);
+        assert_eq!(crate::analysis::found(s.state(GState::Running), "s.state(GState::Running)").total_ns, 5);
+        assert_eq!(crate::analysis::found(s.state(GState::Runnable), "s.state(GState::Runnable)").count, 1);
+        assert_eq!(crate::analysis::found(s.category(Category::Running), "s.category(Category::Running)").count, 1);
         assert!(goroutine_stats(&worker(1, StrId(0)), TimeRange::new(200, 300)).is_empty());
     }
 
@@ -271,7 +281,7 @@ mod tests {
         let all = start_fn_stats(&tl, TimeRange::ALL);
         assert_eq!(all.iter().map(|f| (f.start_fn, f.goroutines)).collect::<Vec<_>>(), [(alpha, 2), (zed, 2)]);
         let zs = &all[1].stats;
-        let recv = zs.state(GState::ChanRecv).unwrap();
+        let recv = crate::analysis::found(zs.state(GState::ChanRecv), "zs.state(GState::ChanRecv)");
         assert_eq!((recv.count, recv.total_ns, recv.p50_ns, recv.p95_ns), (4, 140, 30, 40));
         // Goroutine 4 runs only after 100, so in [0, 100) alpha has one goroutine.
         let early = start_fn_stats(&tl, TimeRange::new(0, 100));
