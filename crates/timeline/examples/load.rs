@@ -8,7 +8,25 @@ fn rss_kb(field: &str) -> u64 {
         .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         .unwrap_or(0)
 }
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Samples anonymous RSS every 5 ms and keeps the peak (the mapped trace's
+/// pages are file-backed and not counted).
+fn peak_anon_sampler() -> std::sync::Arc<std::sync::atomic::AtomicU64> {
+    let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let p = peak.clone();
+    std::thread::spawn(move || {
+        loop {
+            p.fetch_max(rss_kb("RssAnon:"), std::sync::atomic::Ordering::Relaxed);
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    });
+    peak
+}
+
 fn main() {
+    let peak = peak_anon_sampler();
     let path = std::env::args().nth(1).expect("trace path");
     let f = std::fs::File::open(&path).unwrap();
     let bytes = unsafe { memmap2::Mmap::map(&f) }.unwrap();
@@ -16,7 +34,7 @@ fn main() {
     let tl = timeline::build(&bytes, &timeline::Progress::default()).unwrap();
     let dt = t0.elapsed();
     println!(
-        "{path}: {} gens, {} MB in {:.2}s ({:.0} MB/s); {} events, {} goroutines, {} spans; heap_bytes {} MB; RssAnon {} MB, VmHWM {} MB; err {:?}",
+        "{path}: {} gens, {} MB in {:.2}s ({:.0} MB/s); {} events, {} goroutines, {} spans; heap_bytes {} MB; RssAnon {} MB, peak RssAnon {} MB, VmHWM {} MB; err {:?}",
         tl.generations,
         bytes.len() / 1_000_000,
         dt.as_secs_f64(),
@@ -26,6 +44,7 @@ fn main() {
         tl.span_count(),
         tl.heap_bytes() / 1_000_000,
         rss_kb("RssAnon:") / 1024,
+        peak.load(std::sync::atomic::Ordering::Relaxed).max(rss_kb("RssAnon:")) / 1024,
         rss_kb("VmHWM:") / 1024,
         tl.error.as_ref().map(|e| e.to_string())
     );
@@ -51,4 +70,6 @@ fn main() {
         mb(tl.stacks.heap_bytes()),
         mb(tl.strings.heap_bytes())
     );
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    println!("RssAnon 1 s later: {} MB", rss_kb("RssAnon:") / 1024);
 }

@@ -6,8 +6,9 @@ use trace_core::{Event, GenerationRun, ParallelDecode, Reader, TimeNs, Version};
 
 use crate::merge::{COUNTER_RESOLUTION_NS, Merger};
 use crate::model::Timeline;
-use crate::part::GenPart;
+use crate::part::{GenPart, Retime, StackMap};
 use crate::progress::{Phase, Progress};
+use std::sync::Arc;
 
 /// Why a build produced no timeline.
 #[derive(Debug, thiserror::Error)]
@@ -48,13 +49,15 @@ pub fn build_with(data: &[u8], progress: &Progress, mode: Mode) -> Result<Timeli
     Ok(timeline)
 }
 
-/// Collects one generation's part.
-fn collect<'a>(run: &mut GenerationRun<'a>) -> GenPart<'a> {
-    let mut part = GenPart::new(COUNTER_RESOLUTION_NS);
-    let generation = run.generation();
-    // Logs take about 1.5 bytes per trace byte; reserving spares the copies
-    // of growing them.
-    part.reserve_logs(generation.end_offset.saturating_sub(generation.start_offset) as usize * 3 / 2);
+/// Collects generation `index`'s part, with the chain's time `floor` for
+/// it if known (see [`GenPart::new`]).
+fn collect<'a>(
+    run: &mut GenerationRun<'a>,
+    index: usize,
+    floor: Option<TimeNs>,
+    stacks: &[Arc<StackMap>],
+) -> GenPart<'a> {
+    let mut part = GenPart::new(COUNTER_RESOLUTION_NS, index, floor, stacks.get(index).cloned());
     let mut ev = Event::EMPTY;
     let mut ord = 0u32;
     // A decode error is recorded in the run and reported by the chain.
@@ -77,50 +80,85 @@ fn build_v2(data: &[u8], progress: &Progress, mode: Mode) -> Result<Timeline, Bu
     // are dropped once merged.
     let window = if parallel { rayon::current_num_threads().max(1) } else { 1 };
     let mut start = 0;
-    let mut pending: Vec<(GenPart<'_>, Option<TimeNs>)> = Vec::new();
+    let mut pending: Vec<(GenPart<'_>, Option<Retime>)> = Vec::new();
+    // Each generation's stacks, numbered trace-wide in generation order
+    // before it is collected (so the numbering is the same however the
+    // generations are spread over threads).
+    let mut stacks: Vec<Arc<StackMap>> = Vec::with_capacity(pd.len());
+    // Parts are collected before the chain knows each one's time floor; the
+    // rare part whose times the floor changes is collected again with it.
     while start < pd.len() && !chainer.is_stopped() {
         if progress.is_cancelled() {
             return Err(BuildError::Cancelled);
         }
         let end = (start + window).min(pd.len());
+        let built: Vec<_> = if parallel {
+            (start..end).into_par_iter().map(|i| pd.generation(i)).collect()
+        } else {
+            (start..end).map(|i| pd.generation(i)).collect()
+        };
+        for g in &built {
+            let map = g.as_ref().map(|g| merger.intern_table(&g.table)).unwrap_or_default();
+            stacks.push(Arc::new(map));
+        }
+        let stacks_now = &stacks;
         let decode = || -> Vec<_> {
+            let run = |(i, g)| pd.run_generation(i, g, |r| collect(r, i, None, stacks_now));
             if parallel {
-                (start..end).into_par_iter().map(|i| pd.run(i, collect)).collect()
+                (start..end).into_par_iter().zip(built).map(run).collect()
             } else {
-                (start..end).map(|i| pd.run(i, collect)).collect()
+                (start..end).zip(built).map(run).collect()
             }
         };
+        let taken = std::mem::take(&mut pending);
         let started = if parallel {
             let merger = &mut merger;
-            let pending = &pending;
-            rayon::join(decode, || merger.merge(pending)).0
+            rayon::join(decode, || merger.merge(taken)).0
         } else {
-            merger.merge(&pending);
+            merger.merge(taken);
             decode()
         };
-        pending.clear();
-        for s in started {
-            chainer.feed(s, collect);
+        for (i, s) in (start..end).zip(started) {
+            chainer.feed(s, |r| collect(r, i, None, &stacks));
         }
-        pending = chainer.take_confirmed().into_iter().map(|(p, f, _)| (p, f)).collect();
+        pending = chainer.take_confirmed().into_iter().map(|(p, f, _)| confirm(&pd, p, f, &stacks)).collect();
         if let Some((p, _)) = pending.last() {
             progress.set_done(p.end_offset);
         }
         start = end;
     }
     progress.set_phase(Phase::Finishing);
-    merger.merge(&pending);
-    drop(pending);
+    merger.merge(pending);
     let mut chained = chainer.finish();
-    let rest: Vec<_> = chained.values.drain(..).zip(chained.time_floors.drain(..)).collect();
-    merger.merge(&rest);
+    let rest: Vec<_> =
+        chained.values.drain(..).zip(chained.time_floors.drain(..)).map(|(p, f)| confirm(&pd, p, f, &stacks)).collect();
+    merger.merge(rest);
     Ok(merger.finish(chained.error, data.len() as u64))
+}
+
+/// A confirmed part with what its time floor changes: parts are collected
+/// before the chain knows their floor, which moves the times of a
+/// generation's first events; the rare part where it moves more is
+/// collected again with it.
+fn confirm<'a>(
+    pd: &ParallelDecode<'a>,
+    mut part: GenPart<'a>,
+    floor: Option<TimeNs>,
+    stacks: &[Arc<StackMap>],
+) -> (GenPart<'a>, Option<Retime>) {
+    if part.needs_floor(floor) {
+        let i = part.index;
+        (pd.run(i, |r| collect(r, i, floor, stacks)).into_value(), None)
+    } else {
+        let retime = part.take_retime(floor);
+        (part, retime)
+    }
 }
 
 fn build_v1(data: &[u8], progress: &Progress) -> Result<Timeline, BuildError> {
     let mut reader = Reader::new(data)?;
     progress.set_phase(Phase::Decoding);
-    let mut part = GenPart::new(COUNTER_RESOLUTION_NS);
+    let mut part = GenPart::new(COUNTER_RESOLUTION_NS, 0, None, None);
     let mut ev = Event::EMPTY;
     let mut ord = 0u32;
     let mut error = None;
@@ -144,6 +182,6 @@ fn build_v1(data: &[u8], progress: &Progress) -> Result<Timeline, BuildError> {
     }
     progress.set_phase(Phase::Finishing);
     let mut merger = Merger::new(true);
-    merger.merge(&[(part, None)]);
+    merger.merge(vec![(part, None)]);
     Ok(merger.finish(error, data.len() as u64))
 }

@@ -29,6 +29,7 @@ mod part;
 pub mod plan;
 pub mod progress;
 pub mod search;
+mod shard;
 pub mod stacks;
 pub mod state;
 pub mod strings;

@@ -2,70 +2,35 @@
 
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
-use trace_core::{GoroutineId, ProcId, ThreadId, TimeNs};
+use trace_core::{GoroutineId, ProcId, ThreadId};
 
 use crate::model::{
     Counters, CpuSample, Goroutine, LogEntry, Proc, RangeKind, RangeSpan, Region, Task, Thread, Timeline,
 };
-use crate::part::{Edge, GenPart, Log, MetricKind, Rec, SHARDS, Tag, UserKind};
+use crate::part::{Edge, GSeg, GenPart, MetricKind, Retime, SHARDS, Seg, StackMap, UserKind};
+use crate::shard::Shard;
 use crate::stacks::{Frame, StackId, StackTree};
-use crate::state::{GState, MState, PState};
+use crate::state::{MState, PState};
 use crate::strings::{StrId, Strings};
 use crate::track::TrackBuilder;
 
 /// Goroutine counters keep at most one sample per this many ns.
 pub(crate) const COUNTER_RESOLUTION_NS: i64 = 10_000;
 
-struct GBuild {
-    track: TrackBuilder,
-    parent: i64,
-    creation_stack: StackId,
-    start_stack: StackId,
-    first_stack: StackId,
-    created_ns: Option<i64>,
-    exited_ns: Option<i64>,
-}
-
-/// The tracks of the resources whose records go to one shard log.
-#[derive(Default)]
-struct Shard {
-    goroutines: FxHashMap<i64, GBuild>,
-    procs: FxHashMap<i64, TrackBuilder>,
-    threads: FxHashMap<i64, TrackBuilder>,
-}
-
-impl Shard {
-    /// Applies one part's log for this shard.
-    fn apply(&mut self, log: &Log, stacks: &[StackId], floor: Option<TimeNs>) {
-        let stack = |i: u32| stacks.get(i as usize).copied().unwrap_or_default();
-        for mut r in log.iter() {
-            r.time = fix(floor, r.time, r.ord);
-            match r.tag {
-                t if t == Tag::G as u8 => {
-                    let g = self.goroutines.entry(r.id).or_insert_with(GBuild::new);
-                    push_goroutine(g, &r, r.time, stack(r.stack));
-                }
-                t if t == Tag::Created as u8 => {
-                    let g = self.goroutines.entry(r.id).or_insert_with(GBuild::new);
-                    g.parent = r.a;
-                    g.creation_stack = stack(r.stack);
-                    g.start_stack = stack(r.b as u32);
-                    g.created_ns = Some(r.time);
-                }
-                t if t == Tag::Label as u8 => {
-                    if let Some(g) = self.goroutines.get_mut(&r.id)
-                        && g.track.last_state() == Some(GState::Running as u8)
-                    {
-                        g.track.set_last_b(r.a);
-                    }
-                }
-                t if t == Tag::P as u8 => {
-                    push_simple(self.procs.entry(r.id).or_default(), &r, |s| s == PState::Idle as u8);
-                }
-                _ => push_simple(self.threads.entry(r.id).or_default(), &r, |s| s == MState::Idle as u8),
-            }
-        }
+/// Appends a P's or thread's piece of the next generation, leaving out its
+/// first span if it restates the state the track is in, or is idle before
+/// anything happened.
+fn stitch_simple(b: &mut TrackBuilder, mut seg: Seg, retime: Option<&Retime>, is_idle: impl Fn(u8) -> bool) {
+    if let Some(r) = retime {
+        seg.track.retime(r.limit_ns, |t| r.apply(t));
     }
+    let Some(head) = seg.track.first() else { return };
+    let last = b.last_state();
+    let idle = is_idle(head.state);
+    let drop = (seg.head_restate && last == Some(head.state))
+        || (b.is_empty() && idle && !seg.head_restate)
+        || (last == Some(head.state) && idle);
+    b.append(seg.track, drop);
 }
 
 /// Accumulates parts in generation order.
@@ -74,6 +39,8 @@ pub(crate) struct Merger {
     strings: Strings,
     stacks: StackTree,
     shards: Vec<Shard>,
+    procs: FxHashMap<i64, TrackBuilder>,
+    threads: FxHashMap<i64, TrackBuilder>,
     counts: [i64; 4],
     counters: Counters,
     open_ranges: FxHashMap<(RangeKind, i64), (i64, StrId)>,
@@ -90,20 +57,6 @@ pub(crate) struct Merger {
     end_ns: i64,
 }
 
-impl GBuild {
-    fn new() -> GBuild {
-        GBuild {
-            track: TrackBuilder::default(),
-            parent: -1,
-            creation_stack: StackId::NONE,
-            start_stack: StackId::NONE,
-            first_stack: StackId::NONE,
-            created_ns: None,
-            exited_ns: None,
-        }
-    }
-}
-
 impl Merger {
     /// A merger; `parallel` spreads the track work over rayon's threads.
     pub fn new(parallel: bool) -> Merger {
@@ -112,6 +65,8 @@ impl Merger {
             strings: Strings::default(),
             stacks: StackTree::default(),
             shards: (0..SHARDS).map(|_| Shard::default()).collect(),
+            procs: FxHashMap::default(),
+            threads: FxHashMap::default(),
             counts: [0; 4],
             counters: Counters::default(),
             open_ranges: FxHashMap::default(),
@@ -128,39 +83,84 @@ impl Merger {
         }
     }
 
-    /// Adds the next generations' parts, in order, each with the chain's
-    /// time floor for it (see `trace_core::parallel::Chained`).
-    pub fn merge(&mut self, parts: &[(GenPart<'_>, Option<TimeNs>)]) {
-        let maps: Vec<Vec<StackId>> = parts.iter().map(|(p, floor)| self.merge_global(p, *floor)).collect();
-        let apply = |(s, shard): (usize, &mut Shard)| {
-            for ((part, floor), map) in parts.iter().zip(&maps) {
-                if let Some(log) = part.shards.get(s) {
-                    shard.apply(log, map, *floor);
+    /// Adds the next generations' parts, in order.
+    pub fn merge(&mut self, parts: Vec<(GenPart<'_>, Option<Retime>)>) {
+        // Per shard, each part's goroutine pieces with its stack map.
+        let mut by_shard: Vec<Vec<(usize, Vec<GSeg>)>> = (0..SHARDS).map(|_| Vec::new()).collect();
+        let mut maps = Vec::with_capacity(parts.len());
+        let mut retimes = Vec::with_capacity(parts.len());
+        for (pi, (mut part, retime)) in parts.into_iter().enumerate() {
+            let r = retime.as_ref();
+            maps.push(self.merge_global(&part, r));
+            for (s, pieces) in part.take_goroutines().into_iter().enumerate() {
+                if let Some(list) = by_shard.get_mut(s) {
+                    list.push((pi, pieces));
+                }
+            }
+            for seg in part.take_procs() {
+                stitch_simple(self.procs.entry(seg.id).or_default(), seg, r, |s| s == PState::Idle as u8);
+            }
+            for seg in part.take_threads() {
+                stitch_simple(self.threads.entry(seg.id).or_default(), seg, r, |s| s == MState::Idle as u8);
+            }
+            retimes.push(retime);
+        }
+        let (strings, stacks) = (&self.strings, &self.stacks);
+        let apply = |(shard, list): (&mut Shard, Vec<(usize, Vec<GSeg>)>)| {
+            for (pi, pieces) in list {
+                let map = maps.get(pi).and_then(|m: &Option<Vec<StackId>>| m.as_deref());
+                let retime = retimes.get(pi).and_then(Option::as_ref);
+                for piece in pieces {
+                    shard.stitch(piece, map, retime, strings, stacks);
                 }
             }
         };
         if self.parallel {
-            self.shards.par_iter_mut().enumerate().for_each(apply);
+            self.shards.par_iter_mut().zip(by_shard.into_par_iter()).for_each(apply);
         } else {
-            self.shards.iter_mut().enumerate().for_each(apply);
+            self.shards.iter_mut().zip(by_shard).for_each(apply);
         }
     }
 
-    /// Everything of a part that is not per resource; returns its stack map.
-    fn merge_global(&mut self, part: &GenPart<'_>, floor: Option<TimeNs>) -> Vec<StackId> {
+    /// Interns a generation's strings and stacks, in ID order, before it
+    /// is collected, so its spans carry trace-wide stack numbers from the
+    /// start. (All its strings: the merge interns some of them later, and
+    /// the numbering must not depend on how merges and generations
+    /// interleave.)
+    pub fn intern_table(&mut self, table: &trace_core::EvTable<'_>) -> StackMap {
+        for (_, s) in table.strings() {
+            self.strings.intern(s);
+        }
+        let mut map = StackMap::default();
+        for id in table.stack_ids() {
+            let frames = table.resolved_frames(id);
+            if !frames.is_empty() {
+                map.insert(id.0, self.intern_stack(frames));
+            }
+        }
+        map
+    }
+
+    /// Everything of a part that is not per resource; returns its stack
+    /// map, if its stacks are numbered locally.
+    fn merge_global(&mut self, part: &GenPart<'_>, retime: Option<&Retime>) -> Option<Vec<StackId>> {
+        let fix = |t: i64| retime.map_or(t, |r| r.apply(t));
         self.generations += 1;
         self.events += part.events;
         if let Some(t) = part.first_time {
-            self.start_ns.get_or_insert(fix(floor, t, 0));
-            let last_ord = part.events.saturating_sub(1).min(u64::from(u32::MAX)) as u32;
-            self.end_ns = self.end_ns.max(fix(floor, part.last_time, last_ord));
+            self.start_ns.get_or_insert(fix(t));
+            self.end_ns = self.end_ns.max(fix(part.last_time));
         }
-        let stacks: Vec<StackId> = part.stacks.iter().map(|frames| self.intern_stack(frames)).collect();
-        let stack = |i: u32| stacks.get(i as usize).copied().unwrap_or_default();
+        let stacks: Option<Vec<StackId>> =
+            (!part.is_premapped()).then(|| part.stacks.iter().map(|frames| self.intern_stack(frames)).collect());
+        let stack = |i: u32| match &stacks {
+            Some(map) => map.get(i as usize).copied().unwrap_or_default(),
+            None => StackId(i),
+        };
 
-        self.merge_counts(part, floor);
-        for &(t, ord, kind, v) in &part.metrics {
-            let t = fix(floor, t, ord);
+        self.merge_counts(part, &fix);
+        for &(t, kind, v) in &part.metrics {
+            let t = fix(t);
             let c = match kind {
                 MetricKind::HeapAlloc => &mut self.counters.heap_alloc,
                 MetricKind::HeapGoal => &mut self.counters.heap_goal,
@@ -169,7 +169,7 @@ impl Merger {
             c.push(t, v as i64);
         }
         for r in &part.ranges {
-            let t = fix(floor, r.time, r.ord);
+            let t = fix(r.time);
             let key = (r.kind, r.scope);
             match r.edge {
                 Edge::Begin => {
@@ -191,10 +191,11 @@ impl Merger {
                 }
             }
         }
-        self.merge_user(part, floor);
-        for &(t, ord, g, p, m, s) in &part.samples {
+        self.merge_user(part, &fix);
+        for &(t, g, p, m, s) in &part.samples {
+            let t = fix(t);
             self.samples.push(CpuSample {
-                time_ns: fix(floor, t, ord),
+                time_ns: t,
                 g: GoroutineId(g),
                 p: ProcId(p),
                 m: ThreadId(m),
@@ -216,9 +217,9 @@ impl Merger {
         self.stacks.insert(&frames)
     }
 
-    fn merge_counts(&mut self, part: &GenPart<'_>, floor: Option<TimeNs>) {
-        for &(t, ord, deltas) in &part.counts {
-            let t = fix(floor, t, ord);
+    fn merge_counts(&mut self, part: &GenPart<'_>, fix: &impl Fn(i64) -> i64) {
+        for &(t, deltas) in &part.counts {
+            let t = fix(t);
             for (c, d) in deltas.into_iter().enumerate() {
                 if d == 0 {
                     continue;
@@ -237,9 +238,9 @@ impl Merger {
         }
     }
 
-    fn merge_user(&mut self, part: &GenPart<'_>, floor: Option<TimeNs>) {
+    fn merge_user(&mut self, part: &GenPart<'_>, fix: &impl Fn(i64) -> i64) {
         for u in &part.user {
-            let t = fix(floor, u.time, u.ord);
+            let t = fix(u.time);
             match u.what {
                 UserKind::TaskBegin | UserKind::TaskEnd => {
                     let typ = if u.what == UserKind::TaskBegin { self.strings.intern(u.s1) } else { StrId(0) };
@@ -306,26 +307,20 @@ impl Merger {
         let end_ns = self.end_ns.max(start_ns);
         let shards = std::mem::take(&mut self.shards);
         let (strings, stacks) = (&self.strings, &self.stacks);
-        let finish_shard = |shard: Shard| {
-            let gs: Vec<Goroutine> =
-                shard.goroutines.into_iter().map(|(id, g)| finish_goroutine(id, g, end_ns, strings, stacks)).collect();
-            let ps: Vec<Proc> =
-                shard.procs.into_iter().map(|(id, b)| Proc { id: ProcId(id), track: b.finish(end_ns) }).collect();
-            let ms: Vec<Thread> =
-                shard.threads.into_iter().map(|(id, b)| Thread { id: ThreadId(id), track: b.finish(end_ns) }).collect();
-            (gs, ps, ms)
-        };
-        let done: Vec<_> = if self.parallel {
+        let finish_shard = |shard: Shard| -> Vec<Goroutine> { shard.finish(end_ns, strings, stacks) };
+        let done: Vec<Vec<Goroutine>> = if self.parallel {
             shards.into_par_iter().map(finish_shard).collect()
         } else {
             shards.into_iter().map(finish_shard).collect()
         };
-        let (mut goroutines, mut procs, mut threads) = (Vec::new(), Vec::new(), Vec::new());
-        for (gs, ps, ms) in done {
+        let mut goroutines = Vec::with_capacity(done.iter().map(Vec::len).sum());
+        for gs in done {
             goroutines.extend(gs);
-            procs.extend(ps);
-            threads.extend(ms);
         }
+        let mut procs: Vec<Proc> =
+            self.procs.drain().map(|(id, b)| Proc { id: ProcId(id), track: b.finish(end_ns) }).collect();
+        let mut threads: Vec<Thread> =
+            self.threads.drain().map(|(id, b)| Thread { id: ThreadId(id), track: b.finish(end_ns) }).collect();
         goroutines.sort_by_key(|g| g.id);
         procs.sort_by_key(|p| p.id);
         threads.sort_by_key(|t| t.id);
@@ -378,34 +373,6 @@ impl Merger {
     }
 }
 
-fn finish_goroutine(id: i64, g: GBuild, end_ns: i64, strings: &Strings, stacks: &StackTree) -> Goroutine {
-    let from = if g.start_stack != StackId::NONE { g.start_stack } else { g.first_stack };
-    let start_fn = stacks.start_function(from, strings);
-    let name = strings.get(start_fn);
-    let is_system = name.starts_with("runtime.") && name != "runtime.main";
-    Goroutine {
-        id: GoroutineId(id),
-        parent: GoroutineId(g.parent),
-        start_fn,
-        creation_stack: g.creation_stack,
-        start_stack: g.start_stack,
-        created_ns: g.created_ns,
-        exited_ns: g.exited_ns,
-        is_system,
-        track: g.track.finish(end_ns),
-    }
-}
-
-/// Go's timestamp repair across a generation boundary, for the `ord`-th
-/// event of a speculatively decoded generation.
-fn fix(floor: Option<TimeNs>, t: i64, ord: u32) -> i64 {
-    let t = match floor {
-        Some(f) => t.max(f.0.saturating_add(1 + i64::from(ord))),
-        None => t,
-    };
-    t.clamp(-crate::part::MAX_TIME_NS, crate::part::MAX_TIME_NS)
-}
-
 fn add_goroutine(task: &mut Task, g: i64) {
     let g = GoroutineId(g);
     if g.is_some()
@@ -413,41 +380,4 @@ fn add_goroutine(task: &mut Task, g: i64) {
     {
         task.goroutines.insert(i, g);
     }
-}
-
-/// Appends a goroutine record, skipping restatements of a known state.
-fn push_goroutine(g: &mut GBuild, r: &Rec, t: i64, stack: StackId) {
-    let state = GState::from_u8(r.state).unwrap_or(GState::Blocked);
-    if r.restate
-        && let Some(last) = g.track.last_state().and_then(GState::from_u8)
-        && last.category() == state.category()
-    {
-        return;
-    }
-    if g.first_stack == StackId::NONE
-        && stack != StackId::NONE
-        && (state.is_blocked() || matches!(state, GState::Syscall | GState::Preempted | GState::Yielded))
-    {
-        g.first_stack = stack;
-    }
-    if state == GState::Exited {
-        g.exited_ns = Some(t);
-    }
-    g.track.push(t, r.state, stack, r.a, r.b);
-}
-
-/// Appends a P or thread record, skipping restatements of a known state and
-/// the leading idle spans before anything happened.
-fn push_simple(b: &mut TrackBuilder, r: &Rec, is_idle: impl Fn(u8) -> bool) {
-    let t = r.time;
-    if r.restate && b.last_state() == Some(r.state) {
-        return;
-    }
-    if b.is_empty() && is_idle(r.state) && !r.restate {
-        return;
-    }
-    if b.last_state() == Some(r.state) && is_idle(r.state) {
-        return;
-    }
-    b.push(t, r.state, StackId::NONE, r.a, r.b);
 }

@@ -1,162 +1,138 @@
 //! What one generation contributes to the timeline, collected on its own
 //! thread before the generations are stitched together in order.
 
+use std::sync::Arc;
+
 use rustc_hash::FxHashMap;
 use trace_core::event::RangeName;
 use trace_core::spec::ev;
-use trace_core::{Event, EventContext, EventKind, GoState, ProcState, ResolvedFrame, ResourceId};
+use trace_core::{Event, EventContext, EventKind, GoState, ProcState, ResolvedFrame, ResourceId, TimeNs};
 
+use crate::stacks::StackId;
 use crate::state::{GState, MState, PState};
+use crate::track::TrackBuilder;
 
 /// Times are clamped to +-2^61 ns (73 years), far beyond any real trace.
 pub(crate) const MAX_TIME_NS: i64 = 1 << 61;
 
-/// Goroutine, P and thread records are spread over this many logs by
-/// resource, so the merge can run one log index per thread.
+/// Goroutines are spread over this many shards by ID, so the stitching
+/// of generations can run one shard per thread.
 pub(crate) const SHARDS: usize = 64;
 
-/// Kinds of records in a shard log.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Tag {
-    /// A goroutine state change.
-    G = 0,
-    /// A P state change.
-    P = 1,
-    /// A thread state change.
-    M = 2,
-    /// A goroutine creation (parent, creation stack, start stack).
-    Created = 3,
-    /// A GC mark worker mode for the goroutine's running span.
-    Label = 4,
+/// The shard a goroutine goes to (IDs count up from 1, so this spreads
+/// them evenly, and `id / SHARDS` numbers them densely within a shard).
+pub(crate) fn shard_of(id: i64) -> usize {
+    id.rem_euclid(SHARDS as i64) as usize
 }
 
-const RESTATE: u8 = 0x80;
+/// A generation's stack IDs to trace-wide stack numbers.
+pub(crate) type StackMap = FxHashMap<u64, StackId>;
 
-/// One decoded log record.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Rec {
-    pub tag: u8,
-    /// A restatement (status event): ignored if the state is already known.
-    pub restate: bool,
+/// Events of a generation whose times are kept, so that the time floor the
+/// chain finds later can be applied to them without decoding again.
+pub(crate) const EARLY_EVENTS: usize = 1 << 17;
+
+/// Go's repair of times across a generation boundary, applied after the
+/// fact: the `i`-th event of a generation happened at no earlier than
+/// `floor + 1 + i`.
+pub(crate) struct Retime {
+    floor_ns: i64,
+    /// Times from here on do not move.
+    pub limit_ns: i64,
+    /// The first events' times, in order.
+    times: Vec<i64>,
+}
+
+impl Retime {
+    /// The repaired time of the event at `t` (for a time between events,
+    /// that of the next event).
+    pub fn apply(&self, t: i64) -> i64 {
+        if t >= self.limit_ns {
+            return t;
+        }
+        let i = self.times.partition_point(|&x| x < t) as i64;
+        t.max(self.floor_ns.saturating_add(1 + i)).clamp(-MAX_TIME_NS, MAX_TIME_NS)
+    }
+}
+
+/// The spans one generation holds for one goroutine, P or thread.
+///
+/// The first span may restate a state the previous generation already
+/// ended in; whether it is kept is decided when the pieces are stitched
+/// together in order ([`crate::merge`]).
+pub(crate) struct Seg {
     pub id: i64,
+    /// Spans; stacks are numbered per generation (see [`GenPart::stacks`]).
+    pub track: TrackBuilder,
+    /// Whether the first span came from a status event.
+    pub head_restate: bool,
+}
+
+/// A goroutine's piece of one generation.
+pub(crate) struct GSeg {
+    pub seg: Seg,
+    /// Its creation in this generation, if there.
+    pub created: Option<Created>,
+    /// Whether the first span's stack is where it blocked (see
+    /// [`blocking_stack`]).
+    pub head_has_first_stack: bool,
+    /// The first such stack after the first span (local, 0 if none).
+    pub first_stack: u32,
+    /// When it exited, by a span after the first.
+    pub exited_ns: Option<i64>,
+}
+
+/// A goroutine's creation.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Created {
     pub time: i64,
-    /// The event's number in its generation (Sync = 0), for time fix-ups.
-    pub ord: u32,
-    pub state: u8,
-    /// Local stack index (0 = none); for Created, the creation stack.
-    pub stack: u32,
-    /// For Created: the parent.
-    pub a: i64,
-    /// For Created: the start stack.
-    pub b: i64,
+    pub parent: i64,
+    /// Local stacks.
+    pub creation_stack: u32,
+    pub start_stack: u32,
 }
 
-/// A compact, time-ordered byte log of records.
-#[derive(Default)]
-pub(crate) struct Log {
-    bytes: Vec<u8>,
-    last_time: i64,
-    last_ord: u32,
+/// Whether a span in `state` with `stack` names where its goroutine
+/// blocked or stopped (the first such stack names the goroutine when its
+/// start stack is unknown).
+pub(crate) fn blocking_stack(state: GState, stack: u32) -> bool {
+    stack != 0 && (state.is_blocked() || matches!(state, GState::Syscall | GState::Preempted | GState::Yielded))
 }
 
-impl Log {
-    fn push(&mut self, r: &Rec) {
-        // Encode into a stack buffer: one capacity check per record.
-        let mut buf = [0u8; 64];
-        buf[0] = r.tag | if r.restate { RESTATE } else { 0 };
-        let mut n = put_at(&mut buf, 1, zz(r.id));
-        n = put_at(&mut buf, n, zz(r.time - self.last_time));
-        n = put_at(&mut buf, n, u64::from(r.ord.wrapping_sub(self.last_ord)));
-        if let Some(b) = buf.get_mut(n) {
-            *b = r.state;
+/// Pieces of one kind of resource, by ID in order of first appearance.
+struct SegMap<T> {
+    index: FxHashMap<i64, u32>,
+    items: Vec<T>,
+}
+
+impl<T> Default for SegMap<T> {
+    fn default() -> Self {
+        SegMap { index: FxHashMap::default(), items: Vec::new() }
+    }
+}
+
+impl<T> SegMap<T> {
+    fn find(&mut self, id: i64) -> Option<&mut T> {
+        let i = *self.index.get(&id)?;
+        self.items.get_mut(i as usize)
+    }
+
+    fn get(&mut self, id: i64, new: impl FnOnce() -> T) -> Option<&mut T> {
+        let next = self.items.len() as u32;
+        let i = *self.index.entry(id).or_insert(next);
+        if i == next {
+            self.items.push(new());
         }
-        n = put_at(&mut buf, n + 1, u64::from(r.stack));
-        n = put_at(&mut buf, n, zz(r.a));
-        n = put_at(&mut buf, n, zz(r.b));
-        self.last_time = r.time;
-        self.last_ord = r.ord;
-        self.bytes.extend_from_slice(buf.get(..n).unwrap_or_default());
-    }
-
-    /// The records, in order.
-    pub fn iter(&self) -> LogIter<'_> {
-        LogIter { bytes: &self.bytes, time: 0, ord: 0 }
+        self.items.get_mut(i as usize)
     }
 }
 
-/// Iterates a [`Log`].
-pub(crate) struct LogIter<'l> {
-    bytes: &'l [u8],
-    time: i64,
-    ord: u32,
+fn new_seg(id: i64) -> Seg {
+    Seg { id, track: TrackBuilder::default(), head_restate: false }
 }
 
-impl Iterator for LogIter<'_> {
-    type Item = Rec;
-
-    fn next(&mut self) -> Option<Rec> {
-        let (&tag, rest) = self.bytes.split_first()?;
-        self.bytes = rest;
-        let id = unzz(get(&mut self.bytes));
-        self.time += unzz(get(&mut self.bytes));
-        self.ord = self.ord.wrapping_add(get(&mut self.bytes) as u32);
-        let (&state, rest) = self.bytes.split_first()?;
-        self.bytes = rest;
-        let stack = get(&mut self.bytes) as u32;
-        let a = unzz(get(&mut self.bytes));
-        let b = unzz(get(&mut self.bytes));
-        let (time, ord) = (self.time, self.ord);
-        Some(Rec { tag: tag & !RESTATE, restate: tag & RESTATE != 0, id, time, ord, state, stack, a, b })
-    }
-}
-
-/// Writes a varint at `buf[at..]`, returning the new end (at most 10
-/// bytes; a full buffer drops the rest, which 7 varints of 64 bytes never hit).
-fn put_at(buf: &mut [u8; 64], mut at: usize, mut v: u64) -> usize {
-    while v >= 0x80 {
-        if let Some(b) = buf.get_mut(at) {
-            *b = v as u8 | 0x80;
-        }
-        at += 1;
-        v >>= 7;
-    }
-    if let Some(b) = buf.get_mut(at) {
-        *b = v as u8;
-    }
-    at + 1
-}
-
-fn get(bytes: &mut &[u8]) -> u64 {
-    let mut v = 0u64;
-    let mut shift = 0u32;
-    while let Some((&b, rest)) = bytes.split_first() {
-        *bytes = rest;
-        v |= u64::from(b & 0x7f) << shift.min(63);
-        if b < 0x80 {
-            break;
-        }
-        shift += 7;
-    }
-    v
-}
-
-fn zz(v: i64) -> u64 {
-    ((v << 1) ^ (v >> 63)) as u64
-}
-
-fn unzz(v: u64) -> i64 {
-    ((v >> 1) as i64) ^ -((v & 1) as i64)
-}
-
-/// The shard log a resource's records go to.
-pub(crate) fn shard_of(tag: Tag, id: i64) -> usize {
-    let kind = match tag {
-        Tag::P => 1u64,
-        Tag::M => 2,
-        _ => 0,
-    };
-    let h = (id as u64 ^ (kind << 61)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    (h >> 58) as usize % SHARDS
+fn new_gseg(id: i64) -> GSeg {
+    GSeg { seg: new_seg(id), created: None, head_has_first_stack: false, first_stack: 0, exited_ns: None }
 }
 
 /// Phase of a range event.
@@ -171,7 +147,6 @@ pub(crate) enum Edge {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct RangeRec<'a> {
     pub time: i64,
-    pub ord: u32,
     pub kind: crate::model::RangeKind,
     pub edge: Edge,
     pub scope: i64,
@@ -182,7 +157,6 @@ pub(crate) struct RangeRec<'a> {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct UserRec<'a> {
     pub time: i64,
-    pub ord: u32,
     pub what: UserKind,
     pub g: i64,
     pub id: u64,
@@ -211,44 +185,63 @@ pub(crate) enum MetricKind {
 
 /// Everything one generation contributes.
 pub(crate) struct GenPart<'a> {
-    /// Local stacks, innermost frame first; index 0 is the empty stack.
+    /// Local stacks, innermost frame first; index 0 is the empty stack
+    /// (unused with a [`StackMap`]).
     pub stacks: Vec<Vec<ResolvedFrame<'a>>>,
+    /// The trace-wide numbers of this generation's stacks, if known
+    /// before collecting.
+    premapped: Option<Arc<StackMap>>,
     stack_index: FxHashMap<u64, u32>,
-    /// Goroutine, P and thread records by [`shard_of`].
-    pub shards: Vec<Log>,
+    goroutines: SegMap<GSeg>,
+    procs: SegMap<Seg>,
+    threads: SegMap<Seg>,
     /// Goroutine category changes, summed per counter bucket: (bucket
-    /// start, first event number, deltas for runnable, running, syscall,
-    /// blocked).
-    pub counts: Vec<(i64, u32, [i32; 4])>,
-    pub metrics: Vec<(i64, u32, MetricKind, u64)>,
+    /// start, deltas for runnable, running, syscall, blocked).
+    pub counts: Vec<(i64, [i32; 4])>,
+    pub metrics: Vec<(i64, MetricKind, u64)>,
     pub ranges: Vec<RangeRec<'a>>,
     pub user: Vec<UserRec<'a>>,
-    /// CPU samples: (time, event number, g, p, m, local stack).
-    pub samples: Vec<(i64, u32, i64, i64, i64, u32)>,
+    /// CPU samples: (time, g, p, m, local stack).
+    pub samples: Vec<(i64, i64, i64, i64, u32)>,
     pub events: u64,
     pub first_time: Option<i64>,
     pub last_time: i64,
     pub end_offset: u64,
-    /// The number of the event being added.
-    cur_ord: u32,
+    /// The generation's index in the trace.
+    pub index: usize,
+    /// The time floor applied (see [`GenPart::needs_floor`]).
+    floor: Option<i64>,
+    /// The times of the first [`EARLY_EVENTS`] events.
+    early: Vec<i64>,
+    /// The time of the first event after those (`i64::MAX` if none).
+    early_end: i64,
+    /// The least `time - event number` over the events after those.
+    min_slack: i64,
     /// Counter bucket width.
     pub bucket_ns: i64,
 }
 
 impl<'a> Default for GenPart<'a> {
     fn default() -> Self {
-        GenPart::new(10_000)
+        GenPart::new(10_000, 0, None, None)
     }
 }
 
 impl<'a> GenPart<'a> {
-    /// An empty part. Times stay as the run reported them; the merge
-    /// applies the chain's time floor using each record's event number.
-    pub fn new(bucket_ns: i64) -> Self {
+    /// An empty part for generation `index`. With a `floor`, the `i`-th
+    /// event's time is raised to at least `floor + 1 + i` (Go's repair of
+    /// times across a generation boundary, see
+    /// `trace_core::parallel::Chained`); without one, times stay as the
+    /// run reported them and [`GenPart::needs_floor`] tells afterwards
+    /// whether the floor would have changed any.
+    pub fn new(bucket_ns: i64, index: usize, floor: Option<TimeNs>, premapped: Option<Arc<StackMap>>) -> Self {
         GenPart {
             stacks: Vec::new(),
+            premapped,
             stack_index: FxHashMap::default(),
-            shards: (0..SHARDS).map(|_| Log::default()).collect(),
+            goroutines: SegMap::default(),
+            procs: SegMap::default(),
+            threads: SegMap::default(),
             counts: Vec::new(),
             metrics: Vec::new(),
             ranges: Vec::new(),
@@ -258,22 +251,64 @@ impl<'a> GenPart<'a> {
             first_time: None,
             last_time: 0,
             end_offset: 0,
-            cur_ord: 0,
+            index,
+            floor: floor.map(|f| f.0),
+            early: Vec::new(),
+            early_end: i64::MAX,
+            min_slack: i64::MAX,
             bucket_ns: bucket_ns.max(1),
         }
     }
 
-    /// Reserves about `bytes` in total across the shard logs.
-    pub fn reserve_logs(&mut self, bytes: usize) {
-        for log in &mut self.shards {
-            log.bytes.reserve(bytes / SHARDS);
-        }
+    /// Whether a time `floor` (from the chain) raises the time of an event
+    /// past the first [`EARLY_EVENTS`], so the part must be collected again
+    /// with it. (Within a run times strictly increase, so `time - event
+    /// number` never decreases and the events a floor raises come first.)
+    pub fn needs_floor(&self, floor: Option<TimeNs>) -> bool {
+        self.floor.is_none() && floor.is_some_and(|f| f.0.saturating_add(1) > self.min_slack)
     }
 
-    /// Interns a generation stack locally.
+    /// How to move this part's times for the chain's time `floor`, if it
+    /// raises any (and [`GenPart::needs_floor`] is false): only times
+    /// before the end of the first [`EARLY_EVENTS`] events move.
+    pub fn take_retime(&mut self, floor: Option<TimeNs>) -> Option<Retime> {
+        let f = floor?.0;
+        if self.floor.is_some() || self.early.first().is_none_or(|&t| t > f) {
+            return None;
+        }
+        Some(Retime { floor_ns: f, limit_ns: self.early_end, times: std::mem::take(&mut self.early) })
+    }
+
+    /// The goroutine pieces, by [`shard_of`].
+    pub fn take_goroutines(&mut self) -> Vec<Vec<GSeg>> {
+        let mut out: Vec<Vec<GSeg>> = (0..SHARDS).map(|_| Vec::new()).collect();
+        for g in std::mem::take(&mut self.goroutines.items) {
+            if let Some(v) = out.get_mut(shard_of(g.seg.id)) {
+                v.push(g);
+            }
+        }
+        self.goroutines.index = FxHashMap::default();
+        out
+    }
+
+    /// The P pieces, in order of first appearance.
+    pub fn take_procs(&mut self) -> Vec<Seg> {
+        std::mem::take(&mut self.procs.items)
+    }
+
+    /// The thread pieces, in order of first appearance.
+    pub fn take_threads(&mut self) -> Vec<Seg> {
+        std::mem::take(&mut self.threads.items)
+    }
+
+    /// The number of a generation stack: trace-wide if the part has a
+    /// [`StackMap`], else local (interned here; renumbered by the merge).
     fn stack(&mut self, ctx: &EventContext<'_, 'a>, id: trace_core::StackId) -> u32 {
         if id.0 == 0 {
             return 0;
+        }
+        if let Some(m) = &self.premapped {
+            return m.get(&id.0).map_or(0, |s| s.0);
         }
         if self.stacks.is_empty() {
             self.stacks.push(Vec::new());
@@ -291,13 +326,14 @@ impl<'a> GenPart<'a> {
         i
     }
 
-    fn funcs(&self, stack: u32) -> impl Iterator<Item = &'a [u8]> + '_ {
-        self.stacks.get(stack as usize).into_iter().flatten().map(|f| f.func)
+    /// Whether stacks are numbered trace-wide already.
+    pub fn is_premapped(&self) -> bool {
+        self.premapped.is_some()
     }
 
     /// Classifies a goroutine found waiting by a status event from its stack.
-    fn waiting_state(&self, stack: u32) -> GState {
-        for f in self.funcs(stack) {
+    fn waiting_state(ctx: &EventContext<'_, 'a>, stack: trace_core::StackId) -> GState {
+        for f in funcs(ctx, stack) {
             let s = match f {
                 b"runtime.chanrecv" | b"runtime.chanrecv1" | b"runtime.chanrecv2" => GState::ChanRecv,
                 b"runtime.chansend" | b"runtime.chansend1" => GState::ChanSend,
@@ -306,7 +342,7 @@ impl<'a> GenPart<'a> {
                 b"internal/poll.runtime_pollWait" | b"runtime.netpollblock" => GState::Network,
                 b"sync.runtime_notifyListWait" => GState::Cond,
                 _ if f.starts_with(b"sync.") || f.starts_with(b"internal/sync.") => {
-                    return GState::refine_sync(self.funcs(stack));
+                    return GState::refine_sync(funcs(ctx, stack));
                 }
                 _ => continue,
             };
@@ -315,28 +351,50 @@ impl<'a> GenPart<'a> {
         GState::Blocked
     }
 
-    fn rec(&mut self, tag: Tag, id: i64, r: Rec) {
-        if tag != Tag::G && tag != Tag::Created && tag != Tag::Label && id < 0 {
+    /// A goroutine state change; a `restate` (status event) of a state
+    /// already known is dropped.
+    #[allow(clippy::too_many_arguments)]
+    fn g(&mut self, id: i64, time: i64, state: GState, stack: u32, a: i64, b: i64, restate: bool) {
+        let Some(g) = self.goroutines.get(id, || new_gseg(id)) else { return };
+        let t = &mut g.seg.track;
+        if t.is_empty() {
+            g.seg.head_restate = restate;
+            g.head_has_first_stack = blocking_stack(state, stack);
+        } else {
+            if restate
+                && let Some(last) = t.last_state().and_then(GState::from_u8)
+                && last.category() == state.category()
+            {
+                return;
+            }
+            if g.first_stack == 0 && blocking_stack(state, stack) {
+                g.first_stack = stack;
+            }
+            if state == GState::Exited {
+                g.exited_ns = Some(time);
+            }
+        }
+        t.push(time, state as u8, StackId(stack), a, b);
+    }
+
+    /// A P state change (`a` is the goroutine).
+    fn p(&mut self, id: i64, time: i64, state: PState, a: i64, restate: bool) {
+        if id < 0 {
             return;
         }
-        if let Some(log) = self.shards.get_mut(shard_of(tag, id)) {
-            log.push(&Rec { tag: tag as u8, id, ord: self.cur_ord, ..r });
+        if let Some(s) = self.procs.get(id, || new_seg(id)) {
+            push_simple(s, time, state as u8, a, restate, state == PState::Idle);
         }
     }
 
-    fn g(&mut self, g: i64, r: Rec) {
-        self.rec(Tag::G, g, r);
-    }
-
-    /// P spans keep the goroutine only: the thread is on the thread's own
-    /// track, and storing it here costs 2-3 bytes a span.
-    fn p(&mut self, p: i64, r: Rec) {
-        self.rec(Tag::P, p, Rec { b: -1, ..r });
-    }
-
-    /// Thread spans keep the goroutine only (its P is on the P's track).
-    fn m(&mut self, m: i64, r: Rec) {
-        self.rec(Tag::M, m, Rec { b: -1, ..r });
+    /// A thread state change (`a` is the goroutine).
+    fn m(&mut self, id: i64, time: i64, state: MState, a: i64, restate: bool) {
+        if id < 0 {
+            return;
+        }
+        if let Some(s) = self.threads.get(id, || new_seg(id)) {
+            push_simple(s, time, state as u8, a, restate, state == MState::Idle);
+        }
     }
 
     /// Adds one event (the `ord`-th of the generation, Sync = 0).
@@ -344,11 +402,18 @@ impl<'a> GenPart<'a> {
         // A damaged trace can carry absurd times (a saturated tick
         // conversion, a wrapped one): clamp them once here so no difference
         // of two times downstream can overflow.
-        let mut clamped = *e;
-        clamped.time = trace_core::TimeNs(e.time.0.clamp(-MAX_TIME_NS, MAX_TIME_NS));
-        let e = &clamped;
-        let time = e.time.0;
-        self.cur_ord = ord;
+        let mut time = e.time.0.clamp(-MAX_TIME_NS, MAX_TIME_NS);
+        if let Some(f) = self.floor {
+            time = time.max(f.saturating_add(1 + i64::from(ord))).clamp(-MAX_TIME_NS, MAX_TIME_NS);
+        }
+        if (ord as usize) < EARLY_EVENTS {
+            self.early.push(time);
+        } else {
+            if ord as usize == EARLY_EVENTS {
+                self.early_end = time;
+            }
+            self.min_slack = self.min_slack.min(time - i64::from(ord));
+        }
         self.events += 1;
         self.first_time.get_or_insert(time);
         self.last_time = time;
@@ -357,14 +422,14 @@ impl<'a> GenPart<'a> {
             self.count(&st, time);
         }
         match e.kind() {
-            EventKind::StateTransition => self.transition(e, ctx),
+            EventKind::StateTransition => self.transition(e, ctx, time),
             EventKind::Metric => {
                 let kind = match e.typ {
                     ev::HEAP_ALLOC => MetricKind::HeapAlloc,
                     ev::HEAP_GOAL => MetricKind::HeapGoal,
                     _ => MetricKind::Gomaxprocs,
                 };
-                self.metrics.push((time, ord, kind, e.args[0]));
+                self.metrics.push((time, kind, e.args[0]));
             }
             EventKind::RangeBegin | EventKind::RangeActive | EventKind::RangeEnd => {
                 let Some(r) = e.range() else { return };
@@ -385,7 +450,7 @@ impl<'a> GenPart<'a> {
                     ResourceId::Goroutine(g) if kind == K::MarkAssist => g.0,
                     _ => -1,
                 };
-                self.ranges.push(RangeRec { time, ord, kind, edge, scope, reason });
+                self.ranges.push(RangeRec { time, kind, edge, scope, reason });
             }
             EventKind::TaskBegin | EventKind::TaskEnd => {
                 let Some(t) = e.task() else { return };
@@ -394,31 +459,22 @@ impl<'a> GenPart<'a> {
                     trace_core::event::StrRef::Table(s) => ctx.string(s),
                     trace_core::event::StrRef::Extra(_) => b"",
                 };
-                self.user.push(UserRec { time, ord, what, g, id: t.id.0, parent: t.parent.0, s1: typ, s2: b"" });
+                self.user.push(UserRec { time, what, g, id: t.id.0, parent: t.parent.0, s1: typ, s2: b"" });
             }
             EventKind::RegionBegin | EventKind::RegionEnd => {
                 let Some(r) = e.region() else { return };
                 let what = if e.kind() == EventKind::RegionBegin { UserKind::RegionBegin } else { UserKind::RegionEnd };
                 let typ = ctx.string(r.typ);
-                self.user.push(UserRec { time, ord, what, g, id: r.task.0, parent: 0, s1: typ, s2: b"" });
+                self.user.push(UserRec { time, what, g, id: r.task.0, parent: 0, s1: typ, s2: b"" });
             }
             EventKind::Log => {
                 let Some(l) = e.log() else { return };
                 let (cat, msg) = (ctx.string(l.category), ctx.string(l.message));
-                self.user.push(UserRec {
-                    time,
-                    ord,
-                    what: UserKind::Log,
-                    g,
-                    id: l.task.0,
-                    parent: 0,
-                    s1: cat,
-                    s2: msg,
-                });
+                self.user.push(UserRec { time, what: UserKind::Log, g, id: l.task.0, parent: 0, s1: cat, s2: msg });
             }
             EventKind::StackSample => {
                 let stack = self.stack(ctx, e.stack());
-                self.samples.push((time, ord, g, p, m, stack));
+                self.samples.push((time, g, p, m, stack));
             }
             EventKind::Label => self.mark_worker_label(e, ctx),
             _ => {}
@@ -429,8 +485,11 @@ impl<'a> GenPart<'a> {
     /// running span's `b` (see [`crate::analysis::MarkWorker`]).
     fn mark_worker_label(&mut self, e: &Event, ctx: &EventContext<'_, 'a>) {
         let Some(mode) = e.label().and_then(|l| crate::analysis::MarkWorker::from_label(ctx.string(l))) else { return };
-        let r = Rec { time: e.time.0, a: mode as i64, b: -1, ..Rec::default() };
-        self.rec(Tag::Label, e.g.0, r);
+        if let Some(g) = self.goroutines.find(e.g.0)
+            && g.seg.track.last_state() == Some(GState::Running as u8)
+        {
+            g.seg.track.set_last_b(mode as i64);
+        }
     }
 
     /// Goroutine counters: category changes.
@@ -448,10 +507,10 @@ impl<'a> GenPart<'a> {
             return;
         }
         let bucket = time - time.rem_euclid(self.bucket_ns);
-        if self.counts.last().is_none_or(|&(b, _, _)| b != bucket) {
-            self.counts.push((bucket, self.cur_ord, [0; 4]));
+        if self.counts.last().is_none_or(|&(b, _)| b != bucket) {
+            self.counts.push((bucket, [0; 4]));
         }
-        if let Some((_, _, d)) = self.counts.last_mut() {
+        if let Some((_, d)) = self.counts.last_mut() {
             if let Some(x) = f.and_then(|i| d.get_mut(i)) {
                 *x -= 1;
             }
@@ -461,14 +520,10 @@ impl<'a> GenPart<'a> {
         }
     }
 
-    fn transition(&mut self, e: &Event, ctx: &EventContext<'_, 'a>) {
-        let time = e.time.0;
-        let rec = |state: u8, stack: u32, a: i64, b: i64| Rec { time, state, stack, a, b, ..Rec::default() };
+    fn transition(&mut self, e: &Event, ctx: &EventContext<'_, 'a>, time: i64) {
         let (g, p, m) = (e.g.0, e.p.0, e.m.0);
         let arg_g = e.args[0] as i64;
         let none = -1i64;
-        let idle_p = rec(PState::Scheduling as u8, 0, none, m);
-        let idle_m = rec(MState::Idle as u8, 0, none, none);
         match e.typ {
             ev::GO_CREATE | ev::GO_CREATE_BLOCKED | ev::GO_CREATE_SYSCALL => {
                 let start =
@@ -480,17 +535,18 @@ impl<'a> GenPart<'a> {
                     _ => GState::Syscall,
                 };
                 let parent = if e.typ == ev::GO_CREATE_SYSCALL { none } else { g };
-                let created = Rec { time, stack: creation, a: parent, b: i64::from(start), ..Rec::default() };
-                self.rec(Tag::Created, arg_g, created);
-                self.g(arg_g, rec(state as u8, start, none, none));
+                if let Some(s) = self.goroutines.get(arg_g, || new_gseg(arg_g)) {
+                    s.created = Some(Created { time, parent, creation_stack: creation, start_stack: start });
+                }
+                self.g(arg_g, time, state, start, none, none, false);
                 if e.typ == ev::GO_CREATE_SYSCALL {
-                    self.m(m, rec(MState::Syscall as u8, 0, arg_g, p));
+                    self.m(m, time, MState::Syscall, arg_g, false);
                 }
             }
             ev::GO_START => {
-                self.g(arg_g, rec(GState::Running as u8, 0, p, none));
-                self.p(p, rec(PState::Running as u8, 0, arg_g, m));
-                self.m(m, rec(MState::Running as u8, 0, arg_g, p));
+                self.g(arg_g, time, GState::Running, 0, p, none, false);
+                self.p(p, time, PState::Running, arg_g, false);
+                self.m(m, time, MState::Running, arg_g, false);
             }
             ev::GO_STOP | ev::GO_BLOCK => {
                 let reason = ctx.string(trace_core::StringId(e.args[0]));
@@ -501,77 +557,94 @@ impl<'a> GenPart<'a> {
                     GState::from_block_reason(reason)
                 };
                 if state == GState::Sync {
-                    state = GState::refine_sync(self.funcs(stack));
+                    state = GState::refine_sync(funcs(ctx, e.stack()));
                 }
-                self.g(g, rec(state as u8, stack, none, none));
-                self.p(p, idle_p);
-                self.m(m, idle_m);
+                self.g(g, time, state, stack, none, none, false);
+                self.p(p, time, PState::Scheduling, none, false);
+                self.m(m, time, MState::Idle, none, false);
             }
             ev::GO_DESTROY | ev::GO_DESTROY_SYSCALL => {
-                self.g(g, rec(GState::Exited as u8, 0, none, none));
+                self.g(g, time, GState::Exited, 0, none, none, false);
                 if e.typ == ev::GO_DESTROY {
-                    self.p(p, idle_p);
+                    self.p(p, time, PState::Scheduling, none, false);
                 }
-                self.m(m, idle_m);
+                self.m(m, time, MState::Idle, none, false);
             }
             ev::GO_UNBLOCK | ev::GO_SWITCH | ev::GO_SWITCH_DESTROY => {
                 let stack = self.stack(ctx, e.stack());
-                self.g(arg_g, rec(GState::Runnable as u8, stack, g, none));
+                self.g(arg_g, time, GState::Runnable, stack, g, none, false);
             }
             ev::GO_SYSCALL_BEGIN => {
                 let stack = self.stack(ctx, e.stack());
-                self.g(g, rec(GState::Syscall as u8, stack, none, none));
-                self.p(p, rec(PState::Syscall as u8, 0, g, m));
-                self.m(m, rec(MState::Syscall as u8, 0, g, p));
+                self.g(g, time, GState::Syscall, stack, none, none, false);
+                self.p(p, time, PState::Syscall, g, false);
+                self.m(m, time, MState::Syscall, g, false);
             }
             ev::GO_SYSCALL_END => {
-                self.g(g, rec(GState::Running as u8, 0, p, none));
-                self.p(p, rec(PState::Running as u8, 0, g, m));
-                self.m(m, rec(MState::Running as u8, 0, g, p));
+                self.g(g, time, GState::Running, 0, p, none, false);
+                self.p(p, time, PState::Running, g, false);
+                self.m(m, time, MState::Running, g, false);
             }
             ev::GO_SYSCALL_END_BLOCKED => {
-                self.g(g, rec(GState::Runnable as u8, 0, none, none));
-                self.m(m, idle_m);
+                self.g(g, time, GState::Runnable, 0, none, none, false);
+                self.m(m, time, MState::Idle, none, false);
             }
-            ev::GO_STATUS | ev::GO_STATUS_STACK => self.go_status(e, ctx),
-            ev::PROC_START => self.p(arg_g, rec(PState::Scheduling as u8, 0, none, m)),
-            ev::PROC_STOP => self.p(p, rec(PState::Idle as u8, 0, none, none)),
-            ev::PROC_STEAL => self.p(arg_g, rec(PState::Idle as u8, 0, none, none)),
+            ev::GO_STATUS | ev::GO_STATUS_STACK => self.go_status(e, ctx, time),
+            ev::PROC_START => self.p(arg_g, time, PState::Scheduling, none, false),
+            ev::PROC_STOP => self.p(p, time, PState::Idle, none, false),
+            ev::PROC_STEAL => self.p(arg_g, time, PState::Idle, none, false),
             ev::PROC_STATUS => {
                 let Some((pid, _, to)) = e.state_transition().and_then(|s| s.proc()) else { return };
                 let state = if to == Some(ProcState::Running) { PState::Scheduling } else { PState::Idle };
-                self.p(pid.0, Rec { restate: true, ..rec(state as u8, 0, none, none) });
+                self.p(pid.0, time, state, none, true);
             }
             _ => {}
         }
     }
 
-    fn go_status(&mut self, e: &Event, ctx: &EventContext<'_, 'a>) {
+    fn go_status(&mut self, e: &Event, ctx: &EventContext<'_, 'a>, time: i64) {
         let Some(st) = e.state_transition() else { return };
         let Some((gid, _, to)) = st.goroutine() else { return };
-        let time = e.time.0;
         let stack = self.stack(ctx, st.stack);
         let (p, m) = (e.p.0, e.m.0);
         let state = match to {
             Some(GoState::Runnable) => GState::Runnable,
             Some(GoState::Running) => GState::Running,
             Some(GoState::Syscall) => GState::Syscall,
-            Some(GoState::Waiting) => self.waiting_state(stack),
+            Some(GoState::Waiting) => Self::waiting_state(ctx, st.stack),
             _ => GState::Exited,
         };
         let a = if state == GState::Running { p } else { -1 };
-        self.g(gid.0, Rec { time, state: state as u8, restate: true, stack, a, b: -1, ..Rec::default() });
-        let restate = |state: u8, a: i64, b: i64| Rec { time, state, restate: true, a, b, ..Rec::default() };
+        self.g(gid.0, time, state, stack, a, -1, true);
         match state {
             GState::Running => {
-                self.p(p, restate(PState::Running as u8, gid.0, m));
-                self.m(m, restate(MState::Running as u8, gid.0, p));
+                self.p(p, time, PState::Running, gid.0, true);
+                self.m(m, time, MState::Running, gid.0, true);
             }
             GState::Syscall => {
-                self.p(p, restate(PState::Syscall as u8, gid.0, m));
-                self.m(m, restate(MState::Syscall as u8, gid.0, p));
+                self.p(p, time, PState::Syscall, gid.0, true);
+                self.m(m, time, MState::Syscall, gid.0, true);
             }
             _ => {}
         }
     }
+}
+
+/// The function names of a generation stack, innermost first.
+fn funcs<'c, 'a>(ctx: &'c EventContext<'_, 'a>, id: trace_core::StackId) -> impl Iterator<Item = &'a [u8]> + 'c {
+    ctx.table.map(|t| t.resolved_frames(id)).unwrap_or_default().iter().map(|f| f.func)
+}
+
+/// Appends a P or thread state change to its piece, dropping restatements
+/// of the state it is in and repeated idle spans. The first change of a
+/// generation is always kept: whether it repeats the previous
+/// generation's state is decided when the pieces are stitched.
+fn push_simple(s: &mut Seg, time: i64, state: u8, a: i64, restate: bool, idle: bool) {
+    let t = &mut s.track;
+    if t.is_empty() {
+        s.head_restate = restate;
+    } else if t.last_state() == Some(state) && (restate || idle) {
+        return;
+    }
+    t.push(time, state, StackId::NONE, a, -1);
 }

@@ -1,7 +1,7 @@
 //! Level-of-detail plans: what to draw of a track in a time window.
 
 use crate::stacks::StackId;
-use crate::track::{BLOCK_SPANS, Track};
+use crate::track::Track;
 
 /// A visible time window mapped onto a width in pixels.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -121,7 +121,7 @@ pub fn plan_track_into(track: &Track, view: View, min_px: f32, out: &mut Vec<Pla
         if h.start_ns >= view.end_ns {
             break;
         }
-        let first_index = (bi * BLOCK_SPANS) as u32;
+        let first_index = h.first_index;
         if h.max_span_ns < min_ns && h.count > 1 && h.start_ns >= view.start_ns && h.end_ns <= view.end_ns {
             // Every span in the block is sub-pixel: merge it whole.
             let ns = h.end_ns - h.start_ns;

@@ -8,10 +8,14 @@
 //! those as varints. A typical span takes 4 to 6 bytes. Block
 //! headers keep time bounds and the dominant state, so zoomed-out queries
 //! never decode a block whose spans all fall inside one pixel.
+//!
+//! A block holds at most [`BLOCK_SPANS`] spans; it can hold fewer where a
+//! track was stitched together from pieces built separately (one per
+//! generation), so each header records the index of its first span.
 
 use crate::stacks::StackId;
 
-/// Spans per block.
+/// Most spans a block holds.
 pub const BLOCK_SPANS: usize = 64;
 
 /// One span, decoded.
@@ -47,6 +51,8 @@ pub struct BlockHeader {
     pub end_ns: i64,
     /// Offset of the block's bytes.
     byte_start: u32,
+    /// Index of the block's first span in the track.
+    pub first_index: u32,
     /// Number of spans.
     pub count: u16,
     /// The state covering most of the block's time.
@@ -97,37 +103,30 @@ impl Track {
     }
 
     /// Calls `f` with every span of block `i`, in order, without allocating.
-    pub fn for_each_in_block(&self, i: usize, mut f: impl FnMut(Span)) {
+    pub fn for_each_in_block(&self, i: usize, f: impl FnMut(Span)) {
         let Some(h) = self.blocks.get(i) else { return };
         let end = self.blocks.get(i + 1).map_or(self.bytes.len(), |n| n.byte_start as usize);
-        let mut bytes = self.bytes.get(h.byte_start as usize..end).unwrap_or_default();
-        let mut t = h.start_ns;
-        let mut prev: Option<Span> = None;
-        for k in 0..h.count as usize {
-            let delta = read_uvarint(&mut bytes);
-            let flags = read_byte(&mut bytes);
-            let stack = if flags & HAS_STACK != 0 { read_uvarint(&mut bytes) as u32 } else { 0 };
-            let a = if flags & HAS_A != 0 { unzigzag(read_uvarint(&mut bytes)) } else { -1 };
-            let b = if flags & HAS_B != 0 { unzigzag(read_uvarint(&mut bytes)) } else { -1 };
-            if k > 0 {
-                t += delta as i64;
-            }
-            if let Some(mut p) = prev.take() {
-                p.end_ns = t;
-                f(p);
-            }
-            prev = Some(Span { start_ns: t, end_ns: h.end_ns, state: flags & STATE_MASK, stack: StackId(stack), a, b });
-        }
-        if let Some(p) = prev {
-            f(p);
-        }
+        decode_spans(self.bytes.get(h.byte_start as usize..end).unwrap_or_default(), h, f);
+    }
+
+    /// The index of the block holding span `i`.
+    fn block_of(&self, i: usize) -> usize {
+        self.blocks.partition_point(|b| b.first_index as usize + b.count as usize <= i)
     }
 
     /// The span with index `i`.
     pub fn span(&self, i: usize) -> Option<Span> {
-        let mut buf = Vec::new();
-        self.decode_block(i / BLOCK_SPANS, &mut buf);
-        buf.get(i % BLOCK_SPANS).copied()
+        let bi = self.block_of(i);
+        let h = self.blocks.get(bi)?;
+        let mut found = None;
+        let mut k = h.first_index as usize;
+        self.for_each_in_block(bi, |s| {
+            if k == i {
+                found = Some(s);
+            }
+            k += 1;
+        });
+        found
     }
 
     /// The index of the span covering `t`, if any.
@@ -140,7 +139,7 @@ impl Track {
         let mut buf = Vec::new();
         self.decode_block(bi, &mut buf);
         let k = buf.partition_point(|s| s.end_ns <= t);
-        (k < buf.len()).then_some(bi * BLOCK_SPANS + k)
+        (k < buf.len()).then_some(h.first_index as usize + k)
     }
 
     /// The span covering `t`, if any.
@@ -161,7 +160,7 @@ impl Track {
             self.decode_block(bi, &mut buf);
             for (k, s) in buf.iter().enumerate() {
                 if s.end_ns > start_ns && s.start_ns < end_ns {
-                    f(bi * BLOCK_SPANS + k, s);
+                    f(h.first_index as usize + k, s);
                 }
             }
         }
@@ -176,6 +175,17 @@ impl Track {
             out.extend_from_slice(&buf);
         }
         out
+    }
+
+    /// Makes the last span end at `end_ns` if that is later (a track
+    /// finished before the end of the trace).
+    pub(crate) fn extend_end(&mut self, end_ns: i64) {
+        if let Some(h) = self.blocks.last_mut()
+            && end_ns > h.end_ns
+        {
+            h.end_ns = end_ns;
+            close_block(self, &BlockStats::unknown());
+        }
     }
 
     /// Bytes held (for memory accounting).
@@ -194,6 +204,83 @@ pub struct TrackBuilder {
     pending: Option<Span>,
     /// Start of the last span written.
     written_start_ns: i64,
+    /// Whether any span pushed has a stack (else [`TrackBuilder::map_stacks`]
+    /// has nothing to do).
+    has_stacks: bool,
+    /// Time per state in the last block, kept as spans are written so
+    /// closing the block need not decode it.
+    stats: BlockStats,
+}
+
+/// Time per state of a block's spans, for up to [`BlockStats::SLOTS`]
+/// states (blocks rarely hold more); beyond that, or when the block's
+/// earlier spans were not seen, the block is decoded when it closes.
+#[derive(Clone, Copy, Debug, Default)]
+struct BlockStats {
+    /// Slots used, or [`BlockStats::UNKNOWN`].
+    n: u8,
+    states: [u8; BlockStats::SLOTS],
+    ns: [i64; BlockStats::SLOTS],
+    max_ns: i64,
+}
+
+impl BlockStats {
+    const SLOTS: usize = 4;
+    const UNKNOWN: u8 = u8::MAX;
+
+    fn unknown() -> BlockStats {
+        BlockStats { n: BlockStats::UNKNOWN, ..BlockStats::default() }
+    }
+
+    fn add(&mut self, state: u8, ns: i64) {
+        self.max_ns = self.max_ns.max(ns);
+        let n = self.n as usize;
+        if n > BlockStats::SLOTS {
+            return;
+        }
+        for i in 0..n {
+            if self.states.get(i) == Some(&state) {
+                if let Some(v) = self.ns.get_mut(i) {
+                    *v += ns;
+                }
+                return;
+            }
+        }
+        match (self.states.get_mut(n), self.ns.get_mut(n)) {
+            (Some(s), Some(v)) => {
+                *s = state;
+                *v = ns;
+                self.n += 1;
+            }
+            _ => self.n = BlockStats::UNKNOWN,
+        }
+    }
+
+    /// The dominant state (see [`dominant`]) and the longest span, if known.
+    fn result(&self) -> Option<(u8, i64)> {
+        let n = self.n as usize;
+        let mut pairs = [(0u8, 0i64); BlockStats::SLOTS];
+        let pairs = pairs.get_mut(..n)?;
+        for (i, p) in pairs.iter_mut().enumerate() {
+            *p = (self.states.get(i).copied().unwrap_or(0), self.ns.get(i).copied().unwrap_or(0));
+        }
+        let first = pairs.first().map_or(0, |p| p.0);
+        pairs.sort_unstable_by_key(|p| p.0);
+        Some((dominant(first, pairs), self.max_ns))
+    }
+}
+
+/// The state with the most time, scanning states in code order and
+/// starting from the first span's state (ties keep the earlier pick).
+fn dominant(first: u8, by_state: &[(u8, i64)]) -> u8 {
+    let ns_of = |s: u8| by_state.iter().find(|p| p.0 == s).map_or(0, |p| p.1);
+    let mut best = first;
+    for &(state, ns) in by_state {
+        if ns > ns_of(best) {
+            best = state;
+        }
+    }
+    best
 }
 
 const STATE_MASK: u8 = 0x1f;
@@ -239,40 +326,170 @@ impl TrackBuilder {
         if let Some(p) = self.pending.take() {
             self.write(p, start_ns);
         }
+        self.has_stacks |= stack != StackId::NONE;
         self.pending = Some(Span { start_ns, end_ns: start_ns, state: state & STATE_MASK, stack, a, b });
+    }
+
+    /// A finished track back as a builder, its last span pending again.
+    pub(crate) fn reopen(mut track: Track) -> TrackBuilder {
+        let Some(last) = track.blocks.pop() else { return TrackBuilder::default() };
+        let mut spans = Vec::with_capacity(last.count as usize);
+        decode_spans(track.bytes.get(last.byte_start as usize..).unwrap_or_default(), &last, |s| spans.push(s));
+        track.bytes.truncate(last.byte_start as usize);
+        track.len -= u32::from(last.count);
+        let mut written_start_ns = 0;
+        if let Some(bi) = track.blocks.len().checked_sub(1) {
+            track.for_each_in_block(bi, |s| written_start_ns = s.start_ns);
+        }
+        let mut b =
+            TrackBuilder { track, pending: None, written_start_ns, has_stacks: true, stats: BlockStats::unknown() };
+        for s in spans {
+            b.push(s.start_ns, s.state, s.stack, s.a, s.b);
+        }
+        b
+    }
+
+    /// The first span pushed (its end is not meaningful).
+    pub fn first(&self) -> Option<Span> {
+        let mut first = None;
+        if self.track.blocks.is_empty() {
+            return self.pending;
+        }
+        self.track.for_each_in_block(0, |s| {
+            first.get_or_insert(s);
+        });
+        first
+    }
+
+    /// Replaces every span's stack `s` with `map[s]` (stacks past the end
+    /// of `map` become none). Used to turn stacks numbered per generation
+    /// into the trace-wide numbering once that is known.
+    pub fn map_stacks(&mut self, map: &[StackId]) {
+        if !self.has_stacks {
+            return;
+        }
+        let get = |s: StackId| if s == StackId::NONE { s } else { map.get(s.0 as usize).copied().unwrap_or_default() };
+        if let Some(p) = self.pending.as_mut() {
+            p.stack = get(p.stack);
+        }
+        let old = std::mem::take(&mut self.track.bytes);
+        let mut bytes = Vec::with_capacity(old.len() + old.len() / 8);
+        let n = self.track.blocks.len();
+        for bi in 0..n {
+            let next = self.track.blocks.get(bi + 1).map(|h| h.byte_start as usize);
+            let Some(h) = self.track.blocks.get_mut(bi) else { break };
+            let src = old.get(h.byte_start as usize..next.unwrap_or(old.len())).unwrap_or_default();
+            h.byte_start = bytes.len() as u32;
+            let mut prev = h.start_ns;
+            decode_spans(src, h, |s| {
+                encode_span(&mut bytes, (s.start_ns - prev) as u64, &Span { stack: get(s.stack), ..s });
+                prev = s.start_ns;
+            });
+        }
+        self.track.bytes = bytes;
+    }
+
+    /// Appends the spans of `other`, which must start no earlier than the
+    /// last span pushed here, leaving out its first span if `skip_first`.
+    ///
+    /// Whole blocks are copied, not re-encoded, except `other`'s first
+    /// block (its first span may go, and it ties the two time lines
+    /// together); an empty builder simply becomes `other`.
+    pub fn append(&mut self, other: TrackBuilder, skip_first: bool) {
+        if self.is_empty() && !skip_first {
+            *self = other;
+            return;
+        }
+        self.extend(other, skip_first, 1, |s| s);
+    }
+
+    /// Moves every span starting before `limit_ns` to `retime(start)`;
+    /// `retime` must keep starts in order. Blocks starting at or after
+    /// `limit_ns` are kept as they are.
+    pub fn retime(&mut self, limit_ns: i64, retime: impl Fn(i64) -> i64) {
+        let n = self.track.blocks.partition_point(|h| h.start_ns < limit_ns);
+        if n == 0 && self.pending.is_none_or(|p| p.start_ns >= limit_ns) {
+            return;
+        }
+        let old = std::mem::take(self);
+        self.extend(old, false, n.max(1), |s| {
+            if s.start_ns < limit_ns { Span { start_ns: retime(s.start_ns), ..s } } else { s }
+        });
+    }
+
+    /// Appends `other`: its first `replay` blocks and its pending span span
+    /// by span through `map` (leaving out its very first span if `skip`),
+    /// the other blocks copied whole.
+    fn extend(&mut self, other: TrackBuilder, mut skip: bool, replay: usize, map: impl Fn(Span) -> Span) {
+        let TrackBuilder { track: body, pending, written_start_ns, has_stacks, stats } = other;
+        self.has_stacks |= has_stacks;
+        let mut push = |me: &mut TrackBuilder, s: Span| {
+            if skip {
+                skip = false;
+            } else {
+                let s = map(s);
+                me.push(s.start_ns, s.state, s.stack, s.a, s.b);
+            }
+        };
+        let replay = replay.min(body.blocks.len());
+        for bi in 0..replay {
+            body.for_each_in_block(bi, |s| push(self, s));
+        }
+        if let Some(next) = body.blocks.get(replay) {
+            if self.pending.is_none_or(|p| p.start_ns <= next.start_ns) {
+                if let Some(p) = self.pending.take() {
+                    self.write(p, next.start_ns);
+                }
+                close_block(&mut self.track, &self.stats);
+                // The last block is now `other`'s, and so are its stats.
+                self.stats = stats;
+                let base = next.byte_start as usize;
+                let t = &mut self.track;
+                let byte_shift = t.bytes.len() as i64 - base as i64;
+                let first_shift = i64::from(t.len) - i64::from(next.first_index);
+                for h in body.blocks.get(replay..).unwrap_or_default() {
+                    t.blocks.push(BlockHeader {
+                        byte_start: (i64::from(h.byte_start) + byte_shift) as u32,
+                        first_index: (i64::from(h.first_index) + first_shift) as u32,
+                        ..*h
+                    });
+                }
+                t.bytes.extend_from_slice(body.bytes.get(base..).unwrap_or_default());
+                t.len += body.len - next.first_index;
+                self.written_start_ns = written_start_ns;
+            } else {
+                // Time would go back: replay (push clamps it).
+                for bi in replay..body.blocks.len() {
+                    body.for_each_in_block(bi, |s| push(self, s));
+                }
+            }
+        }
+        if let Some(p) = pending {
+            push(self, p);
+        }
     }
 
     /// Encodes a finished span.
     fn write(&mut self, s: Span, end_ns: i64) {
         let t = &mut self.track;
-        if (t.len as usize).is_multiple_of(BLOCK_SPANS) {
-            close_block(t);
+        if t.blocks.last().is_none_or(|h| h.count as usize >= BLOCK_SPANS) {
+            close_block(t, &self.stats);
+            self.stats = BlockStats::default();
             t.blocks.push(BlockHeader {
                 start_ns: s.start_ns,
                 end_ns,
                 byte_start: t.bytes.len() as u32,
+                first_index: t.len,
                 count: 0,
                 dominant: s.state,
                 max_span_ns: 0,
             });
-            write_uvarint(&mut t.bytes, 0);
+            t.bytes.push(0);
         } else {
             write_uvarint(&mut t.bytes, (s.start_ns - self.written_start_ns) as u64);
         }
-        let mut flags = s.state;
-        flags |= if s.stack.0 != 0 { HAS_STACK } else { 0 };
-        flags |= if s.a != -1 { HAS_A } else { 0 };
-        flags |= if s.b != -1 { HAS_B } else { 0 };
-        t.bytes.push(flags);
-        if s.stack.0 != 0 {
-            write_uvarint(&mut t.bytes, u64::from(s.stack.0));
-        }
-        if s.a != -1 {
-            write_uvarint(&mut t.bytes, zigzag(s.a));
-        }
-        if s.b != -1 {
-            write_uvarint(&mut t.bytes, zigzag(s.b));
-        }
+        encode_fields(&mut t.bytes, &s);
+        self.stats.add(s.state, end_ns - s.start_ns);
         if let Some(h) = t.blocks.last_mut() {
             h.count += 1;
             h.end_ns = end_ns;
@@ -287,36 +504,87 @@ impl TrackBuilder {
             let end_ns = end_ns.max(p.start_ns);
             self.write(p, end_ns);
         }
-        close_block(&mut self.track);
+        close_block(&mut self.track, &self.stats);
         self.track.bytes.shrink_to_fit();
         self.track.blocks.shrink_to_fit();
         self.track
     }
 }
 
-/// Picks the dominant state of the last block, now that all its spans and
-/// its end are known.
-fn close_block(t: &mut Track) {
+/// Sets the dominant state and longest span of the last block, now that
+/// all its spans and its end are known: from `stats` if they cover it,
+/// else by decoding the block.
+fn close_block(t: &mut Track, stats: &BlockStats) {
     let Some(last) = t.blocks.len().checked_sub(1) else { return };
-    let mut ns = [0i64; 32];
-    let mut first = None;
-    let mut longest = 0;
-    t.for_each_in_block(last, |s| {
-        first.get_or_insert(s.state);
-        longest = longest.max(s.end_ns - s.start_ns);
-        if let Some(slot) = ns.get_mut(s.state as usize) {
-            *slot += s.end_ns - s.start_ns;
+    let (best, longest) = match stats.result() {
+        Some(r) => r,
+        None => {
+            let mut ns = [0i64; 32];
+            let mut first = None;
+            let mut longest = 0;
+            t.for_each_in_block(last, |s| {
+                first.get_or_insert(s.state);
+                longest = longest.max(s.end_ns - s.start_ns);
+                if let Some(slot) = ns.get_mut(s.state as usize) {
+                    *slot += s.end_ns - s.start_ns;
+                }
+            });
+            let by_state: Vec<(u8, i64)> =
+                ns.iter().enumerate().filter(|p| *p.1 != 0).map(|(s, &v)| (s as u8, v)).collect();
+            (dominant(first.unwrap_or(0), &by_state), longest)
         }
-    });
-    let mut best = first.unwrap_or(0);
-    for (state, &v) in ns.iter().enumerate() {
-        if v > ns.get(best as usize).copied().unwrap_or(0) {
-            best = state as u8;
-        }
-    }
+    };
     if let Some(h) = t.blocks.get_mut(last) {
         h.dominant = best;
         h.max_span_ns = longest;
+    }
+}
+
+/// Decodes the spans of block `h` from its bytes.
+fn decode_spans(mut bytes: &[u8], h: &BlockHeader, mut f: impl FnMut(Span)) {
+    let mut t = h.start_ns;
+    let mut prev: Option<Span> = None;
+    for k in 0..h.count as usize {
+        let delta = read_uvarint(&mut bytes);
+        let flags = read_byte(&mut bytes);
+        let stack = if flags & HAS_STACK != 0 { read_uvarint(&mut bytes) as u32 } else { 0 };
+        let a = if flags & HAS_A != 0 { unzigzag(read_uvarint(&mut bytes)) } else { -1 };
+        let b = if flags & HAS_B != 0 { unzigzag(read_uvarint(&mut bytes)) } else { -1 };
+        if k > 0 {
+            t += delta as i64;
+        }
+        if let Some(mut p) = prev.take() {
+            p.end_ns = t;
+            f(p);
+        }
+        prev = Some(Span { start_ns: t, end_ns: h.end_ns, state: flags & STATE_MASK, stack: StackId(stack), a, b });
+    }
+    if let Some(p) = prev {
+        f(p);
+    }
+}
+
+/// Encodes a span: the start as a delta, then flags and fields.
+fn encode_span(out: &mut Vec<u8>, delta: u64, s: &Span) {
+    write_uvarint(out, delta);
+    encode_fields(out, s);
+}
+
+/// Encodes a span's flags byte and the fields it announces.
+fn encode_fields(out: &mut Vec<u8>, s: &Span) {
+    let mut flags = s.state;
+    flags |= if s.stack.0 != 0 { HAS_STACK } else { 0 };
+    flags |= if s.a != -1 { HAS_A } else { 0 };
+    flags |= if s.b != -1 { HAS_B } else { 0 };
+    out.push(flags);
+    if s.stack.0 != 0 {
+        write_uvarint(out, u64::from(s.stack.0));
+    }
+    if s.a != -1 {
+        write_uvarint(out, zigzag(s.a));
+    }
+    if s.b != -1 {
+        write_uvarint(out, zigzag(s.b));
     }
 }
 
@@ -409,5 +677,133 @@ mod tests {
         let t = build(&[(10, 1), (5, 2)], 20);
         let s = t.spans();
         assert_eq!(s[1].start_ns, 10);
+    }
+
+    /// A deterministic pseudo-random sequence of spans: (start, state, stack).
+    fn random_spans(n: usize, seed: u64) -> Vec<(i64, u8, u32)> {
+        let mut x = seed;
+        let mut t = 1_000;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                t += (x % 5_000) as i64;
+                (t, (x >> 20) as u8 % 7, (x >> 40) as u32 % 5)
+            })
+            .collect()
+    }
+
+    fn push_all(b: &mut TrackBuilder, spans: &[(i64, u8, u32)]) {
+        for &(t, state, stack) in spans {
+            b.push(t, state, StackId(stack), t % 3 - 1, -1);
+        }
+    }
+
+    /// Every header's dominant state and longest span, recomputed from its
+    /// decoded spans.
+    fn check_headers(t: &Track) {
+        for (bi, h) in t.blocks().iter().enumerate() {
+            let mut ns = [0i64; 32];
+            let mut first = None;
+            let mut longest = 0;
+            t.for_each_in_block(bi, |s| {
+                first.get_or_insert(s.state);
+                longest = longest.max(s.duration_ns());
+                ns[s.state as usize] += s.duration_ns();
+            });
+            let by_state: Vec<(u8, i64)> = (0..32u8).map(|s| (s, ns[s as usize])).collect();
+            assert_eq!(h.dominant, dominant(first.unwrap_or(0), &by_state), "block {bi}");
+            assert_eq!(h.max_span_ns, longest, "block {bi}");
+        }
+    }
+
+    #[test]
+    fn appended_pieces_equal_one_track() {
+        for seed in 1..20u64 {
+            let spans = random_spans(700, seed);
+            let mut whole = TrackBuilder::default();
+            push_all(&mut whole, &spans);
+            let whole = whole.finish(10_000_000);
+            // Split at uneven points, build pieces apart, append in order.
+            let cuts = [0, 1, 3, 64, 65, 200, 333, 334, 640, 700];
+            let mut stitched = TrackBuilder::default();
+            for w in cuts.windows(2) {
+                let mut piece = TrackBuilder::default();
+                push_all(&mut piece, &spans[w[0]..w[1]]);
+                stitched.append(piece, false);
+            }
+            let stitched = stitched.finish(10_000_000);
+            assert_eq!(stitched.spans(), whole.spans(), "seed {seed}");
+            assert_eq!(stitched.len(), 700);
+            check_headers(&stitched);
+            check_headers(&whole);
+            for i in [0, 1, 63, 64, 65, 334, 699] {
+                assert_eq!(stitched.span(i), whole.span(i), "seed {seed} span {i}");
+            }
+            let t = spans[400].0;
+            assert_eq!(stitched.index_at(t), Some(400));
+        }
+    }
+
+    #[test]
+    fn append_can_leave_out_the_first_span() {
+        let spans = random_spans(300, 7);
+        let mut a = TrackBuilder::default();
+        push_all(&mut a, &spans[..100]);
+        let mut b = TrackBuilder::default();
+        push_all(&mut b, &spans[100..]);
+        a.append(b, true);
+        let got = a.finish(10_000_000).spans();
+        let mut want = TrackBuilder::default();
+        push_all(&mut want, &spans[..100]);
+        push_all(&mut want, &spans[101..]);
+        assert_eq!(got, want.finish(10_000_000).spans());
+    }
+
+    #[test]
+    fn retime_moves_only_early_starts() {
+        let spans = random_spans(500, 3);
+        let limit = spans[150].0;
+        let mut b = TrackBuilder::default();
+        push_all(&mut b, &spans);
+        // Squeeze everything before `limit` towards it, keeping order.
+        b.retime(limit, |t| limit - (limit - t) / 10);
+        let t = b.finish(10_000_000);
+        check_headers(&t);
+        for (s, &(start, state, _)) in t.spans().iter().zip(&spans) {
+            let want = if start < limit { limit - (limit - start) / 10 } else { start };
+            assert_eq!((s.start_ns, s.state), (want, state));
+        }
+    }
+
+    #[test]
+    fn map_stacks_renumbers_every_span() {
+        let spans = random_spans(300, 11);
+        let mut b = TrackBuilder::default();
+        push_all(&mut b, &spans);
+        let map: Vec<StackId> = (0..5).map(|i| StackId(1000 + i * 300)).collect();
+        b.map_stacks(&map);
+        let t = b.finish(10_000_000);
+        for (s, &(_, _, stack)) in t.spans().iter().zip(&spans) {
+            let want = if stack == 0 { StackId::NONE } else { map[stack as usize] };
+            assert_eq!(s.stack, want);
+        }
+    }
+
+    #[test]
+    fn reopen_then_push_equals_pushing_all() {
+        let spans = random_spans(400, 5);
+        for cut in [1, 64, 100, 128, 399] {
+            let mut a = TrackBuilder::default();
+            push_all(&mut a, &spans[..cut]);
+            let mut b = TrackBuilder::reopen(a.finish(0));
+            push_all(&mut b, &spans[cut..]);
+            let got = b.finish(10_000_000);
+            check_headers(&got);
+            let mut want = TrackBuilder::default();
+            push_all(&mut want, &spans);
+            assert_eq!(got.spans(), want.finish(10_000_000).spans(), "cut {cut}");
+        }
     }
 }

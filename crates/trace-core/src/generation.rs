@@ -330,6 +330,11 @@ impl<'a> EvTable<'a> {
         }
     }
 
+    /// The IDs of the generation's stacks, in ID order.
+    pub fn stack_ids(&self) -> impl Iterator<Item = StackId> + '_ {
+        self.stacks.iter().map(|(id, _)| StackId(id))
+    }
+
     /// Looks up every frame's names once.
     fn resolve(mut self) -> Self {
         let name = |id: StringId| self.string(id).unwrap_or_default();

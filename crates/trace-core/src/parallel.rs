@@ -94,6 +94,12 @@ impl<'a> ParallelDecode<'a> {
         self.index.generations.first().map_or(0, |g| g.generation)
     }
 
+    /// Builds generation `i`'s tables and batch lists, e.g. to read its
+    /// stacks before decoding it with [`ParallelDecode::run_generation`].
+    pub fn generation(&self, i: usize) -> Result<Generation<'a>> {
+        self.build(i)
+    }
+
     fn build(&self, i: usize) -> Result<Generation<'a>> {
         let span = self
             .index
@@ -109,7 +115,21 @@ impl<'a> ParallelDecode<'a> {
     where
         T: Default,
     {
-        let run = self.build(i).and_then(|g| {
+        self.run_generation(i, self.build(i), consume)
+    }
+
+    /// [`ParallelDecode::run`] with generation `i` already built by
+    /// [`ParallelDecode::generation`].
+    pub fn run_generation<T>(
+        &self,
+        i: usize,
+        built: Result<Generation<'a>>,
+        consume: impl FnOnce(&mut GenerationRun<'a>) -> T,
+    ) -> Started<T>
+    where
+        T: Default,
+    {
+        let run = built.and_then(|g| {
             if i == 0 {
                 GenerationRun::exact(g, Ordering::default(), TimeNs(0), 0)
             } else {

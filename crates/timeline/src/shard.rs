@@ -1,0 +1,245 @@
+//! The goroutines whose IDs fall in one shard, stitched together from
+//! their per-generation pieces in generation order.
+//!
+//! A goroutine that has exited is finished on the spot: Go never reuses a
+//! goroutine ID, so its record shrinks to the final [`Goroutine`] (with its
+//! block vectors trimmed) instead of waiting, with a growable builder, for
+//! the end of the trace. Only its last span's end, the trace's end, is
+//! filled in at the end.
+
+use rustc_hash::FxHashMap;
+use trace_core::GoroutineId;
+
+use crate::model::Goroutine;
+use crate::part::{GSeg, Retime, SHARDS};
+use crate::stacks::{StackId, StackTree};
+use crate::state::GState;
+use crate::strings::Strings;
+use crate::track::TrackBuilder;
+
+/// Slot entries with this bit point into `done`, else into `building`.
+const DONE: u32 = 1 << 31;
+/// IDs up to this go to the dense slot table; larger ones (damaged traces)
+/// to a map, so a wild ID cannot make the table huge.
+const DENSE_IDS: i64 = 1 << 28;
+
+/// A goroutine still receiving spans.
+struct GBuild {
+    id: i64,
+    track: TrackBuilder,
+    parent: i64,
+    creation_stack: StackId,
+    start_stack: StackId,
+    first_stack: StackId,
+    created_ns: Option<i64>,
+    exited_ns: Option<i64>,
+}
+
+impl GBuild {
+    fn new(id: i64) -> GBuild {
+        GBuild {
+            id,
+            track: TrackBuilder::default(),
+            parent: -1,
+            creation_stack: StackId::NONE,
+            start_stack: StackId::NONE,
+            first_stack: StackId::NONE,
+            created_ns: None,
+            exited_ns: None,
+        }
+    }
+
+    /// The final record, its last span ending at `end_ns`.
+    fn finish(self, end_ns: i64, strings: &Strings, stacks: &StackTree) -> Goroutine {
+        let from = if self.start_stack != StackId::NONE { self.start_stack } else { self.first_stack };
+        let start_fn = stacks.start_function(from, strings);
+        let name = strings.get(start_fn);
+        let is_system = name.starts_with("runtime.") && name != "runtime.main";
+        Goroutine {
+            id: GoroutineId(self.id),
+            parent: GoroutineId(self.parent),
+            start_fn,
+            creation_stack: self.creation_stack,
+            start_stack: self.start_stack,
+            created_ns: self.created_ns,
+            exited_ns: self.exited_ns,
+            is_system,
+            track: self.track.finish(end_ns),
+        }
+    }
+
+    /// A finished record back as a builder (a damaged trace naming a
+    /// goroutine after it exited).
+    fn reopen(g: Goroutine, first_stack: StackId) -> GBuild {
+        GBuild {
+            id: g.id.0,
+            track: TrackBuilder::reopen(g.track),
+            parent: g.parent.0,
+            creation_stack: g.creation_stack,
+            start_stack: g.start_stack,
+            first_stack,
+            created_ns: g.created_ns,
+            exited_ns: g.exited_ns,
+        }
+    }
+}
+
+/// The goroutines of one shard (IDs `k`, `k + SHARDS`, `k + 2 * SHARDS`...).
+#[derive(Default)]
+pub(crate) struct Shard {
+    /// By `id / SHARDS`: 0 if not seen, else a slot entry + 1.
+    slots: Vec<u32>,
+    /// Slot entries + 1 of IDs outside the dense table.
+    overflow: FxHashMap<i64, u32>,
+    building: Vec<Option<GBuild>>,
+    /// Free places in `building`.
+    free: Vec<u32>,
+    done: Vec<Goroutine>,
+}
+
+impl Shard {
+    /// The slot entry + 1 of goroutine `id` (0 if not seen).
+    fn slot(&mut self, id: i64) -> &mut u32 {
+        if (0..DENSE_IDS).contains(&id) {
+            let i = (id / SHARDS as i64) as usize;
+            if i >= self.slots.len() {
+                self.slots.resize(i + 1, 0);
+            }
+            if let Some(s) = self.slots.get_mut(i) {
+                return s;
+            }
+        }
+        self.overflow.entry(id).or_insert(0)
+    }
+
+    /// The builder of goroutine `id`, made (or reopened) if needed.
+    fn builder(&mut self, id: i64) -> Option<&mut GBuild> {
+        let entry = *self.slot(id);
+        let index = match entry.checked_sub(1) {
+            Some(e) if e & DONE == 0 => e,
+            Some(e) => {
+                let g = self.take_done(e & !DONE);
+                self.place(id, g)
+            }
+            None => self.place(id, None),
+        };
+        self.building.get_mut(index as usize).and_then(Option::as_mut)
+    }
+
+    /// Puts a builder for `id` (reopened from `old`, if any) in a free
+    /// place and returns the place.
+    fn place(&mut self, id: i64, old: Option<Goroutine>) -> u32 {
+        let b = match old {
+            Some(g) => GBuild::reopen(g, StackId::NONE),
+            None => GBuild::new(id),
+        };
+        let index = match self.free.pop() {
+            Some(i) => {
+                if let Some(slot) = self.building.get_mut(i as usize) {
+                    *slot = Some(b);
+                }
+                i
+            }
+            None => {
+                self.building.push(Some(b));
+                self.building.len() as u32 - 1
+            }
+        };
+        *self.slot(id) = index + 1;
+        index
+    }
+
+    /// Removes finished goroutine `i` from `done`.
+    fn take_done(&mut self, i: u32) -> Option<Goroutine> {
+        if i as usize >= self.done.len() {
+            return None;
+        }
+        let g = self.done.swap_remove(i as usize);
+        // The goroutine moved into place `i` needs its slot updated.
+        if let Some(moved) = self.done.get(i as usize).map(|m| m.id.0) {
+            *self.slot(moved) = (i | DONE) + 1;
+        }
+        Some(g)
+    }
+
+    /// Appends a goroutine's piece of the next generation; `map` renumbers
+    /// its stacks if they are local, `retime` moves its first times.
+    pub fn stitch(
+        &mut self,
+        piece: GSeg,
+        map: Option<&[StackId]>,
+        retime: Option<&Retime>,
+        strings: &Strings,
+        stacks: &StackTree,
+    ) {
+        let stack = |i: u32| match map {
+            _ if i == 0 => StackId::NONE,
+            Some(map) => map.get(i as usize).copied().unwrap_or_default(),
+            None => StackId(i),
+        };
+        let GSeg { mut seg, mut created, head_has_first_stack, first_stack, mut exited_ns } = piece;
+        if let Some(map) = map {
+            seg.track.map_stacks(map);
+        }
+        if let Some(r) = retime {
+            seg.track.retime(r.limit_ns, |t| r.apply(t));
+            if let Some(c) = created.as_mut() {
+                c.time = r.apply(c.time);
+            }
+            exited_ns = exited_ns.map(|t| r.apply(t));
+        }
+        let id = seg.id;
+        let Some(g) = self.builder(id) else { return };
+        if let Some(c) = created {
+            g.parent = c.parent;
+            g.creation_stack = stack(c.creation_stack);
+            g.start_stack = stack(c.start_stack);
+            g.created_ns = Some(c.time);
+        }
+        let Some(head) = seg.track.first() else { return };
+        let state = GState::from_u8(head.state).unwrap_or(GState::Blocked);
+        // A status event restating the state the goroutine was already in.
+        let drop = seg.head_restate
+            && g.track.last_state().and_then(GState::from_u8).is_some_and(|l| l.category() == state.category());
+        if !drop {
+            if g.first_stack == StackId::NONE && head_has_first_stack {
+                g.first_stack = head.stack;
+            }
+            if state == GState::Exited {
+                g.exited_ns = Some(head.start_ns);
+            }
+        }
+        if g.first_stack == StackId::NONE && first_stack != 0 {
+            g.first_stack = stack(first_stack);
+        }
+        if exited_ns.is_some() {
+            g.exited_ns = exited_ns;
+        }
+        g.track.append(seg.track, drop);
+        if g.track.last_state() == Some(GState::Exited as u8) {
+            self.retire(id, strings, stacks);
+        }
+    }
+
+    /// Finishes exited goroutine `id` now; its last span ends for the
+    /// moment where it starts ([`Shard::finish`] extends it).
+    fn retire(&mut self, id: i64, strings: &Strings, stacks: &StackTree) {
+        let Some(index) = self.slot(id).checked_sub(1).filter(|e| e & DONE == 0) else { return };
+        let Some(b) = self.building.get_mut(index as usize).and_then(Option::take) else { return };
+        self.free.push(index);
+        let end = b.track.last_start_ns();
+        self.done.push(b.finish(end, strings, stacks));
+        let entry = (self.done.len() as u32 - 1) | DONE;
+        *self.slot(id) = entry + 1;
+    }
+
+    /// Every goroutine of the shard, the last spans ending at `end_ns`.
+    pub fn finish(self, end_ns: i64, strings: &Strings, stacks: &StackTree) -> Vec<Goroutine> {
+        let mut out = self.done;
+        for g in &mut out {
+            g.track.extend_end(end_ns);
+        }
+        out.extend(self.building.into_iter().flatten().map(|b| b.finish(end_ns, strings, stacks)));
+        out
+    }
+}
