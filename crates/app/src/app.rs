@@ -11,7 +11,7 @@ use egui::{Key, KeyboardShortcut, Modifiers};
 
 use crate::command::{Command, Commands};
 use crate::dialog::{FilePicker, NativePicker, PendingPick, PickState};
-use crate::loader::{self, LoadedTrace, Loader};
+use crate::loader::{self, LoadedTrace, Loader, ThreadsLoader};
 use crate::settings::Settings;
 use crate::start_page::RecentEntry;
 use crate::theme::{Theme, ThemeChoice};
@@ -72,6 +72,10 @@ pub struct OpenTrace {
     pub trace: LoadedTrace,
     /// The damaged-trace banner was dismissed.
     pub warning_dismissed: bool,
+    /// The thread tracks being built, once the thread rows are shown.
+    pub threads: Option<ThreadsLoader>,
+    /// Why the thread tracks could not be built.
+    pub threads_error: Option<String>,
 }
 
 /// What fills the window.
@@ -219,6 +223,7 @@ impl App {
         }
         let mut cmds = Commands::default();
         self.poll_background(&mut cmds);
+        self.poll_threads(&ctx);
         self.take_input(&ctx, &mut cmds);
         self.apply_theme(&ctx);
         self.refresh_recent(&ctx);
@@ -292,7 +297,12 @@ impl App {
                 }
                 self.settings.add_recent(&trace.path);
                 self.recent_checked_at = None;
-                Screen::Trace(Box::new(OpenTrace { trace, warning_dismissed: false }))
+                Screen::Trace(Box::new(OpenTrace {
+                    trace,
+                    warning_dismissed: false,
+                    threads: None,
+                    threads_error: None,
+                }))
             }
             Err(e) => {
                 let cancelled = loader::is_cancelled(&e);
@@ -300,6 +310,34 @@ impl App {
             }
         };
         self.save_settings();
+    }
+
+    /// Builds the thread tracks the first time the thread rows are shown,
+    /// and takes them when ready.
+    fn poll_threads(&mut self, ctx: &egui::Context) {
+        let Screen::Trace(open) = &mut self.screen else { return };
+        let tl = &mut open.trace.timeline;
+        if self.settings.view.show_threads
+            && !tl.threads_built
+            && open.threads.is_none()
+            && open.threads_error.is_none()
+        {
+            open.threads = Some(ThreadsLoader::start(open.trace.path.clone(), ctx));
+        }
+        let Some(result) = open.threads.as_ref().and_then(ThreadsLoader::poll) else { return };
+        open.threads = None;
+        match result {
+            Ok(threads) => {
+                tl.set_threads(threads);
+                // Plans made while the rows were empty are stale.
+                self.settings.view.t.plan_cache = Default::default();
+            }
+            Err(e) => {
+                let message = format!("cannot build the thread rows: {e:#}");
+                self.notice = Some(message.clone());
+                open.threads_error = Some(message);
+            }
+        }
     }
 
     /// Dropped files, keyboard shortcuts and the window size.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use timeline::{BuildError, Progress, Timeline};
+use timeline::{BuildError, Mode, Progress, Thread, Timeline};
 
 use crate::trace_file::TraceFile;
 
@@ -102,4 +102,46 @@ fn load(path: PathBuf, progress: &Progress) -> anyhow::Result<LoadedTrace> {
     // The mapping is no longer needed: the timeline owns what it keeps.
     drop(file);
     Ok(LoadedTrace { path, disk_bytes, timeline, load_time: started.elapsed() })
+}
+
+/// Thread (M) tracks being built on their own thread for a loaded trace
+/// (the first build leaves them out; see `timeline::build`).
+#[derive(Debug)]
+pub struct ThreadsLoader {
+    rx: mpsc::Receiver<anyhow::Result<Vec<Thread>>>,
+}
+
+impl ThreadsLoader {
+    /// Starts building the thread tracks of the trace at `path`; repaints
+    /// `ctx` when done.
+    pub fn start(path: PathBuf, ctx: &egui::Context) -> ThreadsLoader {
+        let (tx, rx) = mpsc::channel();
+        let (worker_tx, ctx) = (tx.clone(), ctx.clone());
+        let spawned = std::thread::Builder::new().name("gotv-threads".into()).spawn(move || {
+            let result = build_threads(&path);
+            let _ = worker_tx.send(result);
+            ctx.request_repaint();
+        });
+        if let Err(e) = spawned {
+            let _ = tx.send(Err(anyhow::Error::new(e).context("cannot start a thread for the thread rows")));
+        }
+        ThreadsLoader { rx }
+    }
+
+    /// The tracks, once built; never blocks.
+    pub fn poll(&self) -> Option<anyhow::Result<Vec<Thread>>> {
+        match self.rx.try_recv() {
+            Ok(result) => Some(result),
+            Err(mpsc::TryRecvError::Empty) => None,
+            Err(mpsc::TryRecvError::Disconnected) => {
+                Some(Err(anyhow::anyhow!("internal error: the thread-row builder stopped without a result")))
+            }
+        }
+    }
+}
+
+/// Opens the trace again and builds its thread tracks.
+fn build_threads(path: &Path) -> anyhow::Result<Vec<Thread>> {
+    let file = TraceFile::open(path)?;
+    Ok(timeline::build_threads(file.bytes(), &Progress::default(), Mode::Parallel)?)
 }

@@ -359,3 +359,26 @@ fn exporting_a_sync_profile_from_the_menu_writes_a_pprof_file() {
     let has = |needle: &[u8]| pb.windows(needle.len()).any(|w| w == needle);
     assert!(has(b"main.blockedReceiver") && has(b"contentions") && has(b"delay"));
 }
+
+#[test]
+fn ticking_threads_builds_the_thread_rows_in_the_background() {
+    let tmp = TempDir::new("threads");
+    let trace = testdata("traces/go1.27/chan.trace");
+    let mut h = harness(&tmp.settings(), FakePicker::answering(&[]), Some(trace));
+    step_until(&mut h, "the trace to load", loaded);
+    let built = |h: &Harness<'_, App>| h.state().trace().is_some_and(|t| t.timeline.threads_built);
+    // The first build leaves the thread tracks out, listing the threads.
+    assert!(!built(&h));
+    let tl = &h.state().trace().unwrap().timeline;
+    assert!(!tl.threads.is_empty());
+    assert!(tl.threads.iter().all(|t| t.track.is_empty()));
+
+    h.get_by_label("Threads").click();
+    step_until(&mut h, "the thread rows", built);
+    let tl = &h.state().trace().unwrap().timeline;
+    assert!(tl.threads.iter().any(|t| !t.track.is_empty()));
+    assert!(h.query_by_label("building thread rows").is_none());
+    // A thread row is on screen with its name.
+    let first = format!("M{}", tl.threads[0].id.0);
+    assert!(h.query_all_by_label_contains(&first).count() >= 1, "a row named {first}");
+}

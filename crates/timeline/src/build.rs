@@ -5,8 +5,8 @@ use rayon::prelude::*;
 use trace_core::{Event, GenerationRun, ParallelDecode, Reader, TimeNs, Version};
 
 use crate::merge::{COUNTER_RESOLUTION_NS, Merger};
-use crate::model::Timeline;
-use crate::part::{GenPart, Retime, StackMap};
+use crate::model::{Thread, Timeline};
+use crate::part::{GenPart, Retime, StackMap, Tracks};
 use crate::progress::{Phase, Progress};
 use std::sync::Arc;
 
@@ -32,6 +32,10 @@ pub enum Mode {
 
 /// Builds the timeline of a whole trace, generations in parallel.
 ///
+/// Thread (M) tracks are left empty ([`Timeline::threads_built`] is false):
+/// they take as much room as the P tracks and the viewer hides them until
+/// asked, when [`build_threads`] makes them from the trace again.
+///
 /// A trace damaged part-way still builds: everything decoded before the
 /// damage is kept and [`Timeline::error`] says what was lost.
 pub fn build(data: &[u8], progress: &Progress) -> Result<Timeline, BuildError> {
@@ -40,10 +44,27 @@ pub fn build(data: &[u8], progress: &Progress) -> Result<Timeline, BuildError> {
 
 /// [`build`] with a choice of [`Mode`].
 pub fn build_with(data: &[u8], progress: &Progress, mode: Mode) -> Result<Timeline, BuildError> {
+    build_tracks(data, progress, mode, Tracks::NoThreads)
+}
+
+/// [`build_with`] with the thread tracks too.
+pub fn build_all(data: &[u8], progress: &Progress, mode: Mode) -> Result<Timeline, BuildError> {
+    build_tracks(data, progress, mode, Tracks::All)
+}
+
+/// Only the thread tracks, for a timeline built without them (see
+/// [`Timeline::set_threads`]).
+pub fn build_threads(data: &[u8], progress: &Progress, mode: Mode) -> Result<Vec<Thread>, BuildError> {
+    Ok(build_tracks(data, progress, mode, Tracks::ThreadsOnly)?.threads)
+}
+
+fn build_tracks(data: &[u8], progress: &Progress, mode: Mode, tracks: Tracks) -> Result<Timeline, BuildError> {
     progress.set_total(data.len() as u64);
     progress.set_phase(Phase::Scanning);
     let version = Version::from_header(data)?;
-    let timeline = if version.is_v1() { build_v1(data, progress)? } else { build_v2(data, progress, mode)? };
+    let mut timeline =
+        if version.is_v1() { build_v1(data, progress, tracks)? } else { build_v2(data, progress, mode, tracks)? };
+    timeline.threads_built = tracks != Tracks::NoThreads;
     progress.set_done(data.len() as u64);
     progress.set_phase(Phase::Done);
     Ok(timeline)
@@ -55,9 +76,9 @@ fn collect<'a>(
     run: &mut GenerationRun<'a>,
     index: usize,
     floor: Option<TimeNs>,
-    stacks: &[Arc<StackMap>],
+    (stacks, tracks): (&[Arc<StackMap>], Tracks),
 ) -> GenPart<'a> {
-    let mut part = GenPart::new(COUNTER_RESOLUTION_NS, index, floor, stacks.get(index).cloned());
+    let mut part = GenPart::new(COUNTER_RESOLUTION_NS, index, floor, stacks.get(index).cloned()).with_tracks(tracks);
     let mut ev = Event::EMPTY;
     let mut ord = 0u32;
     // A decode error is recorded in the run and reported by the chain.
@@ -69,7 +90,7 @@ fn collect<'a>(
     part
 }
 
-fn build_v2(data: &[u8], progress: &Progress, mode: Mode) -> Result<Timeline, BuildError> {
+fn build_v2(data: &[u8], progress: &Progress, mode: Mode, tracks: Tracks) -> Result<Timeline, BuildError> {
     let pd = ParallelDecode::new(data)?;
     progress.set_phase(Phase::Decoding);
     let mut chainer = pd.chainer();
@@ -103,7 +124,7 @@ fn build_v2(data: &[u8], progress: &Progress, mode: Mode) -> Result<Timeline, Bu
         }
         let stacks_now = &stacks;
         let decode = || -> Vec<_> {
-            let run = |(i, g)| pd.run_generation(i, g, |r| collect(r, i, None, stacks_now));
+            let run = |(i, g)| pd.run_generation(i, g, |r| collect(r, i, None, (stacks_now, tracks)));
             if parallel {
                 (start..end).into_par_iter().zip(built).map(run).collect()
             } else {
@@ -119,9 +140,9 @@ fn build_v2(data: &[u8], progress: &Progress, mode: Mode) -> Result<Timeline, Bu
             decode()
         };
         for (i, s) in (start..end).zip(started) {
-            chainer.feed(s, |r| collect(r, i, None, &stacks));
+            chainer.feed(s, |r| collect(r, i, None, (&stacks, tracks)));
         }
-        pending = chainer.take_confirmed().into_iter().map(|(p, f, _)| confirm(&pd, p, f, &stacks)).collect();
+        pending = chainer.take_confirmed().into_iter().map(|(p, f, _)| confirm(&pd, p, f, (&stacks, tracks))).collect();
         if let Some((p, _)) = pending.last() {
             progress.set_done(p.end_offset);
         }
@@ -130,8 +151,12 @@ fn build_v2(data: &[u8], progress: &Progress, mode: Mode) -> Result<Timeline, Bu
     progress.set_phase(Phase::Finishing);
     merger.merge(pending);
     let mut chained = chainer.finish();
-    let rest: Vec<_> =
-        chained.values.drain(..).zip(chained.time_floors.drain(..)).map(|(p, f)| confirm(&pd, p, f, &stacks)).collect();
+    let rest: Vec<_> = chained
+        .values
+        .drain(..)
+        .zip(chained.time_floors.drain(..))
+        .map(|(p, f)| confirm(&pd, p, f, (&stacks, tracks)))
+        .collect();
     merger.merge(rest);
     Ok(merger.finish(chained.error, data.len() as u64))
 }
@@ -144,21 +169,21 @@ fn confirm<'a>(
     pd: &ParallelDecode<'a>,
     mut part: GenPart<'a>,
     floor: Option<TimeNs>,
-    stacks: &[Arc<StackMap>],
+    what: (&[Arc<StackMap>], Tracks),
 ) -> (GenPart<'a>, Option<Retime>) {
     if part.needs_floor(floor) {
         let i = part.index;
-        (pd.run(i, |r| collect(r, i, floor, stacks)).into_value(), None)
+        (pd.run(i, |r| collect(r, i, floor, what)).into_value(), None)
     } else {
         let retime = part.take_retime(floor);
         (part, retime)
     }
 }
 
-fn build_v1(data: &[u8], progress: &Progress) -> Result<Timeline, BuildError> {
+fn build_v1(data: &[u8], progress: &Progress, tracks: Tracks) -> Result<Timeline, BuildError> {
     let mut reader = Reader::new(data)?;
     progress.set_phase(Phase::Decoding);
-    let mut part = GenPart::new(COUNTER_RESOLUTION_NS, 0, None, None);
+    let mut part = GenPart::new(COUNTER_RESOLUTION_NS, 0, None, None).with_tracks(tracks);
     let mut ev = Event::EMPTY;
     let mut ord = 0u32;
     let mut error = None;

@@ -36,7 +36,7 @@ pub mod strings;
 pub mod ticks;
 pub mod track;
 
-pub use build::{BuildError, Mode, build, build_with};
+pub use build::{BuildError, Mode, build, build_all, build_threads, build_with};
 pub use counter::{Counter, CounterColumn};
 pub use model::{CpuSample, Goroutine, LogEntry, Proc, RangeKind, RangeSpan, Region, Task, Thread, Timeline};
 pub use plan::{PlanItem, View, plan_track, plan_track_into};

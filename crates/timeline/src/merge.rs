@@ -355,6 +355,7 @@ impl Merger {
             goroutines,
             procs,
             threads,
+            threads_built: true,
             gc,
             stw,
             gc_work,

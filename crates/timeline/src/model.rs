@@ -214,8 +214,11 @@ pub struct Timeline {
     pub goroutines: Vec<Goroutine>,
     /// Ps sorted by ID.
     pub procs: Vec<Proc>,
-    /// Threads sorted by ID.
+    /// Threads sorted by ID; their tracks are empty unless
+    /// [`Timeline::threads_built`].
     pub threads: Vec<Thread>,
+    /// Whether the thread tracks were built (see [`crate::build()`]).
+    pub threads_built: bool,
     /// GC cycles, in time order.
     pub gc: Vec<RangeSpan>,
     /// STW pauses, in time order.
@@ -299,6 +302,12 @@ impl Timeline {
         self.goroutines.iter().map(|g| g.track.len()).sum::<usize>()
             + self.procs.iter().map(|p| p.track.len()).sum::<usize>()
             + self.threads.iter().map(|t| t.track.len()).sum::<usize>()
+    }
+
+    /// Fills in the thread tracks made by [`crate::build::build_threads`].
+    pub fn set_threads(&mut self, threads: Vec<Thread>) {
+        self.threads = threads;
+        self.threads_built = true;
     }
 
     /// Approximate bytes held on the heap.

@@ -25,6 +25,17 @@ pub(crate) fn shard_of(id: i64) -> usize {
     id.rem_euclid(SHARDS as i64) as usize
 }
 
+/// Which tracks a build makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Tracks {
+    /// Goroutines, Ps and threads.
+    All,
+    /// Goroutines and Ps; threads are listed with empty tracks.
+    NoThreads,
+    /// Thread tracks only.
+    ThreadsOnly,
+}
+
 /// A generation's stack IDs to trace-wide stack numbers.
 pub(crate) type StackMap = FxHashMap<u64, StackId>;
 
@@ -195,6 +206,8 @@ pub(crate) struct GenPart<'a> {
     goroutines: SegMap<GSeg>,
     procs: SegMap<Seg>,
     threads: SegMap<Seg>,
+    /// Which tracks to collect.
+    tracks: Tracks,
     /// Goroutine category changes, summed per counter bucket: (bucket
     /// start, deltas for runnable, running, syscall, blocked).
     pub counts: Vec<(i64, [i32; 4])>,
@@ -242,6 +255,7 @@ impl<'a> GenPart<'a> {
             goroutines: SegMap::default(),
             procs: SegMap::default(),
             threads: SegMap::default(),
+            tracks: Tracks::All,
             counts: Vec::new(),
             metrics: Vec::new(),
             ranges: Vec::new(),
@@ -258,6 +272,12 @@ impl<'a> GenPart<'a> {
             min_slack: i64::MAX,
             bucket_ns: bucket_ns.max(1),
         }
+    }
+
+    /// Collects only some tracks.
+    pub fn with_tracks(mut self, tracks: Tracks) -> Self {
+        self.tracks = tracks;
+        self
     }
 
     /// Whether a time `floor` (from the chain) raises the time of an event
@@ -355,6 +375,9 @@ impl<'a> GenPart<'a> {
     /// already known is dropped.
     #[allow(clippy::too_many_arguments)]
     fn g(&mut self, id: i64, time: i64, state: GState, stack: u32, a: i64, b: i64, restate: bool) {
+        if self.tracks == Tracks::ThreadsOnly {
+            return;
+        }
         let Some(g) = self.goroutines.get(id, || new_gseg(id)) else { return };
         let t = &mut g.seg.track;
         if t.is_empty() {
@@ -379,7 +402,7 @@ impl<'a> GenPart<'a> {
 
     /// A P state change (`a` is the goroutine).
     fn p(&mut self, id: i64, time: i64, state: PState, a: i64, restate: bool) {
-        if id < 0 {
+        if id < 0 || self.tracks == Tracks::ThreadsOnly {
             return;
         }
         if let Some(s) = self.procs.get(id, || new_seg(id)) {
@@ -392,7 +415,10 @@ impl<'a> GenPart<'a> {
         if id < 0 {
             return;
         }
-        if let Some(s) = self.threads.get(id, || new_seg(id)) {
+        let spans = self.tracks != Tracks::NoThreads;
+        if let Some(s) = self.threads.get(id, || new_seg(id))
+            && spans
+        {
             push_simple(s, time, state as u8, a, restate, state == MState::Idle);
         }
     }
@@ -417,6 +443,12 @@ impl<'a> GenPart<'a> {
         self.events += 1;
         self.first_time.get_or_insert(time);
         self.last_time = time;
+        if self.tracks == Tracks::ThreadsOnly {
+            if e.kind() == EventKind::StateTransition {
+                self.transition(e, ctx, time);
+            }
+            return;
+        }
         let (g, p, m) = (e.g.0, e.p.0, e.m.0);
         if let Some(st) = e.state_transition() {
             self.count(&st, time);

@@ -475,6 +475,12 @@ impl TrackBuilder {
         if t.blocks.last().is_none_or(|h| h.count as usize >= BLOCK_SPANS) {
             close_block(t, &self.stats);
             self.stats = BlockStats::default();
+            if t.blocks.is_empty() {
+                // Most tracks (short goroutines) stay one small block:
+                // start small and exact rather than at the default growth.
+                t.blocks.reserve_exact(1);
+                t.bytes.reserve(32);
+            }
             t.blocks.push(BlockHeader {
                 start_ns: s.start_ns,
                 end_ns,

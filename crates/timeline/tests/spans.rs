@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use timeline::{Category, GState, Mode, PState, Progress, Timeline, build_with};
+use timeline::{Category, GState, Mode, PState, Progress, Timeline, build_all, build_threads, build_with};
 
 fn traces_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/traces")
@@ -80,7 +80,7 @@ fn oracle_changes(text: &str) -> (BTreeMap<i64, Vec<(i64, Category)>>, BTreeMap<
 
 fn load(path: &Path, mode: Mode) -> Timeline {
     let bytes = std::fs::read(path).unwrap();
-    build_with(&bytes, &Progress::default(), mode).unwrap()
+    build_all(&bytes, &Progress::default(), mode).unwrap()
 }
 
 #[test]
@@ -154,6 +154,29 @@ fn digest(tl: &Timeline) -> String {
     }
     s += &format!("{:?}\n{:?}\n{:?}\n{:?}\n", tl.tasks, tl.regions, tl.logs, tl.cpu_samples);
     s
+}
+
+/// The default build leaves thread tracks out (listing the threads);
+/// building them on their own, later, gives exactly the full build's.
+#[test]
+fn thread_tracks_built_later_equal_the_full_build() {
+    let mut threads = 0;
+    for (trace, _) in committed() {
+        let bytes = std::fs::read(&trace).unwrap();
+        let full = build_all(&bytes, &Progress::default(), Mode::Parallel).unwrap();
+        let mut lean = build_with(&bytes, &Progress::default(), Mode::Parallel).unwrap();
+        assert!(!lean.threads_built && full.threads_built);
+        let ids = |tl: &Timeline| tl.threads.iter().map(|t| t.id).collect::<Vec<_>>();
+        assert_eq!(ids(&lean), ids(&full), "{}", trace.display());
+        assert!(lean.threads.iter().all(|t| t.track.is_empty()));
+        assert_eq!(lean.span_count() + full.threads.iter().map(|t| t.track.len()).sum::<usize>(), full.span_count());
+        for mode in [Mode::Parallel, Mode::Sequential] {
+            lean.set_threads(build_threads(&bytes, &Progress::default(), mode).unwrap());
+            assert_eq!(digest(&lean), digest(&full), "{} {mode:?}", trace.display());
+        }
+        threads += full.threads.len();
+    }
+    assert!(threads > 100, "{threads}");
 }
 
 #[test]

@@ -33,6 +33,11 @@ pub fn toolbar_ui(ui: &mut egui::Ui, tl: &Timeline, state: &mut TraceViewState) 
         ui.separator();
         ui.checkbox(&mut state.show_plots, "Plots");
         ui.checkbox(&mut state.show_threads, "Threads");
+        if state.show_threads && !tl.threads_built {
+            // The app builds them on first use (they are as big as the P rows).
+            ui.spinner();
+            ui.label("building thread rows");
+        }
         ui.checkbox(&mut state.show_system_goroutines, "Runtime goroutines");
         if ui.button("Legend").on_hover_text("What the colours mean").clicked() {
             state.t.show_legend = !state.t.show_legend;
