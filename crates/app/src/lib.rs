@@ -2,6 +2,7 @@
 //! menus) and the trace view, as a library so tests can drive the window
 //! headless. The `gotv` binary (`main.rs`) adds the command-line tools.
 
+pub mod alloc;
 pub mod app;
 pub mod command;
 pub mod dialog;

@@ -61,6 +61,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    gotv::alloc::return_freed_memory_at_once();
     let args = Args::parse();
     let result = match args.command {
         Some(Command::Dump { file }) => cli::dump::run(&file),

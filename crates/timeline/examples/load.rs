@@ -26,7 +26,14 @@ fn peak_anon_sampler() -> std::sync::Arc<std::sync::atomic::AtomicU64> {
     peak
 }
 
+/// As the `gotv` binary does (see its `alloc` module).
+fn return_freed_memory_at_once() {
+    // SAFETY: sets mimalloc's integer option 15, `mi_option_purge_delay`.
+    unsafe { libmimalloc_sys::mi_option_set(15, 0) };
+}
+
 fn main() {
+    return_freed_memory_at_once();
     let peak = peak_anon_sampler();
     let path = std::env::args().nth(1).expect("trace path");
     let f = std::fs::File::open(&path).unwrap();

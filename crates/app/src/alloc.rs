@@ -1,0 +1,26 @@
+//! The allocator: mimalloc, set to hand freed memory back to the system
+//! at once.
+//!
+//! Building a timeline allocates and frees a lot of per-generation scratch
+//! memory on rayon's threads. glibc's malloc keeps most of it resident, and
+//! so does mimalloc's default delayed purging on threads that then sit
+//! idle: on a 300 MB trace the process stayed at about 2.3 GB (glibc) and
+//! 1.0-1.2 GB (mimalloc, default) after the build, against 0.94 GB with
+//! immediate purging, for a timeline of 0.8 GB.
+
+/// The process's allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// mimalloc's `mi_option_purge_delay` (its position in `mi_option_e` in
+/// mimalloc.h; the bindings name the options around it but not this one).
+const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Makes mimalloc return freed pages to the system immediately instead of
+/// after a delay. Call it first thing in `main`.
+#[allow(unsafe_code)]
+pub fn return_freed_memory_at_once() {
+    // SAFETY: sets an integer option; mimalloc reads this one whenever it
+    // purges, and allows options to be set at any time.
+    unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, 0) };
+}
