@@ -171,11 +171,12 @@ fn confirm<'a>(
     floor: Option<TimeNs>,
     what: (&[Arc<StackMap>], Tracks),
 ) -> (GenPart<'a>, Option<Retime>) {
-    if part.needs_floor(floor) {
+    if part.needs_floor(floor) || tests::force_recollect() {
         let i = part.index;
         (pd.run(i, |r| collect(r, i, floor, what)).into_value(), None)
     } else {
         let retime = part.take_retime(floor);
+        tests::count_retime(retime.is_some());
         (part, retime)
     }
 }
@@ -209,4 +210,85 @@ fn build_v1(data: &[u8], progress: &Progress, tracks: Tracks) -> Result<Timeline
     let mut merger = Merger::new(true);
     merger.merge(vec![(part, None)]);
     Ok(merger.finish(error, data.len() as u64))
+}
+
+/// The test module's hooks, doing nothing outside tests.
+#[cfg(not(test))]
+mod tests {
+    pub(super) fn force_recollect() -> bool {
+        false
+    }
+
+    pub(super) fn count_retime(_: bool) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::fmt::Write;
+
+    use super::*;
+
+    thread_local! {
+        static FORCE_RECOLLECT: Cell<bool> = const { Cell::new(false) };
+        static RETIMES: Cell<usize> = const { Cell::new(0) };
+    }
+
+    /// Whether a test asked for every part with a floor to be collected
+    /// again with it (the slow, direct way) instead of retimed.
+    pub(super) fn force_recollect() -> bool {
+        FORCE_RECOLLECT.get()
+    }
+
+    pub(super) fn count_retime(some: bool) {
+        RETIMES.set(RETIMES.get() + usize::from(some));
+    }
+
+    fn digest(tl: &Timeline) -> String {
+        let mut s = format!("{} {} {}\n", tl.start_ns, tl.end_ns, tl.event_count);
+        for g in &tl.goroutines {
+            let _ =
+                writeln!(s, "g{} {:?} {:?} {:?} {:?}", g.id.0, g.created_ns, g.exited_ns, g.start_fn, g.track.spans());
+        }
+        for p in &tl.procs {
+            let _ = writeln!(s, "p{} {:?}", p.id.0, p.track.spans());
+        }
+        for t in &tl.threads {
+            let _ = writeln!(s, "m{} {:?}", t.id.0, t.track.spans());
+        }
+        let c = &tl.counters;
+        let _ = write!(s, "{:?}{:?}{:?}{:?}{:?}{:?}", tl.gc, tl.stw, tl.gc_work, c.heap_alloc, c.running, c.blocked);
+        let _ = write!(s, "{:?}{:?}{:?}{:?}", tl.tasks, tl.regions, tl.logs, tl.cpu_samples);
+        s
+    }
+
+    /// Go's time repair across generation boundaries, applied to a part
+    /// after the fact ([`Retime`]), gives what collecting the generation
+    /// again with its time floor gives.
+    #[test]
+    fn time_repair_after_the_fact_equals_collecting_with_the_floor() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/traces");
+        let mut traces = Vec::new();
+        for dir in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+            for f in std::fs::read_dir(dir.path()).into_iter().flatten().flatten() {
+                if f.path().extension().is_some_and(|e| e == "trace") {
+                    traces.push(f.path());
+                }
+            }
+        }
+        traces.sort();
+        assert!(traces.len() >= 90, "{} traces under {}", traces.len(), root.display());
+        RETIMES.set(0);
+        for path in &traces {
+            let bytes = std::fs::read(path).unwrap_or_default();
+            let build = |force: bool| {
+                FORCE_RECOLLECT.set(force);
+                let tl = build_all(&bytes, &Progress::default(), Mode::Parallel);
+                FORCE_RECOLLECT.set(false);
+                tl.map(|tl| digest(&tl)).map_err(|e| e.to_string())
+            };
+            assert_eq!(build(false), build(true), "{}", path.display());
+        }
+        assert!(RETIMES.get() >= 10, "only {} parts were retimed", RETIMES.get());
+    }
 }

@@ -296,7 +296,18 @@ impl<'a> GenPart<'a> {
         if self.floor.is_some() || self.early.first().is_none_or(|&t| t > f) {
             return None;
         }
-        Some(Retime { floor_ns: f, limit_ns: self.early_end, times: std::mem::take(&mut self.early) })
+        let mut times = std::mem::take(&mut self.early);
+        // `time - number` never decreases, so the events the floor moves
+        // are a prefix: find where it ends.
+        let moved = |i: usize| times.get(i).is_some_and(|&t| t - i as i64 <= f);
+        let (mut lo, mut hi) = (0, times.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if moved(mid) { lo = mid + 1 } else { hi = mid }
+        }
+        let limit_ns = times.get(lo).copied().unwrap_or(self.early_end);
+        times.truncate(lo);
+        Some(Retime { floor_ns: f, limit_ns, times })
     }
 
     /// The goroutine pieces, by [`shard_of`].

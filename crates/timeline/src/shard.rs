@@ -4,8 +4,8 @@
 //! A goroutine that has exited is finished on the spot: Go never reuses a
 //! goroutine ID, so its record shrinks to the final [`Goroutine`] (with its
 //! block vectors trimmed) instead of waiting, with a growable builder, for
-//! the end of the trace. Only its last span's end, the trace's end, is
-//! filled in at the end.
+//! the end of the trace. Its track ends where it exited: the `Exited`
+//! span is empty.
 
 use rustc_hash::FxHashMap;
 use trace_core::GoroutineId;
@@ -221,8 +221,7 @@ impl Shard {
         }
     }
 
-    /// Finishes exited goroutine `id` now; its last span ends for the
-    /// moment where it starts ([`Shard::finish`] extends it).
+    /// Finishes exited goroutine `id` now; its track ends at the exit.
     fn retire(&mut self, id: i64, strings: &Strings, stacks: &StackTree) {
         let Some(index) = self.slot(id).checked_sub(1).filter(|e| e & DONE == 0) else { return };
         let Some(b) = self.building.get_mut(index as usize).and_then(Option::take) else { return };
@@ -236,9 +235,6 @@ impl Shard {
     /// Every goroutine of the shard, the last spans ending at `end_ns`.
     pub fn finish(self, end_ns: i64, strings: &Strings, stacks: &StackTree) -> Vec<Goroutine> {
         let mut out = self.done;
-        for g in &mut out {
-            g.track.extend_end(end_ns);
-        }
         out.extend(self.building.into_iter().flatten().map(|b| b.finish(end_ns, strings, stacks)));
         out
     }

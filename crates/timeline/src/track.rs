@@ -177,17 +177,6 @@ impl Track {
         out
     }
 
-    /// Makes the last span end at `end_ns` if that is later (a track
-    /// finished before the end of the trace).
-    pub(crate) fn extend_end(&mut self, end_ns: i64) {
-        if let Some(h) = self.blocks.last_mut()
-            && end_ns > h.end_ns
-        {
-            h.end_ns = end_ns;
-            close_block(self, &BlockStats::unknown());
-        }
-    }
-
     /// Bytes held (for memory accounting).
     pub fn heap_bytes(&self) -> usize {
         self.bytes.capacity() + self.blocks.capacity() * std::mem::size_of::<BlockHeader>()
@@ -351,13 +340,11 @@ impl TrackBuilder {
 
     /// The first span pushed (its end is not meaningful).
     pub fn first(&self) -> Option<Span> {
+        let Some(h) = self.track.blocks.first() else { return self.pending };
+        let end = self.track.blocks.get(1).map_or(self.track.bytes.len(), |n| n.byte_start as usize);
         let mut first = None;
-        if self.track.blocks.is_empty() {
-            return self.pending;
-        }
-        self.track.for_each_in_block(0, |s| {
-            first.get_or_insert(s);
-        });
+        let one = BlockHeader { count: 1, ..*h };
+        decode_spans(self.track.bytes.get(h.byte_start as usize..end).unwrap_or_default(), &one, |s| first = Some(s));
         first
     }
 
