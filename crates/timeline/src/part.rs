@@ -112,29 +112,73 @@ pub(crate) fn blocking_stack(state: GState, stack: u32) -> bool {
 
 /// Pieces of one kind of resource, by ID in order of first appearance.
 struct SegMap<T> {
-    index: FxHashMap<i64, u32>,
+    index: IdIndex,
     items: Vec<T>,
 }
 
 impl<T> Default for SegMap<T> {
     fn default() -> Self {
-        SegMap { index: FxHashMap::default(), items: Vec::new() }
+        SegMap { index: IdIndex::default(), items: Vec::new() }
     }
 }
 
 impl<T> SegMap<T> {
     fn find(&mut self, id: i64) -> Option<&mut T> {
-        let i = *self.index.get(&id)?;
+        let i = self.index.get(id)?;
         self.items.get_mut(i as usize)
     }
 
     fn get(&mut self, id: i64, new: impl FnOnce() -> T) -> Option<&mut T> {
-        let next = self.items.len() as u32;
-        let i = *self.index.entry(id).or_insert(next);
-        if i == next {
+        let slot = self.index.slot(id);
+        if *slot == 0 {
             self.items.push(new());
+            *slot = self.items.len() as u32;
         }
+        let i = *slot - 1;
         self.items.get_mut(i as usize)
+    }
+}
+
+/// Entries per page of an [`IdIndex`].
+const ID_PAGE: usize = 256;
+/// IDs from here on go to the map (only damaged traces have them).
+const MAX_PAGED_ID: i64 = 1 << 28;
+
+/// IDs (which Go hands out counting up) to places, in pages indexed by ID:
+/// two loads where a hash map needs a hash and a probe, for the lookup
+/// almost every event makes. A place is stored plus one (0 = absent).
+#[derive(Default)]
+struct IdIndex {
+    pages: Vec<Option<Box<[u32; ID_PAGE]>>>,
+    overflow: FxHashMap<i64, u32>,
+}
+
+impl IdIndex {
+    fn get(&self, id: i64) -> Option<u32> {
+        let v = if (0..MAX_PAGED_ID).contains(&id) {
+            let id = id as usize;
+            let page = self.pages.get(id / ID_PAGE)?.as_ref()?;
+            *page.get(id % ID_PAGE)?
+        } else {
+            *self.overflow.get(&id)?
+        };
+        v.checked_sub(1)
+    }
+
+    fn slot(&mut self, id: i64) -> &mut u32 {
+        if (0..MAX_PAGED_ID).contains(&id) {
+            let (p, k) = (id as usize / ID_PAGE, id as usize % ID_PAGE);
+            if p >= self.pages.len() {
+                self.pages.resize_with(p + 1, || None);
+            }
+            if let Some(page) = self.pages.get_mut(p) {
+                let page = page.get_or_insert_with(|| Box::new([0; ID_PAGE]));
+                if let Some(slot) = page.get_mut(k) {
+                    return slot;
+                }
+            }
+        }
+        self.overflow.entry(id).or_insert(0)
     }
 }
 
@@ -318,7 +362,7 @@ impl<'a> GenPart<'a> {
                 v.push(g);
             }
         }
-        self.goroutines.index = FxHashMap::default();
+        self.goroutines.index = IdIndex::default();
         out
     }
 
