@@ -247,8 +247,15 @@ mod tests {
     fn digest(tl: &Timeline) -> String {
         let mut s = format!("{} {} {}\n", tl.start_ns, tl.end_ns, tl.event_count);
         for g in &tl.goroutines {
-            let _ =
-                writeln!(s, "g{} {:?} {:?} {:?} {:?}", g.id.0, g.created_ns, g.exited_ns, g.start_fn, g.track.spans());
+            let _ = writeln!(
+                s,
+                "g{} {:?} {:?} {:?} {:?}",
+                g.id.0,
+                g.created_ns(),
+                g.exited_ns(),
+                g.start_fn,
+                g.track.spans()
+            );
         }
         for p in &tl.procs {
             let _ = writeln!(s, "p{} {:?}", p.id.0, p.track.spans());

@@ -27,10 +27,9 @@ pub struct Goroutine {
     pub creation_stack: StackId,
     /// Its first stack: where it starts.
     pub start_stack: StackId,
-    /// Creation time, if inside the trace.
-    pub created_ns: Option<i64>,
-    /// Exit time, if inside the trace.
-    pub exited_ns: Option<i64>,
+    /// Created inside the trace: its track starts at its creation (see
+    /// [`Goroutine::created_ns`]).
+    pub created_in_trace: bool,
     /// A runtime goroutine (start function in package runtime).
     pub is_system: bool,
     /// Its state spans.
@@ -38,6 +37,17 @@ pub struct Goroutine {
 }
 
 impl Goroutine {
+    /// Creation time, if inside the trace.
+    pub fn created_ns(&self) -> Option<i64> {
+        if self.created_in_trace { self.track.start_ns() } else { None }
+    }
+
+    /// Exit time, if inside the trace: its track's last span is `Exited`
+    /// (an empty span at the exit).
+    pub fn exited_ns(&self) -> Option<i64> {
+        self.track.last().filter(|s| s.state == GState::Exited as u8).map(|s| s.start_ns)
+    }
+
     /// The span that ends a blocked span `i`: who woke it and where.
     pub fn unblocked_by(&self, i: usize) -> Option<(GoroutineId, StackId)> {
         let next = self.track.span(i + 1)?;

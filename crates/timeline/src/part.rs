@@ -89,8 +89,6 @@ pub(crate) struct GSeg {
     pub head_has_first_stack: bool,
     /// The first such stack after the first span (local, 0 if none).
     pub first_stack: u32,
-    /// When it exited, by a span after the first.
-    pub exited_ns: Option<i64>,
 }
 
 /// A goroutine's creation.
@@ -187,7 +185,7 @@ fn new_seg(id: i64) -> Seg {
 }
 
 fn new_gseg(id: i64) -> GSeg {
-    GSeg { seg: new_seg(id), created: None, head_has_first_stack: false, first_stack: 0, exited_ns: None }
+    GSeg { seg: new_seg(id), created: None, head_has_first_stack: false, first_stack: 0 }
 }
 
 /// Phase of a range event.
@@ -447,9 +445,6 @@ impl<'a> GenPart<'a> {
             }
             if g.first_stack == 0 && blocking_stack(state, stack) {
                 g.first_stack = stack;
-            }
-            if state == GState::Exited {
-                g.exited_ns = Some(time);
             }
         }
         t.push(time, state as u8, StackId(stack), a, b);

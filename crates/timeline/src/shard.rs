@@ -32,7 +32,6 @@ struct GBuild {
     start_stack: StackId,
     first_stack: StackId,
     created_ns: Option<i64>,
-    exited_ns: Option<i64>,
 }
 
 impl GBuild {
@@ -45,7 +44,6 @@ impl GBuild {
             start_stack: StackId::NONE,
             first_stack: StackId::NONE,
             created_ns: None,
-            exited_ns: None,
         }
     }
 
@@ -61,8 +59,7 @@ impl GBuild {
             start_fn,
             creation_stack: self.creation_stack,
             start_stack: self.start_stack,
-            created_ns: self.created_ns,
-            exited_ns: self.exited_ns,
+            created_in_trace: self.created_ns.is_some(),
             is_system,
             track: self.track.finish(end_ns),
         }
@@ -71,6 +68,7 @@ impl GBuild {
     /// A finished record back as a builder (a damaged trace naming a
     /// goroutine after it exited).
     fn reopen(g: Goroutine, first_stack: StackId) -> GBuild {
+        let created_ns = g.created_ns();
         GBuild {
             id: g.id.0,
             track: TrackBuilder::reopen(g.track),
@@ -78,8 +76,7 @@ impl GBuild {
             creation_stack: g.creation_stack,
             start_stack: g.start_stack,
             first_stack,
-            created_ns: g.created_ns,
-            exited_ns: g.exited_ns,
+            created_ns,
         }
     }
 }
@@ -177,7 +174,7 @@ impl Shard {
             Some(map) => map.get(i as usize).copied().unwrap_or_default(),
             None => StackId(i),
         };
-        let GSeg { mut seg, mut created, head_has_first_stack, first_stack, mut exited_ns } = piece;
+        let GSeg { mut seg, mut created, head_has_first_stack, first_stack } = piece;
         if let Some(map) = map {
             seg.track.map_stacks(map);
         }
@@ -186,7 +183,6 @@ impl Shard {
             if let Some(c) = created.as_mut() {
                 c.time = r.apply(c.time);
             }
-            exited_ns = exited_ns.map(|t| r.apply(t));
         }
         let id = seg.id;
         let Some(g) = self.builder(id) else { return };
@@ -201,19 +197,11 @@ impl Shard {
         // A status event restating the state the goroutine was already in.
         let drop = seg.head_restate
             && g.track.last_state().and_then(GState::from_u8).is_some_and(|l| l.category() == state.category());
-        if !drop {
-            if g.first_stack == StackId::NONE && head_has_first_stack {
-                g.first_stack = head.stack;
-            }
-            if state == GState::Exited {
-                g.exited_ns = Some(head.start_ns);
-            }
+        if !drop && g.first_stack == StackId::NONE && head_has_first_stack {
+            g.first_stack = head.stack;
         }
         if g.first_stack == StackId::NONE && first_stack != 0 {
             g.first_stack = stack(first_stack);
-        }
-        if exited_ns.is_some() {
-            g.exited_ns = exited_ns;
         }
         g.track.append(seg.track, drop);
         if g.track.last_state() == Some(GState::Exited as u8) {

@@ -109,6 +109,13 @@ impl Track {
         decode_spans(self.bytes.get(h.byte_start as usize..end).unwrap_or_default(), h, f);
     }
 
+    /// The last span.
+    pub fn last(&self) -> Option<Span> {
+        let mut last = None;
+        self.for_each_in_block(self.blocks.len().checked_sub(1)?, |s| last = Some(s));
+        last
+    }
+
     /// The index of the block holding span `i`.
     fn block_of(&self, i: usize) -> usize {
         self.blocks.partition_point(|b| b.first_index as usize + b.count as usize <= i)

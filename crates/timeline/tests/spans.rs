@@ -136,8 +136,8 @@ fn digest(tl: &Timeline) -> String {
             g.parent.0,
             tl.strings.get(g.start_fn),
             tl.stacks.frames(g.creation_stack),
-            g.created_ns,
-            g.exited_ns,
+            g.created_ns(),
+            g.exited_ns(),
             g.track.spans()
         );
     }

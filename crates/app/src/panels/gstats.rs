@@ -264,8 +264,8 @@ fn row_from_totals(tl: &Timeline, gi: usize, group: u32, g: &Goroutine, totals: 
         .filter(|(s, t)| s.is_blocked() && **t > 0)
         .max_by_key(|(s, t)| (**t, std::cmp::Reverse(**s)))
         .map(|(s, t)| (*s, *t));
-    let start_ns = g.created_ns.or(g.track.start_ns()).unwrap_or(tl.start_ns);
-    let end_ns = g.exited_ns.unwrap_or(tl.end_ns).max(start_ns);
+    let start_ns = g.created_ns().or(g.track.start_ns()).unwrap_or(tl.start_ns);
+    let end_ns = g.exited_ns().unwrap_or(tl.end_ns).max(start_ns);
     GRow {
         gi: gi as u32,
         group,

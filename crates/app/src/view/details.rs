@@ -88,13 +88,13 @@ fn goroutine_ui(ui: &mut Ui, tl: &Timeline, theme: &Theme, state: &mut TraceView
         ui.label(tl.strings.get(g.start_fn));
         ui.end_row();
         ui.label("Parent");
-        goroutine_link(ui, tl, state, g.parent, g.created_ns);
+        goroutine_link(ui, tl, state, g.parent, g.created_ns());
         ui.end_row();
         ui.label("Created");
-        ui.label(g.created_ns.map_or("before the trace".into(), |t| format_duration(t - tl.start_ns)));
+        ui.label(g.created_ns().map_or("before the trace".into(), |t| format_duration(t - tl.start_ns)));
         ui.end_row();
         ui.label("Exited");
-        ui.label(g.exited_ns.map_or("after the trace".into(), |t| format_duration(t - tl.start_ns)));
+        ui.label(g.exited_ns().map_or("after the trace".into(), |t| format_duration(t - tl.start_ns)));
         ui.end_row();
     });
     if g.creation_stack != StackId::NONE {

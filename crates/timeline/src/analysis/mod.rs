@@ -164,8 +164,7 @@ pub(crate) mod testutil {
             start_fn,
             creation_stack: StackId::NONE,
             start_stack: StackId::NONE,
-            created_ns: None,
-            exited_ns: None,
+            created_in_trace: false,
             is_system: false,
             track: b.finish(end),
         }

@@ -128,7 +128,7 @@ fn profile(tl: &Timeline, kind: ProfileKind, filter: &Filter, from_first_run: bo
         let runs_from = if from_first_run { first_run_ns(g) } else { None };
         super::for_each_clipped(g, filter.range, |i, s, start, end| {
             let state = Goroutine::state(s);
-            let unknown_reason = i == 0 && g.created_ns.is_none() && kind.needs_reason();
+            let unknown_reason = i == 0 && g.created_ns().is_none() && kind.needs_reason();
             let start = runs_from.map_or(start, |t| start.max(t));
             if i == last || end <= start || unknown_reason || !kind.matches(state) {
                 return;
@@ -214,7 +214,7 @@ mod tests {
             ],
             100,
         );
-        g.created_ns = Some(0);
+        g.created_in_trace = true;
         g.creation_stack = create;
         tl.goroutines.push(g);
         tl.goroutines.push(goroutine(
