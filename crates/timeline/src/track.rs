@@ -65,9 +65,44 @@ pub struct BlockHeader {
 /// A track: the spans of one resource over time.
 #[derive(Clone, Debug, Default)]
 pub struct Track {
+    // Boxed slices, not vectors: a finished track never grows, and there
+    // is one per goroutine.
+    blocks: Box<[BlockHeader]>,
+    bytes: Box<[u8]>,
+    len: u32,
+}
+
+/// A track being built: the same layout in growable vectors.
+#[derive(Clone, Debug, Default)]
+struct Store {
     blocks: Vec<BlockHeader>,
     bytes: Vec<u8>,
     len: u32,
+}
+
+impl Store {
+    fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    fn for_each_in_block(&self, i: usize, f: impl FnMut(Span)) {
+        block_spans(&self.blocks, &self.bytes, i, f);
+    }
+
+    fn into_track(self) -> Track {
+        Track { blocks: self.blocks.into_boxed_slice(), bytes: self.bytes.into_boxed_slice(), len: self.len }
+    }
+
+    fn from_track(t: Track) -> Store {
+        Store { blocks: t.blocks.into_vec(), bytes: t.bytes.into_vec(), len: t.len }
+    }
+}
+
+/// Calls `f` with every span of block `i` of a track's parts.
+fn block_spans(blocks: &[BlockHeader], bytes: &[u8], i: usize, f: impl FnMut(Span)) {
+    let Some(h) = blocks.get(i) else { return };
+    let end = blocks.get(i + 1).map_or(bytes.len(), |n| n.byte_start as usize);
+    decode_spans(bytes.get(h.byte_start as usize..end).unwrap_or_default(), h, f);
 }
 
 impl Track {
@@ -104,9 +139,7 @@ impl Track {
 
     /// Calls `f` with every span of block `i`, in order, without allocating.
     pub fn for_each_in_block(&self, i: usize, f: impl FnMut(Span)) {
-        let Some(h) = self.blocks.get(i) else { return };
-        let end = self.blocks.get(i + 1).map_or(self.bytes.len(), |n| n.byte_start as usize);
-        decode_spans(self.bytes.get(h.byte_start as usize..end).unwrap_or_default(), h, f);
+        block_spans(&self.blocks, &self.bytes, i, f);
     }
 
     /// The last span.
@@ -186,7 +219,7 @@ impl Track {
 
     /// Bytes held (for memory accounting).
     pub fn heap_bytes(&self) -> usize {
-        self.bytes.capacity() + self.blocks.capacity() * std::mem::size_of::<BlockHeader>()
+        self.bytes.len() + std::mem::size_of_val(&*self.blocks)
     }
 }
 
@@ -196,7 +229,7 @@ impl Track {
 /// set and its end is known when it is written.
 #[derive(Debug, Default)]
 pub struct TrackBuilder {
-    track: Track,
+    track: Store,
     pending: Option<Span>,
     /// Start of the last span written.
     written_start_ns: i64,
@@ -327,7 +360,8 @@ impl TrackBuilder {
     }
 
     /// A finished track back as a builder, its last span pending again.
-    pub(crate) fn reopen(mut track: Track) -> TrackBuilder {
+    pub(crate) fn reopen(track: Track) -> TrackBuilder {
+        let mut track = Store::from_track(track);
         let Some(last) = track.blocks.pop() else { return TrackBuilder::default() };
         let mut spans = Vec::with_capacity(last.count as usize);
         decode_spans(track.bytes.get(last.byte_start as usize..).unwrap_or_default(), &last, |s| spans.push(s));
@@ -505,16 +539,14 @@ impl TrackBuilder {
             self.write(p, end_ns);
         }
         close_block(&mut self.track, &self.stats);
-        self.track.bytes.shrink_to_fit();
-        self.track.blocks.shrink_to_fit();
-        self.track
+        self.track.into_track()
     }
 }
 
 /// Sets the dominant state and longest span of the last block, now that
 /// all its spans and its end are known: from `stats` if they cover it,
 /// else by decoding the block.
-fn close_block(t: &mut Track, stats: &BlockStats) {
+fn close_block(t: &mut Store, stats: &BlockStats) {
     let Some(last) = t.blocks.len().checked_sub(1) else { return };
     let (best, longest) = match stats.result() {
         Some(r) => r,
