@@ -122,7 +122,7 @@ pub fn plan_track_into(track: &Track, view: View, min_px: f32, out: &mut Vec<Pla
             break;
         }
         let first_index = h.first_index;
-        if h.max_span_ns < min_ns && h.count > 1 && h.start_ns >= view.start_ns && h.end_ns <= view.end_ns {
+        if h.max_span_ns() < min_ns && h.count > 1 && h.start_ns >= view.start_ns && h.end_ns <= view.end_ns {
             // Every span in the block is sub-pixel: merge it whole.
             let ns = h.end_ns - h.start_ns;
             match run.as_mut() {

@@ -57,9 +57,19 @@ pub struct BlockHeader {
     pub count: u16,
     /// The state covering most of the block's time.
     pub dominant: u8,
-    /// The longest span in the block: if it is below a pixel, so is every
-    /// span, and the block can be merged without decoding it.
-    pub max_span_ns: i64,
+    /// The longest span in the block, in ns, `u32::MAX` for 4.3 s or more
+    /// (see [`BlockHeader::max_span_ns`]).
+    max_span: u32,
+}
+
+impl BlockHeader {
+    /// The longest span in the block, or more (`i64::MAX` when it is at
+    /// least 4.3 s): if it is below a pixel, so is every span, and the
+    /// block can be merged without decoding it. (32 bits keep the header
+    /// at 32 bytes.)
+    pub fn max_span_ns(&self) -> i64 {
+        if self.max_span == u32::MAX { i64::MAX } else { i64::from(self.max_span) }
+    }
 }
 
 /// A track: the spans of one resource over time.
@@ -516,7 +526,7 @@ impl TrackBuilder {
                 first_index: t.len,
                 count: 0,
                 dominant: s.state,
-                max_span_ns: 0,
+                max_span: 0,
             });
             t.bytes.push(0);
         } else {
@@ -568,7 +578,7 @@ fn close_block(t: &mut Store, stats: &BlockStats) {
     };
     if let Some(h) = t.blocks.get_mut(last) {
         h.dominant = best;
-        h.max_span_ns = longest;
+        h.max_span = u32::try_from(longest.max(0)).unwrap_or(u32::MAX);
     }
 }
 
@@ -664,6 +674,20 @@ fn unzigzag(v: u64) -> i64 {
 mod tests {
     use super::*;
 
+    #[test]
+    fn headers_stay_small() {
+        assert_eq!(std::mem::size_of::<BlockHeader>(), 32);
+    }
+
+    #[test]
+    fn long_spans_saturate_the_header_upwards() {
+        let mut b = TrackBuilder::default();
+        b.push(0, 1, StackId::NONE, -1, -1);
+        b.push(5_000_000_000, 2, StackId::NONE, -1, -1);
+        let t = b.finish(5_000_000_100);
+        assert_eq!(t.blocks()[0].max_span_ns(), i64::MAX);
+    }
+
     fn build(spans: &[(i64, u8)], end: i64) -> Track {
         let mut b = TrackBuilder::default();
         for &(t, s) in spans {
@@ -746,7 +770,7 @@ mod tests {
             });
             let by_state: Vec<(u8, i64)> = (0..32u8).map(|s| (s, ns[s as usize])).collect();
             assert_eq!(h.dominant, dominant(first.unwrap_or(0), &by_state), "block {bi}");
-            assert_eq!(h.max_span_ns, longest, "block {bi}");
+            assert_eq!(h.max_span_ns(), longest, "block {bi}");
         }
     }
 
