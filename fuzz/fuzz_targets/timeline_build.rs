@@ -1,14 +1,18 @@
-//! The full timeline build (parallel generations, sharded track merge,
-//! ranges, counters, annotations) on arbitrary bytes: never a panic.
+//! The full timeline build (parallel generations, per-generation pieces
+//! stitched by shard, time repair after the fact, thread tracks, ranges,
+//! counters, annotations) on arbitrary bytes: never a panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(tl) = timeline::build(data, &timeline::Progress::default()) {
+    if let Ok(tl) = timeline::build_all(data, &timeline::Progress::default(), timeline::Mode::Parallel) {
         // Touch what the viewer reads.
         for g in &tl.goroutines {
-            let _ = g.track.spans();
+            let _ = (g.track.spans(), g.created_ns(), g.exited_ns());
+        }
+        for t in &tl.threads {
+            let _ = t.track.spans();
         }
         let view = timeline::View { start_ns: tl.start_ns, end_ns: tl.end_ns, width_px: 100.0 };
         for p in &tl.procs {
