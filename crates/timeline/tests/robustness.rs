@@ -3,7 +3,13 @@
 
 use std::path::Path;
 
-use timeline::{Progress, Timeline, build};
+use timeline::{BuildError, Mode, Progress, Timeline};
+
+/// Everything, thread tracks included, so every path of the build meets
+/// the damage.
+fn build(bytes: &[u8], progress: &Progress) -> Result<Timeline, BuildError> {
+    timeline::build_all(bytes, progress, Mode::Parallel)
+}
 
 fn traces() -> Vec<(String, Vec<u8>)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/traces");
