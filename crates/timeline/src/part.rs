@@ -127,6 +127,9 @@ impl<T> SegMap<T> {
     }
 
     fn get(&mut self, id: i64, new: impl FnOnce() -> T) -> Option<&mut T> {
+        if let Some(i) = self.index.get(id) {
+            return self.items.get_mut(i as usize);
+        }
         let slot = self.index.slot(id);
         if *slot == 0 {
             self.items.push(new());
@@ -250,6 +253,8 @@ pub(crate) struct GenPart<'a> {
     threads: SegMap<Seg>,
     /// Which tracks to collect.
     tracks: Tracks,
+    /// The thread last noted without spans.
+    last_thread: i64,
     /// Goroutine category changes, summed per counter bucket: (bucket
     /// start, deltas for runnable, running, syscall, blocked).
     pub counts: Vec<(i64, [i32; 4])>,
@@ -298,6 +303,7 @@ impl<'a> GenPart<'a> {
             procs: SegMap::default(),
             threads: SegMap::default(),
             tracks: Tracks::All,
+            last_thread: -1,
             counts: Vec::new(),
             metrics: Vec::new(),
             ranges: Vec::new(),
@@ -465,10 +471,15 @@ impl<'a> GenPart<'a> {
         if id < 0 {
             return;
         }
-        let spans = self.tracks != Tracks::NoThreads;
-        if let Some(s) = self.threads.get(id, || new_seg(id))
-            && spans
-        {
+        if self.tracks == Tracks::NoThreads {
+            // Only the list of threads is kept: note each one once.
+            if id != self.last_thread {
+                self.threads.get(id, || new_seg(id));
+                self.last_thread = id;
+            }
+            return;
+        }
+        if let Some(s) = self.threads.get(id, || new_seg(id)) {
             push_simple(s, time, state as u8, a, restate, state == MState::Idle);
         }
     }
