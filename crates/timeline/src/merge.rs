@@ -348,6 +348,23 @@ impl Merger {
         regions.sort_by_key(|r| (r.g, r.start_ns, r.depth, r.end_ns));
         let mut tasks: Vec<Task> = self.tasks.drain().map(|(_, t)| t).collect();
         tasks.sort_by_key(|t| t.id);
+        // Vectors grown by doubling hold up to twice what they need.
+        let c = &mut self.counters;
+        for counter in [
+            &mut c.heap_alloc,
+            &mut c.heap_goal,
+            &mut c.gomaxprocs,
+            &mut c.running,
+            &mut c.runnable,
+            &mut c.blocked,
+            &mut c.syscall,
+        ] {
+            counter.times_ns.shrink_to_fit();
+            counter.values.shrink_to_fit();
+        }
+        self.logs.shrink_to_fit();
+        self.samples.shrink_to_fit();
+        regions.shrink_to_fit();
 
         Timeline {
             start_ns,
