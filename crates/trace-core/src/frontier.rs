@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::generation::Generation;
 use crate::ids::{ThreadId, TimeNs};
-use crate::order::{BaseEvent, Ordering};
+use crate::order::{BaseEvent, Emit, Ordering};
 use crate::spec::{self, ev};
 use crate::wire::uvarint;
 
@@ -103,12 +103,13 @@ impl<'a> GenerationDecoder<'a> {
         if self.frontier.is_empty() {
             return Ok(false);
         }
-        if !self.try_advance(0, order)? {
+        let mut em = Emit::new(out);
+        if !self.try_advance(0, order, &mut em)? {
             // The earliest event must wait; try the others in time order.
             crate::gosort::sort_by(&mut self.frontier, |a, b| a.time.cmp(&b.time));
             let mut ok = false;
             for i in 1..self.frontier.len() {
-                if self.try_advance(i, order)? {
+                if self.try_advance(i, order, &mut em)? {
                     ok = true;
                     break;
                 }
@@ -129,11 +130,14 @@ impl<'a> GenerationDecoder<'a> {
                 ));
             }
         }
+        if em.filled() {
+            return Ok(true);
+        }
         Ok(order.pop_into(out))
     }
 
-    #[inline]
-    fn try_advance(&mut self, i: usize, order: &mut Ordering) -> Result<bool> {
+    #[inline(always)]
+    fn try_advance(&mut self, i: usize, order: &mut Ordering, em: &mut Emit<'_>) -> Result<bool> {
         let Some(&HeapEntry { cursor, .. }) = self.frontier.get(i) else { return Ok(false) };
         let Some(c) = self.cursors.get_mut(cursor) else { return Ok(false) };
         let m = c.m;
@@ -141,7 +145,7 @@ impl<'a> GenerationDecoder<'a> {
             Some(s) => s,
             None => *c.slot.insert(order.thread_slot(m)),
         };
-        if !order.advance_at(&mut c.ev, &self.generation.table, m, slot, self.generation.generation)? {
+        if !order.advance_at(em, &mut c.ev, &self.generation.table, m, slot, self.generation.generation)? {
             return Ok(false);
         }
         if refill(&self.generation, c)? {

@@ -57,45 +57,33 @@ impl GTable {
     }
 
     #[inline]
-    fn peek_mut(&mut self, g: &i64) -> Option<&mut GState> {
-        match split(*g) {
-            Some((p, s)) => self.pages.get_mut(p)?.as_mut()?.slots.get_mut(s)?.as_mut(),
-            None => self.overflow.get_mut(g),
-        }
-    }
-
-    #[inline]
-    fn note(&mut self, g: i64) {
-        if let Some(m) = self.misses.as_mut() {
-            m.push(g);
-        }
-    }
-
-    #[inline]
     pub fn get(&mut self, g: &i64) -> Option<&GState> {
-        if self.misses.is_some() && self.peek(g).is_none() {
-            self.note(*g);
-            return None;
-        }
-        self.peek(g)
+        self.get_mut(g).map(|s| &*s)
     }
 
+    /// Looks up, logging a miss when logging is on. One probe: the pages
+    /// and the miss log are separate fields, so both can be borrowed.
     #[inline]
     pub fn get_mut(&mut self, g: &i64) -> Option<&mut GState> {
-        if self.misses.is_some() && self.peek(g).is_none() {
-            self.note(*g);
-            return None;
+        let GTable { pages, overflow, misses } = self;
+        let found = match split(*g) {
+            Some((p, s)) => match pages.get_mut(p) {
+                Some(Some(page)) => page.slots.get_mut(s).and_then(Option::as_mut),
+                _ => None,
+            },
+            None => overflow.get_mut(g),
+        };
+        if found.is_none()
+            && let Some(m) = misses.as_mut()
+        {
+            m.push(*g);
         }
-        self.peek_mut(g)
+        found
     }
 
     #[inline]
     pub fn contains(&mut self, g: &i64) -> bool {
-        let found = self.peek(g).is_some();
-        if !found {
-            self.note(*g);
-        }
-        found
+        self.get_mut(g).is_some()
     }
 
     pub fn insert(&mut self, g: i64, v: GState) {
