@@ -347,11 +347,13 @@ impl<'a> EvTable<'a> {
     }
 
     /// Whether a stack ID resolves.
+    #[inline]
     pub fn has_stack(&self, id: StackId) -> bool {
         self.stacks.contains(id.0)
     }
 
     /// Whether a string ID resolves.
+    #[inline]
     pub fn has_string(&self, id: StringId) -> bool {
         self.strings.contains(id.0)
     }
