@@ -176,11 +176,16 @@ pub(crate) enum GcState {
     Running,
 }
 
+/// The G, P and M an event runs in. `m` sits between `g` and `p` on
+/// purpose: copying `g` and `p` into the thread's state is then two 8-byte
+/// moves, not one 16-byte load from two 8-byte stores (which stalls on
+/// store forwarding when a step has just written them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
 struct Ctx {
     g: GoroutineId,
-    p: ProcId,
     m: ThreadId,
+    p: ProcId,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -349,7 +354,7 @@ impl Ordering {
 
     /// [`Ordering::advance`] with the thread's slot already looked up. The
     /// step's first event goes to `em`, any further ones to the queue.
-    #[inline]
+    #[inline(always)]
     pub fn advance_at(
         &mut self,
         em: &mut Emit<'_>,
@@ -391,10 +396,28 @@ impl Ordering {
 
     #[inline(always)]
     fn push(&mut self, em: &mut Emit<'_>, ctx: Ctx, ev: &BaseEvent) {
-        self.emit(
-            em,
-            Event { time: ev.time, g: ctx.g, p: ctx.p, m: ctx.m, typ: ev.typ, args: ev.args, offset: ev.offset },
-        );
+        if em.filled {
+            self.queue.push_back(Event {
+                time: ev.time,
+                g: ctx.g,
+                p: ctx.p,
+                m: ctx.m,
+                typ: ev.typ,
+                args: ev.args,
+                offset: ev.offset,
+            });
+            return;
+        }
+        // Field by field, so nothing is assembled on the stack first.
+        let o = &mut *em.out;
+        o.time = ev.time;
+        o.g = ctx.g;
+        o.p = ctx.p;
+        o.m = ctx.m;
+        o.typ = ev.typ;
+        o.args = ev.args;
+        o.offset = ev.offset;
+        em.filled = true;
     }
 
     fn push_made(&mut self, em: &mut Emit<'_>, ctx: Ctx, typ: EventType, time: TimeNs, args: &[u64], offset: u64) {
@@ -405,6 +428,7 @@ impl Ordering {
         self.emit(em, Event { time, g: ctx.g, p: ctx.p, m: ctx.m, typ, args: a, offset });
     }
 
+    #[inline(always)]
     fn dispatch(
         &mut self,
         em: &mut Emit<'_>,
@@ -687,20 +711,20 @@ impl Ordering {
     }
 
     #[inline]
-    fn running_g(&mut self, typ: EventType, cur: Ctx, want: u64) -> Result<&mut GState, String> {
-        let Some(s) = self.g_states.get_mut(&cur.g.0) else {
-            return Err(format!("event {} for goroutine ({}) that doesn't exist", name_of(typ), cur.g));
+    fn running_g(&mut self, typ: EventType, g: GoroutineId, want: u64) -> Result<&mut GState, String> {
+        let Some(s) = self.g_states.get_mut(&g.0) else {
+            return Err(no_such_g(typ, g));
         };
         if s.status != want {
-            return Err(format!("{} event for goroutine that's not {}", name_of(typ), go_status_name(want)));
+            return Err(g_not_in(typ, want));
         }
         Ok(s)
     }
 
-    #[inline]
+    #[inline(always)]
     fn go_stop_exec(&mut self, em: &mut Emit<'_>, ev: &mut BaseEvent, cur: Ctx) -> Step {
         validate(cur, USER_GO)?;
-        let s = self.running_g(ev.typ, cur, go_status::RUNNING)?;
+        let s = self.running_g(ev.typ, cur.g, go_status::RUNNING)?;
         match ev.typ {
             ev::GO_DESTROY => self.forget_g(cur.g),
             ev::GO_STOP => s.status = go_status::RUNNABLE,
@@ -710,7 +734,7 @@ impl Ordering {
         Ok(Some(Ctx { g: GoroutineId::NONE, ..cur }))
     }
 
-    #[inline]
+    #[inline(always)]
     fn go_start(&mut self, em: &mut Emit<'_>, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
         let gid = GoroutineId::from_wire(ev.args[0]);
         let seq = Seq { generation, seq: ev.args[1] };
@@ -744,7 +768,7 @@ impl Ordering {
     #[inline(never)]
     fn go_switch(&mut self, em: &mut Emit<'_>, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
         validate(cur, USER_GO)?;
-        self.running_g(ev.typ, cur, go_status::RUNNING)?;
+        self.running_g(ev.typ, cur.g, go_status::RUNNING)?;
         let next = GoroutineId::from_wire(ev.args[0]);
         let seq = Seq { generation, seq: ev.args[1] };
         match self.g_states.get(&next.0) {
@@ -774,7 +798,7 @@ impl Ordering {
     fn go_syscall_begin(&mut self, em: &mut Emit<'_>, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
         validate(cur, USER_GO)?;
         let name = name_of(ev.typ);
-        self.running_g(ev.typ, cur, go_status::RUNNING)?.status = go_status::SYSCALL;
+        self.running_g(ev.typ, cur.g, go_status::RUNNING)?.status = go_status::SYSCALL;
         let Some(p) = self.p_states.get_mut(&cur.p.0) else {
             return Err(format!("uninitialized proc {} found during {name}", cur.p));
         };
@@ -1125,6 +1149,16 @@ impl Ordering {
         self.push(em, cur, ev);
         Ok(Some(cur))
     }
+}
+
+#[cold]
+fn no_such_g(typ: EventType, g: GoroutineId) -> String {
+    format!("event {} for goroutine ({}) that doesn't exist", name_of(typ), g)
+}
+
+#[cold]
+fn g_not_in(typ: EventType, want: u64) -> String {
+    format!("{} event for goroutine that's not {}", name_of(typ), go_status_name(want))
 }
 
 fn new_gstate(status: u64, generation: u64) -> GState {
