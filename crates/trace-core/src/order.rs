@@ -710,7 +710,7 @@ impl Ordering {
         Ok(Some(cur))
     }
 
-    #[inline]
+    #[inline(always)]
     fn running_g(&mut self, typ: EventType, g: GoroutineId, want: u64) -> Result<&mut GState, String> {
         let Some(s) = self.g_states.get_mut(&g.0) else {
             return Err(no_such_g(typ, g));
@@ -750,7 +750,7 @@ impl Ordering {
         Ok(Some(Ctx { g: gid, ..cur }))
     }
 
-    #[inline]
+    #[inline(always)]
     fn go_unblock(&mut self, em: &mut Emit<'_>, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
         let gid = GoroutineId::from_wire(ev.args[0]);
         let seq = Seq { generation, seq: ev.args[1] };
