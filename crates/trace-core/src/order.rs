@@ -255,7 +255,7 @@ pub(crate) type RegionStack = Vec<(TaskId, Box<[u8]>)>;
 pub struct Ordering {
     pub(crate) g_states: GTable,
     pub(crate) g_regions: Tracked<i64, RegionStack>,
-    pub(crate) g_ranges: Tracked<i64, RangeState>,
+    pub(crate) g_ranges: GTable<RangeState>,
     pub(crate) p_states: Tracked<i64, PState>,
     pub(crate) m_states: MTable,
     pub(crate) active_tasks: Tracked<u64, (Box<[u8]>, TaskId)>,
@@ -274,7 +274,7 @@ impl Default for Ordering {
         Ordering {
             g_states: GTable::default(),
             g_regions: Tracked::default(),
-            g_ranges: Tracked::default(),
+            g_ranges: GTable::default(),
             p_states: Tracked::default(),
             m_states: MTable::default(),
             active_tasks: Tracked::default(),
@@ -483,13 +483,12 @@ impl Ordering {
             n.destroyed.push(g.0);
         }
         self.g_states.discard(&g.0);
-        // Few goroutines have regions or ranges; skip the lookups when none do.
+        // Few goroutines have regions; skip the lookup when none do. Ranges
+        // are paged by ID like the states, so dropping them is cheap.
         if !self.g_regions.is_empty() {
             self.g_regions.discard(&g.0);
         }
-        if !self.g_ranges.is_empty() {
-            self.g_ranges.discard(&g.0);
-        }
+        self.g_ranges.discard(&g.0);
     }
 
     fn set_extra(ev: &mut BaseEvent, i: usize, v: u64) {
