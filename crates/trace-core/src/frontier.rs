@@ -8,9 +8,8 @@ use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::generation::Generation;
 use crate::ids::{ThreadId, TimeNs};
-use crate::order::{BaseEvent, Ordering};
+use crate::order::{BaseEvent, Emit, Ordering};
 use crate::spec::{self, ev};
-use crate::wire::uvarint;
 
 #[derive(Clone, Debug)]
 struct Cursor<'a> {
@@ -103,12 +102,13 @@ impl<'a> GenerationDecoder<'a> {
         if self.frontier.is_empty() {
             return Ok(false);
         }
-        if !self.try_advance(0, order)? {
+        let mut em = Emit::new(out);
+        if !self.try_advance(0, order, &mut em)? {
             // The earliest event must wait; try the others in time order.
             crate::gosort::sort_by(&mut self.frontier, |a, b| a.time.cmp(&b.time));
             let mut ok = false;
             for i in 1..self.frontier.len() {
-                if self.try_advance(i, order)? {
+                if self.try_advance(i, order, &mut em)? {
                     ok = true;
                     break;
                 }
@@ -129,11 +129,14 @@ impl<'a> GenerationDecoder<'a> {
                 ));
             }
         }
+        if em.filled() {
+            return Ok(true);
+        }
         Ok(order.pop_into(out))
     }
 
-    #[inline]
-    fn try_advance(&mut self, i: usize, order: &mut Ordering) -> Result<bool> {
+    #[inline(always)]
+    fn try_advance(&mut self, i: usize, order: &mut Ordering, em: &mut Emit<'_>) -> Result<bool> {
         let Some(&HeapEntry { cursor, .. }) = self.frontier.get(i) else { return Ok(false) };
         let Some(c) = self.cursors.get_mut(cursor) else { return Ok(false) };
         let m = c.m;
@@ -141,7 +144,7 @@ impl<'a> GenerationDecoder<'a> {
             Some(s) => s,
             None => *c.slot.insert(order.thread_slot(m)),
         };
-        if !order.advance_at(&mut c.ev, &self.generation.table, m, slot, self.generation.generation)? {
+        if !order.advance_at(em, &mut c.ev, &self.generation.table, m, slot, self.generation.generation)? {
             return Ok(false);
         }
         if refill(&self.generation, c)? {
@@ -195,47 +198,64 @@ fn refill<'a>(generation: &Generation<'a>, c: &mut Cursor<'a>) -> Result<bool> {
 }
 
 /// Reads one timed event; returns bytes used and the raw time delta.
-#[inline]
+#[inline(always)]
 fn read_timed_event(b: &[u8], offset: u64, e: &mut BaseEvent) -> Result<(usize, u64)> {
-    let Some((&typ, rest)) = b.split_first() else {
+    let mut it = b.iter();
+    let Some(&typ) = it.next() else {
         return Err(Error::truncated(offset, "event"));
     };
     // Number of varints after the type byte (timestamp included); 0 = not a timed event.
     let nargs = TIMED_ARGS[typ as usize] as usize;
     if nargs == 0 {
-        return Err(match spec::spec_of(typ) {
-            None => Error::corrupt(offset, "event", format!("found invalid event type: {typ}")),
-            Some(_) => Error::corrupt(offset, "event", format!("found event without a timestamp: type={typ}")),
-        });
+        return Err(bad_event_type(typ, offset));
     }
     e.typ = typ;
     e.offset = offset;
-    let mut pos = 0usize;
-    let Some(dt) = next_varint(rest, &mut pos) else {
+    let Some(dt) = varint(&mut it) else {
         return Err(Error::corrupt(offset, "event", "found invalid uvarint for timestamp"));
     };
     e.args = [0; crate::event::ARG_SLOTS];
     for slot in e.args.iter_mut().take(nargs - 1) {
-        let Some(v) = next_varint(rest, &mut pos) else {
+        let Some(v) = varint(&mut it) else {
             return Err(Error::corrupt(offset, "event", "found invalid uvarint"));
         };
         *slot = v;
     }
-    Ok((pos + 1, dt))
+    Ok((b.len() - it.as_slice().len(), dt))
 }
 
-#[inline(always)]
-fn next_varint(b: &[u8], pos: &mut usize) -> Option<u64> {
-    let rest = b.get(*pos..)?;
-    if let Some(&x) = rest.first()
-        && x < 0x80
-    {
-        *pos += 1;
-        return Some(u64::from(x));
+#[cold]
+fn bad_event_type(typ: u8, offset: u64) -> Error {
+    match spec::spec_of(typ) {
+        None => Error::corrupt(offset, "event", format!("found invalid event type: {typ}")),
+        Some(_) => Error::corrupt(offset, "event", format!("found event without a timestamp: type={typ}")),
     }
-    let (v, n) = uvarint(rest)?;
-    *pos += n;
-    Some(v)
+}
+
+/// Reads a varint as Go's `binary.Uvarint` does (at most 10 bytes, no
+/// overflow); `None` if the bytes end first or the value is invalid.
+#[inline(always)]
+fn varint(it: &mut std::slice::Iter<'_, u8>) -> Option<u64> {
+    let b = *it.next()?;
+    if b < 0x80 {
+        return Some(u64::from(b));
+    }
+    let mut x = u64::from(b & 0x7f);
+    let mut s = 7u32;
+    loop {
+        let b = *it.next()?;
+        if b < 0x80 {
+            if s == 63 && b > 1 {
+                return None;
+            }
+            return Some(x | (u64::from(b) << s));
+        }
+        x |= u64::from(b & 0x7f) << s;
+        s += 7;
+        if s == 70 {
+            return None;
+        }
+    }
 }
 
 /// For each type byte, the argument count of a timed event (0 otherwise).
@@ -299,4 +319,43 @@ fn remove(h: &mut Vec<HeapEntry>, mut i: usize) {
     h.swap(0, last);
     h.pop();
     sift_down(h, 0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varint_matches_uvarint() {
+        let mut cases: Vec<Vec<u8>> = vec![
+            vec![],
+            vec![0],
+            vec![0x7f],
+            vec![0x80],
+            vec![0x80, 0x01],
+            vec![0xff, 0xff, 0x03],
+            [vec![0xff; 9], vec![0x01]].concat(),
+            [vec![0xff; 9], vec![0x02]].concat(),
+            vec![0x80; 10],
+            vec![0x80; 11],
+        ];
+        // Random strings, mostly of continuation bytes so every length shows up.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            let len = (x >> 60) as usize % 13;
+            let bytes = (0..len)
+                .map(|i| {
+                    let b = (x >> (i * 4 % 56)) as u8;
+                    if i + 1 < len && (x >> (i % 60)) & 7 != 0 { b | 0x80 } else { b }
+                })
+                .collect();
+            cases.push(bytes);
+        }
+        for c in &cases {
+            let mut it = c.iter();
+            let got = varint(&mut it).map(|v| (v, c.len() - it.as_slice().len()));
+            assert_eq!(got, crate::wire::uvarint(c), "{c:02x?}");
+        }
+    }
 }

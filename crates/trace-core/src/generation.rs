@@ -274,6 +274,8 @@ pub struct EvTable<'a> {
     frames: FxHashMap<u64, Frame>,
     /// Nanoseconds per clock tick.
     pub ns_per_tick: f64,
+    /// See [`int_tick`].
+    int_tick: IntTick,
     /// The clock snapshot, if the generation has one.
     pub clock: Option<ClockSnapshot>,
     /// Experimental batches, in file order.
@@ -352,11 +354,13 @@ impl<'a> EvTable<'a> {
     }
 
     /// Whether a stack ID resolves.
+    #[inline]
     pub fn has_stack(&self, id: StackId) -> bool {
         self.stacks.contains(id.0)
     }
 
     /// Whether a string ID resolves.
+    #[inline]
     pub fn has_string(&self, id: StringId) -> bool {
         self.strings.contains(id.0)
     }
@@ -415,6 +419,7 @@ impl<'a> EvTable<'a> {
             resolved: Vec::new(),
             frames,
             ns_per_tick,
+            int_tick: int_tick(ns_per_tick),
             clock: None,
             experimental: Vec::new(),
         }
@@ -424,7 +429,37 @@ impl<'a> EvTable<'a> {
     /// Converts a raw tick count to nanoseconds the way Go does (float multiply, truncate).
     #[inline]
     pub fn ticks_to_ns(&self, ticks: u64) -> TimeNs {
-        TimeNs((ticks as f64 * self.ns_per_tick) as i64)
+        let t = &self.int_tick;
+        if ticks < t.limit && t.from == self.ns_per_tick {
+            // Exact integers: the same value as the float product below.
+            return TimeNs((ticks * t.ns) as i64);
+        }
+        // Below 2^63 the signed conversion gives the same double and is
+        // one instruction, where the unsigned one is several.
+        let t = if let Ok(t) = i64::try_from(ticks) { t as f64 } else { ticks as f64 };
+        TimeNs((t * self.ns_per_tick) as i64)
+    }
+}
+
+/// A whole number of nanoseconds per tick (64 on most machines) and the
+/// tick count below which `ticks * ns` is below 2^53: there the float
+/// product Go computes is exact, so integer arithmetic gives the same
+/// value without the float round trip on the hot path.
+#[derive(Clone, Copy, Debug, Default)]
+struct IntTick {
+    /// The `ns_per_tick` this was derived from (the field is public).
+    from: f64,
+    ns: u64,
+    /// 0 when `ns_per_tick` is not a whole number.
+    limit: u64,
+}
+
+fn int_tick(ns_per_tick: f64) -> IntTick {
+    if (1.0..=1_048_576.0).contains(&ns_per_tick) && ns_per_tick.fract() == 0.0 {
+        let ns = ns_per_tick as u64;
+        IntTick { from: ns_per_tick, ns, limit: (1u64 << 53) / ns }
+    } else {
+        IntTick { from: ns_per_tick, ns: 0, limit: 0 }
     }
 }
 
@@ -508,6 +543,7 @@ impl<'a> Generation<'a> {
             stack_pcs: b.stack_pcs,
             frames: b.frames,
             ns_per_tick,
+            int_tick: int_tick(ns_per_tick),
             clock: None,
             experimental: b.experimental,
         }
@@ -686,5 +722,35 @@ impl<'a> Builder<'a> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The integer shortcut gives exactly Go's float product.
+    #[test]
+    fn ticks_to_ns_matches_float_product() {
+        for freq in [15_625_000u64, 1_000_000_000, 500_000_000, 2_400_000_000, 3_000_000, 1] {
+            let ns_per_tick = 1.0 / (freq as f64 / 1e9);
+            let table = EvTable { ns_per_tick, int_tick: int_tick(ns_per_tick), ..EvTable::default() };
+            let limit = table.int_tick.limit;
+            let mut ticks: Vec<u64> = vec![0, 1, 2, 63, 64, 1 << 40, u64::MAX, i64::MAX as u64, 1 << 63];
+            for d in 0..3 {
+                ticks.extend([limit.wrapping_sub(d), limit.wrapping_add(d)]);
+            }
+            let mut x: u64 = 88_172_645_463_325_252;
+            for _ in 0..10_000 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                ticks.push(x >> (x % 64));
+            }
+            for t in ticks {
+                let want = TimeNs((t as f64 * ns_per_tick) as i64);
+                assert_eq!(table.ticks_to_ns(t), want, "freq {freq} ticks {t}");
+            }
+        }
     }
 }

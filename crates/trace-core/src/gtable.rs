@@ -1,4 +1,5 @@
-//! Goroutine states indexed directly by goroutine ID.
+//! Per-goroutine state (scheduling state, in-flight ranges) indexed
+//! directly by goroutine ID.
 //!
 //! Go hands out goroutine IDs counting up from 1, so a table of small pages
 //! indexed by ID finds a goroutine in two loads, where a hash map needs a
@@ -15,17 +16,29 @@ const PAGE_LEN: usize = 1 << PAGE_BITS;
 const MAX_DIRECT: i64 = 1 << 26;
 
 #[derive(Clone, Debug)]
-struct Page {
-    slots: [Option<GState>; PAGE_LEN],
+struct Page<V> {
+    slots: [Option<V>; PAGE_LEN],
     live: u32,
 }
 
-/// Goroutine ID to state, with optional logging of misses (see `Tracked`).
-#[derive(Clone, Debug, Default)]
-pub(crate) struct GTable {
-    pages: Vec<Option<Box<Page>>>,
-    overflow: FxHashMap<i64, GState>,
+impl<V> Page<V> {
+    fn new_boxed() -> Box<Self> {
+        Box::new(Page { slots: std::array::from_fn(|_| None), live: 0 })
+    }
+}
+
+/// Goroutine ID to `V`, with optional logging of misses (see `Tracked`).
+#[derive(Clone, Debug)]
+pub(crate) struct GTable<V = GState> {
+    pages: Vec<Option<Box<Page<V>>>>,
+    overflow: FxHashMap<i64, V>,
     misses: Option<Vec<i64>>,
+}
+
+impl<V> Default for GTable<V> {
+    fn default() -> Self {
+        GTable { pages: Vec::new(), overflow: FxHashMap::default(), misses: None }
+    }
 }
 
 #[inline]
@@ -38,7 +51,7 @@ fn split(g: i64) -> Option<(usize, usize)> {
     }
 }
 
-impl GTable {
+impl<V> GTable<V> {
     pub fn set_logging(&mut self, on: bool) {
         self.misses = if on { Some(Vec::new()) } else { None };
     }
@@ -49,7 +62,7 @@ impl GTable {
 
     /// Looks up without logging.
     #[inline]
-    pub fn peek(&self, g: &i64) -> Option<&GState> {
+    pub fn peek(&self, g: &i64) -> Option<&V> {
         match split(*g) {
             Some((p, s)) => self.pages.get(p)?.as_ref()?.slots.get(s)?.as_ref(),
             None => self.overflow.get(g),
@@ -57,48 +70,36 @@ impl GTable {
     }
 
     #[inline]
-    fn peek_mut(&mut self, g: &i64) -> Option<&mut GState> {
-        match split(*g) {
-            Some((p, s)) => self.pages.get_mut(p)?.as_mut()?.slots.get_mut(s)?.as_mut(),
-            None => self.overflow.get_mut(g),
-        }
+    pub fn get(&mut self, g: &i64) -> Option<&V> {
+        self.get_mut(g).map(|s| &*s)
     }
 
+    /// Looks up, logging a miss when logging is on. One probe: the pages
+    /// and the miss log are separate fields, so both can be borrowed.
     #[inline]
-    fn note(&mut self, g: i64) {
-        if let Some(m) = self.misses.as_mut() {
-            m.push(g);
-        }
-    }
-
-    #[inline]
-    pub fn get(&mut self, g: &i64) -> Option<&GState> {
-        if self.misses.is_some() && self.peek(g).is_none() {
-            self.note(*g);
-            return None;
-        }
-        self.peek(g)
-    }
-
-    #[inline]
-    pub fn get_mut(&mut self, g: &i64) -> Option<&mut GState> {
-        if self.misses.is_some() && self.peek(g).is_none() {
-            self.note(*g);
-            return None;
-        }
-        self.peek_mut(g)
-    }
-
-    #[inline]
-    pub fn contains(&mut self, g: &i64) -> bool {
-        let found = self.peek(g).is_some();
-        if !found {
-            self.note(*g);
+    pub fn get_mut(&mut self, g: &i64) -> Option<&mut V> {
+        let GTable { pages, overflow, misses } = self;
+        let found = match split(*g) {
+            Some((p, s)) => match pages.get_mut(p) {
+                Some(Some(page)) => page.slots.get_mut(s).and_then(Option::as_mut),
+                _ => None,
+            },
+            None => overflow.get_mut(g),
+        };
+        if found.is_none()
+            && let Some(m) = misses.as_mut()
+        {
+            m.push(*g);
         }
         found
     }
 
-    pub fn insert(&mut self, g: i64, v: GState) {
+    #[inline]
+    pub fn contains(&mut self, g: &i64) -> bool {
+        self.get_mut(g).is_some()
+    }
+
+    pub fn insert(&mut self, g: i64, v: V) {
         let Some((p, s)) = split(g) else {
             self.overflow.insert(g, v);
             return;
@@ -107,13 +108,46 @@ impl GTable {
             self.pages.resize_with(p + 1, || None);
         }
         let Some(entry) = self.pages.get_mut(p) else { return };
-        let page = entry.get_or_insert_with(|| Box::new(Page { slots: [None; PAGE_LEN], live: 0 }));
+        let page = entry.get_or_insert_with(Page::new_boxed);
         if let Some(slot) = page.slots.get_mut(s) {
             if slot.is_none() {
                 page.live += 1;
             }
             *slot = Some(v);
         }
+    }
+
+    /// The entry for `g`, created with `V::default()` (and logged as a
+    /// miss) if absent.
+    pub fn entry_or_default(&mut self, g: i64) -> &mut V
+    where
+        V: Default,
+    {
+        let GTable { pages, overflow, misses } = self;
+        if let Some((p, s)) = split(g) {
+            if pages.len() <= p {
+                pages.resize_with(p + 1, || None);
+            }
+            if let Some(entry) = pages.get_mut(p) {
+                let page = entry.get_or_insert_with(Page::new_boxed);
+                if page.slots.get(s).is_some_and(Option::is_none) {
+                    page.live += 1;
+                    if let Some(m) = misses.as_mut() {
+                        m.push(g);
+                    }
+                }
+                if let Some(slot) = page.slots.get_mut(s) {
+                    return slot.get_or_insert_with(V::default);
+                }
+            }
+        }
+        // IDs beyond the pages (s < PAGE_LEN, so paged IDs never get here).
+        overflow.entry(g).or_insert_with(|| {
+            if let Some(m) = misses.as_mut() {
+                m.push(g);
+            }
+            V::default()
+        })
     }
 
     /// Removes without logging; frees a page once it holds no goroutine.
@@ -135,7 +169,7 @@ impl GTable {
     }
 
     /// All goroutines, in ID order for the paged part.
-    pub fn iter(&self) -> impl Iterator<Item = (i64, &GState)> {
+    pub fn iter(&self) -> impl Iterator<Item = (i64, &V)> {
         let paged = self.pages.iter().enumerate().flat_map(|(p, page)| {
             page.iter().flat_map(move |page| {
                 page.slots
@@ -144,7 +178,7 @@ impl GTable {
                     .filter_map(move |(s, v)| v.as_ref().map(|v| (((p << PAGE_BITS) | s) as i64, v)))
             })
         });
-        let mut over: Vec<(i64, &GState)> = self.overflow.iter().map(|(k, v)| (*k, v)).collect();
+        let mut over: Vec<(i64, &V)> = self.overflow.iter().map(|(k, v)| (*k, v)).collect();
         over.sort_unstable_by_key(|e| e.0);
         paged.chain(over)
     }
@@ -185,5 +219,22 @@ mod tests {
         assert!(t.get_mut(&7).is_some());
         assert!(!t.contains(&10));
         assert_eq!(t.take_misses(), vec![9, 10]);
+    }
+
+    #[test]
+    fn entry_or_default_creates_and_logs() {
+        let mut t: GTable<Vec<u8>> = GTable::default();
+        t.set_logging(true);
+        for g in [3i64, 3, MAX_DIRECT + 1, MAX_DIRECT + 1, -7] {
+            t.entry_or_default(g).push(1);
+        }
+        assert_eq!(t.take_misses(), vec![3, MAX_DIRECT + 1, -7]);
+        assert_eq!(t.peek(&3).map(Vec::len), Some(2));
+        assert_eq!(t.peek(&(MAX_DIRECT + 1)).map(Vec::len), Some(2));
+        t.discard(&3);
+        assert!(t.peek(&3).is_none());
+        // The page was freed; a new entry brings it back.
+        t.entry_or_default(4).push(9);
+        assert_eq!(t.iter().map(|e| e.0).collect::<Vec<_>>(), vec![4, -7, MAX_DIRECT + 1]);
     }
 }

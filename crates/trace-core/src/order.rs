@@ -176,11 +176,16 @@ pub(crate) enum GcState {
     Running,
 }
 
+/// The G, P and M an event runs in. `m` sits between `g` and `p` on
+/// purpose: copying `g` and `p` into the thread's state is then two 8-byte
+/// moves, not one 16-byte load from two 8-byte stores (which stalls on
+/// store forwarding when a step has just written them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
 struct Ctx {
     g: GoroutineId,
-    p: ProcId,
     m: ThreadId,
+    p: ProcId,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -250,15 +255,13 @@ pub(crate) type RegionStack = Vec<(TaskId, Box<[u8]>)>;
 pub struct Ordering {
     pub(crate) g_states: GTable,
     pub(crate) g_regions: Tracked<i64, RegionStack>,
-    pub(crate) g_ranges: Tracked<i64, RangeState>,
+    pub(crate) g_ranges: GTable<RangeState>,
     pub(crate) p_states: Tracked<i64, PState>,
     pub(crate) m_states: MTable,
     pub(crate) active_tasks: Tracked<u64, (Box<[u8]>, TaskId)>,
     pub(crate) gc_seq: u64,
     pub(crate) gc_state: GcState,
     pub(crate) initial_gen: u64,
-    /// The next event out; most steps produce exactly one, so it skips the queue.
-    next_out: Option<Event>,
     queue: VecDeque<Event>,
     /// What a speculative run did that the real starting state must confirm.
     pub(crate) spec: Option<Box<crate::speculate::SpecNotes>>,
@@ -271,14 +274,13 @@ impl Default for Ordering {
         Ordering {
             g_states: GTable::default(),
             g_regions: Tracked::default(),
-            g_ranges: Tracked::default(),
+            g_ranges: GTable::default(),
             p_states: Tracked::default(),
             m_states: MTable::default(),
             active_tasks: Tracked::default(),
             gc_seq: 0,
             gc_state: GcState::Undetermined,
             initial_gen: 0,
-            next_out: None,
             queue: VecDeque::new(),
             spec: None,
             extra: ExtraStrings::default(),
@@ -288,34 +290,46 @@ impl Default for Ordering {
 
 type Step = Result<Option<Ctx>, String>;
 
+/// Where an ordering step puts its events: the first straight into the
+/// caller's slot, any more (a few steps make several) into the queue.
+pub struct Emit<'o> {
+    out: &'o mut Event,
+    filled: bool,
+}
+
+impl<'o> Emit<'o> {
+    /// An empty emitter writing into `out`.
+    #[inline]
+    pub fn new(out: &'o mut Event) -> Self {
+        Emit { out, filled: false }
+    }
+
+    /// Whether the step wrote an event into the slot.
+    #[inline]
+    pub fn filled(&self) -> bool {
+        self.filled
+    }
+}
+
 impl Ordering {
     /// Takes the next ordered event, if any is queued.
     #[inline]
     pub fn pop_event(&mut self) -> Option<Event> {
-        match self.next_out.take() {
-            Some(e) => Some(e),
-            None => self.queue.pop_front(),
-        }
+        self.queue.pop_front()
     }
 
     /// Moves the next queued event into `out`; `false` if none is queued.
     #[inline]
     pub fn pop_into(&mut self, out: &mut Event) -> bool {
-        match self.pop_event() {
+        if self.queue.is_empty() {
+            return false;
+        }
+        match self.queue.pop_front() {
             Some(e) => {
                 *out = e;
                 true
             }
             None => false,
-        }
-    }
-
-    #[inline]
-    fn enqueue(&mut self, e: Event) {
-        if self.next_out.is_none() && self.queue.is_empty() {
-            self.next_out = Some(e);
-        } else {
-            self.queue.push_back(e);
         }
     }
 
@@ -325,7 +339,11 @@ impl Ordering {
     /// go first), `Ok(true)` when it was accepted and queued.
     pub fn advance(&mut self, ev: &mut BaseEvent, table: &EvTable<'_>, m: ThreadId, generation: u64) -> Result<bool> {
         let slot = self.thread_slot(m);
-        self.advance_at(ev, table, m, slot, generation)
+        let mut unused = Event::EMPTY;
+        // Marked filled, so every event of the step goes to the queue.
+        let mut em = Emit { out: &mut unused, filled: true };
+        let ok = self.advance_at(&mut em, ev, table, m, slot, generation)?;
+        Ok(ok)
     }
 
     /// The slot of thread `m`'s state, creating it (no G, no P) if new.
@@ -334,9 +352,12 @@ impl Ordering {
         m.is_some().then(|| self.m_states.slot(m.0))
     }
 
-    /// [`Ordering::advance`] with the thread's slot already looked up.
+    /// [`Ordering::advance`] with the thread's slot already looked up. The
+    /// step's first event goes to `em`, any further ones to the queue.
+    #[inline(always)]
     pub fn advance_at(
         &mut self,
+        em: &mut Emit<'_>,
         ev: &mut BaseEvent,
         table: &EvTable<'_>,
         m: ThreadId,
@@ -350,9 +371,7 @@ impl Ordering {
             Some(ms) => Ctx { g: ms.g, p: ms.p, m },
             None => Ctx { g: GoroutineId::NONE, p: ProcId::NONE, m },
         };
-        let offset = ev.offset;
-        let step = self.dispatch(ev, table, generation, cur);
-        match step {
+        match self.dispatch(em, ev, table, generation, cur) {
             Ok(Some(new)) => {
                 if let Some(ms) = slot.and_then(|i| self.m_states.at_mut(i)) {
                     ms.p = new.p;
@@ -361,62 +380,94 @@ impl Ordering {
                 Ok(true)
             }
             Ok(None) => Ok(false),
-            Err(msg) => Err(Error::invalid(offset, "event", msg)),
+            Err(msg) => Err(Error::invalid(ev.offset, "event", msg)),
         }
     }
 
-    fn push(&mut self, ctx: Ctx, ev: &BaseEvent) {
-        self.enqueue(Event {
-            time: ev.time,
-            g: ctx.g,
-            p: ctx.p,
-            m: ctx.m,
-            typ: ev.typ,
-            args: ev.args,
-            offset: ev.offset,
-        });
+    #[inline(always)]
+    fn emit(&mut self, em: &mut Emit<'_>, e: Event) {
+        if em.filled {
+            self.queue.push_back(e);
+        } else {
+            *em.out = e;
+            em.filled = true;
+        }
     }
 
-    fn push_made(&mut self, ctx: Ctx, typ: EventType, time: TimeNs, args: &[u64], offset: u64) {
+    #[inline(always)]
+    fn push(&mut self, em: &mut Emit<'_>, ctx: Ctx, ev: &BaseEvent) {
+        if em.filled {
+            self.queue.push_back(Event {
+                time: ev.time,
+                g: ctx.g,
+                p: ctx.p,
+                m: ctx.m,
+                typ: ev.typ,
+                args: ev.args,
+                offset: ev.offset,
+            });
+            return;
+        }
+        // Field by field, so nothing is assembled on the stack first.
+        let o = &mut *em.out;
+        o.time = ev.time;
+        o.g = ctx.g;
+        o.p = ctx.p;
+        o.m = ctx.m;
+        o.typ = ev.typ;
+        o.args = ev.args;
+        o.offset = ev.offset;
+        em.filled = true;
+    }
+
+    fn push_made(&mut self, em: &mut Emit<'_>, ctx: Ctx, typ: EventType, time: TimeNs, args: &[u64], offset: u64) {
         let mut a = [0u64; crate::event::ARG_SLOTS];
         for (d, s) in a.iter_mut().zip(args) {
             *d = *s;
         }
-        self.enqueue(Event { time, g: ctx.g, p: ctx.p, m: ctx.m, typ, args: a, offset });
+        self.emit(em, Event { time, g: ctx.g, p: ctx.p, m: ctx.m, typ, args: a, offset });
     }
 
-    fn dispatch(&mut self, ev: &mut BaseEvent, table: &EvTable<'_>, generation: u64, cur: Ctx) -> Step {
+    #[inline(always)]
+    fn dispatch(
+        &mut self,
+        em: &mut Emit<'_>,
+        ev: &mut BaseEvent,
+        table: &EvTable<'_>,
+        generation: u64,
+        cur: Ctx,
+    ) -> Step {
         match ev.typ {
-            ev::PROCS_CHANGE | ev::GO_LABEL | ev::USER_LOG => self.annotation(ev, cur),
-            ev::PROC_START => self.proc_start(ev, generation, cur),
-            ev::PROC_STOP => self.proc_stop(ev, cur),
-            ev::PROC_STEAL => self.proc_steal(ev, generation, cur),
-            ev::PROC_STATUS => self.proc_status(ev, generation, cur),
-            ev::GO_CREATE | ev::GO_CREATE_BLOCKED => self.go_create(ev, generation, cur),
-            ev::GO_CREATE_SYSCALL => self.go_create_syscall(ev, generation, cur),
-            ev::GO_START => self.go_start(ev, generation, cur),
-            ev::GO_DESTROY | ev::GO_STOP | ev::GO_BLOCK => self.go_stop_exec(ev, cur),
-            ev::GO_DESTROY_SYSCALL => self.go_destroy_syscall(ev, cur),
-            ev::GO_UNBLOCK => self.go_unblock(ev, generation, cur),
-            ev::GO_SYSCALL_BEGIN => self.go_syscall_begin(ev, generation, cur),
-            ev::GO_SYSCALL_END => self.go_syscall_end(ev, cur),
-            ev::GO_SYSCALL_END_BLOCKED => self.go_syscall_end_blocked(ev, cur),
-            ev::GO_STATUS | ev::GO_STATUS_STACK => self.go_status(ev, generation, cur),
-            ev::STW_BEGIN | ev::GC_MARK_ASSIST_BEGIN => self.go_range_begin(ev, cur),
-            ev::STW_END | ev::GC_MARK_ASSIST_END => self.go_range_end(ev, cur),
-            ev::GC_MARK_ASSIST_ACTIVE => self.go_range_active(ev, generation, cur),
-            ev::GC_ACTIVE => self.gc_active(ev, generation, cur),
-            ev::GC_BEGIN => self.gc_begin(ev, cur),
-            ev::GC_END => self.gc_end(ev, cur),
-            ev::GC_SWEEP_ACTIVE => self.gc_sweep_active(ev, generation, cur),
-            ev::GC_SWEEP_BEGIN => self.gc_sweep_begin(ev, cur),
-            ev::GC_SWEEP_END => self.gc_sweep_end(ev, cur),
-            ev::HEAP_ALLOC | ev::HEAP_GOAL => self.heap_metric(ev, cur),
-            ev::USER_TASK_BEGIN => self.task_begin(ev, table, cur),
-            ev::USER_TASK_END => self.task_end(ev, cur),
-            ev::USER_REGION_BEGIN | ev::USER_REGION_END => self.region(ev, table, cur),
-            ev::GO_SWITCH | ev::GO_SWITCH_DESTROY => self.go_switch(ev, generation, cur),
-            ev::SPAN..=ev::GOROUTINE_STACK_FREE => self.alloc_free(ev, cur),
+            ev::PROCS_CHANGE | ev::GO_LABEL | ev::USER_LOG => self.annotation(em, ev, cur),
+            ev::PROC_START => self.proc_start(em, ev, generation, cur),
+            ev::PROC_STOP => self.proc_stop(em, ev, cur),
+            ev::PROC_STEAL => self.proc_steal(em, ev, generation, cur),
+            ev::PROC_STATUS => self.proc_status(em, ev, generation, cur),
+            ev::GO_CREATE | ev::GO_CREATE_BLOCKED => self.go_create(em, ev, generation, cur),
+            ev::GO_CREATE_SYSCALL => self.go_create_syscall(em, ev, generation, cur),
+            ev::GO_START => self.go_start(em, ev, generation, cur),
+            ev::GO_DESTROY | ev::GO_STOP | ev::GO_BLOCK => self.go_stop_exec(em, ev, cur),
+            ev::GO_DESTROY_SYSCALL => self.go_destroy_syscall(em, ev, cur),
+            ev::GO_UNBLOCK => self.go_unblock(em, ev, generation, cur),
+            ev::GO_SYSCALL_BEGIN => self.go_syscall_begin(em, ev, generation, cur),
+            ev::GO_SYSCALL_END => self.go_syscall_end(em, ev, cur),
+            ev::GO_SYSCALL_END_BLOCKED => self.go_syscall_end_blocked(em, ev, cur),
+            ev::GO_STATUS | ev::GO_STATUS_STACK => self.go_status(em, ev, generation, cur),
+            ev::STW_BEGIN | ev::GC_MARK_ASSIST_BEGIN => self.go_range_begin(em, ev, cur),
+            ev::STW_END | ev::GC_MARK_ASSIST_END => self.go_range_end(em, ev, cur),
+            ev::GC_MARK_ASSIST_ACTIVE => self.go_range_active(em, ev, generation, cur),
+            ev::GC_ACTIVE => self.gc_active(em, ev, generation, cur),
+            ev::GC_BEGIN => self.gc_begin(em, ev, cur),
+            ev::GC_END => self.gc_end(em, ev, cur),
+            ev::GC_SWEEP_ACTIVE => self.gc_sweep_active(em, ev, generation, cur),
+            ev::GC_SWEEP_BEGIN => self.gc_sweep_begin(em, ev, cur),
+            ev::GC_SWEEP_END => self.gc_sweep_end(em, ev, cur),
+            ev::HEAP_ALLOC | ev::HEAP_GOAL => self.heap_metric(em, ev, cur),
+            ev::USER_TASK_BEGIN => self.task_begin(em, ev, table, cur),
+            ev::USER_TASK_END => self.task_end(em, ev, cur),
+            ev::USER_REGION_BEGIN | ev::USER_REGION_END => self.region(em, ev, table, cur),
+            ev::GO_SWITCH | ev::GO_SWITCH_DESTROY => self.go_switch(em, ev, generation, cur),
+            ev::SPAN..=ev::GOROUTINE_STACK_FREE => self.alloc_free(em, ev, cur),
             t => Err(format!("bad event type found while ordering: {t}")),
         }
     }
@@ -432,13 +483,12 @@ impl Ordering {
             n.destroyed.push(g.0);
         }
         self.g_states.discard(&g.0);
-        // Few goroutines have regions or ranges; skip the lookups when none do.
+        // Few goroutines have regions; skip the lookup when none do. Ranges
+        // are paged by ID like the states, so dropping them is cheap.
         if !self.g_regions.is_empty() {
             self.g_regions.discard(&g.0);
         }
-        if !self.g_ranges.is_empty() {
-            self.g_ranges.discard(&g.0);
-        }
+        self.g_ranges.discard(&g.0);
     }
 
     fn set_extra(ev: &mut BaseEvent, i: usize, v: u64) {
@@ -449,7 +499,7 @@ impl Ordering {
     }
 
     #[inline(never)]
-    fn proc_status(&mut self, ev: &mut BaseEvent, generation: u64, mut cur: Ctx) -> Step {
+    fn proc_status(&mut self, em: &mut Emit<'_>, ev: &mut BaseEvent, generation: u64, mut cur: Ctx) -> Step {
         let pid = ProcId::from_wire(ev.args[0]);
         let status = ev.args[1];
         if status >= proc_status::COUNT {
@@ -498,12 +548,12 @@ impl Ordering {
             };
             cur = Ctx { m: ThreadId(mid), p: pid, g };
         }
-        self.push(cur, ev);
+        self.push(em, cur, ev);
         Ok(Some(new))
     }
 
     #[inline]
-    fn proc_start(&mut self, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
+    fn proc_start(&mut self, em: &mut Emit<'_>, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
         let pid = ProcId::from_wire(ev.args[0]);
         let seq = Seq { generation, seq: ev.args[1] };
         match self.p_states.get(&pid.0) {
@@ -515,12 +565,12 @@ impl Ordering {
             s.status = proc_status::RUNNING;
             s.seq = seq;
         }
-        self.push(cur, ev);
+        self.push(em, cur, ev);
         Ok(Some(Ctx { p: pid, ..cur }))
     }
 
     #[inline]
-    fn proc_stop(&mut self, ev: &mut BaseEvent, cur: Ctx) -> Step {
+    fn proc_stop(&mut self, em: &mut Emit<'_>, ev: &mut BaseEvent, cur: Ctx) -> Step {
         let name = name_of(ev.typ);
         let Some(s) = self.p_states.get_mut(&cur.p.0) else {
             return Err(format!("event {name} for proc ({}) that doesn't exist", cur.p));
@@ -530,12 +580,12 @@ impl Ordering {
         }
         validate(cur, (Need::Must, Need::Must, Need::May))?;
         s.status = proc_status::IDLE;
-        self.push(cur, ev);
+        self.push(em, cur, ev);
         Ok(Some(Ctx { p: ProcId::NONE, ..cur }))
     }
 
     #[inline(never)]
-    fn proc_steal(&mut self, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
+    fn proc_steal(&mut self, em: &mut Emit<'_>, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
         let pid = ProcId::from_wire(ev.args[0]);
         let seq = Seq { generation, seq: ev.args[1] };
         let old_status = match self.p_states.get(&pid.0) {
@@ -554,7 +604,7 @@ impl Ordering {
             s.seq = seq;
         }
         if old_status == proc_status::SYSCALL_ABANDONED {
-            self.push(cur, ev);
+            self.push(em, cur, ev);
             return Ok(Some(cur));
         }
         let mid = ThreadId::from_wire(ev.args[2]);
@@ -562,7 +612,7 @@ impl Ordering {
             if cur.p != pid {
                 return Err(format!("tried to self-steal proc {pid} (thread {mid}), but got proc {} instead", cur.p));
             }
-            self.push(cur, ev);
+            self.push(em, cur, ev);
             return Ok(Some(Ctx { p: ProcId::NONE, ..cur }));
         }
         let Some(ms) = self.m_states.get_mut(&mid.0) else {
@@ -572,12 +622,12 @@ impl Ordering {
             return Err(format!("tried to steal proc {pid} from thread {mid}, but got proc {} instead", ms.p));
         }
         ms.p = ProcId::NONE;
-        self.push(cur, ev);
+        self.push(em, cur, ev);
         Ok(Some(cur))
     }
 
     #[inline(never)]
-    fn go_status(&mut self, ev: &mut BaseEvent, generation: u64, mut cur: Ctx) -> Step {
+    fn go_status(&mut self, em: &mut Emit<'_>, ev: &mut BaseEvent, generation: u64, mut cur: Ctx) -> Step {
         let gid = GoroutineId::from_wire(ev.args[0]);
         let mid = ThreadId::from_wire(ev.args[1]);
         let status = ev.args[2];
@@ -637,12 +687,12 @@ impl Ordering {
                 cur.m = mid;
             }
         }
-        self.push(cur, ev);
+        self.push(em, cur, ev);
         Ok(Some(new))
     }
 
     #[inline]
-    fn go_create(&mut self, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
+    fn go_create(&mut self, em: &mut Emit<'_>, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
         validate(cur, (Need::Must, Need::Must, Need::May))?;
         if let Some(s) = self.g_states.get(&cur.g.0)
             && s.status != go_status::RUNNING
@@ -655,36 +705,36 @@ impl Ordering {
         }
         let status = if ev.typ == ev::GO_CREATE_BLOCKED { go_status::WAITING } else { go_status::RUNNABLE };
         self.g_states.insert(newg.0, new_gstate(status, generation));
-        self.push(cur, ev);
+        self.push(em, cur, ev);
         Ok(Some(cur))
     }
 
-    #[inline]
-    fn running_g(&mut self, typ: EventType, cur: Ctx, want: u64) -> Result<&mut GState, String> {
-        let Some(s) = self.g_states.get_mut(&cur.g.0) else {
-            return Err(format!("event {} for goroutine ({}) that doesn't exist", name_of(typ), cur.g));
+    #[inline(always)]
+    fn running_g(&mut self, typ: EventType, g: GoroutineId, want: u64) -> Result<&mut GState, String> {
+        let Some(s) = self.g_states.get_mut(&g.0) else {
+            return Err(no_such_g(typ, g));
         };
         if s.status != want {
-            return Err(format!("{} event for goroutine that's not {}", name_of(typ), go_status_name(want)));
+            return Err(g_not_in(typ, want));
         }
         Ok(s)
     }
 
-    #[inline]
-    fn go_stop_exec(&mut self, ev: &mut BaseEvent, cur: Ctx) -> Step {
+    #[inline(always)]
+    fn go_stop_exec(&mut self, em: &mut Emit<'_>, ev: &mut BaseEvent, cur: Ctx) -> Step {
         validate(cur, USER_GO)?;
-        let s = self.running_g(ev.typ, cur, go_status::RUNNING)?;
+        let s = self.running_g(ev.typ, cur.g, go_status::RUNNING)?;
         match ev.typ {
             ev::GO_DESTROY => self.forget_g(cur.g),
             ev::GO_STOP => s.status = go_status::RUNNABLE,
             _ => s.status = go_status::WAITING,
         }
-        self.push(cur, ev);
+        self.push(em, cur, ev);
         Ok(Some(Ctx { g: GoroutineId::NONE, ..cur }))
     }
 
-    #[inline]
-    fn go_start(&mut self, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
+    #[inline(always)]
+    fn go_start(&mut self, em: &mut Emit<'_>, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
         let gid = GoroutineId::from_wire(ev.args[0]);
         let seq = Seq { generation, seq: ev.args[1] };
         match self.g_states.get_mut(&gid.0) {
@@ -695,12 +745,12 @@ impl Ordering {
             }
             _ => return Ok(None),
         }
-        self.push(cur, ev);
+        self.push(em, cur, ev);
         Ok(Some(Ctx { g: gid, ..cur }))
     }
 
-    #[inline]
-    fn go_unblock(&mut self, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
+    #[inline(always)]
+    fn go_unblock(&mut self, em: &mut Emit<'_>, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
         let gid = GoroutineId::from_wire(ev.args[0]);
         let seq = Seq { generation, seq: ev.args[1] };
         match self.g_states.get_mut(&gid.0) {
@@ -710,44 +760,44 @@ impl Ordering {
             }
             _ => return Ok(None),
         }
-        self.push(cur, ev);
+        self.push(em, cur, ev);
         Ok(Some(cur))
     }
 
     #[inline(never)]
-    fn go_switch(&mut self, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
+    fn go_switch(&mut self, em: &mut Emit<'_>, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
         validate(cur, USER_GO)?;
-        self.running_g(ev.typ, cur, go_status::RUNNING)?;
+        self.running_g(ev.typ, cur.g, go_status::RUNNING)?;
         let next = GoroutineId::from_wire(ev.args[0]);
         let seq = Seq { generation, seq: ev.args[1] };
         match self.g_states.get(&next.0) {
             Some(s) if s.status == go_status::WAITING && seq.succeeds(s.seq) => {}
             _ => return Ok(None),
         }
-        self.push(cur, ev);
+        self.push(em, cur, ev);
         if ev.typ == ev::GO_SWITCH {
             if let Some(s) = self.g_states.get_mut(&cur.g.0) {
                 s.status = go_status::WAITING;
             }
-            self.push_made(cur, ev::GO_BLOCK, ev.time, &[0, 0], 0);
+            self.push_made(em, cur, ev::GO_BLOCK, ev.time, &[0, 0], 0);
         } else {
             self.forget_g(cur.g);
-            self.push_made(cur, ev::GO_DESTROY, ev.time, &[], 0);
+            self.push_made(em, cur, ev::GO_DESTROY, ev.time, &[], 0);
         }
         if let Some(s) = self.g_states.get_mut(&next.0) {
             s.status = go_status::RUNNING;
             s.seq = seq;
         }
         let start_ctx = Ctx { g: GoroutineId::NONE, ..cur };
-        self.push_made(start_ctx, ev::GO_START, ev.time, &[next.0 as u64, ev.args[1]], 0);
+        self.push_made(em, start_ctx, ev::GO_START, ev.time, &[next.0 as u64, ev.args[1]], 0);
         Ok(Some(Ctx { g: next, ..cur }))
     }
 
     #[inline]
-    fn go_syscall_begin(&mut self, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
+    fn go_syscall_begin(&mut self, em: &mut Emit<'_>, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
         validate(cur, USER_GO)?;
         let name = name_of(ev.typ);
-        self.running_g(ev.typ, cur, go_status::RUNNING)?.status = go_status::SYSCALL;
+        self.running_g(ev.typ, cur.g, go_status::RUNNING)?.status = go_status::SYSCALL;
         let Some(p) = self.p_states.get_mut(&cur.p.0) else {
             return Err(format!("uninitialized proc {} found during {name}", cur.p));
         };
@@ -760,12 +810,12 @@ impl Ordering {
             ));
         }
         p.seq = pseq;
-        self.push(cur, ev);
+        self.push(em, cur, ev);
         Ok(Some(cur))
     }
 
     #[inline]
-    fn go_syscall_end(&mut self, ev: &mut BaseEvent, cur: Ctx) -> Step {
+    fn go_syscall_end(&mut self, em: &mut Emit<'_>, ev: &mut BaseEvent, cur: Ctx) -> Step {
         validate(cur, USER_GO)?;
         let name = name_of(ev.typ);
         let Some(s) = self.g_states.get_mut(&cur.g.0) else {
@@ -786,12 +836,12 @@ impl Ordering {
             ));
         }
         p.status = proc_status::RUNNING;
-        self.push(cur, ev);
+        self.push(em, cur, ev);
         Ok(Some(cur))
     }
 
     #[inline(never)]
-    fn go_syscall_end_blocked(&mut self, ev: &mut BaseEvent, cur: Ctx) -> Step {
+    fn go_syscall_end_blocked(&mut self, em: &mut Emit<'_>, ev: &mut BaseEvent, cur: Ctx) -> Step {
         let name = name_of(ev.typ);
         if cur.p.is_some() {
             let Some(p) = self.p_states.get(&cur.p.0) else {
@@ -809,24 +859,24 @@ impl Ordering {
             return Err(format!("{name} event for goroutine that's not Running"));
         }
         s.status = go_status::RUNNABLE;
-        self.push(cur, ev);
+        self.push(em, cur, ev);
         Ok(Some(Ctx { g: GoroutineId::NONE, ..cur }))
     }
 
     #[inline(never)]
-    fn go_create_syscall(&mut self, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
+    fn go_create_syscall(&mut self, em: &mut Emit<'_>, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
         validate(cur, (Need::Must, Need::May, Need::MustNot))?;
         let newg = GoroutineId::from_wire(ev.args[0]);
         if self.g_states.contains(&newg.0) {
             return Err(format!("tried to create goroutine ({newg}) in syscall that already exists"));
         }
         self.g_states.insert(newg.0, new_gstate(go_status::SYSCALL, generation));
-        self.push(cur, ev);
+        self.push(em, cur, ev);
         Ok(Some(Ctx { g: newg, ..cur }))
     }
 
     #[inline(never)]
-    fn go_destroy_syscall(&mut self, ev: &mut BaseEvent, cur: Ctx) -> Step {
+    fn go_destroy_syscall(&mut self, em: &mut Emit<'_>, ev: &mut BaseEvent, cur: Ctx) -> Step {
         validate(cur, (Need::Must, Need::May, Need::Must))?;
         let name = name_of(ev.typ);
         let Some(s) = self.g_states.get(&cur.g.0) else {
@@ -847,14 +897,14 @@ impl Ordering {
             p.status = proc_status::SYSCALL_ABANDONED;
             new.p = ProcId::NONE;
             // A synthetic steal, so the P is seen to leave the thread.
-            self.push_made(cur, ev::PROC_STEAL, ev.time, &[cur.p.0 as u64, 0, 0, proc_status::SYSCALL], 0);
+            self.push_made(em, cur, ev::PROC_STEAL, ev.time, &[cur.p.0 as u64, 0, 0, proc_status::SYSCALL], 0);
         }
-        self.push(cur, ev);
+        self.push(em, cur, ev);
         Ok(Some(new))
     }
 
     #[inline(never)]
-    fn task_begin(&mut self, ev: &mut BaseEvent, table: &EvTable<'_>, cur: Ctx) -> Step {
+    fn task_begin(&mut self, em: &mut Emit<'_>, ev: &mut BaseEvent, table: &EvTable<'_>, cur: Ctx) -> Step {
         let id = ev.args[0];
         if let Some(n) = self.spec.as_mut()
             && self.active_tasks.peek(&id).is_none()
@@ -875,12 +925,12 @@ impl Ordering {
         };
         self.active_tasks.insert(id, (name.into(), parent));
         validate(cur, USER_GO)?;
-        self.push(cur, ev);
+        self.push(em, cur, ev);
         Ok(Some(cur))
     }
 
     #[inline(never)]
-    fn task_end(&mut self, ev: &mut BaseEvent, cur: Ctx) -> Step {
+    fn task_end(&mut self, em: &mut Emit<'_>, ev: &mut BaseEvent, cur: Ctx) -> Step {
         let id = ev.args[0];
         if let Some(n) = self.spec.as_mut()
             && self.active_tasks.peek(&id).is_none()
@@ -894,12 +944,12 @@ impl Ordering {
         Self::set_extra(ev, 0, parent.0);
         Self::set_extra(ev, 1, name);
         validate(cur, USER_GO)?;
-        self.push(cur, ev);
+        self.push(em, cur, ev);
         Ok(Some(cur))
     }
 
     #[inline(never)]
-    fn region(&mut self, ev: &mut BaseEvent, table: &EvTable<'_>, cur: Ctx) -> Step {
+    fn region(&mut self, em: &mut Emit<'_>, ev: &mut BaseEvent, table: &EvTable<'_>, cur: Ctx) -> Step {
         validate(cur, USER_GO)?;
         let task = TaskId(ev.args[0]);
         let name_id = StringId(ev.args[1]);
@@ -931,12 +981,12 @@ impl Ordering {
             // must have it on top; checked when the run is confirmed.
             n.region_pops.push((cur.g.0, task, name.into()));
         }
-        self.push(cur, ev);
+        self.push(em, cur, ev);
         Ok(Some(cur))
     }
 
     #[inline(never)]
-    fn gc_active(&mut self, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
+    fn gc_active(&mut self, em: &mut Emit<'_>, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
         self.note_gc_read();
         let seq = ev.args[0];
         if generation == self.initial_gen {
@@ -945,7 +995,7 @@ impl Ordering {
             }
             self.gc_seq = seq;
             self.gc_state = GcState::Running;
-            self.push(cur, ev);
+            self.push(em, cur, ev);
             return Ok(Some(cur));
         }
         if Some(seq) != self.gc_seq.checked_add(1) {
@@ -956,18 +1006,18 @@ impl Ordering {
         }
         self.gc_seq = seq;
         validate(cur, USER_GO)?;
-        self.push(cur, ev);
+        self.push(em, cur, ev);
         Ok(Some(cur))
     }
 
     #[inline(never)]
-    fn gc_begin(&mut self, ev: &mut BaseEvent, cur: Ctx) -> Step {
+    fn gc_begin(&mut self, em: &mut Emit<'_>, ev: &mut BaseEvent, cur: Ctx) -> Step {
         self.note_gc_read();
         let seq = ev.args[0];
         if self.gc_state == GcState::Undetermined {
             self.gc_seq = seq;
             self.gc_state = GcState::Running;
-            self.push(cur, ev);
+            self.push(em, cur, ev);
             return Ok(Some(cur));
         }
         if Some(seq) != self.gc_seq.checked_add(1) {
@@ -979,12 +1029,12 @@ impl Ordering {
         self.gc_seq = seq;
         self.gc_state = GcState::Running;
         validate(cur, USER_GO)?;
-        self.push(cur, ev);
+        self.push(em, cur, ev);
         Ok(Some(cur))
     }
 
     #[inline(never)]
-    fn gc_end(&mut self, ev: &mut BaseEvent, cur: Ctx) -> Step {
+    fn gc_end(&mut self, em: &mut Emit<'_>, ev: &mut BaseEvent, cur: Ctx) -> Step {
         self.note_gc_read();
         let seq = ev.args[0];
         if Some(seq) != self.gc_seq.checked_add(1) {
@@ -1000,21 +1050,21 @@ impl Ordering {
         self.gc_seq = seq;
         self.gc_state = GcState::NotRunning;
         validate(cur, USER_GO)?;
-        self.push(cur, ev);
+        self.push(em, cur, ev);
         Ok(Some(cur))
     }
 
     #[inline]
-    fn annotation(&mut self, ev: &mut BaseEvent, cur: Ctx) -> Step {
+    fn annotation(&mut self, em: &mut Emit<'_>, ev: &mut BaseEvent, cur: Ctx) -> Step {
         validate(cur, USER_GO)?;
-        self.push(cur, ev);
+        self.push(em, cur, ev);
         Ok(Some(cur))
     }
 
     #[inline]
-    fn heap_metric(&mut self, ev: &mut BaseEvent, cur: Ctx) -> Step {
+    fn heap_metric(&mut self, em: &mut Emit<'_>, ev: &mut BaseEvent, cur: Ctx) -> Step {
         validate(cur, (Need::Must, Need::Must, Need::May))?;
-        self.push(cur, ev);
+        self.push(em, cur, ev);
         Ok(Some(cur))
     }
 
@@ -1026,30 +1076,30 @@ impl Ordering {
     }
 
     #[inline(never)]
-    fn gc_sweep_begin(&mut self, ev: &mut BaseEvent, cur: Ctx) -> Step {
+    fn gc_sweep_begin(&mut self, em: &mut Emit<'_>, ev: &mut BaseEvent, cur: Ctx) -> Step {
         validate(cur, (Need::Must, Need::Must, Need::May))?;
         self.proc_ranges(cur.p)?.begin(range_type(ev.typ, 0))?;
-        self.push(cur, ev);
+        self.push(em, cur, ev);
         Ok(Some(cur))
     }
 
     #[inline(never)]
-    fn gc_sweep_active(&mut self, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
+    fn gc_sweep_active(&mut self, em: &mut Emit<'_>, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
         let pid = ProcId::from_wire(ev.args[0]);
         let initial = generation == self.initial_gen;
         let Some(p) = self.p_states.get_mut(&pid.0) else {
             return Err(format!("encountered GCSweepActive for unknown proc {pid}"));
         };
         p.ranges.active(range_type(ev.typ, 0), initial)?;
-        self.push(cur, ev);
+        self.push(em, cur, ev);
         Ok(Some(cur))
     }
 
     #[inline(never)]
-    fn gc_sweep_end(&mut self, ev: &mut BaseEvent, cur: Ctx) -> Step {
+    fn gc_sweep_end(&mut self, em: &mut Emit<'_>, ev: &mut BaseEvent, cur: Ctx) -> Step {
         validate(cur, (Need::Must, Need::Must, Need::May))?;
         self.proc_ranges(cur.p)?.end(ev.typ)?;
-        self.push(cur, ev);
+        self.push(em, cur, ev);
         Ok(Some(cur))
     }
 
@@ -1061,43 +1111,53 @@ impl Ordering {
     }
 
     #[inline(never)]
-    fn go_range_begin(&mut self, ev: &mut BaseEvent, cur: Ctx) -> Step {
+    fn go_range_begin(&mut self, em: &mut Emit<'_>, ev: &mut BaseEvent, cur: Ctx) -> Step {
         validate(cur, USER_GO)?;
         let desc = if ev.typ == ev::STW_BEGIN { ev.args[0] } else { 0 };
         self.go_ranges(ev.typ, cur.g)?.begin(range_type(ev.typ, desc))?;
-        self.push(cur, ev);
+        self.push(em, cur, ev);
         Ok(Some(cur))
     }
 
     #[inline(never)]
-    fn go_range_active(&mut self, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
+    fn go_range_active(&mut self, em: &mut Emit<'_>, ev: &mut BaseEvent, generation: u64, cur: Ctx) -> Step {
         let gid = GoroutineId::from_wire(ev.args[0]);
         let initial = generation == self.initial_gen;
         if !self.g_states.contains(&gid.0) {
             return Err(format!("uninitialized goroutine {gid} found during {}", name_of(ev.typ)));
         }
         self.g_ranges.entry_or_default(gid.0).active(range_type(ev.typ, 0), initial)?;
-        self.push(cur, ev);
+        self.push(em, cur, ev);
         Ok(Some(cur))
     }
 
     #[inline(never)]
-    fn go_range_end(&mut self, ev: &mut BaseEvent, cur: Ctx) -> Step {
+    fn go_range_end(&mut self, em: &mut Emit<'_>, ev: &mut BaseEvent, cur: Ctx) -> Step {
         validate(cur, USER_GO)?;
         let desc = self.go_ranges(ev.typ, cur.g)?.end(ev.typ)?;
         if ev.typ == ev::STW_END {
             ev.args[0] = desc;
         }
-        self.push(cur, ev);
+        self.push(em, cur, ev);
         Ok(Some(cur))
     }
 
     #[inline(never)]
-    fn alloc_free(&mut self, ev: &mut BaseEvent, cur: Ctx) -> Step {
+    fn alloc_free(&mut self, em: &mut Emit<'_>, ev: &mut BaseEvent, cur: Ctx) -> Step {
         validate(cur, (Need::Must, Need::May, Need::May))?;
-        self.push(cur, ev);
+        self.push(em, cur, ev);
         Ok(Some(cur))
     }
+}
+
+#[cold]
+fn no_such_g(typ: EventType, g: GoroutineId) -> String {
+    format!("event {} for goroutine ({}) that doesn't exist", name_of(typ), g)
+}
+
+#[cold]
+fn g_not_in(typ: EventType, want: u64) -> String {
+    format!("{} event for goroutine that's not {}", name_of(typ), go_status_name(want))
 }
 
 fn new_gstate(status: u64, generation: u64) -> GState {

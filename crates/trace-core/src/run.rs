@@ -175,16 +175,26 @@ static ID_SLOTS: [(u8, u8); 256] = {
 };
 
 /// Go's check that every stack and string ID an event names exists.
-#[inline]
+#[inline(always)]
 fn validate_ids(e: &Event, generation: &Generation<'_>) -> Result<()> {
     let (stacks, strings) = ID_SLOTS[e.typ as usize];
+    if stacks | strings == 0 {
+        return Ok(());
+    }
     let table = &generation.table;
-    for (i, &id) in e.args.iter().enumerate() {
-        let bit = 1u8 << i;
-        if stacks & bit != 0 && id != 0 && !table.has_stack(StackId(id)) {
+    let mut m = stacks;
+    while m != 0 {
+        let id = e.args.get(m.trailing_zeros() as usize).copied().unwrap_or(0);
+        m &= m - 1;
+        if id != 0 && !table.has_stack(StackId(id)) {
             return Err(bad_id(e, "stack", id));
         }
-        if strings & bit != 0 && id != 0 && !table.has_string(StringId(id)) {
+    }
+    let mut m = strings;
+    while m != 0 {
+        let id = e.args.get(m.trailing_zeros() as usize).copied().unwrap_or(0);
+        m &= m - 1;
+        if id != 0 && !table.has_string(StringId(id)) {
             return Err(bad_id(e, "string", id));
         }
     }

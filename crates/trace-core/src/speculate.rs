@@ -431,7 +431,7 @@ impl Ordering {
             stack.extend(v.iter().cloned());
         }
         for (k, v) in end.g_ranges.iter() {
-            self.g_ranges.insert(*k, v.clone());
+            self.g_ranges.insert(k, v.clone());
         }
         for (k, v) in end.p_states.iter() {
             self.p_states.insert(*k, v.clone());

@@ -58,6 +58,7 @@ impl<T> IdTable<T> {
     }
 
     /// Whether `id` resolves (0 always does).
+    #[inline]
     pub fn contains(&self, id: u64) -> bool {
         id == 0 || self.get(id).is_some()
     }
