@@ -599,7 +599,9 @@ impl<'a> GenPart<'a> {
         if f == t {
             return;
         }
-        let bucket = time - time.rem_euclid(self.bucket_ns);
+        // Most changes fall in the bucket of the one before: skip the division.
+        let same = self.counts.last().is_some_and(|&(b, _)| time >= b && time - b < self.bucket_ns);
+        let bucket = if same { self.counts.last().map_or(0, |c| c.0) } else { time - time.rem_euclid(self.bucket_ns) };
         if self.counts.last().is_none_or(|&(b, _)| b != bucket) {
             self.counts.push((bucket, [0; 4]));
         }
