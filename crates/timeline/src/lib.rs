@@ -5,6 +5,8 @@
 //! counters, tasks, regions, logs, CPU samples and stacks, built with the
 //! trace's generations decoded in parallel. Queries (draw plans, counter
 //! decimation, statistics) are pure functions; nothing here knows egui.
+//! Thread (M) tracks are made on request ([`build_threads`], or
+//! [`build_all`] for everything at once).
 //!
 //! ```no_run
 //! use timeline::{build, plan_track, Progress, View};
@@ -16,6 +18,9 @@
 //!     let items = plan_track(&g.track, view, 1.0);
 //!     println!("{}: {} spans, {} to draw", tl.goroutine_label(g), g.track.len(), items.len());
 //! }
+//! // The thread tracks, when the thread rows are wanted:
+//! let mut tl = tl;
+//! tl.set_threads(timeline::build_threads(&bytes, &Progress::default(), timeline::Mode::Parallel).unwrap());
 //! ```
 #![forbid(unsafe_code)]
 

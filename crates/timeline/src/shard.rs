@@ -178,11 +178,8 @@ impl Shard {
         if let Some(map) = map {
             seg.track.map_stacks(map);
         }
-        if let Some(r) = retime {
-            seg.track.retime(r.limit_ns, |t| r.apply(t));
-            if let Some(c) = created.as_mut() {
-                c.time = r.apply(c.time);
-            }
+        if let (Some(r), Some(c)) = (retime, created.as_mut()) {
+            c.time = r.apply(c.time);
         }
         let id = seg.id;
         let Some(g) = self.builder(id) else { return };
@@ -197,6 +194,15 @@ impl Shard {
         // A status event restating the state the goroutine was already in.
         let drop = seg.head_restate
             && g.track.last_state().and_then(GState::from_u8).is_some_and(|l| l.category() == state.category());
+        if let Some(r) = retime {
+            // Most pieces start with such a restatement at the start of the
+            // generation, the very time the repair moves: skip the work when
+            // only that dropped span would move.
+            let kept_start = if drop { seg.track.second_start() } else { Some(head.start_ns) };
+            if kept_start.is_some_and(|t| t < r.limit_ns) {
+                seg.track.retime(r.limit_ns, |t| r.apply(t));
+            }
+        }
         if !drop && g.first_stack == StackId::NONE && head_has_first_stack {
             g.first_stack = head.stack;
         }

@@ -399,6 +399,25 @@ impl TrackBuilder {
         first
     }
 
+    /// The start of the second span pushed.
+    pub fn second_start(&self) -> Option<i64> {
+        let h = self.track.blocks.first()?;
+        if h.count >= 2 {
+            let mut k = 0;
+            let mut second = None;
+            let two = BlockHeader { count: 2, ..*h };
+            let end = self.track.blocks.get(1).map_or(self.track.bytes.len(), |n| n.byte_start as usize);
+            decode_spans(self.track.bytes.get(h.byte_start as usize..end).unwrap_or_default(), &two, |s| {
+                if k == 1 {
+                    second = Some(s.start_ns);
+                }
+                k += 1;
+            });
+            return second;
+        }
+        self.track.blocks.get(1).map(|b| b.start_ns).or(self.pending.map(|p| p.start_ns))
+    }
+
     /// Replaces every span's stack `s` with `map[s]` (stacks past the end
     /// of `map` become none). Used to turn stacks numbered per generation
     /// into the trace-wide numbering once that is known.
@@ -800,6 +819,22 @@ mod tests {
             let t = spans[400].0;
             assert_eq!(stitched.index_at(t), Some(400));
         }
+    }
+
+    #[test]
+    fn second_start_finds_the_second_span_wherever_it_is() {
+        let mut b = TrackBuilder::default();
+        assert_eq!(b.second_start(), None);
+        b.push(10, 1, StackId::NONE, -1, -1);
+        assert_eq!(b.second_start(), None);
+        b.push(20, 2, StackId::NONE, -1, -1);
+        assert_eq!(b.second_start(), Some(20), "pending");
+        b.push(30, 1, StackId::NONE, -1, -1);
+        assert_eq!(b.second_start(), Some(20), "in the first block");
+        let spans = random_spans(200, 9);
+        let mut c = TrackBuilder::default();
+        push_all(&mut c, &spans);
+        assert_eq!(c.second_start(), Some(spans[1].0));
     }
 
     #[test]
