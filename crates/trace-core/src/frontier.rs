@@ -279,7 +279,20 @@ fn sift_up(h: &mut [HeapEntry], mut i: usize) -> usize {
     i
 }
 
-fn sift_down(h: &mut [HeapEntry], mut i: usize) {
+/// Go's `heapDown`. Mostly the entry just refilled stays where it is (the
+/// same M's next event is still the earliest), so that check is inlined
+/// and only a move goes to [`sift_down_loop`].
+#[inline(always)]
+fn sift_down(h: &mut [HeapEntry], i: usize) {
+    let Some(t) = h.get(i).map(|e| e.time) else { return };
+    let earlier = |j: usize| h.get(j).is_some_and(|c| c.time < t);
+    if earlier(2 * i + 1) || earlier(2 * i + 2) {
+        sift_down_loop(h, i);
+    }
+}
+
+#[inline(never)]
+fn sift_down_loop(h: &mut [HeapEntry], mut i: usize) {
     loop {
         let m = min3(h, i, 2 * i + 1, 2 * i + 2);
         if m == i {

@@ -127,8 +127,18 @@ fn for_each_wire_event(generation: &Generation<'_>, mut f: impl FnMut(usize, u8,
                     break;
                 }
                 pos += 1;
-                let Some((dt, n)) = uvarint(data.get(pos..).unwrap_or_default()) else { break };
-                pos += n;
+                // Time deltas are nearly always one byte.
+                let dt = match data.get(pos) {
+                    Some(&b) if b < 0x80 => {
+                        pos += 1;
+                        u64::from(b)
+                    }
+                    _ => {
+                        let Some((dt, n)) = uvarint(data.get(pos..).unwrap_or_default()) else { break };
+                        pos += n;
+                        dt
+                    }
+                };
                 ticks = ticks.wrapping_add(dt);
                 let interesting = INTERESTING[typ as usize];
                 if !interesting && other_seen {
