@@ -1,6 +1,8 @@
 //! Progress reporting and cancellation for a build running on other threads.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::time::Instant;
 
 /// What the build is doing.
 #[repr(u8)]
@@ -35,6 +37,8 @@ pub struct Progress {
     bytes_total: AtomicU64,
     phase: AtomicU8,
     cancel: AtomicBool,
+    /// When each phase began, in order (a handful of entries per build).
+    started: Mutex<Vec<(Phase, Instant)>>,
 }
 
 impl Progress {
@@ -69,8 +73,18 @@ impl Progress {
         if total == 0 { 0.0 } else { (done as f64 / total as f64).min(1.0) as f32 }
     }
 
+    /// When each phase began, in order, as the build entered it.
+    pub fn phase_starts(&self) -> Vec<(Phase, Instant)> {
+        self.started.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+
     pub(crate) fn set_phase(&self, p: Phase) {
         self.phase.store(p as u8, Ordering::Relaxed);
+        if let Ok(mut v) = self.started.lock()
+            && v.last().is_none_or(|(last, _)| *last != p)
+        {
+            v.push((p, Instant::now()));
+        }
     }
 
     pub(crate) fn set_total(&self, total: u64) {
@@ -79,5 +93,22 @@ impl Progress {
 
     pub(crate) fn set_done(&self, done: u64) {
         self.bytes_done.fetch_max(done, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phase_starts_are_kept_in_order_once_each() {
+        let p = Progress::default();
+        for phase in [Phase::Scanning, Phase::Decoding, Phase::Decoding, Phase::Finishing, Phase::Done] {
+            p.set_phase(phase);
+        }
+        let seen: Vec<Phase> = p.phase_starts().iter().map(|s| s.0).collect();
+        assert_eq!(seen, [Phase::Scanning, Phase::Decoding, Phase::Finishing, Phase::Done]);
+        let times: Vec<Instant> = p.phase_starts().iter().map(|s| s.1).collect();
+        assert!(times.windows(2).all(|w| w[0] <= w[1]));
     }
 }

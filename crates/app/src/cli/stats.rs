@@ -7,8 +7,7 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use timeline::analysis::{Filter, RunnableWait, longest_runnable_waits};
 use timeline::{Mode, Phase, Progress, Timeline};
@@ -213,24 +212,11 @@ struct PhaseTimes {
 /// Runs `f` while a second thread notes when `progress` changes phase.
 fn timed_phases<T>(progress: &Progress, f: impl FnOnce() -> T) -> (T, PhaseTimes, f64) {
     let start = Instant::now();
-    let done = AtomicBool::new(false);
-    let (value, seen) = std::thread::scope(|s| {
-        let watcher = s.spawn(|| {
-            let mut seen: Vec<(Phase, Instant)> = Vec::new();
-            while !done.load(Ordering::Relaxed) {
-                let p = progress.phase();
-                if seen.last().is_none_or(|(last, _)| *last != p) {
-                    seen.push((p, Instant::now()));
-                }
-                std::thread::sleep(Duration::from_micros(200));
-            }
-            seen
-        });
-        let value = f();
-        done.store(true, Ordering::Relaxed);
-        (value, watcher.join().unwrap_or_default())
-    });
+    let value = f();
     let end = Instant::now();
+    // The build notes when it enters each phase (polling from another
+    // thread missed phases of small traces).
+    let seen = progress.phase_starts();
     let total = end.duration_since(start).as_secs_f64();
     let mut times = PhaseTimes::default();
     for (i, (phase, at)) in seen.iter().enumerate() {
