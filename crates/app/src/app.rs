@@ -153,6 +153,10 @@ pub struct App {
     notice: Option<String>,
     /// Commands sent between frames ([`App::send`]).
     commands: Commands,
+    /// A load was started this frame: its result is taken from the next
+    /// frame on, so the loading page is always shown (and can be cancelled)
+    /// at least once, however fast the load.
+    load_started: bool,
 }
 
 impl App {
@@ -185,6 +189,7 @@ impl App {
             frame_stats: options.frame_stats.then(Default::default),
             select: options.select,
             notice,
+            load_started: false,
             commands,
         }
     }
@@ -263,6 +268,7 @@ impl App {
             self.apply(cmd, &ctx);
         }
         self.update_title(&ctx);
+        self.load_started = false;
     }
 
     /// Collects what background threads finished.
@@ -286,6 +292,9 @@ impl App {
             }
         }
         let Screen::Loading(loader) = &self.screen else { return };
+        if self.load_started {
+            return;
+        }
         let Some(result) = loader.poll() else { return };
         let path = loader.path().to_path_buf();
         self.screen = match result {
@@ -440,6 +449,7 @@ impl App {
             Command::Open(path) => {
                 let loading = Screen::Loading(Loader::start(path, ctx));
                 self.leave_screen(loading);
+                self.load_started = true;
             }
             Command::CancelLoad => {
                 if let Screen::Loading(loader) = &self.screen {
