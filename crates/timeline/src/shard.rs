@@ -11,7 +11,7 @@ use rustc_hash::FxHashMap;
 use trace_core::GoroutineId;
 
 use crate::model::Goroutine;
-use crate::part::{GSeg, Retime, SHARDS};
+use crate::part::{GSeg, Retime, SHARDS, blocking_stack};
 use crate::stacks::{StackId, StackTree};
 use crate::state::GState;
 use crate::strings::Strings;
@@ -67,8 +67,15 @@ impl GBuild {
 
     /// A finished record back as a builder (a damaged trace naming a
     /// goroutine after it exited).
-    fn reopen(g: Goroutine, first_stack: StackId) -> GBuild {
+    fn reopen(g: Goroutine) -> GBuild {
         let created_ns = g.created_ns();
+        // Found again from the spans, as the pieces found it.
+        let first_stack = g
+            .track
+            .spans()
+            .iter()
+            .find(|s| blocking_stack(GState::from_u8(s.state).unwrap_or(GState::Blocked), s.stack.0))
+            .map_or(StackId::NONE, |s| s.stack);
         GBuild {
             id: g.id.0,
             track: TrackBuilder::reopen(g.track),
@@ -127,7 +134,7 @@ impl Shard {
     /// place and returns the place.
     fn place(&mut self, id: i64, old: Option<Goroutine>) -> u32 {
         let b = match old {
-            Some(g) => GBuild::reopen(g, StackId::NONE),
+            Some(g) => GBuild::reopen(g),
             None => GBuild::new(id),
         };
         let index = match self.free.pop() {
@@ -231,5 +238,43 @@ impl Shard {
         let mut out = self.done;
         out.extend(self.building.into_iter().flatten().map(|b| b.finish(end_ns, strings, stacks)));
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::part::Seg;
+
+    fn piece(id: i64, spans: &[(i64, GState)]) -> GSeg {
+        let mut track = TrackBuilder::default();
+        for &(at, state) in spans {
+            track.push(at, state as u8, StackId::NONE, -1, -1);
+        }
+        GSeg { seg: Seg { id, track, head_restate: false }, created: None, head_has_first_stack: false, first_stack: 0 }
+    }
+
+    #[test]
+    fn exited_goroutines_are_finished_and_reopened_if_named_again() {
+        let (strings, stacks) = (Strings::default(), StackTree::default());
+        let mut shard = Shard::default();
+        shard.stitch(piece(64, &[(10, GState::Running), (20, GState::Exited)]), None, None, &strings, &stacks);
+        shard.stitch(piece(128, &[(15, GState::Runnable)]), None, None, &strings, &stacks);
+        assert_eq!((shard.done.len(), shard.building.iter().flatten().count()), (1, 1));
+        // A damaged trace names goroutine 64 again after its exit.
+        shard.stitch(piece(64, &[(30, GState::Running), (40, GState::Sleep)]), None, None, &strings, &stacks);
+        let mut gs = shard.finish(100, &strings, &stacks);
+        gs.sort_by_key(|g| g.id);
+        assert_eq!(gs.iter().map(|g| g.id.0).collect::<Vec<_>>(), [64, 128]);
+        let spans: Vec<(i64, i64, u8)> = gs[0].track.spans().iter().map(|s| (s.start_ns, s.end_ns, s.state)).collect();
+        let want = [
+            (10, 20, GState::Running as u8),
+            (20, 30, GState::Exited as u8),
+            (30, 40, GState::Running as u8),
+            (40, 100, GState::Sleep as u8),
+        ];
+        assert_eq!(spans, want);
+        assert_eq!(gs[0].exited_ns(), None);
+        assert_eq!(gs[1].track.end_ns(), Some(100));
     }
 }
