@@ -171,12 +171,12 @@ fn confirm<'a>(
     floor: Option<TimeNs>,
     what: (&[Arc<StackMap>], Tracks),
 ) -> (GenPart<'a>, Option<Retime>) {
-    if part.needs_floor(floor) || tests::force_recollect() {
+    if part.needs_floor(floor) || hooks::force_recollect() {
         let i = part.index;
         (pd.run(i, |r| collect(r, i, floor, what)).into_value(), None)
     } else {
         let retime = part.take_retime(floor);
-        tests::count_retime(retime.is_some());
+        hooks::count_retime(retime.is_some());
         (part, retime)
     }
 }
@@ -212,37 +212,40 @@ fn build_v1(data: &[u8], progress: &Progress, tracks: Tracks) -> Result<Timeline
     Ok(merger.finish(error, data.len() as u64))
 }
 
-/// The test module's hooks, doing nothing outside tests.
-#[cfg(not(test))]
-mod tests {
-    pub(super) fn force_recollect() -> bool {
-        false
-    }
-
-    pub(super) fn count_retime(_: bool) {}
-}
-
-#[cfg(test)]
-mod tests {
+/// Switches the tests below use to check the time repair; fixed outside
+/// tests.
+mod hooks {
+    #[cfg(test)]
     use std::cell::Cell;
-    use std::fmt::Write;
 
-    use super::*;
-
+    #[cfg(test)]
     thread_local! {
-        static FORCE_RECOLLECT: Cell<bool> = const { Cell::new(false) };
-        static RETIMES: Cell<usize> = const { Cell::new(0) };
+        pub(super) static FORCE_RECOLLECT: Cell<bool> = const { Cell::new(false) };
+        pub(super) static RETIMES: Cell<usize> = const { Cell::new(0) };
     }
 
     /// Whether a test asked for every part with a floor to be collected
     /// again with it (the slow, direct way) instead of retimed.
     pub(super) fn force_recollect() -> bool {
-        FORCE_RECOLLECT.get()
+        #[cfg(test)]
+        return FORCE_RECOLLECT.get();
+        #[cfg(not(test))]
+        false
     }
 
-    pub(super) fn count_retime(some: bool) {
-        RETIMES.set(RETIMES.get() + usize::from(some));
+    /// Counts retimed parts, in tests.
+    pub(super) fn count_retime(_some: bool) {
+        #[cfg(test)]
+        RETIMES.set(RETIMES.get() + usize::from(_some));
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Write;
+
+    use super::hooks::{FORCE_RECOLLECT, RETIMES};
+    use super::*;
 
     fn digest(tl: &Timeline) -> String {
         let mut s = format!("{} {} {}\n", tl.start_ns, tl.end_ns, tl.event_count);
