@@ -1,7 +1,9 @@
 //! Building a [`Timeline`] from trace bytes: generations decoded in
 //! parallel into parts, parts stitched together in order.
 
-use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::sync::mpsc;
+
 use trace_core::{Event, GenerationRun, ParallelDecode, Reader, TimeNs, Version};
 
 use crate::merge::{COUNTER_RESOLUTION_NS, Merger};
@@ -71,14 +73,14 @@ fn build_tracks(data: &[u8], progress: &Progress, mode: Mode, tracks: Tracks) ->
 }
 
 /// Collects generation `index`'s part, with the chain's time `floor` for
-/// it if known (see [`GenPart::new`]).
+/// it if known (see [`GenPart::new`]) and its stacks' trace-wide numbers.
 fn collect<'a>(
     run: &mut GenerationRun<'a>,
     index: usize,
     floor: Option<TimeNs>,
-    (stacks, tracks): (&[Arc<StackMap>], Tracks),
+    (stacks, tracks): (Option<Arc<StackMap>>, Tracks),
 ) -> GenPart<'a> {
-    let mut part = GenPart::new(COUNTER_RESOLUTION_NS, index, floor, stacks.get(index).cloned()).with_tracks(tracks);
+    let mut part = GenPart::new(COUNTER_RESOLUTION_NS, index, floor, stacks).with_tracks(tracks);
     let mut ev = Event::EMPTY;
     let mut ord = 0u32;
     // A decode error is recorded in the run and reported by the chain.
@@ -90,66 +92,109 @@ fn collect<'a>(
     part
 }
 
+/// What collecting generation `i` needs: its stack map and the tracks.
+fn what(stacks: &[Arc<StackMap>], i: usize, tracks: Tracks) -> (Option<Arc<StackMap>>, Tracks) {
+    (stacks.get(i).cloned(), tracks)
+}
+
+/// Generations collecting or waiting to be merged beyond one per thread:
+/// enough that no thread waits for the slowest of a group.
+const IN_FLIGHT_EXTRA: usize = 2;
+
 fn build_v2(data: &[u8], progress: &Progress, mode: Mode, tracks: Tracks) -> Result<Timeline, BuildError> {
     let pd = ParallelDecode::new(data)?;
     progress.set_phase(Phase::Decoding);
     let mut chainer = pd.chainer();
     let parallel = mode == Mode::Parallel;
     let mut merger = Merger::new(parallel);
-    // A window of generations decodes while the previous window's parts
-    // are merged into the tracks (by shard, in parallel); a window's parts
-    // are dropped once merged.
-    let window = if parallel { rayon::current_num_threads().max(1) } else { 1 };
-    let mut start = 0;
-    let mut pending: Vec<(GenPart<'_>, Option<Retime>)> = Vec::new();
     // Each generation's stacks, numbered trace-wide in generation order
     // before it is collected (so the numbering is the same however the
     // generations are spread over threads).
     let mut stacks: Vec<Arc<StackMap>> = Vec::with_capacity(pd.len());
+    // Interns generation `i`'s table and returns the generation.
+    let prepare = |i: usize, merger: &mut Merger, stacks: &mut Vec<Arc<StackMap>>| {
+        let built = pd.generation(i);
+        let map = built.as_ref().map(|g| merger.intern_table(&g.table)).unwrap_or_default();
+        stacks.push(Arc::new(map));
+        built
+    };
     // Parts are collected before the chain knows each one's time floor; the
     // rare part whose times the floor changes is collected again with it.
-    while start < pd.len() && !chainer.is_stopped() {
-        if progress.is_cancelled() {
-            return Err(BuildError::Cancelled);
-        }
-        let end = (start + window).min(pd.len());
-        let built: Vec<_> = if parallel {
-            (start..end).into_par_iter().map(|i| pd.generation(i)).collect()
-        } else {
-            (start..end).map(|i| pd.generation(i)).collect()
-        };
-        for g in &built {
-            let map = g.as_ref().map(|g| merger.intern_table(&g.table)).unwrap_or_default();
-            stacks.push(Arc::new(map));
-        }
-        let stacks_now = &stacks;
-        let decode = || -> Vec<_> {
-            let run = |(i, g)| pd.run_generation(i, g, |r| collect(r, i, None, (stacks_now, tracks)));
-            if parallel {
-                (start..end).into_par_iter().zip(built).map(run).collect()
-            } else {
-                (start..end).zip(built).map(run).collect()
+    let mut cancelled = false;
+    if parallel {
+        // A generation starts as soon as one finishes, while the calling
+        // thread feeds finished parts to the chain in order and merges the
+        // confirmed ones into the tracks (by shard, on the pool).
+        let limit = rayon::current_num_threads().max(1) + IN_FLIGHT_EXTRA;
+        let (tx, rx) = mpsc::channel();
+        rayon::in_place_scope(|s| {
+            let (mut next, mut held, mut want) = (0, 0, 0);
+            let mut ready = BTreeMap::new();
+            while want < pd.len() && !chainer.is_stopped() {
+                if progress.is_cancelled() {
+                    cancelled = true;
+                    break;
+                }
+                while next < pd.len() && held < limit {
+                    let built = prepare(next, &mut merger, &mut stacks);
+                    let (i, tx, pd, what) = (next, tx.clone(), &pd, what(&stacks, next, tracks));
+                    s.spawn(move |_| {
+                        // A panic is sent on, so the calling thread does not
+                        // wait for a part that will never come; it re-raises it.
+                        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            pd.run_generation(i, built, |r| collect(r, i, None, what))
+                        }));
+                        let _ = tx.send((i, run));
+                    });
+                    next += 1;
+                    held += 1;
+                }
+                let Ok((i, run)) = rx.recv() else { break };
+                match run {
+                    Ok(started) => ready.insert(i, started),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                };
+                while let Some(started) = ready.remove(&want) {
+                    let i = want;
+                    chainer.feed(started, |r| collect(r, i, None, what(&stacks, i, tracks)));
+                    want += 1;
+                    held -= 1;
+                }
+                let confirmed: Vec<_> = chainer
+                    .take_confirmed()
+                    .into_iter()
+                    .map(|(p, f, _)| confirm(&pd, p, f, (&stacks, tracks)))
+                    .collect();
+                if let Some((p, _)) = confirmed.last() {
+                    progress.set_done(p.end_offset);
+                }
+                merger.merge(confirmed);
             }
-        };
-        let taken = std::mem::take(&mut pending);
-        let started = if parallel {
-            let merger = &mut merger;
-            rayon::join(decode, || merger.merge(taken)).0
-        } else {
-            merger.merge(taken);
-            decode()
-        };
-        for (i, s) in (start..end).zip(started) {
-            chainer.feed(s, |r| collect(r, i, None, (&stacks, tracks)));
+        });
+    } else {
+        for i in 0..pd.len() {
+            if chainer.is_stopped() {
+                break;
+            }
+            if progress.is_cancelled() {
+                cancelled = true;
+                break;
+            }
+            let built = prepare(i, &mut merger, &mut stacks);
+            let started = pd.run_generation(i, built, |r| collect(r, i, None, what(&stacks, i, tracks)));
+            chainer.feed(started, |r| collect(r, i, None, what(&stacks, i, tracks)));
+            let confirmed: Vec<_> =
+                chainer.take_confirmed().into_iter().map(|(p, f, _)| confirm(&pd, p, f, (&stacks, tracks))).collect();
+            if let Some((p, _)) = confirmed.last() {
+                progress.set_done(p.end_offset);
+            }
+            merger.merge(confirmed);
         }
-        pending = chainer.take_confirmed().into_iter().map(|(p, f, _)| confirm(&pd, p, f, (&stacks, tracks))).collect();
-        if let Some((p, _)) = pending.last() {
-            progress.set_done(p.end_offset);
-        }
-        start = end;
+    }
+    if cancelled {
+        return Err(BuildError::Cancelled);
     }
     progress.set_phase(Phase::Finishing);
-    merger.merge(pending);
     let mut chained = chainer.finish();
     let rest: Vec<_> = chained
         .values
@@ -173,7 +218,7 @@ fn confirm<'a>(
 ) -> (GenPart<'a>, Option<Retime>) {
     if part.needs_floor(floor) || hooks::force_recollect() {
         let i = part.index;
-        (pd.run(i, |r| collect(r, i, floor, what)).into_value(), None)
+        (pd.run(i, |r| collect(r, i, floor, self::what(what.0, i, what.1))).into_value(), None)
     } else {
         let retime = part.take_retime(floor);
         hooks::count_retime(retime.is_some());

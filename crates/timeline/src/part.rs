@@ -248,7 +248,9 @@ pub(crate) struct GenPart<'a> {
     /// before collecting.
     premapped: Option<Arc<StackMap>>,
     stack_index: FxHashMap<u64, u32>,
-    goroutines: SegMap<GSeg>,
+    /// Goroutine pieces by [`shard_of`], each shard's indexed by `id / SHARDS`
+    /// (sharded here already, so the merge takes them without moving them).
+    goroutines: Vec<SegMap<GSeg>>,
     procs: SegMap<Seg>,
     threads: SegMap<Seg>,
     /// Which tracks to collect.
@@ -299,7 +301,7 @@ impl<'a> GenPart<'a> {
             stacks: Vec::new(),
             premapped,
             stack_index: FxHashMap::default(),
-            goroutines: SegMap::default(),
+            goroutines: (0..SHARDS).map(|_| SegMap::default()).collect(),
             procs: SegMap::default(),
             threads: SegMap::default(),
             tracks: Tracks::All,
@@ -360,14 +362,17 @@ impl<'a> GenPart<'a> {
 
     /// The goroutine pieces, by [`shard_of`].
     pub fn take_goroutines(&mut self) -> Vec<Vec<GSeg>> {
-        let mut out: Vec<Vec<GSeg>> = (0..SHARDS).map(|_| Vec::new()).collect();
-        for g in std::mem::take(&mut self.goroutines.items) {
-            if let Some(v) = out.get_mut(shard_of(g.seg.id)) {
-                v.push(g);
-            }
-        }
-        self.goroutines.index = IdIndex::default();
-        out
+        std::mem::take(&mut self.goroutines).into_iter().map(|m| m.items).collect()
+    }
+
+    /// Goroutine `id`'s piece, made if new.
+    fn gseg(&mut self, id: i64) -> Option<&mut GSeg> {
+        self.goroutines.get_mut(shard_of(id))?.get(id.div_euclid(SHARDS as i64), || new_gseg(id))
+    }
+
+    /// Goroutine `id`'s piece, if it has one.
+    fn find_gseg(&mut self, id: i64) -> Option<&mut GSeg> {
+        self.goroutines.get_mut(shard_of(id))?.find(id.div_euclid(SHARDS as i64))
     }
 
     /// The P pieces, in order of first appearance.
@@ -437,7 +442,7 @@ impl<'a> GenPart<'a> {
         if self.tracks == Tracks::ThreadsOnly {
             return;
         }
-        let Some(g) = self.goroutines.get(id, || new_gseg(id)) else { return };
+        let Some(g) = self.gseg(id) else { return };
         let t = &mut g.seg.track;
         if t.is_empty() {
             g.seg.head_restate = restate;
@@ -578,7 +583,7 @@ impl<'a> GenPart<'a> {
     /// running span's `b` (see [`crate::analysis::MarkWorker`]).
     fn mark_worker_label(&mut self, e: &Event, ctx: &EventContext<'_, 'a>) {
         let Some(mode) = e.label().and_then(|l| crate::analysis::MarkWorker::from_label(ctx.string(l))) else { return };
-        if let Some(g) = self.goroutines.find(e.g.0)
+        if let Some(g) = self.find_gseg(e.g.0)
             && g.seg.track.last_state() == Some(GState::Running as u8)
         {
             g.seg.track.set_last_b(mode as i64);
@@ -630,7 +635,7 @@ impl<'a> GenPart<'a> {
                     _ => GState::Syscall,
                 };
                 let parent = if e.typ == ev::GO_CREATE_SYSCALL { none } else { g };
-                if let Some(s) = self.goroutines.get(arg_g, || new_gseg(arg_g)) {
+                if let Some(s) = self.gseg(arg_g) {
                     s.created = Some(Created { time, parent, creation_stack: creation, start_stack: start });
                 }
                 self.g(arg_g, time, state, start, none, none, false);
