@@ -8,7 +8,7 @@ use trace_core::{Event, GenerationRun, ParallelDecode, Reader, TimeNs, Version};
 
 use crate::merge::{COUNTER_RESOLUTION_NS, Merger};
 use crate::model::{Thread, Timeline};
-use crate::part::{GenPart, Retime, StackMap, Tracks};
+use crate::part::{GenPart, PiecePool, Retime, StackMap, Tracks};
 use crate::progress::{Phase, Progress};
 use std::sync::Arc;
 
@@ -78,9 +78,10 @@ fn collect<'a>(
     run: &mut GenerationRun<'a>,
     index: usize,
     floor: Option<TimeNs>,
-    (stacks, tracks): (Option<Arc<StackMap>>, Tracks),
+    (stacks, tracks, pool): What<'_>,
 ) -> GenPart<'a> {
-    let mut part = GenPart::new(COUNTER_RESOLUTION_NS, index, floor, stacks).with_tracks(tracks);
+    let mut part =
+        GenPart::new(COUNTER_RESOLUTION_NS, index, floor, stacks).with_tracks(tracks).with_piece_vecs(pool.take());
     let mut ev = Event::EMPTY;
     let mut ord = 0u32;
     // A decode error is recorded in the run and reported by the chain.
@@ -92,9 +93,13 @@ fn collect<'a>(
     part
 }
 
-/// What collecting generation `i` needs: its stack map and the tracks.
-fn what(stacks: &[Arc<StackMap>], i: usize, tracks: Tracks) -> (Option<Arc<StackMap>>, Tracks) {
-    (stacks.get(i).cloned(), tracks)
+/// What collecting a generation needs: its stack map, which tracks, and
+/// vectors to reuse.
+type What<'p> = (Option<Arc<StackMap>>, Tracks, &'p PiecePool);
+
+/// What collecting generation `i` needs.
+fn what<'p>(stacks: &[Arc<StackMap>], i: usize, tracks: Tracks, pool: &'p PiecePool) -> What<'p> {
+    (stacks.get(i).cloned(), tracks, pool)
 }
 
 /// Generations collecting or waiting to be merged beyond one per thread:
@@ -106,7 +111,8 @@ fn build_v2(data: &[u8], progress: &Progress, mode: Mode, tracks: Tracks) -> Res
     progress.set_phase(Phase::Decoding);
     let mut chainer = pd.chainer();
     let parallel = mode == Mode::Parallel;
-    let mut merger = Merger::new(parallel);
+    let mut merger = Merger::new(parallel, data.len() as u64);
+    let pool = PiecePool::default();
     // Each generation's stacks, numbered trace-wide in generation order
     // before it is collected (so the numbering is the same however the
     // generations are spread over threads).
@@ -137,7 +143,7 @@ fn build_v2(data: &[u8], progress: &Progress, mode: Mode, tracks: Tracks) -> Res
                 }
                 while next < pd.len() && held < limit {
                     let built = prepare(next, &mut merger, &mut stacks);
-                    let (i, tx, pd, what) = (next, tx.clone(), &pd, what(&stacks, next, tracks));
+                    let (i, tx, pd, what) = (next, tx.clone(), &pd, what(&stacks, next, tracks, &pool));
                     s.spawn(move |_| {
                         // A panic is sent on, so the calling thread does not
                         // wait for a part that will never come; it re-raises it.
@@ -156,19 +162,19 @@ fn build_v2(data: &[u8], progress: &Progress, mode: Mode, tracks: Tracks) -> Res
                 };
                 while let Some(started) = ready.remove(&want) {
                     let i = want;
-                    chainer.feed(started, |r| collect(r, i, None, what(&stacks, i, tracks)));
+                    chainer.feed(started, |r| collect(r, i, None, what(&stacks, i, tracks, &pool)));
                     want += 1;
                     held -= 1;
                 }
                 let confirmed: Vec<_> = chainer
                     .take_confirmed()
                     .into_iter()
-                    .map(|(p, f, _)| confirm(&pd, p, f, (&stacks, tracks)))
+                    .map(|(p, f, _)| confirm(&pd, p, f, (&stacks, tracks, &pool)))
                     .collect();
                 if let Some((p, _)) = confirmed.last() {
                     progress.set_done(p.end_offset);
                 }
-                merger.merge(confirmed);
+                merger.merge(confirmed, &pool);
             }
         });
     } else {
@@ -181,14 +187,17 @@ fn build_v2(data: &[u8], progress: &Progress, mode: Mode, tracks: Tracks) -> Res
                 break;
             }
             let built = prepare(i, &mut merger, &mut stacks);
-            let started = pd.run_generation(i, built, |r| collect(r, i, None, what(&stacks, i, tracks)));
-            chainer.feed(started, |r| collect(r, i, None, what(&stacks, i, tracks)));
-            let confirmed: Vec<_> =
-                chainer.take_confirmed().into_iter().map(|(p, f, _)| confirm(&pd, p, f, (&stacks, tracks))).collect();
+            let started = pd.run_generation(i, built, |r| collect(r, i, None, what(&stacks, i, tracks, &pool)));
+            chainer.feed(started, |r| collect(r, i, None, what(&stacks, i, tracks, &pool)));
+            let confirmed: Vec<_> = chainer
+                .take_confirmed()
+                .into_iter()
+                .map(|(p, f, _)| confirm(&pd, p, f, (&stacks, tracks, &pool)))
+                .collect();
             if let Some((p, _)) = confirmed.last() {
                 progress.set_done(p.end_offset);
             }
-            merger.merge(confirmed);
+            merger.merge(confirmed, &pool);
         }
     }
     if cancelled {
@@ -200,9 +209,9 @@ fn build_v2(data: &[u8], progress: &Progress, mode: Mode, tracks: Tracks) -> Res
         .values
         .drain(..)
         .zip(chained.time_floors.drain(..))
-        .map(|(p, f)| confirm(&pd, p, f, (&stacks, tracks)))
+        .map(|(p, f)| confirm(&pd, p, f, (&stacks, tracks, &pool)))
         .collect();
-    merger.merge(rest);
+    merger.merge(rest, &pool);
     Ok(merger.finish(chained.error, data.len() as u64))
 }
 
@@ -214,11 +223,11 @@ fn confirm<'a>(
     pd: &ParallelDecode<'a>,
     mut part: GenPart<'a>,
     floor: Option<TimeNs>,
-    what: (&[Arc<StackMap>], Tracks),
+    what: (&[Arc<StackMap>], Tracks, &PiecePool),
 ) -> (GenPart<'a>, Option<Retime>) {
     if part.needs_floor(floor) || hooks::force_recollect() {
         let i = part.index;
-        (pd.run(i, |r| collect(r, i, floor, self::what(what.0, i, what.1))).into_value(), None)
+        (pd.run(i, |r| collect(r, i, floor, self::what(what.0, i, what.1, what.2))).into_value(), None)
     } else {
         let retime = part.take_retime(floor);
         hooks::count_retime(retime.is_some());
@@ -252,8 +261,8 @@ fn build_v1(data: &[u8], progress: &Progress, tracks: Tracks) -> Result<Timeline
         }
     }
     progress.set_phase(Phase::Finishing);
-    let mut merger = Merger::new(true);
-    merger.merge(vec![(part, None)]);
+    let mut merger = Merger::new(true, data.len() as u64);
+    merger.merge(vec![(part, None)], &PiecePool::default());
     Ok(merger.finish(error, data.len() as u64))
 }
 

@@ -7,12 +7,12 @@ use trace_core::{GoroutineId, ProcId, ThreadId};
 use crate::model::{
     Counters, CpuSample, Goroutine, LogEntry, Proc, RangeKind, RangeSpan, Region, Task, Thread, Timeline,
 };
-use crate::part::{Edge, GSeg, GenPart, MetricKind, Retime, SHARDS, Seg, StackMap, UserKind};
+use crate::part::{Edge, GSeg, GenPart, MetricKind, PiecePool, Retime, SHARDS, Seg, StackMap, UserKind};
 use crate::shard::Shard;
 use crate::stacks::{Frame, StackId, StackTree};
 use crate::state::{MState, PState};
 use crate::strings::{StrId, Strings};
-use crate::track::TrackBuilder;
+use crate::track::{TrackBuilder, reserve_scaled};
 
 /// Goroutine counters keep at most one sample per this many ns.
 pub(crate) const COUNTER_RESOLUTION_NS: i64 = 10_000;
@@ -55,11 +55,16 @@ pub(crate) struct Merger {
     generations: usize,
     start_ns: Option<i64>,
     end_ns: i64,
+    /// The trace's size, and how far into it the parts merged so far reach.
+    file_bytes: u64,
+    merged_bytes: u64,
 }
 
 impl Merger {
     /// A merger; `parallel` spreads the track work over rayon's threads.
-    pub fn new(parallel: bool) -> Merger {
+    /// `file_bytes` (the trace's size) lets it size the tracks that grow
+    /// all through the trace ahead of time.
+    pub fn new(parallel: bool, file_bytes: u64) -> Merger {
         Merger {
             parallel,
             strings: Strings::default(),
@@ -80,16 +85,46 @@ impl Merger {
             generations: 0,
             start_ns: None,
             end_ns: 0,
+            file_bytes,
+            merged_bytes: 0,
+        }
+    }
+
+    /// How much the vectors that grow all through the trace will still
+    /// grow, from how far into the file the merge is (with some slack);
+    /// `None` before it is far enough in to tell.
+    fn growth_ahead(&self) -> Option<f64> {
+        let done = self.merged_bytes as f64;
+        (done >= self.file_bytes as f64 / 64.0 && done > 0.0)
+            .then(|| (self.file_bytes as f64 / done * 1.1).clamp(1.0, 64.0))
+    }
+
+    /// Grows the P, thread and counter vectors and the shards' finished
+    /// goroutines ahead (see [`TrackBuilder::reserve_scaled`]).
+    fn reserve_ahead(&mut self) {
+        let Some(scale) = self.growth_ahead() else { return };
+        for b in self.procs.values_mut().chain(self.threads.values_mut()) {
+            b.reserve_scaled(scale);
+        }
+        for s in &mut self.shards {
+            s.reserve_scaled(scale);
+        }
+        let c = &mut self.counters;
+        for counter in [&mut c.running, &mut c.runnable, &mut c.blocked, &mut c.syscall, &mut c.heap_alloc] {
+            reserve_scaled(&mut counter.times_ns, scale);
+            reserve_scaled(&mut counter.values, scale);
         }
     }
 
     /// Adds the next generations' parts, in order.
-    pub fn merge(&mut self, parts: Vec<(GenPart<'_>, Option<Retime>)>) {
+    /// Emptied piece vectors go back to `pool`.
+    pub fn merge(&mut self, parts: Vec<(GenPart<'_>, Option<Retime>)>, pool: &PiecePool) {
         // Per shard, each part's goroutine pieces with its stack map.
         let mut by_shard: Vec<Vec<(usize, Vec<GSeg>)>> = (0..SHARDS).map(|_| Vec::new()).collect();
         let mut maps = Vec::with_capacity(parts.len());
         let mut retimes = Vec::with_capacity(parts.len());
         for (pi, (mut part, retime)) in parts.into_iter().enumerate() {
+            self.merged_bytes = self.merged_bytes.max(part.end_offset);
             let r = retime.as_ref();
             maps.push(self.merge_global(&part, r));
             for (s, pieces) in part.take_goroutines().into_iter().enumerate() {
@@ -105,15 +140,19 @@ impl Merger {
             }
             retimes.push(retime);
         }
+        self.reserve_ahead();
         let (strings, stacks) = (&self.strings, &self.stacks);
         let apply = |(shard, list): (&mut Shard, Vec<(usize, Vec<GSeg>)>)| {
-            for (pi, pieces) in list {
+            let mut emptied = Vec::with_capacity(list.len());
+            for (pi, mut pieces) in list {
                 let map = maps.get(pi).and_then(|m: &Option<Vec<StackId>>| m.as_deref());
                 let retime = retimes.get(pi).and_then(Option::as_ref);
-                for piece in pieces {
+                for piece in pieces.drain(..) {
                     shard.stitch(piece, map, retime, strings, stacks);
                 }
+                emptied.push(pieces);
             }
+            pool.put(emptied);
         };
         if self.parallel {
             self.shards.par_iter_mut().zip(by_shard.into_par_iter()).for_each(apply);

@@ -183,6 +183,39 @@ impl IdIndex {
     }
 }
 
+/// Emptied vectors of goroutine pieces, handed from the merge back to the
+/// next generations' parts: each part fills about as many as the last
+/// one did, and reusing their memory spares faulting in fresh pages for
+/// every generation.
+#[derive(Default)]
+pub(crate) struct PiecePool {
+    vecs: std::sync::Mutex<Vec<Vec<GSeg>>>,
+}
+
+impl PiecePool {
+    /// Most vectors kept: enough for a few parts.
+    const MAX: usize = 4 * SHARDS;
+
+    /// Up to [`SHARDS`] empty vectors.
+    pub fn take(&self) -> Vec<Vec<GSeg>> {
+        let Ok(mut v) = self.vecs.lock() else { return Vec::new() };
+        let n = v.len().saturating_sub(SHARDS);
+        v.split_off(n)
+    }
+
+    /// Keeps emptied vectors for later parts.
+    pub fn put(&self, vecs: impl IntoIterator<Item = Vec<GSeg>>) {
+        let Ok(mut v) = self.vecs.lock() else { return };
+        for mut x in vecs {
+            if v.len() >= Self::MAX {
+                break;
+            }
+            x.clear();
+            v.push(x);
+        }
+    }
+}
+
 fn new_seg(id: i64) -> Seg {
     Seg { id, track: TrackBuilder::default(), head_restate: false }
 }
@@ -322,6 +355,14 @@ impl<'a> GenPart<'a> {
             min_slack: i64::MAX,
             bucket_ns: bucket_ns.max(1),
         }
+    }
+
+    /// Reuses empty vectors (from a [`PiecePool`]) for the goroutine pieces.
+    pub fn with_piece_vecs(mut self, vecs: Vec<Vec<GSeg>>) -> Self {
+        for (m, v) in self.goroutines.iter_mut().zip(vecs) {
+            m.items = v;
+        }
+        self
     }
 
     /// Collects only some tracks.
@@ -747,4 +788,40 @@ fn push_simple(s: &mut Seg, time: i64, state: u8, a: i64, restate: bool, idle: b
         return;
     }
     t.push(time, state, StackId::NONE, a, -1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn piece_pool_hands_back_empty_vectors_a_part_at_a_time() {
+        let pool = PiecePool::default();
+        assert!(pool.take().is_empty());
+        let full = |n: usize| {
+            let mut v = Vec::with_capacity(n);
+            v.push(new_gseg(1));
+            v
+        };
+        pool.put((0..SHARDS + 3).map(|i| full(10 + i)));
+        let first = pool.take();
+        assert_eq!(first.len(), SHARDS);
+        assert!(first.iter().all(|v| v.is_empty() && v.capacity() >= 10));
+        assert_eq!(pool.take().len(), 3);
+        assert!(pool.take().is_empty());
+        // It keeps no more than a few parts' worth.
+        pool.put((0..10 * SHARDS).map(|_| full(1)));
+        let mut kept = 0;
+        while !pool.take().is_empty() {
+            kept += 1;
+        }
+        assert_eq!(kept, PiecePool::MAX / SHARDS);
+        // A part made with them files pieces into them by shard.
+        let mut part = GenPart::default().with_piece_vecs((0..SHARDS).map(|_| Vec::with_capacity(8)).collect());
+        part.g(5, 10, GState::Running, 0, 1, -1, false);
+        part.g(5 + SHARDS as i64, 20, GState::Running, 0, 1, -1, false);
+        let by_shard = part.take_goroutines();
+        assert_eq!(by_shard[shard_of(5)].len(), 2);
+        assert!(by_shard[shard_of(5)].capacity() >= 8);
+    }
 }

@@ -233,6 +233,12 @@ impl Shard {
         *self.slot(id) = entry + 1;
     }
 
+    /// Grows the finished goroutines' vector ahead (see
+    /// [`TrackBuilder::reserve_scaled`]).
+    pub fn reserve_scaled(&mut self, scale: f64) {
+        crate::track::reserve_scaled(&mut self.done, scale);
+    }
+
     /// Every goroutine of the shard, the last spans ending at `end_ns`.
     pub fn finish(self, end_ns: i64, strings: &Strings, stacks: &StackTree) -> Vec<Goroutine> {
         let mut out = self.done;

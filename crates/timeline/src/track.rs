@@ -561,6 +561,15 @@ impl TrackBuilder {
         self.written_start_ns = s.start_ns;
     }
 
+    /// About to outgrow its storage, grows it once to `scale` times what it
+    /// holds: a track that grows steadily through the trace (a P's) is
+    /// copied once or twice instead of at every doubling, each copy
+    /// faulting in fresh pages. [`TrackBuilder::finish`] trims it.
+    pub fn reserve_scaled(&mut self, scale: f64) {
+        reserve_scaled(&mut self.track.bytes, scale);
+        reserve_scaled(&mut self.track.blocks, scale);
+    }
+
     /// Ends the last span at `end_ns` and returns the track.
     pub fn finish(mut self, end_ns: i64) -> Track {
         if let Some(p) = self.pending.take() {
@@ -569,6 +578,16 @@ impl TrackBuilder {
         }
         close_block(&mut self.track, &self.stats);
         self.track.into_track()
+    }
+}
+
+/// If `v` has less than a quarter of its length free, reserves room for
+/// `scale` times its length.
+pub(crate) fn reserve_scaled<T>(v: &mut Vec<T>, scale: f64) {
+    let (len, cap) = (v.len(), v.capacity());
+    if cap - len < len / 4 {
+        let want = (len as f64 * scale) as usize;
+        v.reserve_exact(want.saturating_sub(len));
     }
 }
 
@@ -692,6 +711,28 @@ fn unzigzag(v: u64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reserve_scaled_grows_once_when_nearly_full() {
+        let mut v: Vec<u8> = Vec::with_capacity(100);
+        v.extend(0..50);
+        reserve_scaled(&mut v, 10.0);
+        assert_eq!(v.capacity(), 100, "half free: left alone");
+        v.extend(0..45);
+        reserve_scaled(&mut v, 10.0);
+        assert!(v.capacity() >= 950, "nearly full: room for ten times its length, got {}", v.capacity());
+        let mut b = TrackBuilder::default();
+        for i in 0..1000 {
+            b.push(i * 10, (i % 3) as u8, StackId::NONE, -1, -1);
+        }
+        let before = b.track.bytes.capacity();
+        b.reserve_scaled(4.0);
+        b.reserve_scaled(4.0);
+        assert!(b.track.bytes.capacity() >= before.min(b.track.bytes.len() * 4));
+        let t = b.finish(10_000);
+        assert_eq!(t.len(), 1000);
+        assert_eq!(t.spans().last().map(|s| (s.start_ns, s.end_ns)), Some((9990, 10_000)));
+    }
 
     #[test]
     fn headers_stay_small() {
