@@ -51,8 +51,10 @@ fn bench(c: &mut Criterion) {
     g.bench_function("zoomed_50ms", |b| b.iter(|| plan_all(&tracks, mid, &mut out)));
     let close = View { start_ns: end / 2, end_ns: end / 2 + 100_000, width_px: 1600.0 };
     g.bench_function("zoomed_100us", |b| b.iter(|| plan_all(&tracks, close, &mut out)));
-    // A screenful: the 50 rows a window shows.
+    // The visible rows: what a window shows of 10k rows (18 px each), on a
+    // 1080p screen (50 rows) and on a 4K screen (120 rows), fully zoomed out.
     g.bench_function("zoomed_out_50_rows", |b| b.iter(|| plan_all(&tracks[..50], full, &mut out)));
+    g.bench_function("zoomed_out_120_rows", |b| b.iter(|| plan_all(&tracks[..120], full, &mut out)));
     g.finish();
 
     let mut counter = Counter::default();
