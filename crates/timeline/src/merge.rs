@@ -12,7 +12,7 @@ use crate::shard::Shard;
 use crate::stacks::{Frame, StackId, StackTree};
 use crate::state::{MState, PState};
 use crate::strings::{StrId, Strings};
-use crate::track::{TrackBuilder, reserve_scaled};
+use crate::track::TrackBuilder;
 
 /// Goroutine counters keep at most one sample per this many ns.
 pub(crate) const COUNTER_RESOLUTION_NS: i64 = 10_000;
@@ -111,8 +111,7 @@ impl Merger {
         }
         let c = &mut self.counters;
         for counter in [&mut c.running, &mut c.runnable, &mut c.blocked, &mut c.syscall, &mut c.heap_alloc] {
-            reserve_scaled(&mut counter.times_ns, scale);
-            reserve_scaled(&mut counter.values, scale);
+            counter.reserve_scaled(scale);
         }
     }
 
@@ -400,8 +399,7 @@ impl Merger {
             &mut c.blocked,
             &mut c.syscall,
         ] {
-            counter.times_ns.shrink_to_fit();
-            counter.values.shrink_to_fit();
+            counter.shrink_to_fit();
         }
         self.logs.shrink_to_fit();
         self.samples.shrink_to_fit();

@@ -329,7 +329,7 @@ impl Timeline {
         let c = &self.counters;
         let counters = [&c.heap_alloc, &c.heap_goal, &c.gomaxprocs, &c.running, &c.runnable, &c.blocked, &c.syscall]
             .iter()
-            .map(|c| c.len() * 16)
+            .map(|c| c.heap_bytes())
             .sum::<usize>();
         tracks
             + counters

@@ -68,7 +68,7 @@ fn plot_row(
         theme.weak(),
     );
     for (i, (name, c, color)) in lines.iter().enumerate() {
-        let v = c.value_at(frame.view.end_ns.min(c.times_ns.last().copied().unwrap_or(0))).unwrap_or(0);
+        let v = c.value_at(frame.view.end_ns.min(c.last_time().unwrap_or(0))).unwrap_or(0);
         painter.text(
             pos2(rect.left() + 6.0, rect.top() + 20.0 + i as f32 * 12.0),
             Align2::LEFT_TOP,

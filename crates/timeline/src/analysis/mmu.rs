@@ -162,7 +162,7 @@ fn changes(tl: &Timeline, flags: UtilFlags) -> Vec<(i64, Change)> {
         }
     }
     let c = &tl.counters.gomaxprocs;
-    for (&t, &n) in c.times_ns.iter().zip(&c.values) {
+    for (t, n) in c.iter() {
         out.push((t, Change::Procs(usize::try_from(n).unwrap_or(0))));
     }
     out.sort_by_key(|(t, _)| *t);
@@ -282,7 +282,7 @@ impl UtilState {
 /// ends at the end of the trace with a final point of utilisation 0; a trace
 /// without GOMAXPROCS samples has no series, as in Go.
 pub fn mutator_utilization(tl: &Timeline, flags: UtilFlags) -> Vec<Vec<UtilPoint>> {
-    let Some(&first) = tl.counters.gomaxprocs.times_ns.first() else { return Vec::new() };
+    let Some(first) = tl.counters.gomaxprocs.first_time() else { return Vec::new() };
     let mut st = UtilState { per_proc: flags.contains(UtilFlags::PER_PROC), ..UtilState::default() };
     let changes = changes(tl, flags);
     let mut i = 0;

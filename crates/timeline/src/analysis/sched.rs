@@ -233,7 +233,7 @@ fn other_events(tl: &Timeline) -> Vec<Ev> {
         ev.push(Ev { t: r.end_ns, change: Change::StwEnd, arg: 0 });
     }
     let c = &tl.counters.gomaxprocs;
-    for (&t, &v) in c.times_ns.iter().zip(&c.values) {
+    for (t, v) in c.iter() {
         ev.push(Ev { t, change: Change::Gomaxprocs, arg: v.clamp(0, i64::from(u32::MAX)) as u32 });
     }
     ev.sort_unstable();
