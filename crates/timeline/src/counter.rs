@@ -398,7 +398,7 @@ mod tests {
         for c in 0..columns {
             let (a, b) = (start_ns + (c as f64 * width) as i64, start_ns + ((c + 1) as f64 * width) as i64);
             let mut col = current.map(|v| CounterColumn { start_ns: a, min: v, max: v, last: v });
-            for &(t, v) in samples.iter().filter(|s| s.0 > start_ns && s.0 >= a && s.0 < b) {
+            for &(_, v) in samples.iter().filter(|s| s.0 > start_ns && s.0 >= a && s.0 < b) {
                 let x = col.get_or_insert(CounterColumn { start_ns: a, min: v, max: v, last: v });
                 x.min = x.min.min(v);
                 x.max = x.max.max(v);

@@ -109,15 +109,15 @@ pub fn plan_track(track: &Track, view: View, min_px: f32) -> Vec<PlanItem> {
 pub fn plan_track_into(track: &Track, view: View, min_px: f32, out: &mut Vec<PlanItem>) {
     out.clear();
     let min_ns = (view.ns_per_px() * f64::from(min_px.max(0.0))) as i64;
-    let blocks = track.blocks();
-    let first = blocks.partition_point(|b| b.end_ns <= view.start_ns);
+    let first = track.partition_blocks(|b| b.end_ns <= view.start_ns);
     let mut run: Option<Run> = None;
     let flush = |run: &mut Option<Run>, out: &mut Vec<PlanItem>| {
         if let Some(r) = run.take() {
             out.push(r.finish());
         }
     };
-    for (bi, h) in blocks.iter().enumerate().skip(first) {
+    for bi in first..track.block_count() {
+        let Some(h) = track.block(bi) else { break };
         if h.start_ns >= view.end_ns {
             break;
         }

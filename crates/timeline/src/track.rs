@@ -73,13 +73,99 @@ impl BlockHeader {
 }
 
 /// A track: the spans of one resource over time.
+///
+/// One allocation holds it all: the number of blocks, the block headers
+/// packed ([`HEADER_BYTES`] each; the first block's starts at byte and span
+/// 0, so its header leaves those out), then the spans' bytes.
+/// There is one track per goroutine, and most goroutines live for a few
+/// spans, so a thin record and a single allocation matter more than
+/// aligned headers.
 #[derive(Clone, Debug, Default)]
 pub struct Track {
-    // Boxed slices, not vectors: a finished track never grows, and there
-    // is one per goroutine.
-    blocks: Box<[BlockHeader]>,
-    bytes: Box<[u8]>,
-    len: u32,
+    data: Box<[u8]>,
+}
+
+/// Bytes before the headers: the block count, a `u32`.
+const PREFIX_BYTES: usize = 4;
+/// Bytes of a packed block header.
+const HEADER_BYTES: usize = 31;
+/// Bytes of the first block's header (no byte offset or first index).
+const FIRST_HEADER_BYTES: usize = HEADER_BYTES - 8;
+
+/// Where header `i` starts.
+fn header_offset(i: usize) -> usize {
+    match i {
+        0 => PREFIX_BYTES,
+        _ => PREFIX_BYTES + FIRST_HEADER_BYTES + (i - 1) * HEADER_BYTES,
+    }
+}
+
+impl BlockHeader {
+    fn write(&self, out: &mut Vec<u8>, first: bool) {
+        out.extend_from_slice(&self.start_ns.to_le_bytes());
+        out.extend_from_slice(&self.end_ns.to_le_bytes());
+        if !first {
+            out.extend_from_slice(&self.byte_start.to_le_bytes());
+            out.extend_from_slice(&self.first_index.to_le_bytes());
+        }
+        out.extend_from_slice(&self.count.to_le_bytes());
+        out.push(self.dominant);
+        out.extend_from_slice(&self.max_span.to_le_bytes());
+    }
+
+    fn read(b: &[u8], first: bool) -> Option<BlockHeader> {
+        if first {
+            // The same fields but the two that are 0.
+            let mut full = [0u8; HEADER_BYTES];
+            let (times, rest) = full.split_at_mut(16);
+            times.copy_from_slice(b.get(..16)?);
+            rest.get_mut(8..)?.copy_from_slice(b.get(16..FIRST_HEADER_BYTES)?);
+            return BlockHeader::read(&full, false);
+        }
+        let b: &[u8; HEADER_BYTES] = b.get(..HEADER_BYTES)?.try_into().ok()?;
+        let [
+            s0,
+            s1,
+            s2,
+            s3,
+            s4,
+            s5,
+            s6,
+            s7,
+            e0,
+            e1,
+            e2,
+            e3,
+            e4,
+            e5,
+            e6,
+            e7,
+            b0,
+            b1,
+            b2,
+            b3,
+            f0,
+            f1,
+            f2,
+            f3,
+            c0,
+            c1,
+            d,
+            m0,
+            m1,
+            m2,
+            m3,
+        ] = *b;
+        Some(BlockHeader {
+            start_ns: i64::from_le_bytes([s0, s1, s2, s3, s4, s5, s6, s7]),
+            end_ns: i64::from_le_bytes([e0, e1, e2, e3, e4, e5, e6, e7]),
+            byte_start: u32::from_le_bytes([b0, b1, b2, b3]),
+            first_index: u32::from_le_bytes([f0, f1, f2, f3]),
+            count: u16::from_le_bytes([c0, c1]),
+            dominant: d,
+            max_span: u32::from_le_bytes([m0, m1, m2, m3]),
+        })
+    }
 }
 
 /// A track being built: the same layout in growable vectors.
@@ -100,11 +186,22 @@ impl Store {
     }
 
     fn into_track(self) -> Track {
-        Track { blocks: self.blocks.into_boxed_slice(), bytes: self.bytes.into_boxed_slice(), len: self.len }
+        if self.blocks.is_empty() {
+            return Track::default();
+        }
+        debug_assert!(self.blocks.first().is_some_and(|h| h.byte_start == 0 && h.first_index == 0));
+        let mut data = Vec::with_capacity(header_offset(self.blocks.len()) + self.bytes.len());
+        data.extend_from_slice(&(self.blocks.len() as u32).to_le_bytes());
+        for (i, h) in self.blocks.iter().enumerate() {
+            h.write(&mut data, i == 0);
+        }
+        data.extend_from_slice(&self.bytes);
+        Track { data: data.into_boxed_slice() }
     }
 
     fn from_track(t: Track) -> Store {
-        Store { blocks: t.blocks.into_vec(), bytes: t.bytes.into_vec(), len: t.len }
+        let blocks = (0..t.block_count()).filter_map(|i| t.block(i)).collect();
+        Store { blocks, bytes: t.span_bytes().to_vec(), len: t.len() as u32 }
     }
 }
 
@@ -116,29 +213,66 @@ fn block_spans(blocks: &[BlockHeader], bytes: &[u8], i: usize, f: impl FnMut(Spa
 }
 
 impl Track {
+    /// The spans' bytes.
+    fn span_bytes(&self) -> &[u8] {
+        self.data.get(header_offset(self.block_count())..).unwrap_or_default()
+    }
+
     /// Number of spans.
     pub fn len(&self) -> usize {
-        self.len as usize
+        let last = self.block_count().checked_sub(1).and_then(|i| self.block(i));
+        last.map_or(0, |h| h.first_index as usize + h.count as usize)
     }
 
     /// Whether the track has no spans.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
+    }
+
+    /// Number of blocks.
+    pub fn block_count(&self) -> usize {
+        match self.data.get(..PREFIX_BYTES).and_then(|b| <[u8; 4]>::try_from(b).ok()) {
+            Some(b) => u32::from_le_bytes(b) as usize,
+            None => 0,
+        }
+    }
+
+    /// Header of block `i`.
+    pub fn block(&self, i: usize) -> Option<BlockHeader> {
+        if i >= self.block_count() {
+            return None;
+        }
+        BlockHeader::read(self.data.get(header_offset(i)..)?, i == 0)
+    }
+
+    /// The block headers, in order.
+    pub fn blocks(&self) -> impl Iterator<Item = BlockHeader> + '_ {
+        (0..self.block_count()).filter_map(|i| self.block(i))
+    }
+
+    /// The index of the first block for which `pred` is false (blocks for
+    /// which it holds must come first).
+    pub fn partition_blocks(&self, pred: impl Fn(&BlockHeader) -> bool) -> usize {
+        let (mut lo, mut hi) = (0, self.block_count());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.block(mid).is_some_and(|h| pred(&h)) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
     }
 
     /// Start of the first span.
     pub fn start_ns(&self) -> Option<i64> {
-        self.blocks.first().map(|b| b.start_ns)
+        self.block(0).map(|b| b.start_ns)
     }
 
     /// End of the last span.
     pub fn end_ns(&self) -> Option<i64> {
-        self.blocks.last().map(|b| b.end_ns)
-    }
-
-    /// The block headers.
-    pub fn blocks(&self) -> &[BlockHeader] {
-        &self.blocks
+        self.block(self.block_count().checked_sub(1)?).map(|b| b.end_ns)
     }
 
     /// Decodes block `i` into `out` (cleared first).
@@ -149,25 +283,28 @@ impl Track {
 
     /// Calls `f` with every span of block `i`, in order, without allocating.
     pub fn for_each_in_block(&self, i: usize, f: impl FnMut(Span)) {
-        block_spans(&self.blocks, &self.bytes, i, f);
+        let Some(h) = self.block(i) else { return };
+        let bytes = self.span_bytes();
+        let end = self.block(i + 1).map_or(bytes.len(), |n| n.byte_start as usize);
+        decode_spans(bytes.get(h.byte_start as usize..end).unwrap_or_default(), &h, f);
     }
 
     /// The last span.
     pub fn last(&self) -> Option<Span> {
         let mut last = None;
-        self.for_each_in_block(self.blocks.len().checked_sub(1)?, |s| last = Some(s));
+        self.for_each_in_block(self.block_count().checked_sub(1)?, |s| last = Some(s));
         last
     }
 
     /// The index of the block holding span `i`.
     fn block_of(&self, i: usize) -> usize {
-        self.blocks.partition_point(|b| b.first_index as usize + b.count as usize <= i)
+        self.partition_blocks(|b| b.first_index as usize + b.count as usize <= i)
     }
 
     /// The span with index `i`.
     pub fn span(&self, i: usize) -> Option<Span> {
         let bi = self.block_of(i);
-        let h = self.blocks.get(bi)?;
+        let h = self.block(bi)?;
         let mut found = None;
         let mut k = h.first_index as usize;
         self.for_each_in_block(bi, |s| {
@@ -181,8 +318,8 @@ impl Track {
 
     /// The index of the span covering `t`, if any.
     pub fn index_at(&self, t: i64) -> Option<usize> {
-        let bi = self.blocks.partition_point(|b| b.end_ns <= t);
-        let h = self.blocks.get(bi)?;
+        let bi = self.partition_blocks(|b| b.end_ns <= t);
+        let h = self.block(bi)?;
         if t < h.start_ns {
             return None;
         }
@@ -200,10 +337,10 @@ impl Track {
     /// Calls `f` with every span overlapping `[start_ns, end_ns)`, in order,
     /// with its index.
     pub fn for_each_in(&self, start_ns: i64, end_ns: i64, mut f: impl FnMut(usize, &Span)) {
-        let first = self.blocks.partition_point(|b| b.end_ns <= start_ns);
+        let first = self.partition_blocks(|b| b.end_ns <= start_ns);
         let mut buf = Vec::with_capacity(BLOCK_SPANS);
-        for bi in first..self.blocks.len() {
-            let Some(h) = self.blocks.get(bi) else { break };
+        for bi in first..self.block_count() {
+            let Some(h) = self.block(bi) else { break };
             if h.start_ns >= end_ns {
                 break;
             }
@@ -220,7 +357,7 @@ impl Track {
     pub fn spans(&self) -> Vec<Span> {
         let mut out = Vec::with_capacity(self.len());
         let mut buf = Vec::with_capacity(BLOCK_SPANS);
-        for bi in 0..self.blocks.len() {
+        for bi in 0..self.block_count() {
             self.decode_block(bi, &mut buf);
             out.extend_from_slice(&buf);
         }
@@ -229,7 +366,7 @@ impl Track {
 
     /// Bytes held (for memory accounting).
     pub fn heap_bytes(&self) -> usize {
-        self.bytes.len() + std::mem::size_of_val(&*self.blocks)
+        self.data.len()
     }
 }
 
@@ -745,7 +882,7 @@ mod tests {
         b.push(0, 1, StackId::NONE, -1, -1);
         b.push(5_000_000_000, 2, StackId::NONE, -1, -1);
         let t = b.finish(5_000_000_100);
-        assert_eq!(t.blocks()[0].max_span_ns(), i64::MAX);
+        assert_eq!(t.block(0).unwrap().max_span_ns(), i64::MAX);
     }
 
     fn build(spans: &[(i64, u8)], end: i64) -> Track {
@@ -761,7 +898,7 @@ mod tests {
         let spans: Vec<(i64, u8)> = (0..1000).map(|i| (i * i, (i % 5) as u8)).collect();
         let t = build(&spans, 2_000_000);
         assert_eq!(t.len(), 1000);
-        assert_eq!(t.blocks().len(), 1000usize.div_ceil(BLOCK_SPANS));
+        assert_eq!(t.block_count(), 1000usize.div_ceil(BLOCK_SPANS));
         let all = t.spans();
         for (i, s) in all.iter().enumerate() {
             let (start, state) = spans[i];
@@ -784,7 +921,7 @@ mod tests {
     #[test]
     fn dominant_state_is_the_longest() {
         let t = build(&[(0, 1), (10, 2), (100, 1), (110, 3)], 120);
-        assert_eq!(t.blocks()[0].dominant, 2);
+        assert_eq!(t.block(0).unwrap().dominant, 2);
         assert_eq!(t.end_ns(), Some(120));
     }
 
@@ -819,7 +956,7 @@ mod tests {
     /// Every header's dominant state and longest span, recomputed from its
     /// decoded spans.
     fn check_headers(t: &Track) {
-        for (bi, h) in t.blocks().iter().enumerate() {
+        for (bi, h) in t.blocks().enumerate() {
             let mut ns = [0i64; 32];
             let mut first = None;
             let mut longest = 0;

@@ -395,7 +395,7 @@ fn select_goroutine(tl: &Timeline, r: &GRow, commands: &mut Vec<ViewCommand>) {
 /// The middle of the goroutine's longest blocked span, if it blocked.
 fn longest_blocked_span(g: &Goroutine) -> Option<i64> {
     let mut best: Option<(i64, i64)> = None;
-    for bi in 0..g.track.blocks().len() {
+    for bi in 0..g.track.block_count() {
         g.track.for_each_in_block(bi, |s| {
             let d = s.end_ns - s.start_ns;
             if Goroutine::state(&s).is_blocked() && best.is_none_or(|(bd, _)| d > bd) {

@@ -228,7 +228,7 @@ impl GStats {
         let group = self.group_of(g.start_fn);
         let mut totals = [0i64; GState::COUNT];
         if let Some(grp) = self.groups.get_mut(group as usize) {
-            for bi in 0..g.track.blocks().len() {
+            for bi in 0..g.track.block_count() {
                 g.track.for_each_in_block(bi, |s| {
                     let state = Goroutine::state(&s);
                     let d = s.end_ns - s.start_ns;

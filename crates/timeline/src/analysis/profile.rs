@@ -108,7 +108,7 @@ pub fn go_tool_blocking_profile(tl: &Timeline, kind: ProfileKind, filter: &Filte
 /// When `g` first runs (the start of its first running span).
 fn first_run_ns(g: &Goroutine) -> Option<i64> {
     let mut first = None;
-    for b in 0..g.track.blocks().len() {
+    for b in 0..g.track.block_count() {
         g.track.for_each_in_block(b, |s| {
             if first.is_none() && Goroutine::state(&s) == GState::Running {
                 first = Some(s.start_ns);
