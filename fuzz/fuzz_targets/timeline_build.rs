@@ -1,6 +1,7 @@
 //! The full timeline build (parallel generations, per-generation pieces
 //! stitched by shard, time repair after the fact, thread tracks, ranges,
-//! counters, annotations) on arbitrary bytes: never a panic.
+//! counters, annotations) on arbitrary bytes: never a panic; then what
+//! the viewer reads of it (spans, plans, counter decimation).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -17,6 +18,11 @@ fuzz_target!(|data: &[u8]| {
         let view = timeline::View { start_ns: tl.start_ns, end_ns: tl.end_ns, width_px: 100.0 };
         for p in &tl.procs {
             let _ = timeline::plan_track(&p.track, view, 1.0);
+        }
+        let c = &tl.counters;
+        for counter in [&c.heap_alloc, &c.running, &c.runnable, &c.blocked, &c.syscall, &c.gomaxprocs] {
+            let _ = (counter.decimate(tl.start_ns, tl.end_ns, 100), counter.value_at(tl.end_ns), counter.max());
+            assert_eq!(counter.iter().count(), counter.len());
         }
     }
 });

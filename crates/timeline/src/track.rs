@@ -380,6 +380,10 @@ pub struct TrackBuilder {
     pending: Option<Span>,
     /// Start of the last span written.
     written_start_ns: i64,
+    /// The span count of the last block, kept here too: writing a span then
+    /// reads nothing from the header (which lives in its own vector, far
+    /// from this builder), it only stores to it.
+    open_count: u16,
     /// Whether any span pushed has a stack (else [`TrackBuilder::map_stacks`]
     /// has nothing to do).
     has_stacks: bool,
@@ -518,8 +522,15 @@ impl TrackBuilder {
         if let Some(bi) = track.blocks.len().checked_sub(1) {
             track.for_each_in_block(bi, |s| written_start_ns = s.start_ns);
         }
-        let mut b =
-            TrackBuilder { track, pending: None, written_start_ns, has_stacks: true, stats: BlockStats::unknown() };
+        let open_count = track.blocks.last().map_or(0, |h| h.count);
+        let mut b = TrackBuilder {
+            track,
+            pending: None,
+            written_start_ns,
+            open_count,
+            has_stacks: true,
+            stats: BlockStats::unknown(),
+        };
         for s in spans {
             b.push(s.start_ns, s.state, s.stack, s.a, s.b);
         }
@@ -615,7 +626,7 @@ impl TrackBuilder {
     /// by span through `map` (leaving out its very first span if `skip`),
     /// the other blocks copied whole.
     fn extend(&mut self, other: TrackBuilder, mut skip: bool, replay: usize, map: impl Fn(Span) -> Span) {
-        let TrackBuilder { track: body, pending, written_start_ns, has_stacks, stats } = other;
+        let TrackBuilder { track: body, pending, written_start_ns, has_stacks, stats, .. } = other;
         self.has_stacks |= has_stacks;
         let mut push = |me: &mut TrackBuilder, s: Span| {
             if skip {
@@ -651,6 +662,7 @@ impl TrackBuilder {
                 t.bytes.extend_from_slice(body.bytes.get(base..).unwrap_or_default());
                 t.len += body.len - next.first_index;
                 self.written_start_ns = written_start_ns;
+                self.open_count = t.blocks.last().map_or(0, |h| h.count);
             } else {
                 // Time would go back: replay (push clamps it).
                 for bi in replay..body.blocks.len() {
@@ -666,9 +678,10 @@ impl TrackBuilder {
     /// Encodes a finished span.
     fn write(&mut self, s: Span, end_ns: i64) {
         let t = &mut self.track;
-        if t.blocks.last().is_none_or(|h| h.count as usize >= BLOCK_SPANS) {
+        if t.blocks.is_empty() || self.open_count as usize >= BLOCK_SPANS {
             close_block(t, &self.stats);
             self.stats = BlockStats::default();
+            self.open_count = 0;
             if t.blocks.is_empty() {
                 // Most tracks (short goroutines) stay one small block:
                 // start small and exact rather than at the default growth.
@@ -690,8 +703,9 @@ impl TrackBuilder {
         }
         encode_fields(&mut t.bytes, &s);
         self.stats.add(s.state, end_ns - s.start_ns);
+        self.open_count += 1;
         if let Some(h) = t.blocks.last_mut() {
-            h.count += 1;
+            h.count = self.open_count;
             h.end_ns = end_ns;
         }
         t.len += 1;
