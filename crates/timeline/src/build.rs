@@ -1,9 +1,6 @@
 //! Building a [`Timeline`] from trace bytes: generations decoded in
 //! parallel into parts, parts stitched together in order.
 
-use std::collections::BTreeMap;
-use std::sync::mpsc;
-
 use trace_core::{Event, GenerationRun, ParallelDecode, Reader, TimeNs, Version};
 
 use crate::merge::{COUNTER_RESOLUTION_NS, Merger};
@@ -117,89 +114,42 @@ fn build_v2(data: &[u8], progress: &Progress, mode: Mode, tracks: Tracks) -> Res
     // before it is collected (so the numbering is the same however the
     // generations are spread over threads).
     let mut stacks: Vec<Arc<StackMap>> = Vec::with_capacity(pd.len());
-    // Interns generation `i`'s table and returns the generation.
-    let prepare = |i: usize, merger: &mut Merger, stacks: &mut Vec<Arc<StackMap>>| {
-        let built = pd.generation(i);
-        let map = built.as_ref().map(|g| merger.intern_table(&g.table)).unwrap_or_default();
-        stacks.push(Arc::new(map));
-        built
-    };
     // Parts are collected before the chain knows each one's time floor; the
     // rare part whose times the floor changes is collected again with it.
     let mut cancelled = false;
-    if parallel {
-        // A generation starts as soon as one finishes, while the calling
-        // thread feeds finished parts to the chain in order and merges the
-        // confirmed ones into the tracks (by shard, on the pool).
-        let limit = rayon::current_num_threads().max(1) + IN_FLIGHT_EXTRA;
-        let (tx, rx) = mpsc::channel();
-        rayon::in_place_scope(|s| {
-            let (mut next, mut held, mut want) = (0, 0, 0);
-            let mut ready = BTreeMap::new();
-            while want < pd.len() && !chainer.is_stopped() {
-                if progress.is_cancelled() {
-                    cancelled = true;
-                    break;
-                }
-                while next < pd.len() && held < limit {
-                    let built = prepare(next, &mut merger, &mut stacks);
-                    let (i, tx, pd, what) = (next, tx.clone(), &pd, what(&stacks, next, tracks, &pool));
-                    s.spawn(move |_| {
-                        // A panic is sent on, so the calling thread does not
-                        // wait for a part that will never come; it re-raises it.
-                        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            pd.run_generation(i, built, |r| collect(r, i, None, what))
-                        }));
-                        let _ = tx.send((i, run));
-                    });
-                    next += 1;
-                    held += 1;
-                }
-                let Ok((i, run)) = rx.recv() else { break };
-                match run {
-                    Ok(started) => ready.insert(i, started),
-                    Err(panic) => std::panic::resume_unwind(panic),
-                };
-                while let Some(started) = ready.remove(&want) {
-                    let i = want;
-                    chainer.feed(started, |r| collect(r, i, None, what(&stacks, i, tracks, &pool)));
-                    want += 1;
-                    held -= 1;
-                }
-                let confirmed: Vec<_> = chainer
-                    .take_confirmed()
-                    .into_iter()
-                    .map(|(p, f, _)| confirm(&pd, p, f, (&stacks, tracks, &pool)))
-                    .collect();
-                if let Some((p, _)) = confirmed.last() {
-                    progress.set_done(p.end_offset);
-                }
-                merger.merge(confirmed, &pool);
-            }
-        });
-    } else {
-        for i in 0..pd.len() {
-            if chainer.is_stopped() {
-                break;
-            }
-            if progress.is_cancelled() {
-                cancelled = true;
-                break;
-            }
-            let built = prepare(i, &mut merger, &mut stacks);
-            let started = pd.run_generation(i, built, |r| collect(r, i, None, what(&stacks, i, tracks, &pool)));
-            chainer.feed(started, |r| collect(r, i, None, what(&stacks, i, tracks, &pool)));
+    // In parallel, a generation starts as soon as one finishes, while the
+    // calling thread interns the next generations' tables, feeds finished
+    // parts to the chain in order and merges the confirmed ones into the
+    // tracks (by shard, on the pool).
+    let limit = rayon::current_num_threads().max(1) + IN_FLIGHT_EXTRA;
+    let pool = &pool;
+    crate::ordered::in_order(
+        pd.len(),
+        limit,
+        parallel,
+        &mut (&mut merger, &mut stacks, &mut chainer, &mut cancelled),
+        |(merger, stacks, _, _), i| {
+            let built = pd.generation(i);
+            let map = built.as_ref().map(|g| merger.intern_table(&g.table)).unwrap_or_default();
+            stacks.push(Arc::new(map));
+            (built, what(stacks, i, tracks, pool))
+        },
+        |i, (built, what)| pd.run_generation(i, built, |r| collect(r, i, None, what)),
+        |(merger, stacks, chainer, cancelled), i, started| {
+            chainer.feed(started, |r| collect(r, i, None, what(stacks, i, tracks, pool)));
             let confirmed: Vec<_> = chainer
                 .take_confirmed()
                 .into_iter()
-                .map(|(p, f, _)| confirm(&pd, p, f, (&stacks, tracks, &pool)))
+                .map(|(p, f, _)| confirm(&pd, p, f, (stacks, tracks, pool)))
                 .collect();
             if let Some((p, _)) = confirmed.last() {
                 progress.set_done(p.end_offset);
             }
-            merger.merge(confirmed, &pool);
-        }
-    }
+            merger.merge(confirmed, pool);
+            **cancelled = progress.is_cancelled();
+            !**cancelled && !chainer.is_stopped()
+        },
+    );
     if cancelled {
         return Err(BuildError::Cancelled);
     }
@@ -209,9 +159,9 @@ fn build_v2(data: &[u8], progress: &Progress, mode: Mode, tracks: Tracks) -> Res
         .values
         .drain(..)
         .zip(chained.time_floors.drain(..))
-        .map(|(p, f)| confirm(&pd, p, f, (&stacks, tracks, &pool)))
+        .map(|(p, f)| confirm(&pd, p, f, (&stacks, tracks, pool)))
         .collect();
-    merger.merge(rest, &pool);
+    merger.merge(rest, pool);
     Ok(merger.finish(chained.error, data.len() as u64))
 }
 

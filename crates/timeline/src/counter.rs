@@ -6,6 +6,8 @@
 //! (time delta, then zigzag value delta), usually 3 bytes a sample instead
 //! of 16. Zoomed out, decimation merges whole blocks from their headers.
 
+use crate::varint::{read_uvarint, unzigzag, write_uvarint, zigzag};
+
 /// Most samples a block holds.
 const BLOCK_SAMPLES: u32 = 128;
 
@@ -310,36 +312,6 @@ impl Iterator for BlockSamples<'_> {
         }
         Some((self.t, self.v))
     }
-}
-
-fn write_uvarint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push(v as u8 | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-fn read_uvarint(bytes: &mut &[u8]) -> u64 {
-    let mut v = 0u64;
-    let mut shift = 0;
-    while let Some((&b, rest)) = bytes.split_first() {
-        *bytes = rest;
-        v |= u64::from(b & 0x7f) << shift.min(63);
-        if b < 0x80 {
-            break;
-        }
-        shift += 7;
-    }
-    v
-}
-
-fn zigzag(v: i64) -> u64 {
-    ((v << 1) ^ (v >> 63)) as u64
-}
-
-fn unzigzag(v: u64) -> i64 {
-    ((v >> 1) as i64) ^ -((v & 1) as i64)
 }
 
 #[cfg(test)]

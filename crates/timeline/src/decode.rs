@@ -1,8 +1,5 @@
 //! Decoding all generations of a trace on rayon's thread pool.
 
-use std::collections::BTreeMap;
-use std::sync::mpsc;
-
 use trace_core::parallel::Chained;
 use trace_core::{GenerationRun, ParallelDecode, Result};
 
@@ -18,43 +15,21 @@ where
 {
     let pd = ParallelDecode::new(data)?;
     let mut chainer = pd.chainer();
-    // A generation starts as soon as one finishes (no window waits for its
-    // slowest member); at most this many are decoding or waiting to be
-    // confirmed, which bounds the tables and speculation logs alive at once.
+    // At most this many are decoding or waiting to be confirmed, which
+    // bounds the tables and speculation logs alive at once.
     let limit = rayon::current_num_threads().max(1) + IN_FLIGHT_EXTRA;
-    let (tx, rx) = mpsc::channel();
-    // The calling thread confirms; the pool decodes.
-    rayon::in_place_scope(|s| {
-        let (pd, consume) = (&pd, &consume);
-        let spawn = |i: usize| {
-            let tx = tx.clone();
-            s.spawn(move |_| {
-                // A panic is sent on, so the confirming thread does not wait
-                // for a result that will never come; it re-raises it.
-                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pd.run(i, consume)));
-                let _ = tx.send((i, run));
-            });
-        };
-        let (mut next, mut held, mut want) = (0, 0, 0);
-        let mut ready = BTreeMap::new();
-        while want < pd.len() && !chainer.is_stopped() {
-            while next < pd.len() && held < limit {
-                spawn(next);
-                next += 1;
-                held += 1;
-            }
-            let Ok((i, run)) = rx.recv() else { break };
-            match run {
-                Ok(started) => ready.insert(i, started),
-                Err(panic) => std::panic::resume_unwind(panic),
-            };
-            while let Some(started) = ready.remove(&want) {
-                chainer.feed(started, consume);
-                want += 1;
-                held -= 1;
-            }
-        }
-    });
+    crate::ordered::in_order(
+        pd.len(),
+        limit,
+        true,
+        &mut chainer,
+        |_, _| (),
+        |i, ()| pd.run(i, &consume),
+        |chainer, _, started| {
+            chainer.feed(started, &consume);
+            !chainer.is_stopped()
+        },
+    );
     Ok(chainer.finish())
 }
 

@@ -30,6 +30,7 @@ pub mod counter;
 pub mod decode;
 mod merge;
 pub mod model;
+mod ordered;
 mod part;
 pub mod plan;
 pub mod progress;
@@ -40,6 +41,7 @@ pub mod state;
 pub mod strings;
 pub mod ticks;
 pub mod track;
+mod varint;
 
 pub use build::{BuildError, Mode, build, build_all, build_threads, build_with};
 pub use counter::{Counter, CounterColumn};

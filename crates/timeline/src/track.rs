@@ -14,6 +14,7 @@
 //! generation), so each header records the index of its first span.
 
 use crate::stacks::StackId;
+use crate::varint::{read_uvarint, unzigzag, write_uvarint, zigzag};
 
 /// Most spans a block holds.
 pub const BLOCK_SPANS: usize = 64;
@@ -819,28 +820,6 @@ fn encode_fields(out: &mut Vec<u8>, s: &Span) {
     }
 }
 
-fn write_uvarint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push(v as u8 | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-fn read_uvarint(bytes: &mut &[u8]) -> u64 {
-    let mut v = 0u64;
-    let mut shift = 0;
-    while let Some((&b, rest)) = bytes.split_first() {
-        *bytes = rest;
-        v |= u64::from(b & 0x7f) << shift.min(63);
-        if b < 0x80 {
-            break;
-        }
-        shift += 7;
-    }
-    v
-}
-
 fn read_byte(bytes: &mut &[u8]) -> u8 {
     match bytes.split_first() {
         Some((&b, rest)) => {
@@ -849,14 +828,6 @@ fn read_byte(bytes: &mut &[u8]) -> u8 {
         }
         None => 0,
     }
-}
-
-fn zigzag(v: i64) -> u64 {
-    ((v << 1) ^ (v >> 63)) as u64
-}
-
-fn unzigzag(v: u64) -> i64 {
-    ((v >> 1) as i64) ^ -((v & 1) as i64)
 }
 
 #[cfg(test)]
