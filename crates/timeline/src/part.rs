@@ -194,7 +194,7 @@ pub(crate) struct PiecePool {
 
 impl PiecePool {
     /// Most vectors kept: enough for a few parts.
-    const MAX: usize = 4 * SHARDS;
+    const MAX: usize = 2 * SHARDS;
 
     /// Up to [`SHARDS`] empty vectors.
     pub fn take(&self) -> Vec<Vec<GSeg>> {
