@@ -66,8 +66,8 @@ pub struct BlockHeader {
 impl BlockHeader {
     /// The longest span in the block, or more (`i64::MAX` when it is at
     /// least 4.3 s): if it is below a pixel, so is every span, and the
-    /// block can be merged without decoding it. (32 bits keep the header
-    /// at 32 bytes.)
+    /// block can be merged without decoding it. (32 bits keep the packed
+    /// header at 31 bytes.)
     pub fn max_span_ns(&self) -> i64 {
         if self.max_span == u32::MAX { i64::MAX } else { i64::from(self.max_span) }
     }
