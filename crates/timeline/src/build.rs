@@ -114,8 +114,6 @@ fn build_v2(data: &[u8], progress: &Progress, mode: Mode, tracks: Tracks) -> Res
     // before it is collected (so the numbering is the same however the
     // generations are spread over threads).
     let mut stacks: Vec<Arc<StackMap>> = Vec::with_capacity(pd.len());
-    // Parts are collected before the chain knows each one's time floor; the
-    // rare part whose times the floor changes is collected again with it.
     let mut cancelled = false;
     // In parallel, a generation starts as soon as one finishes, while the
     // calling thread interns the next generations' tables, feeds finished
@@ -137,10 +135,12 @@ fn build_v2(data: &[u8], progress: &Progress, mode: Mode, tracks: Tracks) -> Res
         |i, (built, what)| pd.run_generation(i, built, |r| collect(r, i, None, what)),
         |(merger, stacks, chainer, cancelled), i, started| {
             chainer.feed(started, |r| collect(r, i, None, what(stacks, i, tracks, pool)));
+            // Parts are collected before the chain knows each one's time
+            // floor; `confirm` applies it.
             let confirmed: Vec<_> = chainer
                 .take_confirmed()
                 .into_iter()
-                .map(|(p, f, _)| confirm(&pd, p, f, (stacks, tracks, pool)))
+                .map(|(p, f, _)| confirm(&pd, p, f, |i| what(stacks, i, tracks, pool)))
                 .collect();
             if let Some((p, _)) = confirmed.last() {
                 progress.set_done(p.end_offset);
@@ -159,7 +159,7 @@ fn build_v2(data: &[u8], progress: &Progress, mode: Mode, tracks: Tracks) -> Res
         .values
         .drain(..)
         .zip(chained.time_floors.drain(..))
-        .map(|(p, f)| confirm(&pd, p, f, (&stacks, tracks, pool)))
+        .map(|(p, f)| confirm(&pd, p, f, |i| what(&stacks, i, tracks, pool)))
         .collect();
     merger.merge(rest, pool);
     Ok(merger.finish(chained.error, data.len() as u64))
@@ -169,15 +169,15 @@ fn build_v2(data: &[u8], progress: &Progress, mode: Mode, tracks: Tracks) -> Res
 /// before the chain knows their floor, which moves the times of a
 /// generation's first events; the rare part where it moves more is
 /// collected again with it.
-fn confirm<'a>(
+fn confirm<'a, 'p>(
     pd: &ParallelDecode<'a>,
     mut part: GenPart<'a>,
     floor: Option<TimeNs>,
-    what: (&[Arc<StackMap>], Tracks, &PiecePool),
+    what: impl FnOnce(usize) -> What<'p>,
 ) -> (GenPart<'a>, Option<Retime>) {
     if part.needs_floor(floor) || hooks::force_recollect() {
-        let i = part.index;
-        (pd.run(i, |r| collect(r, i, floor, self::what(what.0, i, what.1, what.2))).into_value(), None)
+        let (i, what) = (part.index, what(part.index));
+        (pd.run(i, |r| collect(r, i, floor, what)).into_value(), None)
     } else {
         let retime = part.take_retime(floor);
         hooks::count_retime(retime.is_some());

@@ -193,7 +193,8 @@ pub(crate) struct PiecePool {
 }
 
 impl PiecePool {
-    /// Most vectors kept: enough for a few parts.
+    /// Most vectors kept: two parts' worth (one part is merged while the
+    /// next ones collect).
     const MAX: usize = 2 * SHARDS;
 
     /// Up to [`SHARDS`] empty vectors.
