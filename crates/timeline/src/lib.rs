@@ -31,6 +31,7 @@ pub mod decode;
 mod merge;
 pub mod model;
 mod ordered;
+pub mod paged;
 mod part;
 pub mod plan;
 pub mod progress;

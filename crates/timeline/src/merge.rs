@@ -7,12 +7,17 @@ use trace_core::{GoroutineId, ProcId, ThreadId};
 use crate::model::{
     Counters, CpuSample, Goroutine, LogEntry, Proc, RangeKind, RangeSpan, Region, Task, Thread, Timeline,
 };
+use crate::paged::PagedBytes;
 use crate::part::{Edge, GSeg, GenPart, MetricKind, PiecePool, Retime, SHARDS, Seg, StackMap, UserKind};
 use crate::shard::Shard;
 use crate::stacks::{Frame, StackId, StackTree};
 use crate::state::{MState, PState};
 use crate::strings::{StrId, Strings};
 use crate::track::TrackBuilder;
+
+/// Closed blocks a P or thread track holds before packing them away: a few
+/// pages' worth, so each spill compresses whole pages.
+const SPILL_BYTES: usize = 8 * crate::paged::PAGE_BYTES;
 
 /// Goroutine counters keep at most one sample per this many ns.
 pub(crate) const COUNTER_RESOLUTION_NS: i64 = 10_000;
@@ -153,10 +158,17 @@ impl Merger {
             }
             pool.put(emptied);
         };
+        // Ps and threads pack their closed blocks meanwhile.
+        let spill = |b: &mut TrackBuilder| b.spill(SPILL_BYTES);
+        let (shards, procs, threads) = (&mut self.shards, &mut self.procs, &mut self.threads);
         if self.parallel {
-            self.shards.par_iter_mut().zip(by_shard.into_par_iter()).for_each(apply);
+            rayon::join(
+                || shards.par_iter_mut().zip(by_shard.into_par_iter()).for_each(apply),
+                || procs.values_mut().chain(threads.values_mut()).for_each(spill),
+            );
         } else {
-            self.shards.iter_mut().zip(by_shard).for_each(apply);
+            shards.iter_mut().zip(by_shard).for_each(apply);
+            procs.values_mut().chain(threads.values_mut()).for_each(spill);
         }
     }
 
@@ -355,10 +367,27 @@ impl Merger {
         for gs in done {
             goroutines.extend(gs);
         }
-        let mut procs: Vec<Proc> =
-            self.procs.drain().map(|(id, b)| Proc { id: ProcId(id), track: b.finish(end_ns) }).collect();
-        let mut threads: Vec<Thread> =
-            self.threads.drain().map(|(id, b)| Thread { id: ThreadId(id), track: b.finish(end_ns) }).collect();
+        // Each P's and thread's track goes to a store of its own, so a view
+        // showing them all keeps a few pages of each at hand.
+        let stored = |b: TrackBuilder| {
+            let store = PagedBytes::new();
+            let track = b.finish(end_ns).into_store(&store);
+            store.seal();
+            track
+        };
+        let procs: Vec<(i64, TrackBuilder)> = self.procs.drain().collect();
+        let threads: Vec<(i64, TrackBuilder)> = self.threads.drain().collect();
+        let (mut procs, mut threads): (Vec<Proc>, Vec<Thread>) = if self.parallel {
+            rayon::join(
+                || procs.into_par_iter().map(|(id, b)| Proc { id: ProcId(id), track: stored(b) }).collect(),
+                || threads.into_par_iter().map(|(id, b)| Thread { id: ThreadId(id), track: stored(b) }).collect(),
+            )
+        } else {
+            (
+                procs.into_iter().map(|(id, b)| Proc { id: ProcId(id), track: stored(b) }).collect(),
+                threads.into_iter().map(|(id, b)| Thread { id: ThreadId(id), track: stored(b) }).collect(),
+            )
+        };
         // IDs are unique, so an unstable sort gives the one order, without
         // the stable sort's scratch copy of half the records.
         goroutines.sort_unstable_by_key(|g| g.id);

@@ -7,10 +7,13 @@
 //! the end of the trace. Its track ends where it exited: the `Exited`
 //! span is empty.
 
+use std::sync::Arc;
+
 use rustc_hash::FxHashMap;
 use trace_core::GoroutineId;
 
 use crate::model::Goroutine;
+use crate::paged::PagedBytes;
 use crate::part::{GSeg, Retime, SHARDS, blocking_stack};
 use crate::stacks::{StackId, StackTree};
 use crate::state::GState;
@@ -47,8 +50,9 @@ impl GBuild {
         }
     }
 
-    /// The final record, its last span ending at `end_ns`.
-    fn finish(self, end_ns: i64, strings: &Strings, stacks: &StackTree) -> Goroutine {
+    /// The final record, its last span ending at `end_ns`, its track moved
+    /// into `store`.
+    fn finish(self, end_ns: i64, strings: &Strings, stacks: &StackTree, store: &Arc<PagedBytes>) -> Goroutine {
         let from = if self.start_stack != StackId::NONE { self.start_stack } else { self.first_stack };
         let start_fn = stacks.start_function(from, strings);
         let name = strings.get(start_fn);
@@ -61,7 +65,7 @@ impl GBuild {
             start_stack: self.start_stack,
             created_in_trace: self.created_ns.is_some(),
             is_system,
-            track: self.track.finish(end_ns),
+            track: self.track.finish(end_ns).into_store(store),
         }
     }
 
@@ -99,6 +103,8 @@ pub(crate) struct Shard {
     /// Free places in `building`.
     free: Vec<u32>,
     done: Vec<Goroutine>,
+    /// Where the finished goroutines' tracks are kept, compressed.
+    store: Arc<PagedBytes>,
 }
 
 impl Shard {
@@ -228,7 +234,7 @@ impl Shard {
         let Some(b) = self.building.get_mut(index as usize).and_then(Option::take) else { return };
         self.free.push(index);
         let end = b.track.last_start_ns();
-        self.done.push(b.finish(end, strings, stacks));
+        self.done.push(b.finish(end, strings, stacks, &self.store));
         let entry = (self.done.len() as u32 - 1) | DONE;
         *self.slot(id) = entry + 1;
     }
@@ -242,7 +248,9 @@ impl Shard {
     /// Every goroutine of the shard, the last spans ending at `end_ns`.
     pub fn finish(self, end_ns: i64, strings: &Strings, stacks: &StackTree) -> Vec<Goroutine> {
         let mut out = self.done;
-        out.extend(self.building.into_iter().flatten().map(|b| b.finish(end_ns, strings, stacks)));
+        let store = self.store;
+        out.extend(self.building.into_iter().flatten().map(|b| b.finish(end_ns, strings, stacks, &store)));
+        store.seal();
         out
     }
 }

@@ -13,6 +13,9 @@
 //! track was stitched together from pieces built separately (one per
 //! generation), so each header records the index of its first span.
 
+use std::sync::Arc;
+
+use crate::paged::PagedBytes;
 use crate::stacks::StackId;
 use crate::varint::{read_uvarint, unzigzag, write_uvarint, zigzag};
 
@@ -75,16 +78,53 @@ impl BlockHeader {
 
 /// A track: the spans of one resource over time.
 ///
-/// One allocation holds it all: the number of blocks, the block headers
-/// packed ([`HEADER_BYTES`] each; the first block's starts at byte and span
-/// 0, so its header leaves those out), then the spans' bytes.
-/// There is one track per goroutine, and most goroutines live for a few
-/// spans, so a thin record and a single allocation matter more than
-/// aligned headers.
+/// Its bytes: the number of blocks, the block headers packed
+/// ([`HEADER_BYTES`] each; the first block's starts at byte and span 0, so
+/// its header leaves those out), then the spans' bytes. There is one track
+/// per goroutine, and most goroutines live for a few spans, so a thin
+/// record matters more than aligned headers.
+///
+/// A track is built in one allocation; a finished timeline moves its tracks
+/// into compressed stores ([`Track::into_store`]): a short track whole, a
+/// long one's spans only, its headers staying at hand for the binary
+/// searches and zoomed-out plans that read only them.
 #[derive(Clone, Debug, Default)]
 pub struct Track {
-    data: Box<[u8]>,
+    repr: Repr,
 }
+
+#[derive(Clone, Debug)]
+enum Repr {
+    /// All the bytes, in one allocation.
+    Owned(Box<[u8]>),
+    /// All the bytes, in a store: at offset `at >> LEN_BITS`, `at & LEN_MASK`
+    /// long.
+    Paged { store: Arc<PagedBytes>, at: u64 },
+    /// The block count and headers here, the spans in a store.
+    Split(Box<Split>),
+}
+
+impl Default for Repr {
+    fn default() -> Repr {
+        Repr::Owned(Box::default())
+    }
+}
+
+/// A long track whose spans are in a store.
+#[derive(Clone, Debug)]
+struct Split {
+    head: Box<[u8]>,
+    store: Arc<PagedBytes>,
+    spans_at: u64,
+    spans_len: usize,
+}
+
+/// Bits of a paged track's packed location that hold its length.
+const LEN_BITS: u32 = 24;
+const LEN_MASK: u64 = (1 << LEN_BITS) - 1;
+/// Tracks of up to this many bytes go into a store whole (their headers are
+/// most of them, and they are read whole anyway).
+const SMALL_TRACK_BYTES: usize = 4096;
 
 /// Bytes before the headers: the block count, a `u32`.
 const PREFIX_BYTES: usize = 4;
@@ -173,8 +213,21 @@ impl BlockHeader {
 #[derive(Clone, Debug, Default)]
 struct Store {
     blocks: Vec<BlockHeader>,
+    /// The span bytes, but those spilled already.
     bytes: Vec<u8>,
     len: u32,
+    /// Where the first span bytes went, once the track grew long (see
+    /// [`TrackBuilder::spill`]); boxed, as most tracks never spill.
+    spilled: Option<Box<Spilled>>,
+}
+
+/// The leading span bytes of a long track being built, moved to a store of
+/// its own.
+#[derive(Clone, Debug)]
+struct Spilled {
+    store: Arc<PagedBytes>,
+    at: u64,
+    len: usize,
 }
 
 impl Store {
@@ -182,8 +235,39 @@ impl Store {
         self.len as usize
     }
 
+    /// Span bytes moved to the store.
+    fn spilled_len(&self) -> usize {
+        self.spilled.as_ref().map_or(0, |s| s.len)
+    }
+
+    /// Span bytes in all, spilled or not: where the next block starts.
+    fn bytes_len(&self) -> usize {
+        self.spilled_len() + self.bytes.len()
+    }
+
     fn for_each_in_block(&self, i: usize, f: impl FnMut(Span)) {
-        block_spans(&self.blocks, &self.bytes, i, f);
+        let Some(h) = self.blocks.get(i) else { return };
+        let start = h.byte_start as usize;
+        let end = self.blocks.get(i + 1).map_or(self.bytes_len(), |n| n.byte_start as usize);
+        match &self.spilled {
+            // Blocks are spilled whole, so a block is all here or all there.
+            Some(s) if start < s.len => s.store.read(s.at + start as u64, end - start, |b| decode_spans(b, h, f)),
+            _ => {
+                let base = self.spilled_len();
+                let here = self.bytes.get(start.saturating_sub(base)..end.saturating_sub(base));
+                decode_spans(here.unwrap_or_default(), h, f);
+            }
+        }
+    }
+
+    /// The block count and the headers packed.
+    fn head(&self) -> Vec<u8> {
+        let mut data = Vec::with_capacity(header_offset(self.blocks.len()) + self.bytes.len());
+        data.extend_from_slice(&(self.blocks.len() as u32).to_le_bytes());
+        for (i, h) in self.blocks.iter().enumerate() {
+            h.write(&mut data, i == 0);
+        }
+        data
     }
 
     fn into_track(self) -> Track {
@@ -191,69 +275,109 @@ impl Store {
             return Track::default();
         }
         debug_assert!(self.blocks.first().is_some_and(|h| h.byte_start == 0 && h.first_index == 0));
-        let mut data = Vec::with_capacity(header_offset(self.blocks.len()) + self.bytes.len());
-        data.extend_from_slice(&(self.blocks.len() as u32).to_le_bytes());
-        for (i, h) in self.blocks.iter().enumerate() {
-            h.write(&mut data, i == 0);
+        let mut data = self.head();
+        match self.spilled {
+            None => {
+                data.extend_from_slice(&self.bytes);
+                Track { repr: Repr::Owned(data.into_boxed_slice()) }
+            }
+            Some(s) => {
+                // The rest follows the spilled bytes: nothing else writes
+                // to the store.
+                s.store.append(&self.bytes);
+                s.store.seal();
+                let spans_len = s.len + self.bytes.len();
+                let split = Split { head: data.into(), store: s.store, spans_at: s.at, spans_len };
+                Track { repr: Repr::Split(Box::new(split)) }
+            }
         }
-        data.extend_from_slice(&self.bytes);
-        Track { data: data.into_boxed_slice() }
     }
 
     fn from_track(t: Track) -> Store {
-        let blocks = (0..t.block_count()).filter_map(|i| t.block(i)).collect();
-        Store { blocks, bytes: t.span_bytes().to_vec(), len: t.len() as u32 }
+        t.view(|v| Store {
+            blocks: (0..v.block_count()).filter_map(|i| v.block(i)).collect(),
+            bytes: v.with_span_bytes(0, None, <[u8]>::to_vec),
+            len: v.len() as u32,
+            spilled: None,
+        })
     }
 }
 
-/// Calls `f` with every span of block `i` of a track's parts.
-fn block_spans(blocks: &[BlockHeader], bytes: &[u8], i: usize, f: impl FnMut(Span)) {
-    let Some(h) = blocks.get(i) else { return };
-    let end = blocks.get(i + 1).map_or(bytes.len(), |n| n.byte_start as usize);
-    decode_spans(bytes.get(h.byte_start as usize..end).unwrap_or_default(), h, f);
+/// A track's bytes, borrowed for one call.
+struct View<'a> {
+    /// From the block count on.
+    head: &'a [u8],
+    spans: SpanBytes<'a>,
 }
 
-impl Track {
-    /// The spans' bytes.
-    fn span_bytes(&self) -> &[u8] {
-        self.data.get(header_offset(self.block_count())..).unwrap_or_default()
+/// Where a track's span bytes are.
+enum SpanBytes<'a> {
+    Here(&'a [u8]),
+    Stored { store: &'a PagedBytes, at: u64, len: usize },
+}
+
+/// The block count at the start of a track's bytes.
+fn block_count(head: &[u8]) -> usize {
+    match head.get(..PREFIX_BYTES).and_then(|b| <[u8; 4]>::try_from(b).ok()) {
+        Some(b) => u32::from_le_bytes(b) as usize,
+        None => 0,
+    }
+}
+
+impl<'a> View<'a> {
+    /// A view of a track's bytes held in one piece.
+    fn whole(data: &'a [u8]) -> View<'a> {
+        let spans = data.get(header_offset(block_count(data))..).unwrap_or_default();
+        View { head: data, spans: SpanBytes::Here(spans) }
     }
 
-    /// Number of spans.
-    pub fn len(&self) -> usize {
+    fn block_count(&self) -> usize {
+        block_count(self.head)
+    }
+
+    fn block(&self, i: usize) -> Option<BlockHeader> {
+        if i >= self.block_count() {
+            return None;
+        }
+        BlockHeader::read(self.head.get(header_offset(i)..)?, i == 0)
+    }
+
+    fn len(&self) -> usize {
         let last = self.block_count().checked_sub(1).and_then(|i| self.block(i));
         last.map_or(0, |h| h.first_index as usize + h.count as usize)
     }
 
-    /// Whether the track has no spans.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Number of blocks.
-    pub fn block_count(&self) -> usize {
-        match self.data.get(..PREFIX_BYTES).and_then(|b| <[u8; 4]>::try_from(b).ok()) {
-            Some(b) => u32::from_le_bytes(b) as usize,
-            None => 0,
+    fn spans_len(&self) -> usize {
+        match self.spans {
+            SpanBytes::Here(b) => b.len(),
+            SpanBytes::Stored { len, .. } => len,
         }
     }
 
-    /// Header of block `i`.
-    pub fn block(&self, i: usize) -> Option<BlockHeader> {
-        if i >= self.block_count() {
-            return None;
+    /// Calls `f` with the span bytes from `start` up to `end` (or the end).
+    fn with_span_bytes<R>(&self, start: usize, end: Option<usize>, f: impl FnOnce(&[u8]) -> R) -> R {
+        let end = end.unwrap_or(self.spans_len());
+        match self.spans {
+            SpanBytes::Here(b) => f(b.get(start..end).unwrap_or_default()),
+            SpanBytes::Stored { store, at, len } => {
+                let end = end.min(len);
+                store.read(at + start as u64, end.saturating_sub(start), f)
+            }
         }
-        BlockHeader::read(self.data.get(header_offset(i)..)?, i == 0)
     }
 
-    /// The block headers, in order.
-    pub fn blocks(&self) -> impl Iterator<Item = BlockHeader> + '_ {
-        (0..self.block_count()).filter_map(|i| self.block(i))
+    fn for_each_in_block(&self, i: usize, f: impl FnMut(Span)) {
+        let Some(h) = self.block(i) else { return };
+        let end = self.block(i + 1).map(|n| n.byte_start as usize);
+        self.with_span_bytes(h.byte_start as usize, end, |b| decode_spans(b, &h, f));
     }
 
-    /// The index of the first block for which `pred` is false (blocks for
-    /// which it holds must come first).
-    pub fn partition_blocks(&self, pred: impl Fn(&BlockHeader) -> bool) -> usize {
+    fn decode_block(&self, i: usize, out: &mut Vec<Span>) {
+        out.clear();
+        self.for_each_in_block(i, |s| out.push(s));
+    }
+
+    fn partition_blocks(&self, pred: impl Fn(&BlockHeader) -> bool) -> usize {
         let (mut lo, mut hi) = (0, self.block_count());
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
@@ -265,6 +389,76 @@ impl Track {
         }
         lo
     }
+}
+
+impl Track {
+    /// Calls `f` with a view of the track's bytes (fetched from its store
+    /// once, if it is stored whole).
+    fn view<R>(&self, f: impl FnOnce(&View<'_>) -> R) -> R {
+        match &self.repr {
+            Repr::Owned(data) => f(&View::whole(data)),
+            Repr::Paged { store, at } => {
+                store.read(at >> LEN_BITS, (at & LEN_MASK) as usize, |data| f(&View::whole(data)))
+            }
+            Repr::Split(s) => {
+                let spans = SpanBytes::Stored { store: &s.store, at: s.spans_at, len: s.spans_len };
+                f(&View { head: &s.head, spans })
+            }
+        }
+    }
+
+    /// The same track with its bytes moved into `store`, where they are
+    /// kept compressed: a short track whole, a long one's spans (its
+    /// headers stay here). A stored track stays as it is.
+    pub fn into_store(self, store: &Arc<PagedBytes>) -> Track {
+        let Repr::Owned(data) = &self.repr else { return self };
+        if data.is_empty() {
+            return self;
+        }
+        if data.len() <= SMALL_TRACK_BYTES {
+            let at = store.append(data);
+            if at >> (64 - LEN_BITS) != 0 {
+                // Past what the packed offset holds (a terabyte): keep it.
+                return self;
+            }
+            return Track { repr: Repr::Paged { store: store.clone(), at: at << LEN_BITS | data.len() as u64 } };
+        }
+        let (head, spans) = data.split_at(header_offset(block_count(data)).min(data.len()));
+        let spans_at = store.append(spans);
+        let split = Split { head: head.into(), store: store.clone(), spans_at, spans_len: spans.len() };
+        Track { repr: Repr::Split(Box::new(split)) }
+    }
+
+    /// Number of spans.
+    pub fn len(&self) -> usize {
+        self.view(|v| v.len())
+    }
+
+    /// Whether the track has no spans.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Number of blocks.
+    pub fn block_count(&self) -> usize {
+        self.view(|v| v.block_count())
+    }
+
+    /// Header of block `i`.
+    pub fn block(&self, i: usize) -> Option<BlockHeader> {
+        self.view(|v| v.block(i))
+    }
+
+    /// The block headers, in order.
+    pub fn blocks(&self) -> impl Iterator<Item = BlockHeader> {
+        self.view(|v| (0..v.block_count()).filter_map(|i| v.block(i)).collect::<Vec<_>>()).into_iter()
+    }
+
+    /// The index of the first block for which `pred` is false (blocks for
+    /// which it holds must come first).
+    pub fn partition_blocks(&self, pred: impl Fn(&BlockHeader) -> bool) -> usize {
+        self.view(|v| v.partition_blocks(pred))
+    }
 
     /// Start of the first span.
     pub fn start_ns(&self) -> Option<i64> {
@@ -273,61 +467,58 @@ impl Track {
 
     /// End of the last span.
     pub fn end_ns(&self) -> Option<i64> {
-        self.block(self.block_count().checked_sub(1)?).map(|b| b.end_ns)
+        self.view(|v| v.block(v.block_count().checked_sub(1)?).map(|b| b.end_ns))
     }
 
     /// Decodes block `i` into `out` (cleared first).
     pub fn decode_block(&self, i: usize, out: &mut Vec<Span>) {
-        out.clear();
-        self.for_each_in_block(i, |s| out.push(s));
+        self.view(|v| v.decode_block(i, out));
     }
 
     /// Calls `f` with every span of block `i`, in order, without allocating.
     pub fn for_each_in_block(&self, i: usize, f: impl FnMut(Span)) {
-        let Some(h) = self.block(i) else { return };
-        let bytes = self.span_bytes();
-        let end = self.block(i + 1).map_or(bytes.len(), |n| n.byte_start as usize);
-        decode_spans(bytes.get(h.byte_start as usize..end).unwrap_or_default(), &h, f);
+        self.view(|v| v.for_each_in_block(i, f));
     }
 
     /// The last span.
     pub fn last(&self) -> Option<Span> {
-        let mut last = None;
-        self.for_each_in_block(self.block_count().checked_sub(1)?, |s| last = Some(s));
-        last
-    }
-
-    /// The index of the block holding span `i`.
-    fn block_of(&self, i: usize) -> usize {
-        self.partition_blocks(|b| b.first_index as usize + b.count as usize <= i)
+        self.view(|v| {
+            let mut last = None;
+            v.for_each_in_block(v.block_count().checked_sub(1)?, |s| last = Some(s));
+            last
+        })
     }
 
     /// The span with index `i`.
     pub fn span(&self, i: usize) -> Option<Span> {
-        let bi = self.block_of(i);
-        let h = self.block(bi)?;
-        let mut found = None;
-        let mut k = h.first_index as usize;
-        self.for_each_in_block(bi, |s| {
-            if k == i {
-                found = Some(s);
-            }
-            k += 1;
-        });
-        found
+        self.view(|v| {
+            let bi = v.partition_blocks(|b| b.first_index as usize + b.count as usize <= i);
+            let h = v.block(bi)?;
+            let mut found = None;
+            let mut k = h.first_index as usize;
+            v.for_each_in_block(bi, |s| {
+                if k == i {
+                    found = Some(s);
+                }
+                k += 1;
+            });
+            found
+        })
     }
 
     /// The index of the span covering `t`, if any.
     pub fn index_at(&self, t: i64) -> Option<usize> {
-        let bi = self.partition_blocks(|b| b.end_ns <= t);
-        let h = self.block(bi)?;
-        if t < h.start_ns {
-            return None;
-        }
-        let mut buf = Vec::new();
-        self.decode_block(bi, &mut buf);
-        let k = buf.partition_point(|s| s.end_ns <= t);
-        (k < buf.len()).then_some(h.first_index as usize + k)
+        self.view(|v| {
+            let bi = v.partition_blocks(|b| b.end_ns <= t);
+            let h = v.block(bi)?;
+            if t < h.start_ns {
+                return None;
+            }
+            let mut buf = Vec::new();
+            v.decode_block(bi, &mut buf);
+            let k = buf.partition_point(|s| s.end_ns <= t);
+            (k < buf.len()).then_some(h.first_index as usize + k)
+        })
     }
 
     /// The span covering `t`, if any.
@@ -338,36 +529,43 @@ impl Track {
     /// Calls `f` with every span overlapping `[start_ns, end_ns)`, in order,
     /// with its index.
     pub fn for_each_in(&self, start_ns: i64, end_ns: i64, mut f: impl FnMut(usize, &Span)) {
-        let first = self.partition_blocks(|b| b.end_ns <= start_ns);
-        let mut buf = Vec::with_capacity(BLOCK_SPANS);
-        for bi in first..self.block_count() {
-            let Some(h) = self.block(bi) else { break };
-            if h.start_ns >= end_ns {
-                break;
-            }
-            self.decode_block(bi, &mut buf);
-            for (k, s) in buf.iter().enumerate() {
-                if s.end_ns > start_ns && s.start_ns < end_ns {
-                    f(h.first_index as usize + k, s);
+        self.view(|v| {
+            let first = v.partition_blocks(|b| b.end_ns <= start_ns);
+            let mut buf = Vec::with_capacity(BLOCK_SPANS);
+            for bi in first..v.block_count() {
+                let Some(h) = v.block(bi) else { break };
+                if h.start_ns >= end_ns {
+                    break;
+                }
+                v.decode_block(bi, &mut buf);
+                for (k, s) in buf.iter().enumerate() {
+                    if s.end_ns > start_ns && s.start_ns < end_ns {
+                        f(h.first_index as usize + k, s);
+                    }
                 }
             }
-        }
+        });
     }
 
     /// Every span, in order.
     pub fn spans(&self) -> Vec<Span> {
-        let mut out = Vec::with_capacity(self.len());
-        let mut buf = Vec::with_capacity(BLOCK_SPANS);
-        for bi in 0..self.block_count() {
-            self.decode_block(bi, &mut buf);
-            out.extend_from_slice(&buf);
-        }
-        out
+        self.view(|v| {
+            let mut out = Vec::with_capacity(v.len());
+            for bi in 0..v.block_count() {
+                v.for_each_in_block(bi, |s| out.push(s));
+            }
+            out
+        })
     }
 
-    /// Bytes held (for memory accounting).
+    /// Heap bytes held (for memory accounting): a stored track's share of
+    /// its store.
     pub fn heap_bytes(&self) -> usize {
-        self.data.len()
+        match &self.repr {
+            Repr::Owned(data) => data.len(),
+            Repr::Paged { store, at } => store.heap_bytes_for((at & LEN_MASK) as usize),
+            Repr::Split(s) => s.head.len() + s.store.heap_bytes_for(s.spans_len),
+        }
     }
 }
 
@@ -540,6 +738,7 @@ impl TrackBuilder {
 
     /// The first span pushed (its end is not meaningful).
     pub fn first(&self) -> Option<Span> {
+        debug_assert!(self.track.spilled.is_none(), "pieces never spill");
         let Some(h) = self.track.blocks.first() else { return self.pending };
         let end = self.track.blocks.get(1).map_or(self.track.bytes.len(), |n| n.byte_start as usize);
         let mut first = None;
@@ -550,6 +749,7 @@ impl TrackBuilder {
 
     /// The start of the second span pushed.
     pub fn second_start(&self) -> Option<i64> {
+        debug_assert!(self.track.spilled.is_none(), "pieces never spill");
         let h = self.track.blocks.first()?;
         if h.count >= 2 {
             let mut k = 0;
@@ -571,6 +771,7 @@ impl TrackBuilder {
     /// of `map` become none). Used to turn stacks numbered per generation
     /// into the trace-wide numbering once that is known.
     pub fn map_stacks(&mut self, map: &[StackId]) {
+        debug_assert!(self.track.spilled.is_none(), "pieces never spill");
         if !self.has_stacks {
             return;
         }
@@ -613,6 +814,7 @@ impl TrackBuilder {
     /// `retime` must keep starts in order. Blocks starting at or after
     /// `limit_ns` are kept as they are.
     pub fn retime(&mut self, limit_ns: i64, retime: impl Fn(i64) -> i64) {
+        debug_assert!(self.track.spilled.is_none(), "pieces never spill");
         let n = self.track.blocks.partition_point(|h| h.start_ns < limit_ns);
         if n == 0 && self.pending.is_none_or(|p| p.start_ns >= limit_ns) {
             return;
@@ -628,6 +830,7 @@ impl TrackBuilder {
     /// the other blocks copied whole.
     fn extend(&mut self, other: TrackBuilder, mut skip: bool, replay: usize, map: impl Fn(Span) -> Span) {
         let TrackBuilder { track: body, pending, written_start_ns, has_stacks, stats, .. } = other;
+        debug_assert!(body.spilled.is_none(), "pieces never spill");
         self.has_stacks |= has_stacks;
         let mut push = |me: &mut TrackBuilder, s: Span| {
             if skip {
@@ -651,7 +854,7 @@ impl TrackBuilder {
                 self.stats = stats;
                 let base = next.byte_start as usize;
                 let t = &mut self.track;
-                let byte_shift = t.bytes.len() as i64 - base as i64;
+                let byte_shift = t.bytes_len() as i64 - base as i64;
                 let first_shift = i64::from(t.len) - i64::from(next.first_index);
                 for h in body.blocks.get(replay..).unwrap_or_default() {
                     t.blocks.push(BlockHeader {
@@ -692,7 +895,7 @@ impl TrackBuilder {
             t.blocks.push(BlockHeader {
                 start_ns: s.start_ns,
                 end_ns,
-                byte_start: t.bytes.len() as u32,
+                byte_start: t.bytes_len() as u32,
                 first_index: t.len,
                 count: 0,
                 dominant: s.state,
@@ -720,6 +923,33 @@ impl TrackBuilder {
     pub fn reserve_scaled(&mut self, scale: f64) {
         reserve_scaled(&mut self.track.bytes, scale);
         reserve_scaled(&mut self.track.blocks, scale);
+    }
+
+    /// Once the bytes of its closed blocks pass `min_bytes`, moves them to
+    /// a compressed store of the track's own. A P's track grows all through
+    /// the trace; this keeps it packed as it grows instead of holding it
+    /// all until [`TrackBuilder::finish`]. Only for tracks that pieces are
+    /// appended to, never for pieces themselves.
+    pub fn spill(&mut self, min_bytes: usize) {
+        let t = &mut self.track;
+        let Some(open) = t.blocks.last() else { return };
+        let closed = (open.byte_start as usize).saturating_sub(t.spilled_len());
+        if closed < min_bytes.max(1) {
+            return;
+        }
+        let Some(moving) = t.bytes.get(..closed) else { return };
+        match &mut t.spilled {
+            Some(s) => {
+                s.store.append(moving);
+                s.len += closed;
+            }
+            None => {
+                let store = PagedBytes::new();
+                let at = store.append(moving);
+                t.spilled = Some(Box::new(Spilled { store, at, len: closed }));
+            }
+        }
+        t.bytes.drain(..closed);
     }
 
     /// Ends the last span at `end_ns` and returns the track.
@@ -936,6 +1166,93 @@ mod tests {
         for &(t, state, stack) in spans {
             b.push(t, state, StackId(stack), t % 3 - 1, -1);
         }
+    }
+
+    #[test]
+    fn stored_tracks_read_as_they_were_built() {
+        let store = PagedBytes::new();
+        let mut pairs = Vec::new();
+        for (seed, n) in [(1, 0), (2, 1), (3, 3), (4, 64), (5, 65), (6, 300), (7, 5_000), (8, 2)] {
+            let spans = random_spans(n, seed);
+            let mut b = TrackBuilder::default();
+            push_all(&mut b, &spans);
+            let end = spans.last().map_or(0, |s| s.0 + 10);
+            let owned = b.finish(end);
+            let stored = owned.clone().into_store(&store);
+            pairs.push((owned, stored));
+        }
+        // The long track spans pages; short ones are stored whole.
+        assert!(matches!(pairs[6].1.repr, Repr::Split(_)));
+        assert!(matches!(pairs[2].1.repr, Repr::Paged { .. }));
+        assert!(matches!(pairs[0].1.repr, Repr::Owned(_)), "an empty track stays as it is");
+        let same = |owned: &Track, stored: &Track| {
+            assert_eq!(stored.spans(), owned.spans());
+            assert_eq!(stored.len(), owned.len());
+            assert_eq!(
+                format!("{:?}", stored.blocks().collect::<Vec<_>>()),
+                format!("{:?}", owned.blocks().collect::<Vec<_>>())
+            );
+            assert_eq!(
+                (stored.start_ns(), stored.end_ns(), stored.last()),
+                (owned.start_ns(), owned.end_ns(), owned.last())
+            );
+            let end = owned.end_ns().unwrap_or(0);
+            for k in 0..40 {
+                let t = end * k / 37 - 5;
+                assert_eq!(stored.index_at(t), owned.index_at(t), "index_at({t})");
+                assert_eq!(stored.span(k as usize * 131), owned.span(k as usize * 131));
+                let mut a = Vec::new();
+                let mut b = Vec::new();
+                stored.for_each_in(t, t + 20_000, |i, s| a.push((i, *s)));
+                owned.for_each_in(t, t + 20_000, |i, s| b.push((i, *s)));
+                assert_eq!(a, b, "for_each_in from {t}");
+            }
+            check_headers(stored);
+        };
+        for (owned, stored) in &pairs {
+            same(owned, stored);
+        }
+        // The same once the last page is compressed too.
+        store.seal();
+        for (owned, stored) in &pairs {
+            same(owned, stored);
+        }
+        // A stored track can be built on again.
+        let (owned, stored) = &pairs[6];
+        let mut again = TrackBuilder::reopen(stored.clone());
+        let mut want = TrackBuilder::reopen(owned.clone());
+        let t = owned.end_ns().unwrap_or(0) + 100;
+        again.push(t, 3, StackId(2), 1, -1);
+        want.push(t, 3, StackId(2), 1, -1);
+        assert_eq!(again.finish(t + 50).spans(), want.finish(t + 50).spans());
+    }
+
+    #[test]
+    fn spilling_while_building_changes_nothing() {
+        let spans = random_spans(20_000, 9);
+        let mut plain = TrackBuilder::default();
+        let mut spilling = TrackBuilder::default();
+        for (k, chunk) in spans.chunks(700).enumerate() {
+            // Pieces appended as the merge appends them to a P's track.
+            for b in [&mut plain, &mut spilling] {
+                let mut piece = TrackBuilder::default();
+                push_all(&mut piece, chunk);
+                b.append(piece, k % 3 == 1);
+            }
+            spilling.spill(if k % 2 == 0 { 1 } else { 3000 });
+            assert_eq!(spilling.len(), plain.len());
+        }
+        assert!(spilling.track.spilled.is_some());
+        assert!(spilling.track.bytes.len() < plain.track.bytes.len() / 10);
+        let end = spans.last().map_or(0, |s| s.0 + 10);
+        let (plain, spilled) = (plain.finish(end), spilling.finish(end));
+        assert!(matches!(spilled.repr, Repr::Split(_)));
+        assert_eq!(spilled.spans(), plain.spans());
+        assert_eq!(
+            format!("{:?}", spilled.blocks().collect::<Vec<_>>()),
+            format!("{:?}", plain.blocks().collect::<Vec<_>>())
+        );
+        check_headers(&spilled);
     }
 
     /// Every header's dominant state and longest span, recomputed from its

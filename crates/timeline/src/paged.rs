@@ -1,0 +1,358 @@
+//! Bytes written once and read back in small pieces, kept compressed.
+//!
+//! Finished tracks are only read a block at a time (the blocks a view
+//! shows, or one query's pass), yet held for as long as the trace is open.
+//! Their varint spans repeat themselves a lot (the same states, stacks and
+//! Ps over and over), and zstd packs them to a third or less. So finished
+//! tracks are appended to a [`PagedBytes`], which compresses every
+//! [`PAGE_BYTES`] of them into a page and keeps the few pages read last
+//! decompressed.
+//!
+//! Offsets are logical: the `n`th byte appended is at offset `n`, wherever
+//! page boundaries fall.
+
+use std::cell::RefCell;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Bytes compressed together: small enough that reading one block
+/// decompresses little (about 20 us), large enough to compress well.
+pub const PAGE_BYTES: usize = 32 * 1024;
+/// Decompressed pages kept per store, most recently read first.
+const CACHED_PAGES: usize = 8;
+/// zstd's fastest regular level: the spans compress about 3.5x at it, and
+/// higher levels gain little for much more build time.
+const LEVEL: i32 = 1;
+/// First byte of a page stored as is (compression failed or did not pay).
+const RAW: u8 = 0;
+/// First byte of a zstd page.
+const ZSTD: u8 = 1;
+
+/// Append-only bytes in compressed pages; see the module docs.
+///
+/// Appending and reading both take `&self`, so tracks can hold the store
+/// while more tracks are being appended to it.
+#[derive(Debug, Default)]
+pub struct PagedBytes {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// Compressed pages, tagged [`RAW`] or [`ZSTD`].
+    pages: Vec<Arc<[u8]>>,
+    /// The logical offset of each page's first byte.
+    starts: Vec<u64>,
+    /// Bytes appended after the last page.
+    open: Vec<u8>,
+    /// Decompressed pages by index, most recently used first.
+    cache: Vec<(usize, Arc<[u8]>)>,
+    /// Compressed bytes held.
+    packed_bytes: usize,
+    /// Logical length of the last page.
+    last_len: usize,
+}
+
+impl Inner {
+    /// Logical offset of the open bytes.
+    fn open_start(&self) -> u64 {
+        match (self.starts.last(), self.pages.last()) {
+            (Some(&s), Some(_)) => s + self.page_len(self.pages.len() - 1) as u64,
+            _ => 0,
+        }
+    }
+
+    /// Logical length of page `i`.
+    fn page_len(&self, i: usize) -> usize {
+        let next = self.starts.get(i + 1).copied();
+        match (self.starts.get(i), next) {
+            (Some(&s), Some(n)) => (n - s) as usize,
+            (Some(_), None) => self.last_len,
+            _ => 0,
+        }
+    }
+}
+
+impl PagedBytes {
+    /// An empty store.
+    pub fn new() -> Arc<PagedBytes> {
+        Arc::new(PagedBytes::default())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves whole pages behind: the
+        // data is still sound, so carry on with it.
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Appends `bytes` and returns the offset of their first byte.
+    ///
+    /// A piece of at most a page never straddles two pages (the open page
+    /// is closed early instead), so reading it back copies nothing.
+    pub fn append(&self, mut bytes: &[u8]) -> u64 {
+        let mut me = self.lock();
+        if !me.open.is_empty() && bytes.len() <= PAGE_BYTES && me.open.len() + bytes.len() > PAGE_BYTES {
+            seal(&mut me);
+        }
+        let at = me.open_start() + me.open.len() as u64;
+        while !bytes.is_empty() {
+            let room = PAGE_BYTES.saturating_sub(me.open.len()).max(1);
+            let (now, rest) = bytes.split_at(room.min(bytes.len()));
+            if me.open.capacity() == 0 {
+                me.open.reserve_exact(PAGE_BYTES);
+            }
+            me.open.extend_from_slice(now);
+            bytes = rest;
+            if me.open.len() >= PAGE_BYTES {
+                seal(&mut me);
+            }
+        }
+        at
+    }
+
+    /// Compresses the bytes not yet in a page (call when done appending;
+    /// more may be appended after).
+    pub fn seal(&self) {
+        let mut me = self.lock();
+        seal(&mut me);
+        me.open = Vec::new();
+    }
+
+    /// Logical length.
+    pub fn len(&self) -> u64 {
+        let me = self.lock();
+        me.open_start() + me.open.len() as u64
+    }
+
+    /// Whether nothing was appended.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Calls `f` with the `len` bytes at offset `at` (fewer if the store
+    /// ends first).
+    pub fn read<R>(&self, at: u64, len: usize, f: impl FnOnce(&[u8]) -> R) -> R {
+        let end = at.saturating_add(len as u64);
+        let first = self.lock().starts.partition_point(|&s| s <= at).saturating_sub(1);
+        match self.page(first) {
+            // The usual case: it lies inside one page.
+            Some((start, page)) if end <= start + page.len() as u64 => {
+                let from = at.saturating_sub(start) as usize;
+                f(page.get(from..from + len).unwrap_or_default())
+            }
+            _ => f(&self.copy(at, end)),
+        }
+    }
+
+    /// The bytes of `[at, end)`, gathered from every page they touch.
+    fn copy(&self, at: u64, end: u64) -> Vec<u8> {
+        let mut out = Vec::with_capacity(end.saturating_sub(at) as usize);
+        let mut i = self.lock().starts.partition_point(|&s| s <= at).saturating_sub(1);
+        while let Some((start, page)) = self.page(i) {
+            let page_end = start + page.len() as u64;
+            if start >= end {
+                break;
+            }
+            if page_end > at {
+                let from = at.max(start) - start;
+                let to = end.min(page_end) - start;
+                out.extend_from_slice(page.get(from as usize..to as usize).unwrap_or_default());
+            }
+            i += 1;
+        }
+        if (out.len() as u64) < end - at {
+            // The rest is in the open bytes.
+            let me = self.lock();
+            let open_start = me.open_start();
+            let from = (at + out.len() as u64).saturating_sub(open_start) as usize;
+            let to = (end.saturating_sub(open_start) as usize).min(me.open.len());
+            out.extend_from_slice(me.open.get(from..to).unwrap_or_default());
+        }
+        out
+    }
+
+    /// Page `i` decompressed, with its logical start; `None` past the
+    /// last page.
+    fn page(&self, i: usize) -> Option<(u64, Arc<[u8]>)> {
+        let packed = {
+            let mut me = self.lock();
+            let start = *me.starts.get(i)?;
+            if let Some(k) = me.cache.iter().position(|(p, _)| *p == i) {
+                let hit = me.cache.remove(k);
+                let page = hit.1.clone();
+                me.cache.insert(0, hit);
+                return Some((start, page));
+            }
+            (start, me.pages.get(i)?.clone(), me.page_len(i))
+        };
+        // Decompress without the lock: other readers need not wait.
+        let (start, packed, len) = packed;
+        let page: Arc<[u8]> = unpack(&packed, len).into();
+        let mut me = self.lock();
+        me.cache.insert(0, (i, page.clone()));
+        me.cache.truncate(CACHED_PAGES);
+        Some((start, page))
+    }
+
+    /// Heap bytes held: the compressed pages, the open bytes and the
+    /// cached pages.
+    pub fn heap_bytes(&self) -> usize {
+        let me = self.lock();
+        me.packed_bytes + me.open.capacity() + me.cache.iter().map(|(_, p)| p.len()).sum::<usize>()
+    }
+
+    /// The heap bytes `len` logical bytes take, on average (for counting
+    /// one track's share).
+    pub fn heap_bytes_for(&self, len: usize) -> usize {
+        let total = self.len();
+        if total == 0 { 0 } else { (len as u128 * self.heap_bytes() as u128 / u128::from(total)) as usize }
+    }
+}
+
+/// Turns the open bytes into a page.
+fn seal(me: &mut Inner) {
+    if me.open.is_empty() {
+        return;
+    }
+    let start = me.open_start();
+    let page = pack(&me.open);
+    me.packed_bytes += page.len();
+    me.last_len = me.open.len();
+    me.pages.push(page.into());
+    me.starts.push(start);
+    me.open.clear();
+}
+
+thread_local! {
+    /// zstd contexts are costly to make, so each thread keeps one.
+    static COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> = const { RefCell::new(None) };
+    static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
+}
+
+/// A page for `bytes`: zstd if that works and is smaller, else as is.
+fn pack(bytes: &[u8]) -> Vec<u8> {
+    let packed = COMPRESSOR.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.is_none() {
+            *c = zstd::bulk::Compressor::new(LEVEL).ok();
+        }
+        let mut out = vec![ZSTD];
+        let body = c.as_mut()?.compress(bytes).ok()?;
+        out.extend_from_slice(&body);
+        Some(out)
+    });
+    match packed {
+        Some(p) if p.len() < bytes.len() + 1 => p,
+        _ => {
+            let mut out = Vec::with_capacity(bytes.len() + 1);
+            out.push(RAW);
+            out.extend_from_slice(bytes);
+            out
+        }
+    }
+}
+
+/// The `len` bytes a page holds (empty if it cannot be read, which only
+/// a bug could cause: the pages never leave this process).
+fn unpack(page: &[u8], len: usize) -> Vec<u8> {
+    match page.split_first() {
+        Some((&RAW, body)) => body.to_vec(),
+        Some((&ZSTD, body)) => DECOMPRESSOR.with(|d| {
+            let mut d = d.borrow_mut();
+            if d.is_none() {
+                *d = zstd::bulk::Decompressor::new().ok();
+            }
+            d.as_mut().and_then(|d| d.decompress(body, len).ok()).unwrap_or_default()
+        }),
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bytes that compress somewhat, like spans.
+    fn sample(n: usize, seed: u64) -> Vec<u8> {
+        let mut x = seed;
+        (0..n)
+            .map(|i| {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                if i % 3 == 0 { (x >> 60) as u8 } else { (i % 7) as u8 }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn reads_back_what_was_appended_wherever_pages_fall() {
+        let store = PagedBytes::new();
+        let mut all = Vec::new();
+        let mut pieces = Vec::new();
+        for (k, n) in [10, 3000, PAGE_BYTES, 5, PAGE_BYTES * 3 + 17, 1, 40_000, 0, 700].into_iter().enumerate() {
+            let bytes = sample(n, k as u64);
+            let at = store.append(&bytes);
+            pieces.push((at, bytes.clone()));
+            all.extend_from_slice(&bytes);
+        }
+        assert_eq!(store.len(), all.len() as u64);
+        let check = |store: &PagedBytes| {
+            for (at, bytes) in &pieces {
+                assert_eq!(store.read(*at, bytes.len(), <[u8]>::to_vec), *bytes, "piece at {at}");
+            }
+            // Arbitrary ranges, some across page boundaries.
+            for (at, len) in [(0, 1), (PAGE_BYTES as u64 - 3, 10), (1000, 70_000), (all.len() as u64 - 5, 5)] {
+                let want = &all[at as usize..at as usize + len];
+                assert_eq!(store.read(at, len, <[u8]>::to_vec), want, "range {at}+{len}");
+            }
+        };
+        check(&store);
+        store.seal();
+        check(&store);
+        // Packed smaller than the bytes (the sample repeats a lot).
+        let packed = store.lock().packed_bytes;
+        assert!(packed < all.len() / 2, "{packed} of {}", all.len());
+    }
+
+    #[test]
+    fn a_small_piece_never_straddles_pages() {
+        let store = PagedBytes::new();
+        let mut last = 0;
+        for k in 0..200 {
+            let bytes = sample(1000, k);
+            let at = store.append(&bytes);
+            let first = store.lock().starts.partition_point(|&s| s <= at);
+            let store_pages = store.lock().starts.clone();
+            // The page after the one holding `at` starts after the piece ends.
+            if let Some(&next) = store_pages.get(first) {
+                assert!(next >= at + 1000, "piece at {at} crosses page start {next}");
+            }
+            assert!(at >= last);
+            last = at;
+        }
+    }
+
+    #[test]
+    fn reads_past_the_end_give_what_there_is() {
+        let store = PagedBytes::new();
+        store.append(&[1, 2, 3]);
+        assert_eq!(store.read(1, 10, <[u8]>::to_vec), vec![2, 3]);
+        assert_eq!(store.read(50, 10, <[u8]>::to_vec), Vec::<u8>::new());
+        store.seal();
+        assert_eq!(store.read(1, 10, <[u8]>::to_vec), vec![2, 3]);
+        assert_eq!(store.read(50, 10, <[u8]>::to_vec), Vec::<u8>::new());
+    }
+
+    #[test]
+    fn appends_after_sealing_carry_on() {
+        let store = PagedBytes::new();
+        let a = sample(100, 1);
+        let b = sample(PAGE_BYTES + 100, 2);
+        let at_a = store.append(&a);
+        store.seal();
+        let at_b = store.append(&b);
+        assert_eq!(at_b, 100);
+        assert_eq!(store.read(at_a, a.len(), <[u8]>::to_vec), a);
+        assert_eq!(store.read(at_b, b.len(), <[u8]>::to_vec), b);
+        store.seal();
+        assert_eq!(store.read(at_b, b.len(), <[u8]>::to_vec), b);
+    }
+}
