@@ -78,6 +78,23 @@ fn main() {
         mb(tl.stacks.heap_bytes()),
         mb(tl.strings.heap_bytes())
     );
+    if std::env::args().any(|a| a == "--checksum") {
+        // A digest of every span, to compare builds of the same trace.
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        for g in &tl.goroutines {
+            (g.id.0, g.parent.0, g.start_fn.0, g.creation_stack.0, g.start_stack.0).hash(&mut h);
+            for s in g.track.spans() {
+                (s.start_ns, s.end_ns, s.state, s.stack.0, s.a, s.b).hash(&mut h);
+            }
+        }
+        for p in &tl.procs {
+            for s in p.track.spans() {
+                (s.start_ns, s.end_ns, s.state, s.stack.0, s.a, s.b).hash(&mut h);
+            }
+        }
+        println!("checksum {:016x}", h.finish());
+    }
     if std::env::args().any(|a| a == "--threads") {
         // What the viewer does when the thread rows are first shown.
         let t0 = std::time::Instant::now();

@@ -159,7 +159,7 @@ impl Merger {
             pool.put(emptied);
         };
         // Ps and threads pack their closed blocks meanwhile.
-        let spill = |b: &mut TrackBuilder| b.spill(SPILL_BYTES);
+        let spill = |b: &mut TrackBuilder| b.spill(SPILL_BYTES, PagedBytes::new);
         let (shards, procs, threads) = (&mut self.shards, &mut self.procs, &mut self.threads);
         if self.parallel {
             rayon::join(
@@ -370,9 +370,8 @@ impl Merger {
         // Each P's and thread's track goes to a store of its own, so a view
         // showing them all keeps a few pages of each at hand.
         let stored = |b: TrackBuilder| {
-            let store = PagedBytes::new();
-            let track = b.finish(end_ns).into_store(&store);
-            store.seal();
+            let track = b.finish(end_ns).into_store(&PagedBytes::new());
+            track.seal();
             track
         };
         let procs: Vec<(i64, TrackBuilder)> = self.procs.drain().collect();

@@ -20,6 +20,10 @@ use crate::state::GState;
 use crate::strings::Strings;
 use crate::track::TrackBuilder;
 
+/// Closed blocks a goroutine still running holds before packing them into
+/// the shard's store: only the long-lived ones get there (a block of
+/// spans takes a few hundred bytes).
+const SPILL_BYTES: usize = 16 * 1024;
 /// Slot entries with this bit point into `done`, else into `building`.
 const DONE: u32 = 1 << 31;
 /// IDs up to this go to the dense slot table; larger ones (damaged traces)
@@ -223,8 +227,15 @@ impl Shard {
             g.first_stack = stack(first_stack);
         }
         g.track.append(seg.track, drop);
+        let spill = g.track.closed_bytes() >= SPILL_BYTES;
         if g.track.last_state() == Some(GState::Exited as u8) {
             self.retire(id, strings, stacks);
+        } else if spill {
+            // A goroutine living through many generations: pack what it has.
+            let store = self.store.clone();
+            if let Some(g) = self.builder(id) {
+                g.track.spill(0, || store);
+            }
         }
     }
 

@@ -115,8 +115,50 @@ impl Default for Repr {
 struct Split {
     head: Box<[u8]>,
     store: Arc<PagedBytes>,
-    spans_at: u64,
+    /// Where the span bytes are in the store: one run, or one per spill
+    /// when other tracks were appended in between.
+    extents: Box<[Extent]>,
     spans_len: usize,
+}
+
+/// A run of a track's span bytes in a store: from byte `start` of them on,
+/// they are at `at` in the store. Blocks never straddle two runs.
+#[derive(Clone, Copy, Debug)]
+struct Extent {
+    start: u64,
+    at: u64,
+}
+
+/// Calls `f` with the span bytes `[start, end)` of a track kept in
+/// `extents` of `store` (`len` bytes in all).
+fn read_extents<R>(
+    (store, extents, len): (&PagedBytes, &[Extent], usize),
+    start: usize,
+    end: usize,
+    f: impl FnOnce(&[u8]) -> R,
+) -> R {
+    let end = end.min(len);
+    let (start64, end64) = (start as u64, end as u64);
+    let first = extents.partition_point(|e| e.start <= start64).saturating_sub(1);
+    let run_end = |i: usize| extents.get(i + 1).map_or(len as u64, |n| n.start);
+    match extents.get(first) {
+        None => f(&[]),
+        Some(e) if end64 <= run_end(first) => store.read(e.at + start64.saturating_sub(e.start), end - start, f),
+        Some(_) => {
+            // Across runs (only reading a whole track does that).
+            let mut out = Vec::with_capacity(end.saturating_sub(start));
+            let mut pos = start64;
+            for (i, e) in extents.iter().enumerate().skip(first) {
+                let to = end64.min(run_end(i));
+                if pos >= to {
+                    break;
+                }
+                store.read(e.at + pos.saturating_sub(e.start), (to - pos) as usize, |b| out.extend_from_slice(b));
+                pos = to;
+            }
+            f(&out)
+        }
+    }
 }
 
 /// Bits of a paged track's packed location that hold its length.
@@ -221,13 +263,24 @@ struct Store {
     spilled: Option<Box<Spilled>>,
 }
 
-/// The leading span bytes of a long track being built, moved to a store of
-/// its own.
+/// The leading span bytes of a long track being built, moved to a store.
 #[derive(Clone, Debug)]
 struct Spilled {
     store: Arc<PagedBytes>,
-    at: u64,
+    extents: Vec<Extent>,
     len: usize,
+}
+
+impl Spilled {
+    /// Appends the next span bytes.
+    fn push(&mut self, bytes: &[u8]) {
+        let at = self.store.append(bytes);
+        let follows = self.extents.last().is_some_and(|e| e.at + (self.len as u64 - e.start) == at);
+        if !follows {
+            self.extents.push(Extent { start: self.len as u64, at });
+        }
+        self.len += bytes.len();
+    }
 }
 
 impl Store {
@@ -251,7 +304,9 @@ impl Store {
         let end = self.blocks.get(i + 1).map_or(self.bytes_len(), |n| n.byte_start as usize);
         match &self.spilled {
             // Blocks are spilled whole, so a block is all here or all there.
-            Some(s) if start < s.len => s.store.read(s.at + start as u64, end - start, |b| decode_spans(b, h, f)),
+            Some(s) if start < s.len => {
+                read_extents((&s.store, &s.extents, s.len), start, end, |b| decode_spans(b, h, f))
+            }
             _ => {
                 let base = self.spilled_len();
                 let here = self.bytes.get(start.saturating_sub(base)..end.saturating_sub(base));
@@ -281,13 +336,10 @@ impl Store {
                 data.extend_from_slice(&self.bytes);
                 Track { repr: Repr::Owned(data.into_boxed_slice()) }
             }
-            Some(s) => {
-                // The rest follows the spilled bytes: nothing else writes
-                // to the store.
-                s.store.append(&self.bytes);
-                s.store.seal();
-                let spans_len = s.len + self.bytes.len();
-                let split = Split { head: data.into(), store: s.store, spans_at: s.at, spans_len };
+            Some(mut s) => {
+                s.push(&self.bytes);
+                let Spilled { store, extents, len } = *s;
+                let split = Split { head: data.into(), store, extents: extents.into_boxed_slice(), spans_len: len };
                 Track { repr: Repr::Split(Box::new(split)) }
             }
         }
@@ -313,7 +365,7 @@ struct View<'a> {
 /// Where a track's span bytes are.
 enum SpanBytes<'a> {
     Here(&'a [u8]),
-    Stored { store: &'a PagedBytes, at: u64, len: usize },
+    Stored { store: &'a PagedBytes, extents: &'a [Extent], len: usize },
 }
 
 /// The block count at the start of a track's bytes.
@@ -359,10 +411,7 @@ impl<'a> View<'a> {
         let end = end.unwrap_or(self.spans_len());
         match self.spans {
             SpanBytes::Here(b) => f(b.get(start..end).unwrap_or_default()),
-            SpanBytes::Stored { store, at, len } => {
-                let end = end.min(len);
-                store.read(at + start as u64, end.saturating_sub(start), f)
-            }
+            SpanBytes::Stored { store, extents, len } => read_extents((store, extents, len), start, end, f),
         }
     }
 
@@ -401,7 +450,7 @@ impl Track {
                 store.read(at >> LEN_BITS, (at & LEN_MASK) as usize, |data| f(&View::whole(data)))
             }
             Repr::Split(s) => {
-                let spans = SpanBytes::Stored { store: &s.store, at: s.spans_at, len: s.spans_len };
+                let spans = SpanBytes::Stored { store: &s.store, extents: &s.extents, len: s.spans_len };
                 f(&View { head: &s.head, spans })
             }
         }
@@ -424,8 +473,9 @@ impl Track {
             return Track { repr: Repr::Paged { store: store.clone(), at: at << LEN_BITS | data.len() as u64 } };
         }
         let (head, spans) = data.split_at(header_offset(block_count(data)).min(data.len()));
-        let spans_at = store.append(spans);
-        let split = Split { head: head.into(), store: store.clone(), spans_at, spans_len: spans.len() };
+        let at = store.append(spans);
+        let extents = Box::new([Extent { start: 0, at }]);
+        let split = Split { head: head.into(), store: store.clone(), extents, spans_len: spans.len() };
         Track { repr: Repr::Split(Box::new(split)) }
     }
 
@@ -556,6 +606,16 @@ impl Track {
             }
             out
         })
+    }
+
+    /// Compresses what is left uncompressed in the track's store, once
+    /// nothing more will be appended to it for a while.
+    pub fn seal(&self) {
+        match &self.repr {
+            Repr::Owned(_) => {}
+            Repr::Paged { store, .. } => store.seal(),
+            Repr::Split(s) => s.store.seal(),
+        }
     }
 
     /// Heap bytes held (for memory accounting): a stored track's share of
@@ -925,28 +985,31 @@ impl TrackBuilder {
         reserve_scaled(&mut self.track.blocks, scale);
     }
 
+    /// Bytes of the closed blocks not yet spilled.
+    pub fn closed_bytes(&self) -> usize {
+        let t = &self.track;
+        t.blocks.last().map_or(0, |open| (open.byte_start as usize).saturating_sub(t.spilled_len()))
+    }
+
     /// Once the bytes of its closed blocks pass `min_bytes`, moves them to
-    /// a compressed store of the track's own. A P's track grows all through
-    /// the trace; this keeps it packed as it grows instead of holding it
-    /// all until [`TrackBuilder::finish`]. Only for tracks that pieces are
-    /// appended to, never for pieces themselves.
-    pub fn spill(&mut self, min_bytes: usize) {
-        let t = &mut self.track;
-        let Some(open) = t.blocks.last() else { return };
-        let closed = (open.byte_start as usize).saturating_sub(t.spilled_len());
+    /// a store (`store` gives it the first time; later spills go to the
+    /// same one). A P's track, or a goroutine's that lives all through the
+    /// trace, grows until the end; this keeps it compressed as it grows
+    /// instead of holding it all until [`TrackBuilder::finish`]. Only for
+    /// tracks that pieces are appended to, never for pieces themselves.
+    pub fn spill(&mut self, min_bytes: usize, store: impl FnOnce() -> Arc<PagedBytes>) {
+        let closed = self.closed_bytes();
         if closed < min_bytes.max(1) {
             return;
         }
+        let t = &mut self.track;
         let Some(moving) = t.bytes.get(..closed) else { return };
         match &mut t.spilled {
-            Some(s) => {
-                s.store.append(moving);
-                s.len += closed;
-            }
+            Some(s) => s.push(moving),
             None => {
-                let store = PagedBytes::new();
-                let at = store.append(moving);
-                t.spilled = Some(Box::new(Spilled { store, at, len: closed }));
+                let mut s = Spilled { store: store(), extents: Vec::new(), len: 0 };
+                s.push(moving);
+                t.spilled = Some(Box::new(s));
             }
         }
         t.bytes.drain(..closed);
@@ -1232,6 +1295,7 @@ mod tests {
         let spans = random_spans(20_000, 9);
         let mut plain = TrackBuilder::default();
         let mut spilling = TrackBuilder::default();
+        let shared = PagedBytes::new();
         for (k, chunk) in spans.chunks(700).enumerate() {
             // Pieces appended as the merge appends them to a P's track.
             for b in [&mut plain, &mut spilling] {
@@ -1239,10 +1303,12 @@ mod tests {
                 push_all(&mut piece, chunk);
                 b.append(piece, k % 3 == 1);
             }
-            spilling.spill(if k % 2 == 0 { 1 } else { 3000 });
+            spilling.spill(if k % 2 == 0 { 1 } else { 3000 }, || shared.clone());
+            // Other tracks written to the same store in between.
+            shared.append(&[k as u8; 100]);
             assert_eq!(spilling.len(), plain.len());
         }
-        assert!(spilling.track.spilled.is_some());
+        assert!(spilling.track.spilled.as_ref().is_some_and(|s| s.extents.len() > 5));
         assert!(spilling.track.bytes.len() < plain.track.bytes.len() / 10);
         let end = spans.last().map_or(0, |s| s.0 + 10);
         let (plain, spilled) = (plain.finish(end), spilling.finish(end));
@@ -1253,6 +1319,15 @@ mod tests {
             format!("{:?}", plain.blocks().collect::<Vec<_>>())
         );
         check_headers(&spilled);
+        // The same read back once its pages are all compressed, and after
+        // a round trip through a builder.
+        spilled.seal();
+        assert_eq!(spilled.spans(), plain.spans());
+        let mut again = TrackBuilder::reopen(spilled.clone());
+        again.push(end + 5, 1, StackId(1), -1, -1);
+        let mut want = TrackBuilder::reopen(plain.clone());
+        want.push(end + 5, 1, StackId(1), -1, -1);
+        assert_eq!(again.finish(end + 9).spans(), want.finish(end + 9).spans());
     }
 
     /// Every header's dominant state and longest span, recomputed from its
