@@ -1,6 +1,8 @@
 #![allow(unsafe_code)]
 //! Loads a trace and prints build time, spans and memory (`--threads`:
-//! then builds the thread tracks too, as the viewer does on demand).
+//! then builds the thread tracks too, as the viewer does on demand;
+//! `--scan`: times reading every goroutine's spans; `--checksum`: a digest
+//! of every span, to compare two builds).
 fn rss_kb(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .unwrap_or_default()
@@ -78,6 +80,24 @@ fn main() {
         mb(tl.stacks.heap_bytes()),
         mb(tl.strings.heap_bytes())
     );
+    if std::env::args().any(|a| a == "--scan") {
+        // What a query reading every goroutine's track costs, twice (the
+        // second time with the stores' caches as the first left them).
+        for round in 0..2 {
+            let t0 = std::time::Instant::now();
+            let mut n = 0usize;
+            for g in &tl.goroutines {
+                g.track.for_each_in(i64::MIN, i64::MAX, |_, s| n += usize::from(s.state));
+            }
+            let scan = t0.elapsed().as_secs_f64();
+            let w = timeline::analysis::longest_runnable_waits(&tl, &timeline::analysis::Filter::all(), 10);
+            let waits = t0.elapsed().as_secs_f64() - scan;
+            println!(
+                "scan {round}: every goroutine span {scan:.2}s ({n}); 10 longest runnable waits {waits:.2}s ({})",
+                w.len()
+            );
+        }
+    }
     if std::env::args().any(|a| a == "--checksum") {
         // A digest of every span, to compare builds of the same trace.
         use std::hash::{Hash, Hasher};

@@ -28,6 +28,7 @@ pub mod analysis;
 pub mod build;
 pub mod counter;
 pub mod decode;
+pub mod group;
 mod merge;
 pub mod model;
 mod ordered;

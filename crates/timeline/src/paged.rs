@@ -45,7 +45,7 @@ struct Inner {
     /// Bytes appended after the last page.
     open: Vec<u8>,
     /// Decompressed pages by index, most recently used first.
-    cache: Vec<(usize, Arc<[u8]>)>,
+    cache: Vec<(usize, Arc<Vec<u8>>)>,
     /// Compressed bytes held.
     packed_bytes: usize,
     /// Logical length of the last page.
@@ -172,7 +172,7 @@ impl PagedBytes {
 
     /// Page `i` decompressed, with its logical start; `None` past the
     /// last page.
-    fn page(&self, i: usize) -> Option<(u64, Arc<[u8]>)> {
+    fn page(&self, i: usize) -> Option<(u64, Arc<Vec<u8>>)> {
         let packed = {
             let mut me = self.lock();
             let start = *me.starts.get(i)?;
@@ -186,7 +186,7 @@ impl PagedBytes {
         };
         // Decompress without the lock: other readers need not wait.
         let (start, packed, len) = packed;
-        let page: Arc<[u8]> = unpack(&packed, len).into();
+        let page = Arc::new(unpack(&packed, len));
         let mut me = self.lock();
         me.cache.insert(0, (i, page.clone()));
         me.cache.truncate(CACHED_PAGES);

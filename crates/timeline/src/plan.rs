@@ -1,7 +1,8 @@
 //! Level-of-detail plans: what to draw of a track in a time window.
 
+use crate::group::{BlockGroup, GROUP_BLOCKS};
 use crate::stacks::StackId;
-use crate::track::Track;
+use crate::track::{Blocks, Track};
 
 /// A visible time window mapped onto a width in pixels.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -79,6 +80,29 @@ impl Run {
         }
     }
 
+    /// A run starting with a whole group.
+    fn group(g: &BlockGroup, states: &[(u8, i64)]) -> Run {
+        let mut r = Run::new(g.start_ns, g.end_ns, g.first_dominant, g.count, g.first_index, StackId::NONE);
+        r.state_ns = [0; 32];
+        r.add_states(states);
+        r
+    }
+
+    /// Adds a whole group, as adding its blocks one by one would.
+    fn add_group(&mut self, g: &BlockGroup, states: &[(u8, i64)]) {
+        self.item.end_ns = g.end_ns;
+        self.item.count += g.count;
+        self.add_states(states);
+    }
+
+    fn add_states(&mut self, states: &[(u8, i64)]) {
+        for &(state, ns) in states {
+            if let Some(slot) = self.state_ns.get_mut(state as usize) {
+                *slot += ns;
+            }
+        }
+    }
+
     fn finish(mut self) -> PlanItem {
         let mut best = self.item.state;
         for (s, &ns) in self.state_ns.iter().enumerate() {
@@ -108,16 +132,40 @@ pub fn plan_track(track: &Track, view: View, min_px: f32) -> Vec<PlanItem> {
 /// [`plan_track`] into a reused vector (cleared first).
 pub fn plan_track_into(track: &Track, view: View, min_px: f32, out: &mut Vec<PlanItem>) {
     out.clear();
+    track.with_blocks(|blocks| plan_blocks(blocks, view, min_px, out));
+}
+
+fn plan_blocks(blocks: &Blocks<'_, '_>, view: View, min_px: f32, out: &mut Vec<PlanItem>) {
     let min_ns = (view.ns_per_px() * f64::from(min_px.max(0.0))) as i64;
-    let first = track.partition_blocks(|b| b.end_ns <= view.start_ns);
+    let first = blocks.partition(|b| b.end_ns <= view.start_ns);
     let mut run: Option<Run> = None;
     let flush = |run: &mut Option<Run>, out: &mut Vec<PlanItem>| {
         if let Some(r) = run.take() {
             out.push(r.finish());
         }
     };
-    for bi in first..track.block_count() {
-        let Some(h) = track.block(bi) else { break };
+    let (count, groups) = (blocks.count(), blocks.groups());
+    let mut bi = first;
+    while bi < count {
+        if bi.is_multiple_of(GROUP_BLOCKS)
+            && let Some(g) = groups.get(bi / GROUP_BLOCKS)
+            && let Some(states) = g.states()
+            && g.max_span_ns < min_ns
+            && g.all_multi
+            && g.start_ns >= view.start_ns
+            && g.end_ns <= view.end_ns
+        {
+            // A whole group of blocks merged from headers: take its sums.
+            match run.as_mut() {
+                Some(r) => r.add_group(g, states),
+                None => run = Some(Run::group(g, states)),
+            }
+            bi += GROUP_BLOCKS;
+            continue;
+        }
+        let this = bi;
+        bi += 1;
+        let Some(h) = blocks.get(this) else { break };
         if h.start_ns >= view.end_ns {
             break;
         }
@@ -135,7 +183,7 @@ pub fn plan_track_into(track: &Track, view: View, min_px: f32, out: &mut Vec<Pla
             continue;
         }
         let mut k = 0u32;
-        track.for_each_in_block(bi, |s| {
+        blocks.for_each_in_block(this, |s| {
             let index = first_index + k;
             k += 1;
             if s.end_ns <= view.start_ns || s.start_ns >= view.end_ns {
@@ -236,5 +284,45 @@ mod tests {
         let v = View { start_ns: 1000, end_ns: 3000, width_px: 200.0 };
         assert_eq!(v.x_from_time(2000), 100.0);
         assert_eq!(v.time_from_x(100.0), 2000);
+    }
+
+    /// A long track: runs of short spans in a few states, now and then a
+    /// long one; `states` distinct states in all.
+    fn long_track(n: usize, states: u64, seed: u64) -> Track {
+        let mut b = TrackBuilder::default();
+        let (mut x, mut t) = (seed, 0i64);
+        for _ in 0..n {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let long = x % 997 == 0;
+            b.push(t, (x >> 8) as u8 % states as u8, StackId::NONE, 0, 0);
+            t += if long { 5_000_000 } else { (x >> 20) as i64 % 3_000 + 1 };
+        }
+        b.finish(t)
+    }
+
+    #[test]
+    fn group_summaries_plan_exactly_as_blocks_do() {
+        for (states, seed) in [(3, 7), (4, 11), (9, 13)] {
+            let owned = long_track(300_000, states, seed);
+            let stored = owned.clone().into_store(&crate::paged::PagedBytes::new());
+            assert!(stored.with_blocks(|b| b.groups().len()) > 10, "a long stored track has groups");
+            assert_eq!(owned.with_blocks(|b| b.groups().len()), 0);
+            let end = owned.end_ns().unwrap_or(0);
+            // Fully zoomed out, groups are taken whole (unless they hold
+            // too many states), so the equality below covers them.
+            let min_ns = end / 300;
+            let whole = stored.with_blocks(|b| {
+                b.groups().iter().filter(|g| g.states().is_some() && g.max_span_ns < min_ns && g.all_multi).count()
+            });
+            assert_eq!(whole > 0, states <= 4, "{states} states: {whole} groups can be taken whole");
+            for width in [1.0f32, 300.0, 1600.0] {
+                for (from, to) in [(0, end), (-5_000, end + 9), (end / 3, end / 3 + end / 50), (12_345, 99_999)] {
+                    let view = View { start_ns: from, end_ns: to, width_px: width };
+                    assert_eq!(plan_track(&stored, view, 1.0), plan_track(&owned, view, 1.0), "{view:?}");
+                }
+            }
+        }
     }
 }

@@ -15,6 +15,7 @@
 
 use std::sync::Arc;
 
+use crate::group::BlockGroup;
 use crate::paged::PagedBytes;
 use crate::stacks::StackId;
 use crate::varint::{read_uvarint, unzigzag, write_uvarint, zigzag};
@@ -114,6 +115,8 @@ impl Default for Repr {
 #[derive(Clone, Debug)]
 struct Split {
     head: Box<[u8]>,
+    /// Summaries of the blocks, for zoomed-out plans.
+    groups: Box<[BlockGroup]>,
     store: Arc<PagedBytes>,
     /// Where the span bytes are in the store: one run, or one per spill
     /// when other tracks were appended in between.
@@ -339,7 +342,9 @@ impl Store {
             Some(mut s) => {
                 s.push(&self.bytes);
                 let Spilled { store, extents, len } = *s;
-                let split = Split { head: data.into(), store, extents: extents.into_boxed_slice(), spans_len: len };
+                let groups = crate::group::groups(self.blocks.iter().copied());
+                let extents = extents.into_boxed_slice();
+                let split = Split { head: data.into(), groups, store, extents, spans_len: len };
                 Track { repr: Repr::Split(Box::new(split)) }
             }
         }
@@ -359,6 +364,8 @@ impl Store {
 struct View<'a> {
     /// From the block count on.
     head: &'a [u8],
+    /// Summaries of the blocks (none for short tracks).
+    groups: &'a [BlockGroup],
     spans: SpanBytes<'a>,
 }
 
@@ -380,7 +387,7 @@ impl<'a> View<'a> {
     /// A view of a track's bytes held in one piece.
     fn whole(data: &'a [u8]) -> View<'a> {
         let spans = data.get(header_offset(block_count(data))..).unwrap_or_default();
-        View { head: data, spans: SpanBytes::Here(spans) }
+        View { head: data, groups: &[], spans: SpanBytes::Here(spans) }
     }
 
     fn block_count(&self) -> usize {
@@ -440,7 +447,48 @@ impl<'a> View<'a> {
     }
 }
 
+/// A track's blocks, read through one lookup of its bytes (see
+/// [`Track::with_blocks`]): for loops over many blocks, such as a plan.
+pub struct Blocks<'v, 'a> {
+    view: &'v View<'a>,
+}
+
+impl Blocks<'_, '_> {
+    /// Number of blocks.
+    pub fn count(&self) -> usize {
+        self.view.block_count()
+    }
+
+    /// Header of block `i`.
+    pub fn get(&self, i: usize) -> Option<BlockHeader> {
+        self.view.block(i)
+    }
+
+    /// The index of the first block for which `pred` is false (blocks for
+    /// which it holds must come first).
+    pub fn partition(&self, pred: impl Fn(&BlockHeader) -> bool) -> usize {
+        self.view.partition_blocks(pred)
+    }
+
+    /// Calls `f` with every span of block `i`, in order.
+    pub fn for_each_in_block(&self, i: usize, f: impl FnMut(Span)) {
+        self.view.for_each_in_block(i, f);
+    }
+
+    /// Summaries of every [`crate::group::GROUP_BLOCKS`] blocks, in order
+    /// (empty for short tracks).
+    pub fn groups(&self) -> &[BlockGroup] {
+        self.view.groups
+    }
+}
+
 impl Track {
+    /// Calls `f` with the track's blocks, looking its bytes up once (each
+    /// of `Track`'s own methods looks them up again).
+    pub fn with_blocks<R>(&self, f: impl FnOnce(&Blocks<'_, '_>) -> R) -> R {
+        self.view(|view| f(&Blocks { view }))
+    }
+
     /// Calls `f` with a view of the track's bytes (fetched from its store
     /// once, if it is stored whole).
     fn view<R>(&self, f: impl FnOnce(&View<'_>) -> R) -> R {
@@ -451,7 +499,7 @@ impl Track {
             }
             Repr::Split(s) => {
                 let spans = SpanBytes::Stored { store: &s.store, extents: &s.extents, len: s.spans_len };
-                f(&View { head: &s.head, spans })
+                f(&View { head: &s.head, groups: &s.groups, spans })
             }
         }
     }
@@ -475,7 +523,9 @@ impl Track {
         let (head, spans) = data.split_at(header_offset(block_count(data)).min(data.len()));
         let at = store.append(spans);
         let extents = Box::new([Extent { start: 0, at }]);
-        let split = Split { head: head.into(), store: store.clone(), extents, spans_len: spans.len() };
+        let v = View::whole(data);
+        let groups = crate::group::groups((0..v.block_count()).filter_map(|i| v.block(i)));
+        let split = Split { head: head.into(), groups, store: store.clone(), extents, spans_len: spans.len() };
         Track { repr: Repr::Split(Box::new(split)) }
     }
 
