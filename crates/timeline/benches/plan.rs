@@ -1,7 +1,9 @@
 //! Draw planning: every goroutine track of 10k goroutines fully zoomed out
-//! (the frame-budget case), zoomed in, and counter decimation.
+//! (the frame-budget case), zoomed in, as built and as stored; one long
+//! track with and without group summaries; counter decimation.
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use timeline::paged::PagedBytes;
 use timeline::track::TrackBuilder;
 use timeline::{Counter, PlanItem, StackId, Track, View, plan_track_into};
 
@@ -31,6 +33,17 @@ fn tracks() -> Vec<Track> {
         .collect()
 }
 
+/// A P-like track: `n` spans of 1 to 10 us in three states.
+fn long_track(n: usize) -> Track {
+    let mut b = TrackBuilder::default();
+    let mut t = 0i64;
+    for i in 0..n {
+        b.push(t, (i % 3) as u8, StackId::NONE, (i % 500) as i64, -1);
+        t += 1_000 + (i as i64 * 7919) % 9_000;
+    }
+    b.finish(t)
+}
+
 fn plan_all(tracks: &[Track], view: View, out: &mut Vec<PlanItem>) -> usize {
     let mut n = 0;
     for t in tracks {
@@ -55,6 +68,23 @@ fn bench(c: &mut Criterion) {
     // 1080p screen (50 rows) and on a 4K screen (120 rows), fully zoomed out.
     g.bench_function("zoomed_out_50_rows", |b| b.iter(|| plan_all(&tracks[..50], full, &mut out)));
     g.bench_function("zoomed_out_120_rows", |b| b.iter(|| plan_all(&tracks[..120], full, &mut out)));
+    // The same rows kept as a built timeline keeps them: compressed in a
+    // store, read through its page cache.
+    let store = PagedBytes::new();
+    let stored: Vec<Track> = tracks.iter().take(120).cloned().map(|t| t.into_store(&store)).collect();
+    store.seal();
+    g.bench_function("zoomed_out_120_rows_stored", |b| b.iter(|| plan_all(&stored, full, &mut out)));
+    g.finish();
+
+    // One P's track of a large trace: 4M spans of 1-10 us, fully zoomed
+    // out. Stored, it keeps group summaries of 64 blocks each.
+    let long = long_track(4_000_000);
+    let end = long.end_ns().unwrap_or(1);
+    let stored_long = long.clone().into_store(&PagedBytes::new());
+    let full = View { start_ns: 0, end_ns: end, width_px: 1600.0 };
+    let mut g = c.benchmark_group("plan_4M_span_track");
+    g.bench_function("zoomed_out_blocks", |b| b.iter(|| plan_all(std::slice::from_ref(&long), full, &mut out)));
+    g.bench_function("zoomed_out_groups", |b| b.iter(|| plan_all(std::slice::from_ref(&stored_long), full, &mut out)));
     g.finish();
 
     let mut counter = Counter::default();
