@@ -94,20 +94,39 @@ pub struct Track {
     repr: Repr,
 }
 
+/// Two variants, one of them a thin box, keep a track handle at 16 bytes
+/// (the box's pointer sits beside the store's, which is never null): most
+/// tracks are short goroutines' and paged.
 #[derive(Clone, Debug)]
 enum Repr {
-    /// All the bytes, in one allocation.
-    Owned(Box<[u8]>),
     /// All the bytes, in a store: at offset `at >> LEN_BITS`, `at & LEN_MASK`
     /// long.
     Paged { store: Arc<PagedBytes>, at: u64 },
+    /// The rest.
+    Held(Box<Held>),
+}
+
+#[derive(Clone, Debug)]
+enum Held {
+    /// All the bytes, in one allocation.
+    Owned(Box<[u8]>),
     /// The block count and headers here, the spans in a store.
-    Split(Box<Split>),
+    Split(Split),
+}
+
+impl Repr {
+    fn owned(data: Box<[u8]>) -> Repr {
+        Repr::Held(Box::new(Held::Owned(data)))
+    }
+
+    fn split(split: Split) -> Repr {
+        Repr::Held(Box::new(Held::Split(split)))
+    }
 }
 
 impl Default for Repr {
     fn default() -> Repr {
-        Repr::Owned(Box::default())
+        Repr::owned(Box::default())
     }
 }
 
@@ -337,7 +356,7 @@ impl Store {
         match self.spilled {
             None => {
                 data.extend_from_slice(&self.bytes);
-                Track { repr: Repr::Owned(data.into_boxed_slice()) }
+                Track { repr: Repr::owned(data.into_boxed_slice()) }
             }
             Some(mut s) => {
                 s.push(&self.bytes);
@@ -345,7 +364,7 @@ impl Store {
                 let groups = crate::group::groups(self.blocks.iter().copied());
                 let extents = extents.into_boxed_slice();
                 let split = Split { head: data.into(), groups, store, extents, spans_len: len };
-                Track { repr: Repr::Split(Box::new(split)) }
+                Track { repr: Repr::split(split) }
             }
         }
     }
@@ -493,14 +512,16 @@ impl Track {
     /// once, if it is stored whole).
     fn view<R>(&self, f: impl FnOnce(&View<'_>) -> R) -> R {
         match &self.repr {
-            Repr::Owned(data) => f(&View::whole(data)),
             Repr::Paged { store, at } => {
                 store.read(at >> LEN_BITS, (at & LEN_MASK) as usize, |data| f(&View::whole(data)))
             }
-            Repr::Split(s) => {
-                let spans = SpanBytes::Stored { store: &s.store, extents: &s.extents, len: s.spans_len };
-                f(&View { head: &s.head, groups: &s.groups, spans })
-            }
+            Repr::Held(held) => match &**held {
+                Held::Owned(data) => f(&View::whole(data)),
+                Held::Split(s) => {
+                    let spans = SpanBytes::Stored { store: &s.store, extents: &s.extents, len: s.spans_len };
+                    f(&View { head: &s.head, groups: &s.groups, spans })
+                }
+            },
         }
     }
 
@@ -508,7 +529,8 @@ impl Track {
     /// kept compressed: a short track whole, a long one's spans (its
     /// headers stay here). A stored track stays as it is.
     pub fn into_store(self, store: &Arc<PagedBytes>) -> Track {
-        let Repr::Owned(data) = &self.repr else { return self };
+        let Repr::Held(held) = &self.repr else { return self };
+        let Held::Owned(data) = &**held else { return self };
         if data.is_empty() {
             return self;
         }
@@ -526,7 +548,7 @@ impl Track {
         let v = View::whole(data);
         let groups = crate::group::groups((0..v.block_count()).filter_map(|i| v.block(i)));
         let split = Split { head: head.into(), groups, store: store.clone(), extents, spans_len: spans.len() };
-        Track { repr: Repr::Split(Box::new(split)) }
+        Track { repr: Repr::split(split) }
     }
 
     /// Number of spans.
@@ -662,9 +684,11 @@ impl Track {
     /// nothing more will be appended to it for a while.
     pub fn seal(&self) {
         match &self.repr {
-            Repr::Owned(_) => {}
             Repr::Paged { store, .. } => store.seal(),
-            Repr::Split(s) => s.store.seal(),
+            Repr::Held(held) => match &**held {
+                Held::Owned(_) => {}
+                Held::Split(s) => s.store.seal(),
+            },
         }
     }
 
@@ -672,9 +696,11 @@ impl Track {
     /// its store.
     pub fn heap_bytes(&self) -> usize {
         match &self.repr {
-            Repr::Owned(data) => data.len(),
             Repr::Paged { store, at } => store.heap_bytes_for((at & LEN_MASK) as usize),
-            Repr::Split(s) => s.head.len() + s.store.heap_bytes_for(s.spans_len),
+            Repr::Held(held) => match &**held {
+                Held::Owned(data) => std::mem::size_of::<Held>() + data.len(),
+                Held::Split(s) => std::mem::size_of::<Held>() + s.head.len() + s.store.heap_bytes_for(s.spans_len),
+            },
         }
     }
 }
@@ -1202,6 +1228,8 @@ mod tests {
     #[test]
     fn headers_stay_small() {
         assert_eq!(std::mem::size_of::<BlockHeader>(), 32);
+        // One per goroutine: see `Repr`.
+        assert_eq!(std::mem::size_of::<Track>(), 16);
     }
 
     #[test]
@@ -1295,9 +1323,13 @@ mod tests {
             pairs.push((owned, stored));
         }
         // The long track spans pages; short ones are stored whole.
-        assert!(matches!(pairs[6].1.repr, Repr::Split(_)));
-        assert!(matches!(pairs[2].1.repr, Repr::Paged { .. }));
-        assert!(matches!(pairs[0].1.repr, Repr::Owned(_)), "an empty track stays as it is");
+        let held = |t: &Track| match &t.repr {
+            Repr::Held(h) => Some(matches!(**h, Held::Split(_))),
+            Repr::Paged { .. } => None,
+        };
+        assert_eq!(held(&pairs[6].1), Some(true), "split");
+        assert_eq!(held(&pairs[2].1), None, "paged");
+        assert_eq!(held(&pairs[0].1), Some(false), "an empty track stays as it is");
         let same = |owned: &Track, stored: &Track| {
             assert_eq!(stored.spans(), owned.spans());
             assert_eq!(stored.len(), owned.len());
@@ -1362,7 +1394,7 @@ mod tests {
         assert!(spilling.track.bytes.len() < plain.track.bytes.len() / 10);
         let end = spans.last().map_or(0, |s| s.0 + 10);
         let (plain, spilled) = (plain.finish(end), spilling.finish(end));
-        assert!(matches!(spilled.repr, Repr::Split(_)));
+        assert!(matches!(&spilled.repr, Repr::Held(h) if matches!(**h, Held::Split(_))));
         assert_eq!(spilled.spans(), plain.spans());
         assert_eq!(
             format!("{:?}", spilled.blocks().collect::<Vec<_>>()),
