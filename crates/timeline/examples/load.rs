@@ -98,6 +98,27 @@ fn main() {
             );
         }
     }
+    if std::env::args().any(|a| a == "--decimate") {
+        let c = &tl.counters;
+        for (name, k) in [
+            ("running", &c.running),
+            ("runnable", &c.runnable),
+            ("syscall", &c.syscall),
+            ("heap", &c.heap_alloc),
+            ("goal", &c.heap_goal),
+        ] {
+            let t0 = std::time::Instant::now();
+            let mut n = 0;
+            for _ in 0..10 {
+                n = k.decimate(tl.start_ns, tl.end_ns, 1600).len();
+            }
+            println!(
+                "{name}: {} samples, {n} columns, {:.2} ms per decimation",
+                k.len(),
+                t0.elapsed().as_secs_f64() * 100.0
+            );
+        }
+    }
     if std::env::args().any(|a| a == "--checksum") {
         // A digest of every span, to compare builds of the same trace.
         use std::hash::{Hash, Hasher};
