@@ -132,8 +132,7 @@ impl PagedBytes {
     /// ends first).
     pub fn read<R>(&self, at: u64, len: usize, f: impl FnOnce(&[u8]) -> R) -> R {
         let end = at.saturating_add(len as u64);
-        let first = self.lock().starts.partition_point(|&s| s <= at).saturating_sub(1);
-        match self.page(first) {
+        match self.page(|me| me.starts.partition_point(|&s| s <= at).saturating_sub(1)) {
             // The usual case: it lies inside one page.
             Some((start, page)) if end <= start + page.len() as u64 => {
                 let from = at.saturating_sub(start) as usize;
@@ -147,7 +146,7 @@ impl PagedBytes {
     fn copy(&self, at: u64, end: u64) -> Vec<u8> {
         let mut out = Vec::with_capacity(end.saturating_sub(at) as usize);
         let mut i = self.lock().starts.partition_point(|&s| s <= at).saturating_sub(1);
-        while let Some((start, page)) = self.page(i) {
+        while let Some((start, page)) = self.page(|_| i) {
             let page_end = start + page.len() as u64;
             if start >= end {
                 break;
@@ -170,19 +169,21 @@ impl PagedBytes {
         out
     }
 
-    /// Page `i` decompressed, with its logical start; `None` past the
-    /// last page.
-    fn page(&self, i: usize) -> Option<(u64, Arc<Vec<u8>>)> {
-        let packed = {
+    /// The page `index` picks, decompressed, with its logical start; `None`
+    /// past the last page. `index` runs under the same lock as the cache
+    /// lookup, so a read of a cached page locks once.
+    fn page(&self, index: impl FnOnce(&Inner) -> usize) -> Option<(u64, Arc<Vec<u8>>)> {
+        let (i, packed) = {
             let mut me = self.lock();
+            let i = index(&me);
             let start = *me.starts.get(i)?;
             if let Some(k) = me.cache.iter().position(|(p, _)| *p == i) {
-                let hit = me.cache.remove(k);
-                let page = hit.1.clone();
-                me.cache.insert(0, hit);
-                return Some((start, page));
+                if let Some(recent) = me.cache.get_mut(..=k) {
+                    recent.rotate_right(1);
+                }
+                return me.cache.first().map(|(_, page)| (start, page.clone()));
             }
-            (start, me.pages.get(i)?.clone(), me.page_len(i))
+            (i, (start, me.pages.get(i)?.clone(), me.page_len(i)))
         };
         // Decompress without the lock: other readers need not wait.
         let (start, packed, len) = packed;
