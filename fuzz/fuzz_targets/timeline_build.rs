@@ -10,13 +10,17 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(tl) = timeline::build_all(data, &timeline::Progress::default(), timeline::Mode::Parallel) {
         // Touch what the viewer reads.
         for g in &tl.goroutines {
-            let _ = (g.track.spans(), g.created_ns(), g.exited_ns());
+            // Tracks are read back from compressed stores: all of them, as
+            // many as the headers say.
+            assert_eq!(g.track.spans().len(), g.track.len());
+            let _ = (g.created_ns(), g.exited_ns());
         }
         for t in &tl.threads {
             let _ = t.track.spans();
         }
         let view = timeline::View { start_ns: tl.start_ns, end_ns: tl.end_ns, width_px: 100.0 };
         for p in &tl.procs {
+            assert_eq!(p.track.spans().len(), p.track.len());
             let _ = timeline::plan_track(&p.track, view, 1.0);
         }
         let c = &tl.counters;
