@@ -327,6 +327,29 @@ fn longest_waits_are_runnable_spans_longest_first() {
     assert!(!stw.is_empty() && stw.windows(2).all(|p| p[0].duration_ns() >= p[1].duration_ns()));
 }
 
+#[test]
+fn longest_waits_equal_a_full_sort_of_every_runnable_span() {
+    // The waits are ranked per thread and merged: the result must be the
+    // first of all runnable spans in (longer, earlier, lower ID) order.
+    let tl = load("go1.27/manyg.trace");
+    let mut all: Vec<(i64, i64, i64)> = tl
+        .goroutines
+        .iter()
+        .flat_map(|g| g.track.spans().into_iter().map(move |s| (g.id.0, s)))
+        .filter(|(_, s)| Goroutine::state(s).category() == Category::Runnable && s.duration_ns() > 0)
+        .map(|(g, s)| (-s.duration_ns(), s.start_ns, g))
+        .collect();
+    all.sort_unstable();
+    assert!(all.len() > 1000, "{} runnable spans", all.len());
+    for limit in [1, 7, 100, 1000] {
+        let got: Vec<(i64, i64, i64)> = longest_runnable_waits(&tl, &Filter::all(), limit)
+            .iter()
+            .map(|w| (-w.duration_ns(), w.start_ns, w.g.0))
+            .collect();
+        assert_eq!(got, all[..limit], "limit {limit}");
+    }
+}
+
 fn find(tree: &FlameTree, tl: &Timeline, name: &str) -> Vec<u32> {
     (0..tree.nodes.len() as u32).filter(|&i| tree.name(tl, i) == name).collect()
 }

@@ -7,6 +7,7 @@
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
+use rayon::prelude::*;
 use trace_core::GoroutineId;
 
 use super::{Filter, TimeRange, for_each_clipped};
@@ -81,23 +82,41 @@ pub fn longest_runnable_waits(tl: &Timeline, filter: &Filter, limit: usize) -> V
     if limit == 0 {
         return Vec::new();
     }
-    let mut heap: BinaryHeap<Ranked> = BinaryHeap::with_capacity(limit.saturating_add(1).min(1 << 16));
-    for g in tl.goroutines.iter().filter(|g| filter.includes(g.id)) {
-        for_each_clipped(g, filter.range, |_, s, start_ns, end_ns| {
-            let state = Goroutine::state(s);
-            if state.category() != Category::Runnable {
-                return;
+    // Each thread keeps the best `limit` of its goroutines, then the heaps
+    // merge. The ranking is a total order, so the result does not depend
+    // on how the goroutines were split.
+    let keep = |heap: &mut BinaryHeap<Ranked>, w: RunnableWait| {
+        if heap.len() < limit {
+            heap.push(Ranked(w));
+        } else if heap.peek().is_some_and(|worst| Ranked(w) < *worst) {
+            heap.pop();
+            heap.push(Ranked(w));
+        }
+    };
+    let heap = tl
+        .goroutines
+        .par_iter()
+        .filter(|g| filter.includes(g.id))
+        .fold(BinaryHeap::new, |mut heap, g| {
+            for_each_clipped(g, filter.range, |_, s, start_ns, end_ns| {
+                let state = Goroutine::state(s);
+                if state.category() != Category::Runnable {
+                    return;
+                }
+                let woken_by = (state == GState::Runnable && s.a >= 0).then_some(GoroutineId(s.a));
+                keep(
+                    &mut heap,
+                    RunnableWait { g: g.id, state, start_ns, end_ns, stack: runnable_stack(g, s), woken_by },
+                );
+            });
+            heap
+        })
+        .reduce(BinaryHeap::new, |mut a, b| {
+            for w in b {
+                keep(&mut a, w.0);
             }
-            let woken_by = (state == GState::Runnable && s.a >= 0).then_some(GoroutineId(s.a));
-            let w = RunnableWait { g: g.id, state, start_ns, end_ns, stack: runnable_stack(g, s), woken_by };
-            if heap.len() < limit {
-                heap.push(Ranked(w));
-            } else if heap.peek().is_some_and(|worst| Ranked(w) < *worst) {
-                heap.pop();
-                heap.push(Ranked(w));
-            }
+            a
         });
-    }
     heap.into_sorted_vec().into_iter().map(|r| r.0).collect()
 }
 
