@@ -376,16 +376,12 @@ impl Merger {
         };
         let procs: Vec<(i64, TrackBuilder)> = self.procs.drain().collect();
         let threads: Vec<(i64, TrackBuilder)> = self.threads.drain().collect();
+        let proc = |(id, b): (i64, TrackBuilder)| Proc { id: ProcId(id), track: stored(b) };
+        let thread = |(id, b): (i64, TrackBuilder)| Thread { id: ThreadId(id), track: stored(b) };
         let (mut procs, mut threads): (Vec<Proc>, Vec<Thread>) = if self.parallel {
-            rayon::join(
-                || procs.into_par_iter().map(|(id, b)| Proc { id: ProcId(id), track: stored(b) }).collect(),
-                || threads.into_par_iter().map(|(id, b)| Thread { id: ThreadId(id), track: stored(b) }).collect(),
-            )
+            rayon::join(|| procs.into_par_iter().map(proc).collect(), || threads.into_par_iter().map(thread).collect())
         } else {
-            (
-                procs.into_iter().map(|(id, b)| Proc { id: ProcId(id), track: stored(b) }).collect(),
-                threads.into_iter().map(|(id, b)| Thread { id: ThreadId(id), track: stored(b) }).collect(),
-            )
+            (procs.into_iter().map(proc).collect(), threads.into_iter().map(thread).collect())
         };
         // IDs are unique, so an unstable sort gives the one order, without
         // the stable sort's scratch copy of half the records.

@@ -338,6 +338,7 @@ impl Store {
     }
 
     /// The block count and the headers packed.
+    /// Room is left for the span bytes, which usually follow.
     fn head(&self) -> Vec<u8> {
         let mut data = Vec::with_capacity(header_offset(self.blocks.len()) + self.bytes.len());
         data.extend_from_slice(&(self.blocks.len() as u32).to_le_bytes());
