@@ -1,5 +1,7 @@
 //! The built timeline: everything the viewer draws and the queries read.
 
+use std::sync::Arc;
+
 use trace_core::{GoroutineId, ProcId, ThreadId};
 
 use crate::counter::Counter;
@@ -322,10 +324,10 @@ impl Timeline {
 
     /// Approximate bytes held on the heap.
     pub fn heap_bytes(&self) -> usize {
-        let tracks =
-            self.goroutines.iter().map(|g| g.track.heap_bytes() + std::mem::size_of::<Goroutine>()).sum::<usize>()
-                + self.procs.iter().map(|p| p.track.heap_bytes()).sum::<usize>()
-                + self.threads.iter().map(|t| t.track.heap_bytes()).sum::<usize>();
+        let tracks = self.goroutines.iter().map(|g| &g.track);
+        let tracks = tracks_heap_bytes(
+            tracks.chain(self.procs.iter().map(|p| &p.track)).chain(self.threads.iter().map(|t| &t.track)),
+        ) + self.goroutines.len() * std::mem::size_of::<Goroutine>();
         let c = &self.counters;
         let counters = [&c.heap_alloc, &c.heap_goal, &c.gomaxprocs, &c.running, &c.runnable, &c.blocked, &c.syscall]
             .iter()
@@ -339,4 +341,19 @@ impl Timeline {
             + self.logs.len() * std::mem::size_of::<LogEntry>()
             + self.cpu_samples.len() * std::mem::size_of::<CpuSample>()
     }
+}
+
+/// Heap bytes of tracks: each one's own, and each store they use once.
+/// (Summing every track's share of its store would give the same, but it
+/// takes the store's lock once per track: seconds for millions of them.)
+fn tracks_heap_bytes<'t>(tracks: impl Iterator<Item = &'t Track>) -> usize {
+    let mut own = 0;
+    let mut stores = std::collections::BTreeMap::new();
+    for t in tracks {
+        own += t.own_heap_bytes();
+        if let Some(s) = t.store() {
+            stores.entry(Arc::as_ptr(s) as usize).or_insert(s);
+        }
+    }
+    own + stores.values().map(|s| s.heap_bytes()).sum::<usize>()
 }

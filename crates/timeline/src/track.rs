@@ -696,14 +696,44 @@ impl Track {
         }
     }
 
-    /// Heap bytes held (for memory accounting): a stored track's share of
-    /// its store.
+    /// Heap bytes held (for memory accounting): what the track holds of
+    /// its own ([`Track::own_heap_bytes`]) and its share of its store.
     pub fn heap_bytes(&self) -> usize {
-        match &self.repr {
+        let stored = match &self.repr {
             Repr::Paged { store, at } => store.heap_bytes_for((at & LEN_MASK) as usize),
             Repr::Held(held) => match &**held {
-                Held::Owned(data) => std::mem::size_of::<Held>() + data.len(),
-                Held::Split(s) => std::mem::size_of::<Held>() + s.head.len() + s.store.heap_bytes_for(s.spans_len),
+                Held::Owned(_) => 0,
+                Held::Split(s) => s.store.heap_bytes_for(s.spans_len),
+            },
+        };
+        self.own_heap_bytes() + stored
+    }
+
+    /// Heap bytes held outside a store: a long track's block headers,
+    /// summaries and extents, or all the bytes of a track kept whole.
+    pub fn own_heap_bytes(&self) -> usize {
+        match &self.repr {
+            Repr::Paged { .. } => 0,
+            Repr::Held(held) => {
+                std::mem::size_of::<Held>()
+                    + match &**held {
+                        Held::Owned(data) => data.len(),
+                        Held::Split(s) => {
+                            s.head.len() + std::mem::size_of_val(&*s.groups) + std::mem::size_of_val(&*s.extents)
+                        }
+                    }
+            }
+        }
+    }
+
+    /// The store holding the track's span bytes, if they are in one
+    /// (tracks share stores: count each store once, not each track's share).
+    pub fn store(&self) -> Option<&Arc<PagedBytes>> {
+        match &self.repr {
+            Repr::Paged { store, .. } => Some(store),
+            Repr::Held(held) => match &**held {
+                Held::Owned(_) => None,
+                Held::Split(s) => Some(&s.store),
             },
         }
     }

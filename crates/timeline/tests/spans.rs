@@ -254,3 +254,30 @@ fn known_blocking_goroutines_show_their_reason_and_length() {
         }
     }
 }
+
+/// The timeline's heap count takes each store once; it must agree with
+/// the sum of every track's share of its store (each share rounds down).
+#[test]
+fn heap_bytes_count_each_store_once_and_agree_with_the_tracks_shares() {
+    let mut tl = load(&traces_root().join("go1.27/manyg.trace"), Mode::Parallel);
+    let tracks = || (tl.goroutines.iter().map(|g| &g.track)).chain(tl.procs.iter().map(|p| &p.track));
+    let stored = tracks().filter(|t| t.store().is_some()).count();
+    assert!(stored > 1000, "manyg's tracks are stored: {stored}");
+    let shares: usize = tracks().map(|t| t.heap_bytes()).sum();
+    let n = tracks().count() + tl.threads.len();
+    let with_tracks = tl.heap_bytes();
+    let shares = shares + tl.threads.iter().map(|t| t.track.heap_bytes()).sum::<usize>();
+    for g in &mut tl.goroutines {
+        g.track = timeline::Track::default();
+    }
+    for p in &mut tl.procs {
+        p.track = timeline::Track::default();
+    }
+    for t in &mut tl.threads {
+        t.track = timeline::Track::default();
+    }
+    // What the empty tracks put in their place count.
+    let empty = n * timeline::Track::default().heap_bytes();
+    let of_tracks = with_tracks - (tl.heap_bytes() - empty);
+    assert!(of_tracks >= shares && of_tracks - shares <= n, "stores once: {of_tracks}, shares: {shares}");
+}
