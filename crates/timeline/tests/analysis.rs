@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use timeline::analysis::{
-    Filter, FlameTree, GapOrder, MarkWorker, MmuCurve, ProfileKind, TimeRange, UtilFlags, all_goroutine_stats,
-    blocking_profile, cpu_flame, flame_layout, idle_proc_gaps, is_off_cpu, longest_runnable_waits, longest_stw,
-    mutator_utilization, offcpu_flame, start_fn_stats,
+    DurationStats, Filter, FlameTree, FunctionStats, GapOrder, GoroutineStats, MarkWorker, MmuCurve, ProfileKind,
+    StateStats, TimeRange, UtilFlags, all_goroutine_stats, blocking_profile, cpu_flame, flame_layout, idle_proc_gaps,
+    is_off_cpu, longest_runnable_waits, longest_stw, mutator_utilization, offcpu_flame, start_fn_stats,
 };
-use timeline::{Category, GState, Goroutine, Mode, PState, Progress, StackId, Timeline, build_with};
+use timeline::{Category, GState, Goroutine, Mode, PState, Progress, StackId, StrId, Timeline, build_with};
 
 fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
@@ -405,4 +405,105 @@ fn off_cpu_flame_shows_the_blocked_receiver() {
     let states: Vec<&str> = tree.node(FlameTree::ROOT).unwrap().children.iter().map(|&c| tree.name(&tl, c)).collect();
     assert!(states.contains(&"chan send") && states.contains(&"select") && !states.contains(&"runtime idle"));
     assert!(states.windows(2).all(|p| p[0] < p[1]));
+}
+
+// The queries below run on all threads. Each is checked against a plain
+// one-pass computation, inside pools of several sizes so that the work is
+// split (and merged) in different places.
+
+/// Traces with many goroutines, and some with many kinds of waits.
+const PARALLEL_TRACES: [&str; 5] =
+    ["go1.27/manyg.trace", "go1.22/manyg.trace", "go1.27/chan.trace", "go1.21/net.trace", "go1.27/gc.trace"];
+
+/// `f` on a pool of `threads` threads.
+fn on_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+    rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(f)
+}
+
+const POOLS: [usize; 4] = [1, 2, 4, 7];
+
+/// The whole trace and its middle third (which cuts spans).
+fn ranges(tl: &Timeline) -> [TimeRange; 2] {
+    let third = (tl.end_ns - tl.start_ns) / 3;
+    [TimeRange::ALL, TimeRange::new(tl.start_ns + third, tl.end_ns - third)]
+}
+
+/// Span durations inside `range` (clipped) by state code, one pass.
+fn durations_by_state(g: &Goroutine, range: TimeRange, out: &mut [Vec<i64>]) -> bool {
+    let mut any = false;
+    for s in g.track.spans() {
+        if let Some((start, end)) = range.clip(s.start_ns, s.end_ns) {
+            out[s.state as usize].push(end - start);
+            any = true;
+        }
+    }
+    any
+}
+
+/// Statistics from durations by state code, straight from the definitions.
+fn reference_state_stats(by_state: &[Vec<i64>]) -> StateStats {
+    let mut out = StateStats::default();
+    let mut by_cat: BTreeMap<Category, Vec<i64>> = BTreeMap::new();
+    for (s, v) in GState::ALL.iter().zip(by_state) {
+        if let Some(d) = DurationStats::from_durations(v.clone()) {
+            out.states.push((*s, d));
+            by_cat.entry(s.category()).or_default().extend(v);
+        }
+    }
+    out.categories = by_cat.into_iter().filter_map(|(c, v)| Some((c, DurationStats::from_durations(v)?))).collect();
+    out
+}
+
+#[test]
+fn goroutine_stats_on_all_threads_equal_one_pass() {
+    let mut compared = 0;
+    for rel in PARALLEL_TRACES {
+        let tl = load(rel);
+        for range in ranges(&tl) {
+            let mut want = Vec::new();
+            for g in &tl.goroutines {
+                let mut by_state = vec![Vec::new(); GState::COUNT];
+                if durations_by_state(g, range, &mut by_state) {
+                    want.push(GoroutineStats { g: g.id, stats: reference_state_stats(&by_state) });
+                }
+            }
+            compared += want.len();
+            for threads in POOLS {
+                let got = on_threads(threads, || all_goroutine_stats(&tl, range));
+                assert!(got == want, "{rel} {range:?} on {threads} threads");
+            }
+        }
+    }
+    assert!(compared > 10_000, "{compared} goroutines compared");
+}
+
+#[test]
+fn start_fn_stats_on_all_threads_equal_one_pass() {
+    for rel in PARALLEL_TRACES {
+        let tl = load(rel);
+        for range in ranges(&tl) {
+            // (name, ID) -> goroutines with a span in the range, durations by state.
+            type ByFn<'t> = BTreeMap<(&'t str, StrId), (usize, Vec<Vec<i64>>)>;
+            let mut by_fn = ByFn::new();
+            for g in &tl.goroutines {
+                let key = (tl.strings.get(g.start_fn), g.start_fn);
+                let (n, by_state) = by_fn.entry(key).or_insert_with(|| (0, vec![Vec::new(); GState::COUNT]));
+                *n += usize::from(durations_by_state(g, range, by_state));
+            }
+            let want: Vec<FunctionStats> = by_fn
+                .into_iter()
+                .filter(|(_, (n, _))| *n > 0)
+                .map(|((_, start_fn), (goroutines, by_state))| FunctionStats {
+                    start_fn,
+                    goroutines,
+                    stats: reference_state_stats(&by_state),
+                })
+                .collect();
+            assert!(want.len() > 3, "{rel} {range:?}: {} functions", want.len());
+            for threads in POOLS {
+                let got = on_threads(threads, || start_fn_stats(&tl, range));
+                assert!(got == want, "{rel} {range:?} on {threads} threads");
+            }
+        }
+    }
 }
