@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use timeline::analysis::{
-    DurationStats, Filter, FlameTree, FunctionStats, GapOrder, GoroutineStats, MarkWorker, MmuCurve, ProfileKind,
-    StateStats, TimeRange, UtilFlags, all_goroutine_stats, blocking_profile, cpu_flame, flame_layout, idle_proc_gaps,
-    is_off_cpu, longest_runnable_waits, longest_stw, mutator_utilization, offcpu_flame, start_fn_stats,
+    DurationStats, Filter, FlameKey, FlameNode, FlameTree, FunctionStats, GapOrder, GoroutineStats, MarkWorker,
+    MmuCurve, ProfileEntry, ProfileKind, StateStats, TimeRange, UtilFlags, all_goroutine_stats, blocking_profile,
+    cpu_flame, flame_layout, go_tool_blocking_profile, idle_proc_gaps, is_off_cpu, longest_runnable_waits, longest_stw,
+    mutator_utilization, offcpu_flame, start_fn_stats,
 };
 use timeline::{Category, GState, Goroutine, Mode, PState, Progress, StackId, StrId, Timeline, build_with};
 
@@ -503,6 +504,125 @@ fn start_fn_stats_on_all_threads_equal_one_pass() {
             for threads in POOLS {
                 let got = on_threads(threads, || start_fn_stats(&tl, range));
                 assert!(got == want, "{rel} {range:?} on {threads} threads");
+            }
+        }
+    }
+}
+
+/// The blocking profile by its definition (see `blocking_profile`), one
+/// goroutine after the other.
+fn reference_profile(tl: &Timeline, kind: ProfileKind, filter: &Filter, from_first_run: bool) -> Vec<ProfileEntry> {
+    let mut by_stack: BTreeMap<StackId, (i64, u64)> = BTreeMap::new();
+    for g in tl.goroutines.iter().filter(|g| filter.includes(g.id)) {
+        let spans = g.track.spans();
+        let first_run = spans.iter().find(|s| Goroutine::state(s) == GState::Running).map(|s| s.start_ns);
+        for (i, s) in spans.iter().enumerate() {
+            let state = Goroutine::state(s);
+            let Some((start, end)) = filter.range.clip(s.start_ns, s.end_ns) else { continue };
+            let start = if from_first_run { first_run.map_or(start, |t| start.max(t)) } else { start };
+            let unknown_reason =
+                i == 0 && g.created_ns().is_none() && matches!(kind, ProfileKind::Net | ProfileKind::Sync);
+            if i + 1 == spans.len() || end <= start || unknown_reason || !kind.matches(state) {
+                continue;
+            }
+            let stack = if kind == ProfileKind::Sched && state == GState::Created { g.creation_stack } else { s.stack };
+            let e = by_stack.entry(stack).or_default();
+            e.0 += end - start;
+            e.1 += 1;
+        }
+    }
+    let mut out: Vec<ProfileEntry> =
+        by_stack.into_iter().map(|(stack, (total_ns, count))| ProfileEntry { stack, total_ns, count }).collect();
+    out.sort_by_key(|e| (std::cmp::Reverse(e.total_ns), e.stack));
+    out
+}
+
+#[test]
+fn blocking_profiles_on_all_threads_equal_one_pass() {
+    let mut stacks = 0;
+    for rel in PARALLEL_TRACES {
+        let tl = load(rel);
+        // Every other goroutine: a selection that is not a prefix.
+        let some = tl.goroutines.iter().step_by(2).map(|g| g.id);
+        let filters = ranges(&tl).map(Filter::range).into_iter().chain([Filter::all().with_goroutines(some)]);
+        for filter in filters {
+            for kind in ProfileKind::ALL {
+                for from_first_run in [false, true] {
+                    let want = reference_profile(&tl, kind, &filter, from_first_run);
+                    stacks += want.len();
+                    for threads in POOLS {
+                        let got = on_threads(threads, || match from_first_run {
+                            false => blocking_profile(&tl, kind, &filter),
+                            true => go_tool_blocking_profile(&tl, kind, &filter),
+                        });
+                        assert_eq!(got, want, "{rel} {kind:?} {from_first_run} on {threads} threads");
+                    }
+                }
+            }
+        }
+    }
+    assert!(stacks > 500, "{stacks} stacks compared");
+}
+
+/// The off-CPU flame tree by its definition: spans in trace order, a node
+/// made the first time a path needs it.
+fn reference_offcpu_flame(tl: &Timeline, filter: &Filter, keep: impl Fn(GState) -> bool) -> FlameTree {
+    let node = |key, parent, depth| FlameNode { key, parent, depth, total: 0, self_value: 0, children: Vec::new() };
+    let mut nodes = vec![node(FlameKey::Root, 0, 0)];
+    let mut children: BTreeMap<(u32, FlameKey), u32> = BTreeMap::new();
+    let mut child = |nodes: &mut Vec<FlameNode>, parent: u32, key: FlameKey| {
+        *children.entry((parent, key)).or_insert_with(|| {
+            let depth = nodes[parent as usize].depth + 1;
+            nodes.push(node(key, parent, depth));
+            nodes.len() as u32 - 1
+        })
+    };
+    for g in tl.goroutines.iter().filter(|g| filter.includes(g.id)) {
+        for s in g.track.spans() {
+            let state = Goroutine::state(&s);
+            let Some((start, end)) = filter.range.clip(s.start_ns, s.end_ns) else { continue };
+            if !keep(state) || end <= start {
+                continue;
+            }
+            let mut n = child(&mut nodes, FlameTree::ROOT, FlameKey::State(state));
+            for f in tl.stacks.frames(s.stack).iter().rev() {
+                n = child(&mut nodes, n, FlameKey::Func(f.func));
+            }
+            nodes[n as usize].self_value += end - start;
+        }
+    }
+    for n in &mut nodes {
+        n.total = n.self_value;
+    }
+    for i in (1..nodes.len()).rev() {
+        let (parent, total) = (nodes[i].parent as usize, nodes[i].total);
+        nodes[parent].total += total;
+        nodes[parent].children.push(i as u32);
+    }
+    let mut tree = FlameTree { nodes };
+    for i in 0..tree.nodes.len() {
+        let mut kids = std::mem::take(&mut tree.nodes[i].children);
+        kids.sort_by_key(|&c| (tree.name(tl, c), tree.nodes[c as usize].key));
+        tree.nodes[i].children = kids;
+    }
+    tree
+}
+
+#[test]
+fn offcpu_flame_on_all_threads_equals_one_pass() {
+    for rel in PARALLEL_TRACES {
+        let tl = load(rel);
+        let some = tl.goroutines.iter().step_by(3).map(|g| g.id);
+        let filters = ranges(&tl).map(Filter::range).into_iter().chain([Filter::all().with_goroutines(some)]);
+        for filter in filters {
+            let keeps: [fn(GState) -> bool; 2] = [is_off_cpu, |s| s.category() != Category::Running];
+            for keep in keeps {
+                let want = reference_offcpu_flame(&tl, &filter, keep);
+                assert!(want.nodes.len() > 5, "{rel}: {} nodes", want.nodes.len());
+                for threads in POOLS {
+                    let got = on_threads(threads, || offcpu_flame(&tl, &filter, keep));
+                    assert_eq!(got, want, "{rel} {filter:?} on {threads} threads");
+                }
             }
         }
     }
