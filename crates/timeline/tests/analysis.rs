@@ -13,6 +13,7 @@ use timeline::analysis::{
     mutator_utilization, offcpu_flame, start_fn_stats,
 };
 use timeline::{Category, GState, Goroutine, Mode, PState, Progress, StackId, StrId, Timeline, build_with};
+use trace_core::GoroutineId;
 
 fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
@@ -626,4 +627,47 @@ fn offcpu_flame_on_all_threads_equals_one_pass() {
             }
         }
     }
+}
+
+#[test]
+fn idle_p_gaps_on_all_threads_equal_one_pass() {
+    let (mut compared, mut over_cap) = (0, 0);
+    let traces = ["go1.27/manyg.trace", "go1.22/manyg.trace", "go1.27/chan.trace", "go1.27/gomaxprocs.trace"];
+    for rel in traces.into_iter().chain(["go1.22/net.trace", "go1.21/sync.trace"]) {
+        let tl = load(rel);
+        // Runnable spans of positive length, one pass.
+        let runnable: Vec<(usize, timeline::Span)> = (tl.goroutines.iter().enumerate())
+            .flat_map(|(i, g)| g.track.spans().into_iter().map(move |s| (i, s)))
+            .filter(|(_, s)| s.start_ns < s.end_ns && Goroutine::state(s).category() == Category::Runnable)
+            .collect();
+        for (order, cap) in [(GapOrder::Duration, 3), (GapOrder::Waiting, 50)] {
+            let gaps = on_threads(1, || idle_proc_gaps(&tl, TimeRange::ALL, order, 30, cap));
+            compared += gaps.len();
+            for gap in &gaps {
+                // The goroutines waiting in it, in list order, and their time.
+                let mut ids: Vec<GoroutineId> = Vec::new();
+                let mut waiting_ns = 0;
+                for (i, s) in &runnable {
+                    let overlap = s.end_ns.min(gap.end_ns) - s.start_ns.max(gap.start_ns);
+                    if overlap > 0 {
+                        waiting_ns += overlap;
+                        let id = tl.goroutines[*i].id;
+                        if ids.last() != Some(&id) {
+                            ids.push(id);
+                        }
+                    }
+                }
+                assert_eq!(gap.goroutine_count, ids.len(), "{rel}: {gap:?}");
+                ids.truncate(cap);
+                assert_eq!(gap.goroutines, ids, "{rel}: {gap:?}");
+                assert_eq!(gap.waiting_ns, waiting_ns, "{rel}: {gap:?}");
+                over_cap += usize::from(gap.goroutine_count > cap);
+            }
+            for threads in POOLS {
+                let got = on_threads(threads, || idle_proc_gaps(&tl, TimeRange::ALL, order, 30, cap));
+                assert_eq!(got, gaps, "{rel} {order:?} on {threads} threads");
+            }
+        }
+    }
+    assert!(compared > 50 && over_cap > 5, "{compared} gaps, {over_cap} with goroutines left unnamed");
 }
