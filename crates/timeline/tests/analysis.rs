@@ -671,3 +671,22 @@ fn idle_p_gaps_on_all_threads_equal_one_pass() {
     }
     assert!(compared > 50 && over_cap > 5, "{compared} gaps, {over_cap} with goroutines left unnamed");
 }
+
+#[test]
+fn mutator_utilization_on_all_threads_is_the_same() {
+    // The change list itself is checked against one pass in
+    // `timeline::analysis::mmu`'s tests; here the series built from it.
+    let mut points = 0;
+    for rel in ["go1.27/gc.trace", "go1.22/gc.trace", "go1.27/manyg.trace"] {
+        let tl = load(rel);
+        for fl in [UtilFlags::ALL_GC, UtilFlags::ALL_GC | UtilFlags::PER_PROC, UtilFlags::ASSIST] {
+            let want = on_threads(1, || mutator_utilization(&tl, fl));
+            points += want.iter().map(Vec::len).sum::<usize>();
+            for threads in POOLS {
+                let got = on_threads(threads, || mutator_utilization(&tl, fl));
+                assert!(got == want, "{rel} {fl:?} on {threads} threads");
+            }
+        }
+    }
+    assert!(points > 300, "{points} points");
+}
