@@ -1,8 +1,9 @@
 #![allow(unsafe_code)]
 //! Loads a trace and prints build time, spans and memory (`--threads`:
 //! then builds the thread tracks too, as the viewer does on demand;
-//! `--scan`: times reading every goroutine's spans; `--checksum`: a digest
-//! of every span, to compare two builds).
+//! `--scan`: times reading every goroutine's spans; `--analyses`: times the
+//! full-range analysis queries; `--checksum`: a digest of every span, to
+//! compare two builds).
 fn rss_kb(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .unwrap_or_default()
@@ -98,6 +99,9 @@ fn main() {
             );
         }
     }
+    if std::env::args().any(|a| a == "--analyses") {
+        analyses(&tl);
+    }
     if std::env::args().any(|a| a == "--decimate") {
         let c = &tl.counters;
         for (name, k) in [
@@ -152,4 +156,28 @@ fn main() {
             peak.load(std::sync::atomic::Ordering::Relaxed).max(rss_kb("RssAnon:")) / 1024,
         );
     }
+}
+
+/// Times each full-range analysis query once, printing a count from its
+/// result so the work cannot be skipped.
+fn analyses(tl: &timeline::Timeline) {
+    use timeline::analysis::{self as a, Filter, GapOrder, ProfileKind, TimeRange, UtilFlags};
+    let time = |name: &str, f: &dyn Fn() -> usize| {
+        let t0 = std::time::Instant::now();
+        let n = f();
+        println!("analysis {name}: {:.2}s ({n})", t0.elapsed().as_secs_f64());
+    };
+    let all = Filter::all();
+    time("all_goroutine_stats", &|| a::all_goroutine_stats(tl, TimeRange::ALL).len());
+    time("start_fn_stats", &|| a::start_fn_stats(tl, TimeRange::ALL).len());
+    time("idle_proc_gaps", &|| a::idle_proc_gaps(tl, TimeRange::ALL, GapOrder::Waiting, 10, 8).len());
+    time("blocking_profile x4", &|| ProfileKind::ALL.iter().map(|&k| a::blocking_profile(tl, k, &all).len()).sum());
+    time("go_tool_blocking_profile x4", &|| {
+        ProfileKind::ALL.iter().map(|&k| a::go_tool_blocking_profile(tl, k, &all).len()).sum()
+    });
+    time("offcpu_flame", &|| a::offcpu_flame(tl, &all, a::is_off_cpu).nodes.len());
+    time("mutator_utilization", &|| a::mutator_utilization(tl, UtilFlags::ALL_GC).iter().map(Vec::len).sum());
+    time("mutator_utilization per-P", &|| {
+        a::mutator_utilization(tl, UtilFlags::ALL_GC | UtilFlags::PER_PROC).iter().map(Vec::len).sum()
+    });
 }

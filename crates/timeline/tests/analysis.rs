@@ -7,11 +7,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use timeline::analysis::{
-    Filter, FlameTree, GapOrder, MarkWorker, MmuCurve, ProfileKind, TimeRange, UtilFlags, all_goroutine_stats,
-    blocking_profile, cpu_flame, flame_layout, idle_proc_gaps, is_off_cpu, longest_runnable_waits, longest_stw,
+    DurationStats, Filter, FlameKey, FlameNode, FlameTree, FunctionStats, GapOrder, GoroutineStats, MarkWorker,
+    MmuCurve, ProfileEntry, ProfileKind, StateStats, TimeRange, UtilFlags, all_goroutine_stats, blocking_profile,
+    cpu_flame, flame_layout, go_tool_blocking_profile, idle_proc_gaps, is_off_cpu, longest_runnable_waits, longest_stw,
     mutator_utilization, offcpu_flame, start_fn_stats,
 };
-use timeline::{Category, GState, Goroutine, Mode, PState, Progress, StackId, Timeline, build_with};
+use timeline::{Category, GState, Goroutine, Mode, PState, Progress, StackId, StrId, Timeline, build_with};
+use trace_core::GoroutineId;
 
 fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
@@ -405,4 +407,286 @@ fn off_cpu_flame_shows_the_blocked_receiver() {
     let states: Vec<&str> = tree.node(FlameTree::ROOT).unwrap().children.iter().map(|&c| tree.name(&tl, c)).collect();
     assert!(states.contains(&"chan send") && states.contains(&"select") && !states.contains(&"runtime idle"));
     assert!(states.windows(2).all(|p| p[0] < p[1]));
+}
+
+// The queries below run on all threads. Each is checked against a plain
+// one-pass computation, inside pools of several sizes so that the work is
+// split (and merged) in different places.
+
+/// Traces with many goroutines, and some with many kinds of waits.
+const PARALLEL_TRACES: [&str; 5] =
+    ["go1.27/manyg.trace", "go1.22/manyg.trace", "go1.27/chan.trace", "go1.21/net.trace", "go1.27/gc.trace"];
+
+/// `f` on a pool of `threads` threads.
+fn on_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+    rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(f)
+}
+
+const POOLS: [usize; 4] = [1, 2, 4, 7];
+
+/// The whole trace and its middle third (which cuts spans).
+fn ranges(tl: &Timeline) -> [TimeRange; 2] {
+    let third = (tl.end_ns - tl.start_ns) / 3;
+    [TimeRange::ALL, TimeRange::new(tl.start_ns + third, tl.end_ns - third)]
+}
+
+/// Span durations inside `range` (clipped) by state code, one pass.
+fn durations_by_state(g: &Goroutine, range: TimeRange, out: &mut [Vec<i64>]) -> bool {
+    let mut any = false;
+    for s in g.track.spans() {
+        if let Some((start, end)) = range.clip(s.start_ns, s.end_ns) {
+            out[s.state as usize].push(end - start);
+            any = true;
+        }
+    }
+    any
+}
+
+/// Statistics from durations by state code, straight from the definitions.
+fn reference_state_stats(by_state: &[Vec<i64>]) -> StateStats {
+    let mut out = StateStats::default();
+    let mut by_cat: BTreeMap<Category, Vec<i64>> = BTreeMap::new();
+    for (s, v) in GState::ALL.iter().zip(by_state) {
+        if let Some(d) = DurationStats::from_durations(v.clone()) {
+            out.states.push((*s, d));
+            by_cat.entry(s.category()).or_default().extend(v);
+        }
+    }
+    out.categories = by_cat.into_iter().filter_map(|(c, v)| Some((c, DurationStats::from_durations(v)?))).collect();
+    out
+}
+
+#[test]
+fn goroutine_stats_on_all_threads_equal_one_pass() {
+    let mut compared = 0;
+    for rel in PARALLEL_TRACES {
+        let tl = load(rel);
+        for range in ranges(&tl) {
+            let mut want = Vec::new();
+            for g in &tl.goroutines {
+                let mut by_state = vec![Vec::new(); GState::COUNT];
+                if durations_by_state(g, range, &mut by_state) {
+                    want.push(GoroutineStats { g: g.id, stats: reference_state_stats(&by_state) });
+                }
+            }
+            compared += want.len();
+            for threads in POOLS {
+                let got = on_threads(threads, || all_goroutine_stats(&tl, range));
+                assert!(got == want, "{rel} {range:?} on {threads} threads");
+            }
+        }
+    }
+    assert!(compared > 10_000, "{compared} goroutines compared");
+}
+
+#[test]
+fn start_fn_stats_on_all_threads_equal_one_pass() {
+    for rel in PARALLEL_TRACES {
+        let tl = load(rel);
+        for range in ranges(&tl) {
+            // (name, ID) -> goroutines with a span in the range, durations by state.
+            type ByFn<'t> = BTreeMap<(&'t str, StrId), (usize, Vec<Vec<i64>>)>;
+            let mut by_fn = ByFn::new();
+            for g in &tl.goroutines {
+                let key = (tl.strings.get(g.start_fn), g.start_fn);
+                let (n, by_state) = by_fn.entry(key).or_insert_with(|| (0, vec![Vec::new(); GState::COUNT]));
+                *n += usize::from(durations_by_state(g, range, by_state));
+            }
+            let want: Vec<FunctionStats> = by_fn
+                .into_iter()
+                .filter(|(_, (n, _))| *n > 0)
+                .map(|((_, start_fn), (goroutines, by_state))| FunctionStats {
+                    start_fn,
+                    goroutines,
+                    stats: reference_state_stats(&by_state),
+                })
+                .collect();
+            assert!(want.len() > 3, "{rel} {range:?}: {} functions", want.len());
+            for threads in POOLS {
+                let got = on_threads(threads, || start_fn_stats(&tl, range));
+                assert!(got == want, "{rel} {range:?} on {threads} threads");
+            }
+        }
+    }
+}
+
+/// The blocking profile by its definition (see `blocking_profile`), one
+/// goroutine after the other.
+fn reference_profile(tl: &Timeline, kind: ProfileKind, filter: &Filter, from_first_run: bool) -> Vec<ProfileEntry> {
+    let mut by_stack: BTreeMap<StackId, (i64, u64)> = BTreeMap::new();
+    for g in tl.goroutines.iter().filter(|g| filter.includes(g.id)) {
+        let spans = g.track.spans();
+        let first_run = spans.iter().find(|s| Goroutine::state(s) == GState::Running).map(|s| s.start_ns);
+        for (i, s) in spans.iter().enumerate() {
+            let state = Goroutine::state(s);
+            let Some((start, end)) = filter.range.clip(s.start_ns, s.end_ns) else { continue };
+            let start = if from_first_run { first_run.map_or(start, |t| start.max(t)) } else { start };
+            let unknown_reason =
+                i == 0 && g.created_ns().is_none() && matches!(kind, ProfileKind::Net | ProfileKind::Sync);
+            if i + 1 == spans.len() || end <= start || unknown_reason || !kind.matches(state) {
+                continue;
+            }
+            let stack = if kind == ProfileKind::Sched && state == GState::Created { g.creation_stack } else { s.stack };
+            let e = by_stack.entry(stack).or_default();
+            e.0 += end - start;
+            e.1 += 1;
+        }
+    }
+    let mut out: Vec<ProfileEntry> =
+        by_stack.into_iter().map(|(stack, (total_ns, count))| ProfileEntry { stack, total_ns, count }).collect();
+    out.sort_by_key(|e| (std::cmp::Reverse(e.total_ns), e.stack));
+    out
+}
+
+#[test]
+fn blocking_profiles_on_all_threads_equal_one_pass() {
+    let mut stacks = 0;
+    for rel in PARALLEL_TRACES {
+        let tl = load(rel);
+        // Every other goroutine: a selection that is not a prefix.
+        let some = tl.goroutines.iter().step_by(2).map(|g| g.id);
+        let filters = ranges(&tl).map(Filter::range).into_iter().chain([Filter::all().with_goroutines(some)]);
+        for filter in filters {
+            for kind in ProfileKind::ALL {
+                for from_first_run in [false, true] {
+                    let want = reference_profile(&tl, kind, &filter, from_first_run);
+                    stacks += want.len();
+                    for threads in POOLS {
+                        let got = on_threads(threads, || match from_first_run {
+                            false => blocking_profile(&tl, kind, &filter),
+                            true => go_tool_blocking_profile(&tl, kind, &filter),
+                        });
+                        assert_eq!(got, want, "{rel} {kind:?} {from_first_run} on {threads} threads");
+                    }
+                }
+            }
+        }
+    }
+    assert!(stacks > 500, "{stacks} stacks compared");
+}
+
+/// The off-CPU flame tree by its definition: spans in trace order, a node
+/// made the first time a path needs it.
+fn reference_offcpu_flame(tl: &Timeline, filter: &Filter, keep: impl Fn(GState) -> bool) -> FlameTree {
+    let node = |key, parent, depth| FlameNode { key, parent, depth, total: 0, self_value: 0, children: Vec::new() };
+    let mut nodes = vec![node(FlameKey::Root, 0, 0)];
+    let mut children: BTreeMap<(u32, FlameKey), u32> = BTreeMap::new();
+    let mut child = |nodes: &mut Vec<FlameNode>, parent: u32, key: FlameKey| {
+        *children.entry((parent, key)).or_insert_with(|| {
+            let depth = nodes[parent as usize].depth + 1;
+            nodes.push(node(key, parent, depth));
+            nodes.len() as u32 - 1
+        })
+    };
+    for g in tl.goroutines.iter().filter(|g| filter.includes(g.id)) {
+        for s in g.track.spans() {
+            let state = Goroutine::state(&s);
+            let Some((start, end)) = filter.range.clip(s.start_ns, s.end_ns) else { continue };
+            if !keep(state) || end <= start {
+                continue;
+            }
+            let mut n = child(&mut nodes, FlameTree::ROOT, FlameKey::State(state));
+            for f in tl.stacks.frames(s.stack).iter().rev() {
+                n = child(&mut nodes, n, FlameKey::Func(f.func));
+            }
+            nodes[n as usize].self_value += end - start;
+        }
+    }
+    for n in &mut nodes {
+        n.total = n.self_value;
+    }
+    for i in (1..nodes.len()).rev() {
+        let (parent, total) = (nodes[i].parent as usize, nodes[i].total);
+        nodes[parent].total += total;
+        nodes[parent].children.push(i as u32);
+    }
+    let mut tree = FlameTree { nodes };
+    for i in 0..tree.nodes.len() {
+        let mut kids = std::mem::take(&mut tree.nodes[i].children);
+        kids.sort_by_key(|&c| (tree.name(tl, c), tree.nodes[c as usize].key));
+        tree.nodes[i].children = kids;
+    }
+    tree
+}
+
+#[test]
+fn offcpu_flame_on_all_threads_equals_one_pass() {
+    for rel in PARALLEL_TRACES {
+        let tl = load(rel);
+        let some = tl.goroutines.iter().step_by(3).map(|g| g.id);
+        let filters = ranges(&tl).map(Filter::range).into_iter().chain([Filter::all().with_goroutines(some)]);
+        for filter in filters {
+            let keeps: [fn(GState) -> bool; 2] = [is_off_cpu, |s| s.category() != Category::Running];
+            for keep in keeps {
+                let want = reference_offcpu_flame(&tl, &filter, keep);
+                assert!(want.nodes.len() > 5, "{rel}: {} nodes", want.nodes.len());
+                for threads in POOLS {
+                    let got = on_threads(threads, || offcpu_flame(&tl, &filter, keep));
+                    assert_eq!(got, want, "{rel} {filter:?} on {threads} threads");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn idle_p_gaps_on_all_threads_equal_one_pass() {
+    let (mut compared, mut over_cap) = (0, 0);
+    let traces = ["go1.27/manyg.trace", "go1.22/manyg.trace", "go1.27/chan.trace", "go1.27/gomaxprocs.trace"];
+    for rel in traces.into_iter().chain(["go1.22/net.trace", "go1.21/sync.trace"]) {
+        let tl = load(rel);
+        // Runnable spans of positive length, one pass.
+        let runnable: Vec<(usize, timeline::Span)> = (tl.goroutines.iter().enumerate())
+            .flat_map(|(i, g)| g.track.spans().into_iter().map(move |s| (i, s)))
+            .filter(|(_, s)| s.start_ns < s.end_ns && Goroutine::state(s).category() == Category::Runnable)
+            .collect();
+        for (order, cap) in [(GapOrder::Duration, 3), (GapOrder::Waiting, 50)] {
+            let gaps = on_threads(1, || idle_proc_gaps(&tl, TimeRange::ALL, order, 30, cap));
+            compared += gaps.len();
+            for gap in &gaps {
+                // The goroutines waiting in it, in list order, and their time.
+                let mut ids: Vec<GoroutineId> = Vec::new();
+                let mut waiting_ns = 0;
+                for (i, s) in &runnable {
+                    let overlap = s.end_ns.min(gap.end_ns) - s.start_ns.max(gap.start_ns);
+                    if overlap > 0 {
+                        waiting_ns += overlap;
+                        let id = tl.goroutines[*i].id;
+                        if ids.last() != Some(&id) {
+                            ids.push(id);
+                        }
+                    }
+                }
+                assert_eq!(gap.goroutine_count, ids.len(), "{rel}: {gap:?}");
+                ids.truncate(cap);
+                assert_eq!(gap.goroutines, ids, "{rel}: {gap:?}");
+                assert_eq!(gap.waiting_ns, waiting_ns, "{rel}: {gap:?}");
+                over_cap += usize::from(gap.goroutine_count > cap);
+            }
+            for threads in POOLS {
+                let got = on_threads(threads, || idle_proc_gaps(&tl, TimeRange::ALL, order, 30, cap));
+                assert_eq!(got, gaps, "{rel} {order:?} on {threads} threads");
+            }
+        }
+    }
+    assert!(compared > 50 && over_cap > 5, "{compared} gaps, {over_cap} with goroutines left unnamed");
+}
+
+#[test]
+fn mutator_utilization_on_all_threads_is_the_same() {
+    // The change list itself is checked against one pass in
+    // `timeline::analysis::mmu`'s tests; here the series built from it.
+    let mut points = 0;
+    for rel in ["go1.27/gc.trace", "go1.22/gc.trace", "go1.27/manyg.trace"] {
+        let tl = load(rel);
+        for fl in [UtilFlags::ALL_GC, UtilFlags::ALL_GC | UtilFlags::PER_PROC, UtilFlags::ASSIST] {
+            let want = on_threads(1, || mutator_utilization(&tl, fl));
+            points += want.iter().map(Vec::len).sum::<usize>();
+            for threads in POOLS {
+                let got = on_threads(threads, || mutator_utilization(&tl, fl));
+                assert!(got == want, "{rel} {fl:?} on {threads} threads");
+            }
+        }
+    }
+    assert!(points > 300, "{points} points");
 }

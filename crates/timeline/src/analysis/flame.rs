@@ -1,6 +1,7 @@
 //! Flame graphs: stacks merged into a tree of functions weighted by CPU
 //! samples or by time spent off the CPU, and their layout in pixels.
 
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use super::Filter;
@@ -202,20 +203,60 @@ pub fn is_off_cpu(s: GState) -> bool {
 /// duration inside the filter's range, under a node per state, then the
 /// blocking stack outermost frame first.
 pub fn offcpu_flame(tl: &Timeline, filter: &Filter, keep: impl Fn(GState) -> bool) -> FlameTree {
+    // Asked once per state, so the threads share a table, not `keep`.
+    let kept = GState::ALL.map(keep);
+    let weights = tl
+        .goroutines
+        .par_iter()
+        .filter(|g| filter.includes(g.id))
+        .fold(Weights::default, |mut w, g| {
+            super::for_each_clipped(g, filter.range, |_, s, start, end| {
+                let state = Goroutine::state(s);
+                if kept.get(state as usize).copied().unwrap_or(false) && start < end {
+                    w.add((state, s.stack), end - start);
+                }
+            });
+            w
+        })
+        .reduce(Weights::default, Weights::merge);
     let mut b = Builder::new(tl);
     let mut state_nodes: [Option<u32>; GState::COUNT] = [None; GState::COUNT];
-    for g in tl.goroutines.iter().filter(|g| filter.includes(g.id)) {
-        super::for_each_clipped(g, filter.range, |_, s, start, end| {
-            let state = Goroutine::state(s);
-            if !keep(state) || end <= start {
-                return;
-            }
-            let Some(slot) = state_nodes.get_mut(state as usize) else { return };
-            let base = *slot.get_or_insert_with(|| b.child(FlameTree::ROOT, FlameKey::State(state)));
-            b.add(base, s.stack, end - start);
-        });
+    for ((state, stack), weight) in weights.order {
+        let Some(slot) = state_nodes.get_mut(state as usize) else { continue };
+        let base = *slot.get_or_insert_with(|| b.child(FlameTree::ROOT, FlameKey::State(state)));
+        b.add(base, stack, weight);
     }
     b.finish()
+}
+
+/// Off-CPU time per (state, stack), in the order each pair first appears.
+///
+/// The tree numbers its nodes in the order they are first needed, so
+/// feeding it these pairs in this order gives the nodes one pass over the
+/// spans would.
+#[derive(Default)]
+struct Weights {
+    order: Vec<((GState, StackId), i64)>,
+    index: FxHashMap<(GState, StackId), usize>,
+}
+
+impl Weights {
+    fn add(&mut self, key: (GState, StackId), weight: i64) {
+        let next = self.order.len();
+        let i = *self.index.entry(key).or_insert(next);
+        match self.order.get_mut(i) {
+            Some(e) => e.1 += weight,
+            None => self.order.push((key, weight)),
+        }
+    }
+
+    /// The pairs of `self` then those of `later` (the goroutines after).
+    fn merge(mut self, later: Weights) -> Weights {
+        for (key, weight) in later.order {
+            self.add(key, weight);
+        }
+        self
+    }
 }
 
 /// One box of a laid-out flame graph.

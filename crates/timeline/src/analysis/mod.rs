@@ -3,7 +3,10 @@
 //! utilisation and blocking profiles.
 //!
 //! Every query is a pure function of `&Timeline` and its arguments, and every
-//! list it returns is in a documented, deterministic order.
+//! list it returns is in a documented, deterministic order. The queries that
+//! read every goroutine (statistics, idle-P gaps, profiles, flame trees, the
+//! MMU's GC work) run on rayon's threads (the caller's pool, if inside one)
+//! and return the same result whatever the number of threads.
 //!
 //! | module | what |
 //! | --- | --- |

@@ -2,10 +2,11 @@
 //! computes them: for each stack, how often and for how long goroutines
 //! waited there.
 
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
-use super::Filter;
 use super::sched::runnable_stack;
+use super::{Filter, TimeRange};
 use crate::model::{Goroutine, Timeline};
 use crate::stacks::StackId;
 use crate::state::{Category, GState};
@@ -121,28 +122,55 @@ fn first_run_ns(g: &Goroutine) -> Option<i64> {
     first
 }
 
+/// Total time and count of waits per stack.
+type ByStack = FxHashMap<StackId, (i64, u64)>;
+
 fn profile(tl: &Timeline, kind: ProfileKind, filter: &Filter, from_first_run: bool) -> Vec<ProfileEntry> {
-    let mut by_stack: FxHashMap<StackId, (i64, u64)> = FxHashMap::default();
-    for g in tl.goroutines.iter().filter(|g| filter.includes(g.id)) {
-        let last = g.track.len().saturating_sub(1);
-        let runs_from = if from_first_run { first_run_ns(g) } else { None };
-        super::for_each_clipped(g, filter.range, |i, s, start, end| {
-            let state = Goroutine::state(s);
-            let unknown_reason = i == 0 && g.created_ns().is_none() && kind.needs_reason();
-            let start = runs_from.map_or(start, |t| start.max(t));
-            if i == last || end <= start || unknown_reason || !kind.matches(state) {
-                return;
-            }
-            let stack = if kind == ProfileKind::Sched { runnable_stack(g, s) } else { s.stack };
-            let e = by_stack.entry(stack).or_default();
-            e.0 += end - start;
-            e.1 += 1;
-        });
-    }
+    // Sums per stack on each thread, then added up: integer sums, so the
+    // totals do not depend on the split, and the final sort is total.
+    let by_stack = tl
+        .goroutines
+        .par_iter()
+        .filter(|g| filter.includes(g.id))
+        .fold(ByStack::default, |mut by_stack, g| {
+            add_waits(&mut by_stack, g, kind, filter.range, from_first_run);
+            by_stack
+        })
+        .reduce(ByStack::default, merge);
     let mut out: Vec<ProfileEntry> =
         by_stack.into_iter().map(|(stack, (total_ns, count))| ProfileEntry { stack, total_ns, count }).collect();
     out.sort_unstable_by_key(|e| (std::cmp::Reverse(e.total_ns), e.stack));
     out
+}
+
+/// Adds the waits of `g` that count for `kind` inside `range` (see
+/// [`blocking_profile`] and [`go_tool_blocking_profile`]).
+fn add_waits(by_stack: &mut ByStack, g: &Goroutine, kind: ProfileKind, range: TimeRange, from_first_run: bool) {
+    let last = g.track.len().saturating_sub(1);
+    let runs_from = if from_first_run { first_run_ns(g) } else { None };
+    super::for_each_clipped(g, range, |i, s, start, end| {
+        let state = Goroutine::state(s);
+        let unknown_reason = i == 0 && g.created_ns().is_none() && kind.needs_reason();
+        let start = runs_from.map_or(start, |t| start.max(t));
+        if i == last || end <= start || unknown_reason || !kind.matches(state) {
+            return;
+        }
+        let stack = if kind == ProfileKind::Sched { runnable_stack(g, s) } else { s.stack };
+        let e = by_stack.entry(stack).or_default();
+        e.0 += end - start;
+        e.1 += 1;
+    });
+}
+
+/// Adds the smaller map's sums into the larger's.
+fn merge(a: ByStack, b: ByStack) -> ByStack {
+    let (mut big, small) = if a.len() >= b.len() { (a, b) } else { (b, a) };
+    for (stack, (total_ns, count)) in small {
+        let e = big.entry(stack).or_default();
+        e.0 += total_ns;
+        e.1 += count;
+    }
+    big
 }
 
 #[cfg(test)]

@@ -221,32 +221,51 @@ fn is_runnable(s: u8) -> bool {
 /// Goroutine changes, compactly: the time after `base` shifted left by one,
 /// plus 1 for a start (so ends sort first at equal times).
 fn goroutine_keys(tl: &Timeline, base: i64) -> Vec<u64> {
-    let mut keys = Vec::new();
-    for g in &tl.goroutines {
-        for_each_run(&g.track, is_runnable, |s, e| {
-            let key = |t: i64| u64::try_from(t.saturating_sub(base)).unwrap_or(0) << 1;
-            keys.push(key(s) | 1);
-            keys.push(key(e));
+    let key = |t: i64| u64::try_from(t.saturating_sub(base)).unwrap_or(0) << 1;
+    // Collected on all threads in any order: the sort decides it.
+    let mut keys = tl
+        .goroutines
+        .par_iter()
+        .fold(Vec::new, |mut keys, g| {
+            for_each_run(&g.track, is_runnable, |s, e| {
+                keys.push(key(s) | 1);
+                keys.push(key(e));
+            });
+            keys
+        })
+        .reduce(Vec::new, |a, b| {
+            let (mut big, mut small) = if a.len() >= b.len() { (a, b) } else { (b, a) };
+            big.append(&mut small);
+            big
         });
-    }
-    keys.sort_unstable();
+    keys.par_sort_unstable();
     keys
 }
 
 /// P, pause and GOMAXPROCS changes, sorted.
 fn other_events(tl: &Timeline) -> Vec<Ev> {
-    let mut ev = Vec::new();
-    for (i, p) in tl.procs.iter().enumerate() {
-        let arg = i as u32;
-        for_each_run(
-            &p.track,
-            |s| s != PState::Idle as u8,
-            |s, e| {
-                ev.push(Ev { t: s, change: Change::ProcStart, arg });
-                ev.push(Ev { t: e, change: Change::ProcEnd, arg });
-            },
-        );
-    }
+    // The Ps' busy runs on all threads, in any order: an event is all its
+    // fields, so the sort decides the order.
+    let mut ev = tl
+        .procs
+        .par_iter()
+        .enumerate()
+        .fold(Vec::new, |mut ev, (i, p)| {
+            let arg = i as u32;
+            for_each_run(
+                &p.track,
+                |s| s != PState::Idle as u8,
+                |s, e| {
+                    ev.push(Ev { t: s, change: Change::ProcStart, arg });
+                    ev.push(Ev { t: e, change: Change::ProcEnd, arg });
+                },
+            );
+            ev
+        })
+        .reduce(Vec::new, |mut a, mut b| {
+            a.append(&mut b);
+            a
+        });
     for r in tl.stw.iter().filter(|r| r.start_ns < r.end_ns) {
         ev.push(Ev { t: r.start_ns, change: Change::StwStart, arg: 0 });
         ev.push(Ev { t: r.end_ns, change: Change::StwEnd, arg: 0 });
@@ -255,7 +274,7 @@ fn other_events(tl: &Timeline) -> Vec<Ev> {
     for (t, v) in c.iter() {
         ev.push(Ev { t, change: Change::Gomaxprocs, arg: v.clamp(0, i64::from(u32::MAX)) as u32 });
     }
-    ev.sort_unstable();
+    ev.par_sort_unstable();
     ev
 }
 
@@ -383,7 +402,8 @@ pub fn idle_proc_gaps(
     if limit == 0 {
         return Vec::new();
     }
-    let base = tl.goroutines.iter().filter_map(|g| g.track.start_ns()).min().unwrap_or(tl.start_ns).min(tl.start_ns);
+    let first = tl.goroutines.par_iter().filter_map(|g| g.track.start_ns()).min();
+    let base = first.unwrap_or(tl.start_ns).min(tl.start_ns);
     let keys = goroutine_keys(tl, base);
     let events = other_events(tl);
     let mut gaps = Vec::new();
@@ -425,15 +445,49 @@ fn name_goroutines(tl: &Timeline, gaps: &mut [IdleGap], cap: usize) {
     by_start.sort_by_key(|&i| gaps.get(i).map(|g| g.start_ns));
     let bounds: Vec<(i64, i64)> =
         by_start.iter().filter_map(|&i| gaps.get(i)).map(|g| (g.start_ns, g.end_ns)).collect();
-    // Per gap (in start order): the goroutine last added, to count each once.
-    let mut last: Vec<Option<usize>> = vec![None; bounds.len()];
-    let mut found: Vec<(Vec<GoroutineId>, usize)> = vec![(Vec::new(), 0); bounds.len()];
-    for (gi, g) in tl.goroutines.iter().enumerate() {
+    // Each thread names the goroutines of a stretch of the list; the
+    // stretches merge in list order, so the first `cap` stay the first.
+    let found = tl
+        .goroutines
+        .par_iter()
+        .enumerate()
+        .fold(
+            || Named::new(bounds.len()),
+            |mut named, (gi, g)| {
+                named.add(&bounds, gi, g, cap);
+                named
+            },
+        )
+        .reduce(|| Named::new(bounds.len()), |a, b| a.merge(b, cap));
+    for (&gi, (ids, n)) in by_start.iter().zip(found.found) {
+        if let Some(gap) = gaps.get_mut(gi) {
+            gap.goroutines = ids;
+            gap.goroutine_count = n;
+        }
+    }
+}
+
+/// The goroutines waiting in each gap (in start order) among some of the
+/// goroutines: the first `cap`, and how many.
+struct Named {
+    /// Per gap: the goroutine last added, to count each once.
+    last: Vec<Option<usize>>,
+    found: Vec<(Vec<GoroutineId>, usize)>,
+}
+
+impl Named {
+    fn new(gaps: usize) -> Named {
+        Named { last: vec![None; gaps], found: vec![(Vec::new(), 0); gaps] }
+    }
+
+    /// Adds goroutine `g`, at index `gi`, to the gaps its runnable runs
+    /// overlap (`bounds`: the gaps sorted by start, disjoint).
+    fn add(&mut self, bounds: &[(i64, i64)], gi: usize, g: &Goroutine, cap: usize) {
         for_each_run(&g.track, is_runnable, |s, e| {
             let first = bounds.partition_point(|&(_, end)| end <= s);
             for k in first..bounds.len() {
                 let (Some(&(start, _)), Some(seen), Some((ids, n))) =
-                    (bounds.get(k), last.get_mut(k), found.get_mut(k))
+                    (bounds.get(k), self.last.get_mut(k), self.found.get_mut(k))
                 else {
                     break;
                 };
@@ -450,11 +504,14 @@ fn name_goroutines(tl: &Timeline, gaps: &mut [IdleGap], cap: usize) {
             }
         });
     }
-    for (&gi, (ids, n)) in by_start.iter().zip(found) {
-        if let Some(gap) = gaps.get_mut(gi) {
-            gap.goroutines = ids;
-            gap.goroutine_count = n;
+
+    /// `self` followed by `later`, which saw the goroutines after.
+    fn merge(mut self, later: Named, cap: usize) -> Named {
+        for ((ids, n), (more, m)) in self.found.iter_mut().zip(later.found) {
+            ids.extend(more.into_iter().take(cap.saturating_sub(ids.len())));
+            *n += m;
         }
+        self
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use rayon::prelude::*;
 use trace_core::GoroutineId;
 
 use super::{TimeRange, for_each_clipped};
@@ -121,23 +122,61 @@ impl Durations {
         any
     }
 
+    /// Moves `other`'s durations in (their order does not matter: [`take`]
+    /// sorts them).
+    ///
+    /// [`take`]: Durations::take
+    fn append(&mut self, mut other: Durations) {
+        for (mine, theirs) in self.by_state.iter_mut().zip(&mut other.by_state) {
+            if mine.is_empty() {
+                std::mem::swap(mine, theirs);
+            } else {
+                mine.append(theirs);
+            }
+        }
+    }
+
     /// The statistics so far; empties the collection (keeping its memory).
     fn take(&mut self) -> StateStats {
+        self.take_with(|v| v.sort_unstable())
+    }
+
+    /// [`take`](Durations::take), sorting on all threads: for the large
+    /// collections of whole start functions.
+    fn take_par(&mut self) -> StateStats {
+        self.take_with(|v| v.par_sort_unstable())
+    }
+
+    /// [`take`](Durations::take) with a given sort (any sort gives the same
+    /// order: equal durations are indistinguishable).
+    fn take_with(&mut self, sort: impl Fn(&mut [i64])) -> StateStats {
         let mut out = StateStats::default();
         for (state, v) in GState::ALL.iter().zip(&mut self.by_state) {
-            v.sort_unstable();
+            sort(v);
             if let Some(d) = DurationStats::from_sorted(v) {
                 out.states.push((*state, d));
             }
         }
         let mut all = Vec::new();
         for c in CATEGORIES {
-            all.clear();
-            for (_, v) in GState::ALL.iter().zip(&self.by_state).filter(|(s, _)| s.category() == c) {
-                all.extend_from_slice(v);
-            }
-            all.sort_unstable();
-            if let Some(d) = DurationStats::from_sorted(&all) {
+            let mut with_spans =
+                GState::ALL.iter().zip(&self.by_state).filter(|(s, v)| s.category() == c && !v.is_empty());
+            let d = match (with_spans.next(), with_spans.next()) {
+                (None, _) => None,
+                // One state: its sorted durations are the category's.
+                (Some((s, _)), None) => out.state(*s).copied(),
+                (Some((_, a)), Some((_, b))) => {
+                    all.clear();
+                    all.extend_from_slice(a);
+                    all.extend_from_slice(b);
+                    for (_, v) in with_spans {
+                        all.extend_from_slice(v);
+                    }
+                    sort(&mut all);
+                    DurationStats::from_sorted(&all)
+                }
+            };
+            if let Some(d) = d {
                 out.categories.push((c, d));
             }
         }
@@ -166,14 +205,13 @@ pub struct GoroutineStats {
 
 /// Statistics of every goroutine with a span inside `range`, by goroutine ID.
 pub fn all_goroutine_stats(tl: &Timeline, range: TimeRange) -> Vec<GoroutineStats> {
-    let mut d = Durations::default();
-    let mut out = Vec::new();
-    for g in &tl.goroutines {
-        if d.add(g, range) {
-            out.push(GoroutineStats { g: g.id, stats: d.take() });
-        }
-    }
-    out
+    // Each goroutine's statistics are its own, so they are computed on all
+    // threads (one collection reused per thread); `collect` keeps the order.
+    tl.goroutines
+        .par_iter()
+        .map_init(Durations::default, |d, g| d.add(g, range).then(|| GoroutineStats { g: g.id, stats: d.take() }))
+        .flatten_iter()
+        .collect()
 }
 
 /// The statistics of all goroutines started in one function, together.
@@ -187,20 +225,39 @@ pub struct FunctionStats {
     pub stats: StateStats,
 }
 
+/// Per start function (by name, then ID): how many goroutines had a span in
+/// the range, and their durations.
+type ByFn<'t> = BTreeMap<(&'t str, StrId), (usize, Durations)>;
+
 /// Statistics per start function, over the goroutines with a span inside
 /// `range`, sorted by function name.
 pub fn start_fn_stats(tl: &Timeline, range: TimeRange) -> Vec<FunctionStats> {
-    let mut by_fn: BTreeMap<(&str, StrId), (usize, Durations)> = BTreeMap::new();
-    for g in &tl.goroutines {
-        let entry = by_fn.entry((tl.strings.get(g.start_fn), g.start_fn)).or_default();
-        if entry.1.add(g, range) {
-            entry.0 += 1;
+    // Each thread collects the durations per function of its goroutines;
+    // merged, they are the durations one pass collects, in another order,
+    // which sorting removes.
+    let pieces: Vec<ByFn<'_>> = tl
+        .goroutines
+        .par_iter()
+        .fold(ByFn::new, |mut by_fn, g| {
+            let entry = by_fn.entry((tl.strings.get(g.start_fn), g.start_fn)).or_default();
+            if entry.1.add(g, range) {
+                entry.0 += 1;
+            }
+            by_fn
+        })
+        .collect();
+    let mut by_fn = ByFn::new();
+    for piece in pieces {
+        for (key, (n, d)) in piece {
+            let entry = by_fn.entry(key).or_default();
+            entry.0 += n;
+            entry.1.append(d);
         }
     }
     by_fn
-        .into_iter()
+        .into_par_iter()
         .filter(|(_, (n, _))| *n > 0)
-        .map(|((_, start_fn), (goroutines, mut d))| FunctionStats { start_fn, goroutines, stats: d.take() })
+        .map(|((_, start_fn), (goroutines, mut d))| FunctionStats { start_fn, goroutines, stats: d.take_par() })
         .collect()
 }
 
