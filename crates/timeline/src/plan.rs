@@ -183,7 +183,7 @@ fn plan_blocks(blocks: &Blocks<'_, '_>, view: View, min_px: f32, out: &mut Vec<P
             continue;
         }
         let mut k = 0u32;
-        blocks.for_each_in_block(this, |s| {
+        blocks.for_each_in_block_until(this, view.end_ns, |s| {
             let index = first_index + k;
             k += 1;
             if s.end_ns <= view.start_ns || s.start_ns >= view.end_ns {

@@ -446,9 +446,13 @@ impl<'a> View<'a> {
     }
 
     fn for_each_in_block(&self, i: usize, f: impl FnMut(Span)) {
+        self.for_each_in_block_until(i, i64::MAX, f);
+    }
+
+    fn for_each_in_block_until(&self, i: usize, until_ns: i64, f: impl FnMut(Span)) {
         let Some(h) = self.block(i) else { return };
         let end = self.block(i + 1).map(|n| n.byte_start as usize);
-        self.with_span_bytes(h.byte_start as usize, end, |b| decode_spans(b, &h, f));
+        self.with_span_bytes(h.byte_start as usize, end, |b| decode_spans_until(b, &h, until_ns, f));
     }
 
     fn decode_block(&self, i: usize, out: &mut Vec<Span>) {
@@ -496,6 +500,12 @@ impl Blocks<'_, '_> {
     /// Calls `f` with every span of block `i`, in order.
     pub fn for_each_in_block(&self, i: usize, f: impl FnMut(Span)) {
         self.view.for_each_in_block(i, f);
+    }
+
+    /// Calls `f` with the spans of block `i` that start before `until_ns`,
+    /// in order: a view ending inside a block decodes only what it shows.
+    pub fn for_each_in_block_until(&self, i: usize, until_ns: i64, f: impl FnMut(Span)) {
+        self.view.for_each_in_block_until(i, until_ns, f);
     }
 
     /// Summaries of every [`crate::group::GROUP_BLOCKS`] blocks, in order
@@ -1176,7 +1186,13 @@ fn close_block(t: &mut Store, stats: &BlockStats) {
 }
 
 /// Decodes the spans of block `h` from its bytes.
-fn decode_spans(mut bytes: &[u8], h: &BlockHeader, mut f: impl FnMut(Span)) {
+fn decode_spans(bytes: &[u8], h: &BlockHeader, f: impl FnMut(Span)) {
+    decode_spans_until(bytes, h, i64::MAX, f);
+}
+
+/// [`decode_spans`], stopping at the first span that starts at or after
+/// `until_ns` (which is not passed to `f`).
+fn decode_spans_until(mut bytes: &[u8], h: &BlockHeader, until_ns: i64, mut f: impl FnMut(Span)) {
     let mut t = h.start_ns;
     let mut prev: Option<Span> = None;
     for k in 0..h.count as usize {
@@ -1191,6 +1207,9 @@ fn decode_spans(mut bytes: &[u8], h: &BlockHeader, mut f: impl FnMut(Span)) {
         if let Some(mut p) = prev.take() {
             p.end_ns = t;
             f(p);
+        }
+        if t >= until_ns {
+            return;
         }
         prev = Some(Span { start_ns: t, end_ns: h.end_ns, state: flags & STATE_MASK, stack: StackId(stack), a, b });
     }
@@ -1340,6 +1359,32 @@ mod tests {
     fn push_all(b: &mut TrackBuilder, spans: &[(i64, u8, u32)]) {
         for &(t, state, stack) in spans {
             b.push(t, state, StackId(stack), t % 3 - 1, -1);
+        }
+    }
+
+    #[test]
+    fn a_block_read_until_a_time_gives_the_spans_starting_before_it() {
+        let spans = random_spans(3 * BLOCK_SPANS + 17, 9);
+        let mut b = TrackBuilder::default();
+        push_all(&mut b, &spans);
+        let owned = b.finish(spans.last().map_or(0, |s| s.0 + 10));
+        let stored = owned.clone().into_store(&PagedBytes::new());
+        for t in [&owned, &stored] {
+            t.with_blocks(|blocks| {
+                assert!(blocks.count() >= 3);
+                for i in 0..blocks.count() {
+                    let mut whole = Vec::new();
+                    blocks.for_each_in_block(i, |s| whole.push(s));
+                    let times = whole.iter().map(|s| s.start_ns);
+                    let cuts = [i64::MIN, whole[0].start_ns, whole[whole.len() / 2].start_ns + 1, i64::MAX];
+                    for until in times.clone().step_by(37).chain(cuts) {
+                        let mut got = Vec::new();
+                        blocks.for_each_in_block_until(i, until, |s| got.push(s));
+                        let want: Vec<Span> = whole.iter().copied().filter(|s| s.start_ns < until).collect();
+                        assert_eq!(got, want, "block {i} until {until}");
+                    }
+                }
+            });
         }
     }
 
