@@ -36,10 +36,28 @@ pub struct PagedBytes {
     inner: Mutex<Inner>,
 }
 
+/// Where a compressed page lies: slab, offset and length.
+#[derive(Clone, Copy, Debug)]
+struct PageAt {
+    slab: u32,
+    offset: u32,
+    len: u32,
+}
+
+/// Compressed pages are packed one after another into slabs of this size
+/// rather than each allocated on its own: a store then holds a few large
+/// allocations, which do not pin the allocator's small pages the way tens
+/// of thousands of 10 KB ones interleaved with the build's scratch did.
+const SLAB_BYTES: usize = 512 * 1024;
+
 #[derive(Debug, Default)]
 struct Inner {
-    /// Compressed pages, tagged [`RAW`] or [`ZSTD`].
-    pages: Vec<Arc<[u8]>>,
+    /// Compressed pages, tagged [`RAW`] or [`ZSTD`], by where they lie.
+    pages: Vec<PageAt>,
+    /// Full slabs of compressed pages.
+    slabs: Vec<Arc<Vec<u8>>>,
+    /// The slab being filled (slab number `slabs.len()`).
+    slab: Vec<u8>,
     /// The logical offset of each page's first byte.
     starts: Vec<u64>,
     /// Bytes appended after the last page.
@@ -115,6 +133,13 @@ impl PagedBytes {
         let mut me = self.lock();
         seal(&mut me);
         me.open = Vec::new();
+        // The slab being filled becomes a full one (trimmed of the room it
+        // reserved), so readers share it instead of copying from it.
+        if !me.slab.is_empty() {
+            let mut last = std::mem::take(&mut me.slab);
+            last.shrink_to_fit();
+            me.slabs.push(Arc::new(last));
+        }
     }
 
     /// Logical length.
@@ -183,11 +208,16 @@ impl PagedBytes {
                 }
                 return me.cache.first().map(|(_, page)| (start, page.clone()));
             }
-            (i, (start, me.pages.get(i)?.clone(), me.page_len(i)))
+            (i, (start, me.packed(i)?, me.page_len(i)))
         };
         // Decompress without the lock: other readers need not wait.
         let (start, packed, len) = packed;
-        let page = Arc::new(unpack(&packed, len));
+        let page = Arc::new(match &packed {
+            Packed::Shared(slab, at) => {
+                unpack(slab.get(at.offset as usize..(at.offset + at.len) as usize).unwrap_or_default(), len)
+            }
+            Packed::Copied(bytes) => unpack(bytes, len),
+        });
         let mut me = self.lock();
         me.cache.insert(0, (i, page.clone()));
         me.cache.truncate(CACHED_PAGES);
@@ -198,7 +228,8 @@ impl PagedBytes {
     /// cached pages.
     pub fn heap_bytes(&self) -> usize {
         let me = self.lock();
-        me.packed_bytes + me.open.capacity() + me.cache.iter().map(|(_, p)| p.len()).sum::<usize>()
+        let slabs = me.slabs.iter().map(|s| s.capacity()).sum::<usize>() + me.slab.capacity();
+        slabs + me.open.capacity() + me.cache.iter().map(|(_, p)| p.len()).sum::<usize>()
     }
 
     /// The heap bytes `len` logical bytes take, on average (for counting
@@ -206,6 +237,42 @@ impl PagedBytes {
     pub fn heap_bytes_for(&self, len: usize) -> usize {
         let total = self.len();
         if total == 0 { 0 } else { (len as u128 * self.heap_bytes() as u128 / u128::from(total)) as usize }
+    }
+}
+
+/// A compressed page's bytes, to decompress without the lock.
+enum Packed {
+    /// In a full slab.
+    Shared(Arc<Vec<u8>>, PageAt),
+    /// Copied from the slab being filled.
+    Copied(Vec<u8>),
+}
+
+impl Inner {
+    /// Compressed page `i`.
+    fn packed(&self, i: usize) -> Option<Packed> {
+        let at = *self.pages.get(i)?;
+        match self.slabs.get(at.slab as usize) {
+            Some(slab) => Some(Packed::Shared(slab.clone(), at)),
+            None => {
+                let bytes = self.slab.get(at.offset as usize..(at.offset + at.len) as usize)?;
+                Some(Packed::Copied(bytes.to_vec()))
+            }
+        }
+    }
+
+    /// Appends a compressed page to the slabs.
+    fn push_page(&mut self, page: &[u8]) {
+        if !self.slab.is_empty() && self.slab.len() + page.len() > SLAB_BYTES {
+            let full = std::mem::take(&mut self.slab);
+            self.slabs.push(Arc::new(full));
+        }
+        if self.slab.capacity() == 0 {
+            self.slab.reserve_exact(SLAB_BYTES.max(page.len()));
+        }
+        let at = PageAt { slab: self.slabs.len() as u32, offset: self.slab.len() as u32, len: page.len() as u32 };
+        self.slab.extend_from_slice(page);
+        self.pages.push(at);
     }
 }
 
@@ -218,7 +285,7 @@ fn seal(me: &mut Inner) {
     let page = pack(&me.open);
     me.packed_bytes += page.len();
     me.last_len = me.open.len();
-    me.pages.push(page.into());
+    me.push_page(&page);
     me.starts.push(start);
     me.open.clear();
 }
@@ -311,6 +378,40 @@ mod tests {
         // Packed smaller than the bytes (the sample repeats a lot).
         let packed = store.lock().packed_bytes;
         assert!(packed < all.len() / 2, "{packed} of {}", all.len());
+    }
+
+    #[test]
+    fn pages_fill_several_slabs_and_read_back_before_and_after_sealing() {
+        // Bytes that do not compress: every page is stored as is, so 2 MB
+        // fill several slabs.
+        let mut x = 7u64;
+        let all: Vec<u8> = (0..2_000_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        let store = PagedBytes::new();
+        let pieces: Vec<(u64, usize)> = all.chunks(50_000).map(|c| (store.append(c), c.len())).collect();
+        let check = |store: &PagedBytes| {
+            for &(at, len) in &pieces {
+                let want = &all[at as usize..at as usize + len];
+                assert_eq!(store.read(at, len, <[u8]>::to_vec), want, "piece at {at}");
+            }
+        };
+        // Pages in the slab being filled are copied out, the others shared.
+        check(&store);
+        assert!(store.lock().slabs.len() >= 3, "{} full slabs", store.lock().slabs.len());
+        store.seal();
+        assert!(store.lock().slab.is_empty());
+        check(&store);
+        // More after sealing starts a new slab.
+        let at = store.append(b"after");
+        store.seal();
+        assert_eq!(store.read(at, 5, <[u8]>::to_vec), b"after");
+        check(&store);
     }
 
     #[test]
