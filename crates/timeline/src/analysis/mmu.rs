@@ -152,8 +152,8 @@ fn changes(tl: &Timeline, flags: UtilFlags) -> Changes {
 }
 
 /// The lists of a fold, joined in input order.
-fn in_order(pieces: impl ParallelIterator<Item = Changes>) -> Changes {
-    pieces.reduce(Changes::new, |mut a, mut b| {
+fn in_order<T: Send>(pieces: impl ParallelIterator<Item = Vec<T>>) -> Vec<T> {
+    pieces.reduce(Vec::new, |mut a, mut b| {
         a.append(&mut b);
         a
     })
@@ -167,16 +167,10 @@ fn gc_work_changes(tl: &Timeline, flags: UtilFlags) -> Changes {
     // `gc_work` order); the index puts the changes back in that order.
     let mut ranges: Vec<(usize, &RangeSpan)> = tl.gc_work.iter().enumerate().collect();
     ranges.par_sort_unstable_by_key(|&(i, r)| (r.kind == RangeKind::MarkAssist, r.scope, r.start_ns, i));
-    let mut found = ranges
-        .par_iter()
-        .fold(Vec::new, |mut out, &(i, r)| {
-            range_changes(tl, flags, r, &mut |t, c| out.push((t, i, c)));
-            out
-        })
-        .reduce(Vec::new, |mut a, mut b| {
-            a.append(&mut b);
-            a
-        });
+    let mut found = in_order(ranges.par_iter().fold(Vec::new, |mut out, &(i, r)| {
+        range_changes(tl, flags, r, &mut |t, c| out.push((t, i, c)));
+        out
+    }));
     // Stable: one range's changes at the same time stay in the order found.
     found.par_sort_by_key(|&(t, i, _)| (t, i));
     found.into_iter().map(|(t, _, c)| (t, c)).collect()
