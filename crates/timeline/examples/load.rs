@@ -3,7 +3,10 @@
 //! then builds the thread tracks too, as the viewer does on demand;
 //! `--scan`: times reading every goroutine's spans; `--analyses`: times the
 //! full-range analysis queries; `--checksum`: a digest of every span, to
-//! compare two builds).
+//! compare two builds; `--rss-trace`: prints phase, bytes merged and
+//! anonymous RSS every 50 ms of the build, to find where the peak is;
+//! `--drop`: the live bytes of each part of the timeline; `SEQ=1` in the
+//! environment builds on one thread).
 fn rss_kb(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .unwrap_or_default()
@@ -13,7 +16,33 @@ fn rss_kb(field: &str) -> u64 {
         .unwrap_or(0)
 }
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: Counting = Counting;
+
+/// Bytes allocated and not yet freed, for `--rss-trace`.
+static LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// mimalloc, counting the live bytes.
+struct Counting;
+
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: std::alloc::Layout) -> *mut u8 {
+        LIVE.fetch_add(l.size(), std::sync::atomic::Ordering::Relaxed);
+        unsafe { mimalloc::MiMalloc.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: std::alloc::Layout) {
+        LIVE.fetch_sub(l.size(), std::sync::atomic::Ordering::Relaxed);
+        unsafe { mimalloc::MiMalloc.dealloc(p, l) }
+    }
+    unsafe fn alloc_zeroed(&self, l: std::alloc::Layout) -> *mut u8 {
+        LIVE.fetch_add(l.size(), std::sync::atomic::Ordering::Relaxed);
+        unsafe { mimalloc::MiMalloc.alloc_zeroed(l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: std::alloc::Layout, new: usize) -> *mut u8 {
+        LIVE.fetch_add(new, std::sync::atomic::Ordering::Relaxed);
+        LIVE.fetch_sub(l.size(), std::sync::atomic::Ordering::Relaxed);
+        unsafe { mimalloc::MiMalloc.realloc(p, l, new) }
+    }
+}
 
 /// Samples anonymous RSS every 5 ms and keeps the peak (the mapped trace's
 /// pages are file-backed and not counted).
@@ -29,6 +58,34 @@ fn peak_anon_sampler() -> std::sync::Arc<std::sync::atomic::AtomicU64> {
     peak
 }
 
+/// Prints time, phase, bytes merged and anonymous RSS every 50 ms until
+/// the returned guard is dropped.
+fn rss_trace(progress: std::sync::Arc<timeline::Progress>, t0: std::time::Instant) -> impl Drop {
+    struct Stop(std::sync::Arc<std::sync::atomic::AtomicBool>);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let s = stop.clone();
+    std::thread::spawn(move || {
+        while !s.load(std::sync::atomic::Ordering::Relaxed) {
+            let (done, total) = progress.bytes();
+            eprintln!(
+                "rss {:7.2}s {:<10} {:5.1}% {:6} MiB, live {:6} MiB",
+                t0.elapsed().as_secs_f64(),
+                progress.phase().name(),
+                done as f64 * 100.0 / total.max(1) as f64,
+                rss_kb("RssAnon:") / 1024,
+                LIVE.load(std::sync::atomic::Ordering::Relaxed) >> 20
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    });
+    Stop(stop)
+}
+
 /// As the `gotv` binary does (see its `alloc` module).
 fn return_freed_memory_at_once() {
     // SAFETY: sets mimalloc's integer option 15, `mi_option_purge_delay`.
@@ -42,8 +99,12 @@ fn main() {
     let f = std::fs::File::open(&path).unwrap();
     let bytes = unsafe { memmap2::Mmap::map(&f) }.unwrap();
     let t0 = std::time::Instant::now();
-    let tl = timeline::build(&bytes, &timeline::Progress::default()).unwrap();
+    let progress = std::sync::Arc::new(timeline::Progress::default());
+    let tracing = std::env::args().any(|a| a == "--rss-trace").then(|| rss_trace(progress.clone(), t0));
+    let mode = if std::env::var_os("SEQ").is_some() { timeline::Mode::Sequential } else { timeline::Mode::Parallel };
+    let tl = timeline::build_with(&bytes, &progress, mode).unwrap();
     let dt = t0.elapsed();
+    drop(tracing);
     println!(
         "{path}: {} gens, {} MB in {:.2}s ({:.0} MB/s); {} events, {} goroutines, {} spans; heap_bytes {} MB; RssAnon {} MB, peak RssAnon {} MB, VmHWM {} MB; err {:?}",
         tl.generations,
@@ -81,6 +142,10 @@ fn main() {
         mb(tl.stacks.heap_bytes()),
         mb(tl.strings.heap_bytes())
     );
+    if std::env::args().any(|a| a == "--drop") {
+        live_by_part(tl);
+        return;
+    }
     if std::env::args().any(|a| a == "--scan") {
         // What a query reading every goroutine's track costs, twice (the
         // second time with the stores' caches as the first left them).
@@ -160,6 +225,35 @@ fn main() {
 
 /// Times each full-range analysis query once, printing a count from its
 /// result so the work cannot be skipped.
+/// Drops the timeline a part at a time, printing the live bytes left:
+/// what each part really holds, allocator rounding included.
+fn live_by_part(mut tl: timeline::Timeline) {
+    let live = || LIVE.load(std::sync::atomic::Ordering::Relaxed) >> 20;
+    eprintln!("live {} MiB, heap_bytes {} MiB", live(), tl.heap_bytes() >> 20);
+    eprintln!(
+        "{} gc, {} stw, {} gc work ({} B packed), {} regions, {} logs, {} samples",
+        tl.gc.len(),
+        tl.stw.len(),
+        tl.gc_work.len(),
+        tl.gc_work.heap_bytes(),
+        tl.regions.len(),
+        tl.logs.len(),
+        tl.cpu_samples.len()
+    );
+    drop(std::mem::take(&mut tl.procs));
+    eprintln!("without P tracks: {} MiB", live());
+    drop(std::mem::take(&mut tl.counters));
+    eprintln!("without counters: {} MiB", live());
+    let mut gs = std::mem::take(&mut tl.goroutines);
+    let tracks: Vec<_> = gs.iter_mut().map(|g| std::mem::take(&mut g.track)).collect();
+    drop(gs);
+    eprintln!("without goroutine records: {} MiB", live());
+    drop(tracks);
+    eprintln!("without goroutine tracks: {} MiB", live());
+    drop(tl);
+    eprintln!("without the rest: {} MiB", live());
+}
+
 fn analyses(tl: &timeline::Timeline) {
     use timeline::analysis::{self as a, Filter, GapOrder, ProfileKind, TimeRange, UtilFlags};
     let time = |name: &str, f: &dyn Fn() -> usize| {

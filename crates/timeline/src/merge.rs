@@ -9,6 +9,7 @@ use crate::model::{
 };
 use crate::paged::PagedBytes;
 use crate::part::{Edge, GSeg, GenPart, MetricKind, PiecePool, Retime, SHARDS, Seg, StackMap, UserKind};
+use crate::ranges::RangeList;
 use crate::shard::Shard;
 use crate::stacks::{Frame, StackId, StackTree};
 use crate::state::{MState, PState};
@@ -49,8 +50,11 @@ pub(crate) struct Merger {
     counts: [i64; 4],
     counters: Counters,
     open_ranges: FxHashMap<(RangeKind, i64), (i64, StrId)>,
-    /// Range ends seen with no begin: their start is the trace start.
+    /// GC cycles and pauses that ended (with no begin seen: from `i64::MIN`,
+    /// the trace start once known).
     ranges: Vec<RangeSpan>,
+    /// Sweeps and mark assists that ended, packed: there are millions.
+    gc_work: RangeList,
     tasks: FxHashMap<u64, Task>,
     open_regions: FxHashMap<i64, Vec<Region>>,
     regions: Vec<Region>,
@@ -81,6 +85,7 @@ impl Merger {
             counters: Counters::default(),
             open_ranges: FxHashMap::default(),
             ranges: Vec::new(),
+            gc_work: RangeList::new(),
             tasks: FxHashMap::default(),
             open_regions: FxHashMap::default(),
             regions: Vec::new(),
@@ -237,7 +242,14 @@ impl Merger {
                         Some(open) => open,
                         None => (i64::MIN, self.strings.intern(r.reason)),
                     };
-                    self.ranges.push(RangeSpan { kind: r.kind, start_ns, end_ns: t, reason, scope: r.scope });
+                    let range = RangeSpan { kind: r.kind, start_ns, end_ns: t, reason, scope: r.scope };
+                    if matches!(r.kind, RangeKind::Sweep | RangeKind::MarkAssist) {
+                        // The first part with events set the trace start.
+                        let trace_start = self.start_ns.unwrap_or(i64::MIN);
+                        self.gc_work.push(RangeSpan { start_ns: start_ns.max(trace_start), ..range });
+                    } else {
+                        self.ranges.push(range);
+                    }
                 }
             }
         }
@@ -392,15 +404,17 @@ impl Merger {
         let mut ranges = std::mem::take(&mut self.ranges);
         let mut open: Vec<_> = self.open_ranges.drain().collect();
         open.sort_by_key(|&((k, s), (t, _))| (t, k, s));
+        let mut gc_work = std::mem::take(&mut self.gc_work);
         for ((kind, scope), (start, reason)) in open {
-            ranges.push(RangeSpan { kind, start_ns: start, end_ns, reason, scope });
+            let r = RangeSpan { kind, start_ns: start.max(start_ns), end_ns, reason, scope };
+            if matches!(kind, RangeKind::Sweep | RangeKind::MarkAssist) { gc_work.push(r) } else { ranges.push(r) }
         }
+        gc_work.shrink_to_fit();
         for r in &mut ranges {
             r.start_ns = r.start_ns.max(start_ns);
         }
         ranges.sort_by_key(|r| (r.start_ns, r.end_ns, r.kind, r.scope));
-        let (gc, rest): (Vec<_>, Vec<_>) = ranges.into_iter().partition(|r| r.kind == RangeKind::GcMark);
-        let (stw, gc_work): (Vec<_>, Vec<_>) = rest.into_iter().partition(|r| r.kind == RangeKind::Stw);
+        let (gc, stw): (Vec<_>, Vec<_>) = ranges.into_iter().partition(|r| r.kind == RangeKind::GcMark);
 
         let mut regions = std::mem::take(&mut self.regions);
         for (_, open) in self.open_regions.drain() {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use trace_core::{GoroutineId, ProcId, ThreadId};
 
 use crate::counter::Counter;
+use crate::ranges::RangeList;
 use crate::stacks::{StackId, StackTree};
 use crate::state::GState;
 use crate::strings::{StrId, Strings};
@@ -235,8 +236,9 @@ pub struct Timeline {
     pub gc: Vec<RangeSpan>,
     /// STW pauses, in time order.
     pub stw: Vec<RangeSpan>,
-    /// Sweeps and mark assists, in start order.
-    pub gc_work: Vec<RangeSpan>,
+    /// Sweeps and mark assists, in the order they ended (packed: a busy
+    /// trace has millions).
+    pub gc_work: RangeList,
     /// Counters.
     pub counters: Counters,
     /// Tasks sorted by ID.
@@ -337,6 +339,8 @@ impl Timeline {
             + counters
             + self.stacks.heap_bytes()
             + self.strings.heap_bytes()
+            + self.gc_work.heap_bytes()
+            + (self.gc.len() + self.stw.len()) * std::mem::size_of::<RangeSpan>()
             + self.regions.len() * std::mem::size_of::<Region>()
             + self.logs.len() * std::mem::size_of::<LogEntry>()
             + self.cpu_samples.len() * std::mem::size_of::<CpuSample>()

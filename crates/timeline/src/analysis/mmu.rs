@@ -165,10 +165,10 @@ fn gc_work_changes(tl: &Timeline, flags: UtilFlags) -> Changes {
     // Reading the assists goroutine by goroutine, in time order, finds the
     // pages a read needs in the store's cache (about 3x faster than in
     // `gc_work` order); the index puts the changes back in that order.
-    let mut ranges: Vec<(usize, &RangeSpan)> = tl.gc_work.iter().enumerate().collect();
+    let mut ranges: Vec<(usize, RangeSpan)> = tl.gc_work.iter().enumerate().collect();
     ranges.par_sort_unstable_by_key(|&(i, r)| (r.kind == RangeKind::MarkAssist, r.scope, r.start_ns, i));
-    let mut found = in_order(ranges.par_iter().fold(Vec::new, |mut out, &(i, r)| {
-        range_changes(tl, flags, r, &mut |t, c| out.push((t, i, c)));
+    let mut found = in_order(ranges.par_iter().fold(Vec::new, |mut out, (i, r)| {
+        range_changes(tl, flags, r, &mut |t, c| out.push((t, *i, c)));
         out
     }));
     // Stable: one range's changes at the same time stay in the order found.
@@ -701,8 +701,9 @@ mod tests {
         let (gc_reason, other) = (tl.strings.intern(b"GC mark termination"), tl.strings.intern(b"GOMAXPROCS"));
         let range = |kind, start_ns, end_ns, reason, scope| RangeSpan { kind, start_ns, end_ns, reason, scope };
         tl.stw = vec![range(RangeKind::Stw, 30, 35, gc_reason, -1), range(RangeKind::Stw, 50, 55, other, -1)];
-        tl.gc_work =
-            vec![range(RangeKind::Sweep, 10, 20, StrId(0), 0), range(RangeKind::MarkAssist, 60, 80, StrId(0), 5)];
+        tl.gc_work = [range(RangeKind::Sweep, 10, 20, StrId(0), 0), range(RangeKind::MarkAssist, 60, 80, StrId(0), 5)]
+            .into_iter()
+            .collect();
         let n = StackId::NONE;
         let assister =
             [(0, GState::Running, n, 1, -1), (70, GState::Runnable, n, -1, -1), (85, GState::Running, n, 0, -1)];
@@ -775,7 +776,9 @@ mod tests {
         tl.counters.gomaxprocs.push(0, 1);
         tl.counters.gomaxprocs.push(40, 2);
         tl.counters.gomaxprocs.push(60, 1);
-        tl.gc_work = vec![RangeSpan { kind: RangeKind::Sweep, start_ns: 50, end_ns: 70, reason: StrId(0), scope: 1 }];
+        tl.gc_work = [RangeSpan { kind: RangeKind::Sweep, start_ns: 50, end_ns: 70, reason: StrId(0), scope: 1 }]
+            .into_iter()
+            .collect();
         let u = mutator_utilization(&tl, UtilFlags::SWEEP | UtilFlags::PER_PROC);
         assert_eq!(u, vec![pts(&[(0, 1.0), (100, 0.0)]), pts(&[(40, 1.0), (50, 0.0)])]);
         // One series: half the Ps sweep from 50 until P1 goes away at 60.
