@@ -362,7 +362,7 @@ fn cli_filters_by_goroutine_and_time() {
     let g = tl
         .goroutines
         .iter()
-        .find(|g| tl.strings.get(g.start_fn) == "main.blockedReceiver")
+        .find(|g| tl.strings.get(g.start_fn()) == "main.blockedReceiver")
         .expect("main.blockedReceiver's goroutine");
     let id = format!("g{}", g.id.0);
     let one =

@@ -24,22 +24,38 @@ static LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::ne
 /// mimalloc, counting the live bytes.
 struct Counting;
 
+/// Live bytes by size class (log2 of the size).
+static BY_CLASS: [std::sync::atomic::AtomicIsize; 40] = [const { std::sync::atomic::AtomicIsize::new(0) }; 40];
+
+fn class(size: usize) -> &'static std::sync::atomic::AtomicIsize {
+    &BY_CLASS[(usize::BITS - size.leading_zeros()).min(39) as usize]
+}
+
+fn count(size: usize, sign: isize) {
+    class(size).fetch_add(sign * size as isize, std::sync::atomic::Ordering::Relaxed);
+}
+
 unsafe impl std::alloc::GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: std::alloc::Layout) -> *mut u8 {
         LIVE.fetch_add(l.size(), std::sync::atomic::Ordering::Relaxed);
+        count(l.size(), 1);
         unsafe { mimalloc::MiMalloc.alloc(l) }
     }
     unsafe fn dealloc(&self, p: *mut u8, l: std::alloc::Layout) {
         LIVE.fetch_sub(l.size(), std::sync::atomic::Ordering::Relaxed);
+        count(l.size(), -1);
         unsafe { mimalloc::MiMalloc.dealloc(p, l) }
     }
     unsafe fn alloc_zeroed(&self, l: std::alloc::Layout) -> *mut u8 {
         LIVE.fetch_add(l.size(), std::sync::atomic::Ordering::Relaxed);
+        count(l.size(), 1);
         unsafe { mimalloc::MiMalloc.alloc_zeroed(l) }
     }
     unsafe fn realloc(&self, p: *mut u8, l: std::alloc::Layout, new: usize) -> *mut u8 {
         LIVE.fetch_add(new, std::sync::atomic::Ordering::Relaxed);
         LIVE.fetch_sub(l.size(), std::sync::atomic::Ordering::Relaxed);
+        count(l.size(), -1);
+        count(new, 1);
         unsafe { mimalloc::MiMalloc.realloc(p, l, new) }
     }
 }
@@ -142,6 +158,14 @@ fn main() {
         mb(tl.stacks.heap_bytes()),
         mb(tl.strings.heap_bytes())
     );
+    if let Some(secs) = std::env::var("PAUSE").ok().and_then(|s| s.parse().ok()) {
+        std::thread::sleep(std::time::Duration::from_secs(secs));
+    }
+    if std::env::args().any(|a| a == "--collect") {
+        // SAFETY: mimalloc's own call to free what it holds.
+        unsafe { libmimalloc_sys::mi_collect(true) };
+        eprintln!("after mi_collect: RssAnon {} MiB", rss_kb("RssAnon:") / 1024);
+    }
     if std::env::args().any(|a| a == "--drop") {
         live_by_part(tl);
         return;
@@ -193,7 +217,7 @@ fn main() {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
         for g in &tl.goroutines {
-            (g.id.0, g.parent.0, g.start_fn.0, g.creation_stack.0, g.start_stack.0).hash(&mut h);
+            (g.id.0, g.parent.0, g.start_fn().0, g.creation_stack.0, g.created_in_trace()).hash(&mut h);
             for s in g.track.spans() {
                 (s.start_ns, s.end_ns, s.state, s.stack.0, s.a, s.b).hash(&mut h);
             }
@@ -230,6 +254,12 @@ fn main() {
 fn live_by_part(mut tl: timeline::Timeline) {
     let live = || LIVE.load(std::sync::atomic::Ordering::Relaxed) >> 20;
     eprintln!("live {} MiB, heap_bytes {} MiB", live(), tl.heap_bytes() >> 20);
+    for (i, c) in BY_CLASS.iter().enumerate() {
+        let b = c.load(std::sync::atomic::Ordering::Relaxed);
+        if b > 1 << 20 {
+            eprintln!("  sizes < 2^{i}: {} MiB", b >> 20);
+        }
+    }
     eprintln!(
         "{} gc, {} stw, {} gc work ({} B packed), {} regions, {} logs, {} samples",
         tl.gc.len(),

@@ -263,7 +263,7 @@ mod tests {
                 g.id.0,
                 g.created_ns(),
                 g.exited_ns(),
-                g.start_fn,
+                g.start_fn(),
                 g.track.spans()
             );
         }

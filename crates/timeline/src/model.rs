@@ -24,25 +24,63 @@ pub struct Goroutine {
     pub id: GoroutineId,
     /// The goroutine that created it (`NONE` if it existed before the trace).
     pub parent: GoroutineId,
-    /// The function it started in.
-    pub start_fn: StrId,
     /// Where the creating goroutine was when it ran the `go` statement.
     pub creation_stack: StackId,
-    /// Its first stack: where it starts.
-    pub start_stack: StackId,
-    /// Created inside the trace: its track starts at its creation (see
-    /// [`Goroutine::created_ns`]).
-    pub created_in_trace: bool,
-    /// A runtime goroutine (start function in package runtime).
-    pub is_system: bool,
+    /// The start function in the low bits, the flags above: records stay
+    /// at 40 bytes, and a busy 1 GB trace has 4.75 M of them.
+    bits: u32,
     /// Its state spans.
     pub track: Track,
 }
 
+/// [`Goroutine::created_in_trace`].
+const CREATED: u32 = 1 << 31;
+/// [`Goroutine::is_system`].
+const SYSTEM: u32 = 1 << 30;
+/// The start function's string ID (no trace has a billion strings: an
+/// ID beyond this names no function).
+const FN_MASK: u32 = SYSTEM - 1;
+
 impl Goroutine {
+    /// A goroutine record.
+    pub fn new(
+        id: GoroutineId,
+        parent: GoroutineId,
+        start_fn: StrId,
+        creation_stack: StackId,
+        created_in_trace: bool,
+        track: Track,
+    ) -> Goroutine {
+        let f = if start_fn.0 <= FN_MASK { start_fn.0 } else { 0 };
+        let bits = f | if created_in_trace { CREATED } else { 0 };
+        Goroutine { id, parent, creation_stack, bits, track }
+    }
+
+    /// The function it started in.
+    pub fn start_fn(&self) -> StrId {
+        StrId(self.bits & FN_MASK)
+    }
+
+    /// Created inside the trace: its track starts at its creation (see
+    /// [`Goroutine::created_ns`]).
+    pub fn created_in_trace(&self) -> bool {
+        self.bits & CREATED != 0
+    }
+
+    /// A runtime goroutine (start function in package runtime but
+    /// `runtime.main`).
+    pub fn is_system(&self) -> bool {
+        self.bits & SYSTEM != 0
+    }
+
+    /// Marks it a runtime goroutine or not.
+    pub fn set_system(&mut self, system: bool) {
+        self.bits = (self.bits & !SYSTEM) | if system { SYSTEM } else { 0 };
+    }
+
     /// Creation time, if inside the trace.
     pub fn created_ns(&self) -> Option<i64> {
-        if self.created_in_trace { self.track.start_ns() } else { None }
+        if self.created_in_trace() { self.track.start_ns() } else { None }
     }
 
     /// Exit time, if inside the trace: its track's last span is `Exited`
@@ -292,7 +330,7 @@ impl Timeline {
 
     /// `g123 pkg.func`, the label people know a goroutine by.
     pub fn goroutine_label(&self, g: &Goroutine) -> String {
-        let f = self.strings.get(g.start_fn);
+        let f = self.strings.get(g.start_fn());
         if f.is_empty() { format!("g{}", g.id.0) } else { format!("g{} {}", g.id.0, f) }
     }
 
@@ -360,4 +398,25 @@ fn tracks_heap_bytes<'t>(tracks: impl Iterator<Item = &'t Track>) -> usize {
         }
     }
     own + stores.values().map(|s| s.heap_bytes()).sum::<usize>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_goroutine_record_is_40_bytes_and_keeps_its_flags_apart() {
+        // 4.75 M records on a busy 1 GB trace: 8 bytes more each is 38 MB.
+        assert_eq!(std::mem::size_of::<Goroutine>(), 40);
+        let track = Track::default;
+        let mut g = Goroutine::new(GoroutineId(7), GoroutineId(1), StrId(FN_MASK), StackId(3), true, track());
+        assert_eq!((g.start_fn(), g.created_in_trace(), g.is_system()), (StrId(FN_MASK), true, false));
+        g.set_system(true);
+        assert_eq!((g.start_fn(), g.created_in_trace(), g.is_system()), (StrId(FN_MASK), true, true));
+        g.set_system(false);
+        assert!(!g.is_system() && g.created_in_trace());
+        // An ID past the bits names no function rather than setting flags.
+        let g = Goroutine::new(GoroutineId(8), GoroutineId(1), StrId(u32::MAX), StackId(3), false, track());
+        assert_eq!((g.start_fn(), g.created_in_trace(), g.is_system()), (StrId(0), false, false));
+    }
 }

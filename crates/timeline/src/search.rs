@@ -115,7 +115,7 @@ fn goroutines_matching(tl: &Timeline, text: &str) -> Vec<bool> {
     tl.goroutines
         .iter()
         .map(|g| {
-            Some(g.id.0) == id || (!needle.is_empty() && tl.strings.get(g.start_fn).to_lowercase().contains(&needle))
+            Some(g.id.0) == id || (!needle.is_empty() && tl.strings.get(g.start_fn()).to_lowercase().contains(&needle))
         })
         .collect()
 }

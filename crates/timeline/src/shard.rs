@@ -38,6 +38,9 @@ struct GBuild {
     creation_stack: StackId,
     start_stack: StackId,
     first_stack: StackId,
+    /// The start function of a record reopened (its start stack is not
+    /// kept), unless a start stack turns up again.
+    known_fn: Option<crate::strings::StrId>,
     created_ns: Option<i64>,
 }
 
@@ -50,6 +53,7 @@ impl GBuild {
             creation_stack: StackId::NONE,
             start_stack: StackId::NONE,
             first_stack: StackId::NONE,
+            known_fn: None,
             created_ns: None,
         }
     }
@@ -57,26 +61,30 @@ impl GBuild {
     /// The final record, its last span ending at `end_ns`, its track moved
     /// into `store`.
     fn finish(self, end_ns: i64, strings: &Strings, stacks: &StackTree, store: &Arc<PagedBytes>) -> Goroutine {
-        let from = if self.start_stack != StackId::NONE { self.start_stack } else { self.first_stack };
-        let start_fn = stacks.start_function(from, strings);
+        let start_fn = match (self.start_stack, self.known_fn) {
+            (s, _) if s != StackId::NONE => stacks.start_function(s, strings),
+            (_, Some(f)) => f,
+            _ => stacks.start_function(self.first_stack, strings),
+        };
         let name = strings.get(start_fn);
         let is_system = name.starts_with("runtime.") && name != "runtime.main";
-        Goroutine {
-            id: GoroutineId(self.id),
-            parent: GoroutineId(self.parent),
+        let mut g = Goroutine::new(
+            GoroutineId(self.id),
+            GoroutineId(self.parent),
             start_fn,
-            creation_stack: self.creation_stack,
-            start_stack: self.start_stack,
-            created_in_trace: self.created_ns.is_some(),
-            is_system,
-            track: self.track.finish(end_ns).into_store(store),
-        }
+            self.creation_stack,
+            self.created_ns.is_some(),
+            self.track.finish(end_ns).into_store(store),
+        );
+        g.set_system(is_system);
+        g
     }
 
     /// A finished record back as a builder (a damaged trace naming a
     /// goroutine after it exited).
     fn reopen(g: Goroutine) -> GBuild {
         let created_ns = g.created_ns();
+        let known_fn = Some(g.start_fn()).filter(|f| f.0 != 0);
         // Found again from the spans, as the pieces found it.
         let first_stack = g
             .track
@@ -89,8 +97,9 @@ impl GBuild {
             track: TrackBuilder::reopen(g.track),
             parent: g.parent.0,
             creation_stack: g.creation_stack,
-            start_stack: g.start_stack,
+            start_stack: StackId::NONE,
             first_stack,
+            known_fn,
             created_ns,
         }
     }

@@ -119,7 +119,7 @@ fn background_workers_take_their_p_while_running_in_gc_mode() {
         let util = mutator_utilization(&tl, UtilFlags::BACKGROUND);
         assert_eq!(util.len(), 1);
         let (mut runs, mut idle_runs) = (0, 0);
-        for g in tl.goroutines.iter().filter(|g| tl.strings.get(g.start_fn) == "runtime.gcBgMarkWorker") {
+        for g in tl.goroutines.iter().filter(|g| tl.strings.get(g.start_fn()) == "runtime.gcBgMarkWorker") {
             for s in g.track.spans().iter().filter(|s| s.state == GState::Running as u8 && s.duration_ns() > 2) {
                 let mid = s.start_ns + s.duration_ns() / 2;
                 let procs = tl.counters.gomaxprocs.value_at(mid).unwrap() as f64;
@@ -208,7 +208,7 @@ fn blocking_profiles_match_go_tool_trace_pprof() {
 }
 
 fn goroutine_by_fn<'t>(tl: &'t Timeline, name: &str) -> &'t Goroutine {
-    let hits: Vec<_> = tl.goroutines.iter().filter(|g| tl.strings.get(g.start_fn) == name).collect();
+    let hits: Vec<_> = tl.goroutines.iter().filter(|g| tl.strings.get(g.start_fn()) == name).collect();
     assert_eq!(hits.len(), 1, "goroutines starting in {name}");
     hits[0]
 }
@@ -488,7 +488,7 @@ fn start_fn_stats_on_all_threads_equal_one_pass() {
             type ByFn<'t> = BTreeMap<(&'t str, StrId), (usize, Vec<Vec<i64>>)>;
             let mut by_fn = ByFn::new();
             for g in &tl.goroutines {
-                let key = (tl.strings.get(g.start_fn), g.start_fn);
+                let key = (tl.strings.get(g.start_fn()), g.start_fn());
                 let (n, by_state) = by_fn.entry(key).or_insert_with(|| (0, vec![Vec::new(); GState::COUNT]));
                 *n += usize::from(durations_by_state(g, range, by_state));
             }

@@ -18,7 +18,7 @@ fn goroutines_by_function_and_id() {
     let found = search(&tl, &Query::Goroutine("BLOCKEDreceiver".into()), 100);
     assert_eq!(found.goroutine_count(), 1);
     let gi = found.goroutines.iter().position(|&b| b).unwrap();
-    assert_eq!(tl.strings.get(tl.goroutines[gi].start_fn), "main.blockedReceiver");
+    assert_eq!(tl.strings.get(tl.goroutines[gi].start_fn()), "main.blockedReceiver");
     let by_id = search(&tl, &Query::Goroutine(format!("g{}", tl.goroutines[gi].id.0)), 100);
     assert_eq!(by_id.goroutines, found.goroutines);
     assert_eq!(search(&tl, &Query::Goroutine("main.producer".into()), 100).goroutine_count(), 3);
@@ -55,7 +55,7 @@ fn spans_by_frame_find_the_waker_stack() {
         assert!(funcs.contains(&"main.delayedSender"), "{funcs:?}");
     }
     // The receiver's wake-up span carries the sender's stack.
-    let g = tl.goroutines.iter().position(|g| tl.strings.get(g.start_fn) == "main.blockedReceiver").unwrap();
+    let g = tl.goroutines.iter().position(|g| tl.strings.get(g.start_fn()) == "main.blockedReceiver").unwrap();
     assert!(found.goroutines[g]);
 }
 

@@ -134,7 +134,7 @@ fn digest(tl: &Timeline) -> String {
             "g{} {} {} {:?} {:?} {:?} {:?}\n",
             g.id.0,
             g.parent.0,
-            tl.strings.get(g.start_fn),
+            tl.strings.get(g.start_fn()),
             tl.stacks.frames(g.creation_stack),
             g.created_ns(),
             g.exited_ns(),
@@ -192,7 +192,7 @@ fn parallel_build_equals_sequential_build() {
 }
 
 fn goroutine_by_fn<'t>(tl: &'t Timeline, name: &str) -> &'t timeline::Goroutine {
-    let hits: Vec<_> = tl.goroutines.iter().filter(|g| tl.strings.get(g.start_fn) == name).collect();
+    let hits: Vec<_> = tl.goroutines.iter().filter(|g| tl.strings.get(g.start_fn()) == name).collect();
     assert_eq!(hits.len(), 1, "goroutines starting in {name}");
     hits[0]
 }
@@ -224,7 +224,7 @@ fn blocked_receiver_blocks_60ms_in_chan_receive_in_every_version() {
         let i = g.track.index_at(span.start_ns).unwrap();
         let (by, wake_stack) = g.unblocked_by(i).expect("someone woke it");
         let waker = tl.goroutine(by).unwrap();
-        assert_eq!(tl.strings.get(waker.start_fn), "main.main", "{}", path.display());
+        assert_eq!(tl.strings.get(waker.start_fn()), "main.main", "{}", path.display());
         assert!(stack_funcs(&tl, wake_stack).contains(&"main.delayedSender".to_string()));
         assert!(g.parent.is_some());
         versions += 1;

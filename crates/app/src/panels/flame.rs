@@ -161,7 +161,7 @@ fn build_tree(
     {
         filter = match scope {
             GoroutineScope::StartFunction => {
-                filter.with_goroutines(tl.goroutines.iter().filter(|o| o.start_fn == g.start_fn).map(|o| o.id))
+                filter.with_goroutines(tl.goroutines.iter().filter(|o| o.start_fn() == g.start_fn()).map(|o| o.id))
             }
             _ => filter.with_goroutines([g.id]),
         };
@@ -180,8 +180,8 @@ fn goroutine_scope_ui(ui: &mut Ui, input: &PanelInput<'_>, scope: &mut Goroutine
         let label = selected.map_or("Selected goroutine".to_string(), |g| format!("g{}", g.id.0));
         ui.selectable_value(scope, GoroutineScope::Selected, label)
             .on_disabled_hover_text("Click a goroutine's span on the timeline first");
-        let func =
-            selected.map_or("Its start function".to_string(), |g| format!("all {}", input.tl.strings.get(g.start_fn)));
+        let func = selected
+            .map_or("Its start function".to_string(), |g| format!("all {}", input.tl.strings.get(g.start_fn())));
         ui.selectable_value(scope, GoroutineScope::StartFunction, func);
     });
 }

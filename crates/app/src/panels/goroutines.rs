@@ -350,7 +350,7 @@ fn goroutine_cells(tl: &Timeline, r: &GRow) -> Vec<Cell> {
     let dur = |ns: i64| Cell::Text(if ns > 0 { format_duration(ns) } else { "-".into() });
     vec![
         Cell::Text(g.map_or(String::new(), |g| format!("g{}", g.id.0))),
-        Cell::Text(g.map_or("", |g| tl.strings.get(g.start_fn)).to_string()),
+        Cell::Text(g.map_or("", |g| tl.strings.get(g.start_fn())).to_string()),
         dur(r.lifetime_ns()),
         dur(r.running_ns),
         dur(r.runnable_ns),
@@ -542,7 +542,7 @@ fn csv(tl: &Timeline, state: &GoroutinesState) -> (String, usize) {
             out.push_str(&format!(
                 "{},{},{},{},{},{},{},{},{},{},{}\n",
                 g.id.0,
-                table::csv_field(tl.strings.get(g.start_fn)),
+                table::csv_field(tl.strings.get(g.start_fn())),
                 r.start_ns - tl.start_ns,
                 r.end_ns - tl.start_ns,
                 r.lifetime_ns(),

@@ -225,7 +225,7 @@ impl GStats {
     }
 
     fn add(&mut self, tl: &Timeline, gi: usize, g: &Goroutine) {
-        let group = self.group_of(g.start_fn);
+        let group = self.group_of(g.start_fn());
         let mut totals = [0i64; GState::COUNT];
         if let Some(grp) = self.groups.get_mut(group as usize) {
             for bi in 0..g.track.block_count() {

@@ -91,7 +91,7 @@ fn goroutine_table_filters_and_selects_the_blocked_receiver() {
     // The row shows its ~60 ms blocked in a channel receive.
     let (gi, blocked) = {
         let tl = &h.state().tl;
-        let gi = tl.goroutines.iter().position(|g| tl.strings.get(g.start_fn) == "main.blockedReceiver").unwrap();
+        let gi = tl.goroutines.iter().position(|g| tl.strings.get(g.start_fn()) == "main.blockedReceiver").unwrap();
         let totals = tl.goroutines[gi].state_totals(i64::MIN, i64::MAX);
         let blocked: i64 = GState::ALL.iter().zip(totals).filter(|(s, _)| s.is_blocked()).map(|(_, ns)| ns).sum();
         (gi, blocked)
@@ -129,7 +129,7 @@ fn goroutine_table_sorts_and_groups() {
     assert!(labels(&h, Role::Row, "").len() < 20, "few start functions");
     type_into(&mut h, "function or goroutine ID", "shortlived");
     let count =
-        h.state().tl.goroutines.iter().filter(|g| h.state().tl.strings.get(g.start_fn) == "main.shortLived").count();
+        h.state().tl.goroutines.iter().filter(|g| h.state().tl.strings.get(g.start_fn()) == "main.shortLived").count();
     assert!(count >= 6000, "{count}");
     let rows = labels(&h, Role::Row, "main.shortLived");
     assert_eq!(rows.len(), 1, "{rows:?}");
@@ -211,7 +211,7 @@ fn off_cpu_flame_graph_roots_by_state() {
 fn flame_graph_of_the_selected_goroutine_only() {
     let mut h = harness(load("chan.trace"));
     let gi =
-        h.state().tl.goroutines.iter().position(|g| h.state().tl.strings.get(g.start_fn) == "main.blockedReceiver");
+        h.state().tl.goroutines.iter().position(|g| h.state().tl.strings.get(g.start_fn()) == "main.blockedReceiver");
     let gi = gi.unwrap();
     h.state_mut().view.t.commands.push(crate::view::ViewCommand::SelectGoroutineAt { goroutine: gi, time_ns: None });
     h.run_steps(2);

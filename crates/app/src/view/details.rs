@@ -85,7 +85,7 @@ fn goroutine_ui(ui: &mut Ui, tl: &Timeline, theme: &Theme, state: &mut TraceView
         ui.label(format!("{}", g.id.0));
         ui.end_row();
         ui.label("Start function");
-        ui.label(tl.strings.get(g.start_fn));
+        ui.label(tl.strings.get(g.start_fn()));
         ui.end_row();
         ui.label("Parent");
         goroutine_link(ui, tl, state, g.parent, g.created_ns());

@@ -328,7 +328,7 @@ fn apply(tl: &Timeline, state: &mut TraceViewState, cmd: ViewCommand) {
             let index = time_ns.and_then(|tm| g.track.index_at(tm)).unwrap_or(0);
             t.selected = Some(SpanRef { track: TrackRef::Goroutine(goroutine), index });
             state.show_goroutines = true;
-            if g.is_system {
+            if g.is_system() {
                 state.show_system_goroutines = true;
             }
             let rows = rows::rows(tl, state);

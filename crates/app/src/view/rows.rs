@@ -82,7 +82,7 @@ fn build_rows(tl: &Timeline, state: &TraceViewState) -> Vec<Row> {
             tl.goroutines
                 .iter()
                 .enumerate()
-                .filter(|(_, g)| show_system || !g.is_system)
+                .filter(|(_, g)| show_system || !g.is_system())
                 .map(|(i, _)| Row::Goroutine(i)),
         );
     }

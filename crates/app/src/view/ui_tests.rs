@@ -60,7 +60,7 @@ fn blocked_span_click(tl: Timeline) {
     // Its chan-receive span, as the timeline knows it.
     let (gi, span) = {
         let c = h.state();
-        let gi = c.tl.goroutines.iter().position(|g| c.tl.strings.get(g.start_fn) == "main.blockedReceiver").unwrap();
+        let gi = c.tl.goroutines.iter().position(|g| c.tl.strings.get(g.start_fn()) == "main.blockedReceiver").unwrap();
         let span = c.tl.goroutines[gi].track.spans().into_iter().find(|s| s.state == GState::ChanRecv as u8).unwrap();
         (gi, span)
     };
@@ -167,7 +167,7 @@ fn search_by_state_lists_spans_and_dims_the_rest() {
     assert!(found.span_count > 0);
     // blockedSender's 25 ms send is listed.
     let sender =
-        h.state().tl.goroutines.iter().position(|g| h.state().tl.strings.get(g.start_fn) == "main.blockedSender");
+        h.state().tl.goroutines.iter().position(|g| h.state().tl.strings.get(g.start_fn()) == "main.blockedSender");
     assert!(found.spans.iter().any(|s| Some(s.goroutine) == sender && s.end_ns - s.start_ns > 20_000_000));
     assert!(h.query_all_by_label_contains("main.blockedSender  at").count() >= 1);
     h.key_press(egui::Key::Escape);

@@ -126,7 +126,7 @@ fn changes(tl: &Timeline, flags: UtilFlags) -> Changes {
     let mut out = gc_work_changes(tl, flags);
     if flags.contains(UtilFlags::BACKGROUND) {
         // Joined in goroutine order, so the order is as one pass finds it.
-        let workers = tl.goroutines.par_iter().filter(|g| g.is_system).fold(Changes::new, |mut out, g| {
+        let workers = tl.goroutines.par_iter().filter(|g| g.is_system()).fold(Changes::new, |mut out, g| {
             g.track.for_each_in(i64::MIN, i64::MAX, |_, s| {
                 if s.state == GState::Running as u8 && counts_as_gc(flags, MarkWorker::from_code(s.b)) {
                     push_gc(s.a, s.start_ns, s.end_ns, &mut |t, c| out.push((t, c)));
@@ -559,7 +559,7 @@ mod tests {
                 Some(MarkWorker::Dedicated) => !flags.contains(UtilFlags::PER_PROC),
                 _ => false,
             };
-            for g in tl.goroutines.iter().filter(|g| g.is_system) {
+            for g in tl.goroutines.iter().filter(|g| g.is_system()) {
                 g.track.for_each_in(i64::MIN, i64::MAX, |_, s| {
                     if s.state == GState::Running as u8 && counts(MarkWorker::from_code(s.b)) {
                         gc(s.a, s.start_ns, s.end_ns, &mut out);
@@ -601,7 +601,7 @@ mod tests {
             let (t, mode) = ((id % 5) * 10, MarkWorker::Fractional as i64);
             let spans = [(t, GState::Running, n, id % 64, mode), (t + 10 + id % 3, GState::SystemWait, n, -1, -1)];
             let mut g = goroutine(id, StrId(0), &spans, 1000);
-            g.is_system = true;
+            g.set_system(true);
             g
         });
         let assisters = (1000..1020).map(|id| {
@@ -721,7 +721,7 @@ mod tests {
             ],
             200,
         );
-        worker.is_system = true;
+        worker.set_system(true);
         tl.goroutines = vec![goroutine(5, StrId(0), &assister, 200), worker];
         tl
     }

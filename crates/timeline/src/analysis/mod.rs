@@ -161,16 +161,7 @@ pub(crate) mod testutil {
         for &(t, s, stack, a, arg_b) in spans {
             b.push(t, s as u8, stack, a, arg_b);
         }
-        Goroutine {
-            id: GoroutineId(id),
-            parent: GoroutineId(-1),
-            start_fn,
-            creation_stack: StackId::NONE,
-            start_stack: StackId::NONE,
-            created_in_trace: false,
-            is_system: false,
-            track: b.finish(end),
-        }
+        Goroutine::new(GoroutineId(id), GoroutineId(-1), start_fn, StackId::NONE, false, b.finish(end))
     }
 
     /// A goroutine from `(start, state)` spans with no stacks or arguments.

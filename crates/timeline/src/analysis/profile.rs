@@ -230,7 +230,7 @@ mod tests {
             (stack(&mut tl, &["main", "go"]), stack(&mut tl, &["main", "recv"]), stack(&mut tl, &["main", "send"]));
         // Created at 0 (waits 10 to run), then a receive; a second goroutine
         // in a syscall when the trace starts and never running.
-        let mut g = goroutine(
+        let g = goroutine(
             1,
             StrId(0),
             &[
@@ -242,9 +242,7 @@ mod tests {
             ],
             100,
         );
-        g.created_in_trace = true;
-        g.creation_stack = create;
-        tl.goroutines.push(g);
+        tl.goroutines.push(Goroutine::new(g.id, g.parent, g.start_fn(), create, true, g.track));
         tl.goroutines.push(goroutine(
             2,
             StrId(0),

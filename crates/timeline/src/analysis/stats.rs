@@ -239,7 +239,7 @@ pub fn start_fn_stats(tl: &Timeline, range: TimeRange) -> Vec<FunctionStats> {
         .goroutines
         .par_iter()
         .fold(ByFn::new, |mut by_fn, g| {
-            let entry = by_fn.entry((tl.strings.get(g.start_fn), g.start_fn)).or_default();
+            let entry = by_fn.entry((tl.strings.get(g.start_fn()), g.start_fn())).or_default();
             if entry.1.add(g, range) {
                 entry.0 += 1;
             }
