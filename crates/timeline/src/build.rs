@@ -5,7 +5,7 @@ use trace_core::{Event, GenerationRun, ParallelDecode, Reader, TimeNs, Version};
 
 use crate::merge::{COUNTER_RESOLUTION_NS, Merger};
 use crate::model::{Thread, Timeline};
-use crate::part::{GenPart, PiecePool, Retime, StackMap, Tracks};
+use crate::part::{GenPart, PieceSizes, Retime, StackMap, Tracks};
 use crate::progress::{Phase, Progress};
 use std::sync::Arc;
 
@@ -75,10 +75,10 @@ fn collect<'a>(
     run: &mut GenerationRun<'a>,
     index: usize,
     floor: Option<TimeNs>,
-    (stacks, tracks, pool): What<'_>,
+    (stacks, tracks, sizes): What<'_>,
 ) -> GenPart<'a> {
     let mut part =
-        GenPart::new(COUNTER_RESOLUTION_NS, index, floor, stacks).with_tracks(tracks).with_piece_vecs(pool.take());
+        GenPart::new(COUNTER_RESOLUTION_NS, index, floor, stacks).with_tracks(tracks).with_piece_vecs(sizes.vecs());
     let mut ev = Event::EMPTY;
     let mut ord = 0u32;
     // A decode error is recorded in the run and reported by the chain.
@@ -91,12 +91,12 @@ fn collect<'a>(
 }
 
 /// What collecting a generation needs: its stack map, which tracks, and
-/// vectors to reuse.
-type What<'p> = (Option<Arc<StackMap>>, Tracks, &'p PiecePool);
+/// how big its piece vectors should start.
+type What<'p> = (Option<Arc<StackMap>>, Tracks, &'p PieceSizes);
 
 /// What collecting generation `i` needs.
-fn what<'p>(stacks: &[Arc<StackMap>], i: usize, tracks: Tracks, pool: &'p PiecePool) -> What<'p> {
-    (stacks.get(i).cloned(), tracks, pool)
+fn what<'p>(stacks: &[Arc<StackMap>], i: usize, tracks: Tracks, sizes: &'p PieceSizes) -> What<'p> {
+    (stacks.get(i).cloned(), tracks, sizes)
 }
 
 /// Generations collecting or waiting to be merged beyond one per thread:
@@ -112,7 +112,7 @@ fn build_v2(data: &[u8], progress: &Progress, mode: Mode, tracks: Tracks) -> Res
     let mut chainer = pd.chainer();
     let parallel = mode == Mode::Parallel;
     let mut merger = Merger::new(parallel, data.len() as u64);
-    let pool = PiecePool::default();
+    let sizes = PieceSizes::default();
     // Each generation's stacks, numbered trace-wide in generation order
     // before it is collected (so the numbering is the same however the
     // generations are spread over threads).
@@ -123,7 +123,7 @@ fn build_v2(data: &[u8], progress: &Progress, mode: Mode, tracks: Tracks) -> Res
     // parts to the chain in order and merges the confirmed ones into the
     // tracks (by shard, on the pool).
     let limit = rayon::current_num_threads().max(1) + IN_FLIGHT_EXTRA;
-    let pool = &pool;
+    let sizes = &sizes;
     crate::ordered::in_order(
         pd.len(),
         limit,
@@ -133,22 +133,22 @@ fn build_v2(data: &[u8], progress: &Progress, mode: Mode, tracks: Tracks) -> Res
             let built = pd.generation(i);
             let map = built.as_ref().map(|g| merger.intern_table(&g.table)).unwrap_or_default();
             stacks.push(Arc::new(map));
-            (built, what(stacks, i, tracks, pool))
+            (built, what(stacks, i, tracks, sizes))
         },
         |i, (built, what)| pd.run_generation(i, built, |r| collect(r, i, None, what)),
         |(merger, stacks, chainer, cancelled), i, started| {
-            chainer.feed(started, |r| collect(r, i, None, what(stacks, i, tracks, pool)));
+            chainer.feed(started, |r| collect(r, i, None, what(stacks, i, tracks, sizes)));
             // Parts are collected before the chain knows each one's time
             // floor; `confirm` applies it.
             let confirmed: Vec<_> = chainer
                 .take_confirmed()
                 .into_iter()
-                .map(|(p, f, _)| confirm(&pd, p, f, |i| what(stacks, i, tracks, pool)))
+                .map(|(p, f, _)| confirm(&pd, p, f, |i| what(stacks, i, tracks, sizes)))
                 .collect();
             if let Some((p, _)) = confirmed.last() {
                 progress.set_done(p.end_offset);
             }
-            merger.merge(confirmed, pool);
+            merger.merge(confirmed, sizes);
             **cancelled = progress.is_cancelled();
             !**cancelled && !chainer.is_stopped()
         },
@@ -162,9 +162,9 @@ fn build_v2(data: &[u8], progress: &Progress, mode: Mode, tracks: Tracks) -> Res
         .values
         .drain(..)
         .zip(chained.time_floors.drain(..))
-        .map(|(p, f)| confirm(&pd, p, f, |i| what(&stacks, i, tracks, pool)))
+        .map(|(p, f)| confirm(&pd, p, f, |i| what(&stacks, i, tracks, sizes)))
         .collect();
-    merger.merge(rest, pool);
+    merger.merge(rest, sizes);
     Ok(merger.finish(chained.error, data.len() as u64))
 }
 
@@ -215,7 +215,7 @@ fn build_v1(data: &[u8], progress: &Progress, tracks: Tracks) -> Result<Timeline
     }
     progress.set_phase(Phase::Finishing);
     let mut merger = Merger::new(true, data.len() as u64);
-    merger.merge(vec![(part, None)], &PiecePool::default());
+    merger.merge(vec![(part, None)], &PieceSizes::default());
     Ok(merger.finish(error, data.len() as u64))
 }
 

@@ -8,7 +8,7 @@ use crate::model::{
     Counters, CpuSample, Goroutine, LogEntry, Proc, RangeKind, RangeSpan, Region, Task, Thread, Timeline,
 };
 use crate::paged::PagedBytes;
-use crate::part::{Edge, GSeg, GenPart, MetricKind, PiecePool, Retime, SHARDS, Seg, StackMap, UserKind};
+use crate::part::{Edge, GSeg, GenPart, MetricKind, PieceSizes, Retime, SHARDS, Seg, StackMap, UserKind};
 use crate::ranges::RangeList;
 use crate::shard::Shard;
 use crate::stacks::{Frame, StackId, StackTree};
@@ -38,6 +38,9 @@ fn stitch_simple(b: &mut TrackBuilder, mut seg: Seg, retime: Option<&Retime>, is
         || (last == Some(head.state) && idle);
     b.append(seg.track, drop);
 }
+
+/// One shard's goroutine pieces of each part merged: (part, pieces).
+type PartPieces = Vec<(usize, Vec<GSeg>)>;
 
 /// Accumulates parts in generation order.
 pub(crate) struct Merger {
@@ -126,10 +129,10 @@ impl Merger {
     }
 
     /// Adds the next generations' parts, in order.
-    /// Emptied piece vectors go back to `pool`.
-    pub fn merge(&mut self, parts: Vec<(GenPart<'_>, Option<Retime>)>, pool: &PiecePool) {
+    /// How many pieces each shard took is noted in `sizes`.
+    pub fn merge(&mut self, parts: Vec<(GenPart<'_>, Option<Retime>)>, sizes: &PieceSizes) {
         // Per shard, each part's goroutine pieces with its stack map.
-        let mut by_shard: Vec<Vec<(usize, Vec<GSeg>)>> = (0..SHARDS).map(|_| Vec::new()).collect();
+        let mut by_shard: Vec<PartPieces> = (0..SHARDS).map(|_| Vec::new()).collect();
         let mut maps = Vec::with_capacity(parts.len());
         let mut retimes = Vec::with_capacity(parts.len());
         for (pi, (mut part, retime)) in parts.into_iter().enumerate() {
@@ -151,28 +154,26 @@ impl Merger {
         }
         self.reserve_ahead();
         let (strings, stacks) = (&self.strings, &self.stacks);
-        let apply = |(shard, list): (&mut Shard, Vec<(usize, Vec<GSeg>)>)| {
-            let mut emptied = Vec::with_capacity(list.len());
-            for (pi, mut pieces) in list {
+        let apply = |(s, (shard, list)): (usize, (&mut Shard, PartPieces))| {
+            for (pi, pieces) in list {
+                sizes.note(s, pieces.len());
                 let map = maps.get(pi).and_then(|m: &Option<Vec<StackId>>| m.as_deref());
                 let retime = retimes.get(pi).and_then(Option::as_ref);
-                for piece in pieces.drain(..) {
+                for piece in pieces {
                     shard.stitch(piece, map, retime, strings, stacks);
                 }
-                emptied.push(pieces);
             }
-            pool.put(emptied);
         };
         // Ps and threads pack their closed blocks meanwhile.
         let spill = |b: &mut TrackBuilder| b.spill(SPILL_BYTES, PagedBytes::new);
         let (shards, procs, threads) = (&mut self.shards, &mut self.procs, &mut self.threads);
         if self.parallel {
             rayon::join(
-                || shards.par_iter_mut().zip(by_shard.into_par_iter()).for_each(apply),
+                || shards.par_iter_mut().zip(by_shard.into_par_iter()).enumerate().for_each(apply),
                 || procs.values_mut().chain(threads.values_mut()).for_each(spill),
             );
         } else {
-            shards.iter_mut().zip(by_shard).for_each(apply);
+            shards.iter_mut().zip(by_shard).enumerate().for_each(apply);
             procs.values_mut().chain(threads.values_mut()).for_each(spill);
         }
     }
