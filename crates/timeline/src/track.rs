@@ -667,18 +667,19 @@ impl Track {
     pub fn for_each_in(&self, start_ns: i64, end_ns: i64, mut f: impl FnMut(usize, &Span)) {
         self.view(|v| {
             let first = v.partition_blocks(|b| b.end_ns <= start_ns);
-            let mut buf = Vec::with_capacity(BLOCK_SPANS);
             for bi in first..v.block_count() {
                 let Some(h) = v.block(bi) else { break };
                 if h.start_ns >= end_ns {
                     break;
                 }
-                v.decode_block(bi, &mut buf);
-                for (k, s) in buf.iter().enumerate() {
-                    if s.end_ns > start_ns && s.start_ns < end_ns {
-                        f(h.first_index as usize + k, s);
+                // The last block is read only up to the range's end.
+                let mut i = h.first_index as usize;
+                v.for_each_in_block_until(bi, end_ns, |s| {
+                    if s.end_ns > start_ns {
+                        f(i, &s);
                     }
-                }
+                    i += 1;
+                });
             }
         });
     }
@@ -1325,6 +1326,19 @@ mod tests {
         let mut seen = Vec::new();
         t.for_each_in(255 * 255, 258 * 258, |i, _| seen.push(i));
         assert_eq!(seen, vec![255, 256, 257]);
+        // Any range, block edges included, gives the spans overlapping it.
+        let edges: Vec<i64> = (0..4).map(|b| spans[b * BLOCK_SPANS].0).collect();
+        let mut times: Vec<i64> = vec![-1, 0, 1, 1_999_999, 2_000_000, 2_000_001];
+        times.extend(edges.iter().flat_map(|&e| [e - 1, e, e + 1]));
+        for &a in &times {
+            for &b in &times {
+                let mut got = Vec::new();
+                t.for_each_in(a, b, |i, s| got.push((i, *s)));
+                let want: Vec<(usize, Span)> =
+                    all.iter().copied().enumerate().filter(|(_, s)| s.end_ns > a && s.start_ns < b).collect();
+                assert_eq!(got, want, "{a}..{b}");
+            }
+        }
     }
 
     #[test]
