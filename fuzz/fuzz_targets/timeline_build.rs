@@ -13,8 +13,20 @@ fuzz_target!(|data: &[u8]| {
             // Tracks are read back from compressed stores: all of them, as
             // many as the headers say.
             assert_eq!(g.track.spans().len(), g.track.len());
-            let _ = (g.created_ns(), g.exited_ns());
+            let _ = (g.created_ns(), g.exited_ns(), tl.strings.get(g.start_fn()));
         }
+        // A range read (which stops at the range's end) gives what a filter
+        // over every span gives.
+        let mid = tl.start_ns + (tl.end_ns - tl.start_ns) / 2;
+        for g in tl.goroutines.iter().take(64) {
+            let mut got = Vec::new();
+            g.track.for_each_in(tl.start_ns, mid, |i, s| got.push((i, *s)));
+            let all = g.track.spans();
+            let want: Vec<_> =
+                all.into_iter().enumerate().filter(|(_, s)| s.end_ns > tl.start_ns && s.start_ns < mid).collect();
+            assert_eq!(got, want);
+        }
+        assert_eq!(tl.gc_work.iter().count(), tl.gc_work.len());
         for t in &tl.threads {
             let _ = t.track.spans();
         }
