@@ -227,17 +227,23 @@ impl PagedBytes {
     /// Heap bytes held: the compressed pages, the open bytes and the
     /// cached pages.
     pub fn heap_bytes(&self) -> usize {
-        let me = self.lock();
-        let slabs = me.slabs.iter().map(|s| s.capacity()).sum::<usize>() + me.slab.capacity();
-        slabs + me.open.capacity() + me.cache.iter().map(|(_, p)| p.len()).sum::<usize>()
+        heap_bytes(&self.lock())
     }
 
     /// The heap bytes `len` logical bytes take, on average (for counting
     /// one track's share).
     pub fn heap_bytes_for(&self, len: usize) -> usize {
-        let total = self.len();
-        if total == 0 { 0 } else { (len as u128 * self.heap_bytes() as u128 / u128::from(total)) as usize }
+        // One lock for both numbers, so they agree.
+        let me = self.lock();
+        let total = me.open_start() + me.open.len() as u64;
+        if total == 0 { 0 } else { (len as u128 * heap_bytes(&me) as u128 / u128::from(total)) as usize }
     }
+}
+
+/// Heap bytes a store's insides hold.
+fn heap_bytes(me: &Inner) -> usize {
+    let slabs = me.slabs.iter().map(|s| s.capacity()).sum::<usize>() + me.slab.capacity();
+    slabs + me.open.capacity() + me.cache.iter().map(|(_, p)| p.len()).sum::<usize>()
 }
 
 /// A compressed page's bytes, to decompress without the lock.
