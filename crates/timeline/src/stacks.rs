@@ -117,9 +117,18 @@ impl StackTree {
     /// The function a goroutine with this stack started in: the outermost
     /// frame that is not `runtime.goexit`.
     pub fn start_function(&self, id: StackId, strings: &Strings) -> StrId {
-        let frames = self.frames(id);
-        let mut it = frames.iter().rev().filter(|f| strings.get(f.func) != "runtime.goexit");
-        it.next().map_or(StrId(0), |f| f.func)
+        // Walked innermost first, without collecting the frames: every
+        // finished goroutine asks, millions on a big trace.
+        let mut found = StrId(0);
+        let mut cur = id;
+        while cur.0 != 0 {
+            let Some(f) = self.top(cur) else { break };
+            if strings.get(f.func) != "runtime.goexit" {
+                found = f.func;
+            }
+            cur = self.parent(cur);
+        }
+        found
     }
 
     /// Number of stacks (tree nodes), the empty one included.
@@ -162,6 +171,14 @@ mod tests {
         assert_eq!(t.depth(s1), 3);
         assert_eq!(t.len(), 5); // root, exit, main, a, b
         assert_eq!(s.get(t.start_function(s1, &s)), "main.main");
+        // Only goexit frames, none, or goexit between others.
+        let only_exit = t.insert(&[exit]);
+        assert_eq!(t.start_function(only_exit, &s), StrId(0));
+        assert_eq!(t.start_function(StackId::NONE, &s), StrId(0));
+        let odd = t.insert(&[a, exit, main, exit]);
+        assert_eq!(s.get(t.start_function(odd, &s)), "main.main");
+        let no_exit = t.insert(&[b, a]);
+        assert_eq!(s.get(t.start_function(no_exit, &s)), "a");
         assert_eq!(t.insert(&[]), StackId::NONE);
         assert!(t.frames(StackId::NONE).is_empty());
     }
