@@ -36,8 +36,46 @@ pub(crate) enum Tracks {
     ThreadsOnly,
 }
 
-/// A generation's stack IDs to trace-wide stack numbers.
-pub(crate) type StackMap = FxHashMap<u64, StackId>;
+/// A generation's stack IDs to trace-wide stack numbers, looked up for
+/// every event with a stack: a table indexed by ID (Go numbers a
+/// generation's stacks from 1 up), and a map for IDs far past the number
+/// of stacks (a damaged trace), so no ID can make the table huge.
+#[derive(Debug, Default)]
+pub(crate) struct StackMap {
+    /// By ID; `NONE` where there is none.
+    dense: Vec<StackId>,
+    sparse: FxHashMap<u64, StackId>,
+    len: usize,
+}
+
+impl StackMap {
+    /// Maps `id` to `stack` (not `NONE`).
+    pub fn insert(&mut self, id: u64, stack: StackId) {
+        self.len += 1;
+        // Within twice the stacks so far (plus some): the table stays
+        // about as long as the map would be.
+        let limit = 2 * self.len + 1024;
+        match usize::try_from(id) {
+            Ok(i) if i < limit => {
+                if i >= self.dense.len() {
+                    self.dense.resize(i + 1, StackId::NONE);
+                }
+                if let Some(slot) = self.dense.get_mut(i) {
+                    *slot = stack;
+                }
+            }
+            _ => {
+                self.sparse.insert(id, stack);
+            }
+        }
+    }
+
+    /// The trace-wide number of stack `id`.
+    pub fn get(&self, id: u64) -> Option<StackId> {
+        let dense = usize::try_from(id).ok().and_then(|i| self.dense.get(i)).filter(|s| **s != StackId::NONE);
+        dense.or_else(|| self.sparse.get(&id)).copied()
+    }
+}
 
 /// Events of a generation whose times are kept, so that the time floor the
 /// chain finds later can be applied to them without decoding again.
@@ -434,7 +472,7 @@ impl<'a> GenPart<'a> {
             return 0;
         }
         if let Some(m) = &self.premapped {
-            return m.get(&id.0).map_or(0, |s| s.0);
+            return m.get(id.0).map_or(0, |s| s.0);
         }
         if self.stacks.is_empty() {
             self.stacks.push(Vec::new());
@@ -794,6 +832,22 @@ fn push_simple(s: &mut Seg, time: i64, state: u8, a: i64, restate: bool, idle: b
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stack_maps_find_dense_and_wild_ids_and_stay_small() {
+        let mut m = StackMap::default();
+        for id in 1..=100u64 {
+            m.insert(id, StackId(id as u32 + 1000));
+        }
+        m.insert(u64::MAX, StackId(7));
+        m.insert(1 << 40, StackId(8));
+        assert_eq!(m.get(1), Some(StackId(1001)));
+        assert_eq!(m.get(100), Some(StackId(1100)));
+        assert_eq!((m.get(0), m.get(101), m.get(5000)), (None, None, None));
+        assert_eq!((m.get(u64::MAX), m.get(1 << 40)), (Some(StackId(7)), Some(StackId(8))));
+        assert!(m.dense.len() <= 101, "{}", m.dense.len());
+        assert_eq!(StackMap::default().get(3), None);
+    }
 
     #[test]
     fn piece_vectors_start_with_room_for_what_the_last_part_filed() {
