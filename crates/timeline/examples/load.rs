@@ -5,8 +5,8 @@
 //! full-range analysis queries; `--checksum`: a digest of every span, to
 //! compare two builds; `--rss-trace`: prints phase, bytes merged and
 //! anonymous RSS every 50 ms of the build, to find where the peak is;
-//! `--drop`: the live bytes of each part of the timeline; `SEQ=1` in the
-//! environment builds on one thread).
+//! `--drop`: the live bytes of each part of the timeline, and by size
+//! class; `SEQ=1` in the environment builds on one thread).
 fn rss_kb(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .unwrap_or_default()
@@ -158,14 +158,6 @@ fn main() {
         mb(tl.stacks.heap_bytes()),
         mb(tl.strings.heap_bytes())
     );
-    if let Some(secs) = std::env::var("PAUSE").ok().and_then(|s| s.parse().ok()) {
-        std::thread::sleep(std::time::Duration::from_secs(secs));
-    }
-    if std::env::args().any(|a| a == "--collect") {
-        // SAFETY: mimalloc's own call to free what it holds.
-        unsafe { libmimalloc_sys::mi_collect(true) };
-        eprintln!("after mi_collect: RssAnon {} MiB", rss_kb("RssAnon:") / 1024);
-    }
     if std::env::args().any(|a| a == "--drop") {
         live_by_part(tl);
         return;
