@@ -244,7 +244,7 @@ impl Merger {
                         None => (i64::MIN, self.strings.intern(r.reason)),
                     };
                     let range = RangeSpan { kind: r.kind, start_ns, end_ns: t, reason, scope: r.scope };
-                    if matches!(r.kind, RangeKind::Sweep | RangeKind::MarkAssist) {
+                    if r.kind.is_gc_work() {
                         // The first part with events set the trace start.
                         let trace_start = self.start_ns.unwrap_or(i64::MIN);
                         self.gc_work.push(RangeSpan { start_ns: start_ns.max(trace_start), ..range });
@@ -408,7 +408,7 @@ impl Merger {
         let mut gc_work = std::mem::take(&mut self.gc_work);
         for ((kind, scope), (start, reason)) in open {
             let r = RangeSpan { kind, start_ns: start.max(start_ns), end_ns, reason, scope };
-            if matches!(kind, RangeKind::Sweep | RangeKind::MarkAssist) { gc_work.push(r) } else { ranges.push(r) }
+            if kind.is_gc_work() { gc_work.push(r) } else { ranges.push(r) }
         }
         gc_work.shrink_to_fit();
         for r in &mut ranges {

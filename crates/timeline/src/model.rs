@@ -164,6 +164,14 @@ pub struct RangeSpan {
     pub scope: i64,
 }
 
+impl RangeKind {
+    /// Sweeps and mark assists: GC work done by one P or goroutine, kept
+    /// apart in [`Timeline::gc_work`].
+    pub fn is_gc_work(self) -> bool {
+        matches!(self, RangeKind::Sweep | RangeKind::MarkAssist)
+    }
+}
+
 impl RangeSpan {
     /// Length in ns.
     pub fn duration_ns(&self) -> i64 {
