@@ -26,17 +26,18 @@ pub(crate) const COUNTER_RESOLUTION_NS: i64 = 10_000;
 /// Appends a P's or thread's piece of the next generation, leaving out its
 /// first span if it restates the state the track is in, or is idle before
 /// anything happened.
-fn stitch_simple(b: &mut TrackBuilder, mut seg: Seg, retime: Option<&Retime>, is_idle: impl Fn(u8) -> bool) {
-    if let Some(r) = retime {
-        seg.track.retime(r.limit_ns, |t| r.apply(t));
-    }
+fn stitch_simple(b: &mut TrackBuilder, seg: Seg, retime: Option<&Retime>, is_idle: impl Fn(u8) -> bool) {
+    // Only the head's state matters here, which retiming leaves alone.
     let Some(head) = seg.track.first() else { return };
     let last = b.last_state();
     let idle = is_idle(head.state);
     let drop = (seg.head_restate && last == Some(head.state))
         || (b.is_empty() && idle && !seg.head_restate)
         || (last == Some(head.state) && idle);
-    b.append(seg.track, drop);
+    match retime {
+        Some(r) => b.append_retimed(seg.track, drop, r.limit_ns, |t| r.apply(t)),
+        None => b.append(seg.track, drop),
+    }
 }
 
 /// One shard's goroutine pieces of each part merged: (part, pieces).

@@ -220,22 +220,21 @@ impl Shard {
         // A status event restating the state the goroutine was already in.
         let drop = seg.head_restate
             && g.track.last_state().and_then(GState::from_u8).is_some_and(|l| l.category() == state.category());
-        if let Some(r) = retime {
-            // Most pieces start with such a restatement at the start of the
-            // generation, the very time the repair moves: skip the work when
-            // only that dropped span would move.
-            let kept_start = if drop { seg.track.second_start() } else { Some(head.start_ns) };
-            if kept_start.is_some_and(|t| t < r.limit_ns) {
-                seg.track.retime(r.limit_ns, |t| r.apply(t));
-            }
-        }
+        // Most pieces start with such a restatement at the start of the
+        // generation, the very time the repair moves: skip the work when
+        // only that dropped span would move.
+        let kept_start = || if drop { seg.track.second_start() } else { Some(head.start_ns) };
+        let retime = retime.filter(|r| kept_start().is_some_and(|t| t < r.limit_ns));
         if !drop && g.first_stack == StackId::NONE && head_has_first_stack {
             g.first_stack = head.stack;
         }
         if g.first_stack == StackId::NONE && first_stack != 0 {
             g.first_stack = stack(first_stack);
         }
-        g.track.append(seg.track, drop);
+        match retime {
+            Some(r) => g.track.append_retimed(seg.track, drop, r.limit_ns, |t| r.apply(t)),
+            None => g.track.append(seg.track, drop),
+        }
         let spill = g.track.closed_bytes() >= SPILL_BYTES;
         if g.track.last_state() == Some(GState::Exited as u8) {
             self.retire(id, strings, stacks);

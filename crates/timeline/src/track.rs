@@ -991,19 +991,35 @@ impl TrackBuilder {
         self.extend(other, skip_first, 1, |s| s);
     }
 
+    /// [`TrackBuilder::append`] with [`TrackBuilder::retime`] applied to
+    /// `other` on the way, in one pass: retiming first would copy all of
+    /// `other` (a P's piece of a generation runs to megabytes) only for
+    /// appending to copy it again.
+    pub fn append_retimed(
+        &mut self,
+        other: TrackBuilder,
+        skip_first: bool,
+        limit_ns: i64,
+        retime: impl Fn(i64) -> i64,
+    ) {
+        debug_assert!(other.track.spilled.is_none(), "pieces never spill");
+        let n = other.track.blocks.partition_point(|h| h.start_ns < limit_ns);
+        if n == 0 && other.pending.is_none_or(|p| p.start_ns >= limit_ns) {
+            return self.append(other, skip_first);
+        }
+        // Pushing clamps each start to the one before, as retiming does:
+        // `max` chains the same either way, so the spans are the same.
+        self.extend(other, skip_first, n.max(1), |s| {
+            if s.start_ns < limit_ns { Span { start_ns: retime(s.start_ns), ..s } } else { s }
+        });
+    }
+
     /// Moves every span starting before `limit_ns` to `retime(start)`;
     /// `retime` must keep starts in order. Blocks starting at or after
     /// `limit_ns` are kept as they are.
     pub fn retime(&mut self, limit_ns: i64, retime: impl Fn(i64) -> i64) {
-        debug_assert!(self.track.spilled.is_none(), "pieces never spill");
-        let n = self.track.blocks.partition_point(|h| h.start_ns < limit_ns);
-        if n == 0 && self.pending.is_none_or(|p| p.start_ns >= limit_ns) {
-            return;
-        }
         let old = std::mem::take(self);
-        self.extend(old, false, n.max(1), |s| {
-            if s.start_ns < limit_ns { Span { start_ns: retime(s.start_ns), ..s } } else { s }
-        });
+        self.append_retimed(old, false, limit_ns, retime);
     }
 
     /// Appends `other`: its first `replay` blocks and its pending span span
@@ -1580,6 +1596,39 @@ mod tests {
         push_all(&mut want, &spans[..100]);
         push_all(&mut want, &spans[101..]);
         assert_eq!(got, want.finish(10_000_000).spans());
+    }
+
+    #[test]
+    fn appending_retimed_moves_the_early_spans_of_the_piece_only() {
+        let squeeze = |limit: i64| move |t: i64| limit - (limit - t) / 10;
+        for seed in 1..6u64 {
+            let base_spans = random_spans(300, seed);
+            let end = base_spans.last().map_or(0, |s| s.0);
+            // The piece starts where the base ends and crosses several blocks.
+            let piece_spans: Vec<_> =
+                random_spans(700, seed + 100).into_iter().map(|(t, s, k)| (t + end, s, k)).collect();
+            for cut in [0, 1, 2, 255, 256, 257, 600, 699, 700] {
+                let limit = piece_spans.get(cut).or(piece_spans.last()).map_or(0, |s| s.0 + i64::from(cut == 700));
+                for skip in [false, true] {
+                    let mut got = TrackBuilder::default();
+                    push_all(&mut got, &base_spans);
+                    let mut piece = TrackBuilder::default();
+                    push_all(&mut piece, &piece_spans);
+                    got.append_retimed(piece, skip, limit, squeeze(limit));
+                    let got = got.finish(10_000_000);
+                    check_headers(&got);
+                    // What it should be: the base, then the piece's starts
+                    // before `limit` squeezed, never earlier than the last.
+                    let mut want = base_spans.clone();
+                    for &(t, state, stack) in piece_spans.iter().skip(usize::from(skip)) {
+                        let moved = if t < limit { squeeze(limit)(t) } else { t };
+                        want.push((moved.max(want.last().map_or(i64::MIN, |w| w.0)), state, stack));
+                    }
+                    let got: Vec<_> = got.spans().iter().map(|s| (s.start_ns, s.state, s.stack.0)).collect();
+                    assert_eq!(got, want, "seed {seed} cut {cut} skip {skip}");
+                }
+            }
+        }
     }
 
     #[test]
