@@ -398,8 +398,14 @@ impl Merger {
             (procs.into_iter().map(proc).collect(), threads.into_iter().map(thread).collect())
         };
         // IDs are unique, so an unstable sort gives the one order, without
-        // the stable sort's scratch copy of half the records.
-        goroutines.sort_unstable_by_key(|g| g.id);
+        // the stable sort's scratch copy of half the records. (On all
+        // threads: 4.75 M records of a 1 GB trace take a third of a second
+        // on one, with the other idle at the very end of the build.)
+        if self.parallel {
+            goroutines.par_sort_unstable_by_key(|g| g.id);
+        } else {
+            goroutines.sort_unstable_by_key(|g| g.id);
+        }
         procs.sort_unstable_by_key(|p| p.id);
         threads.sort_unstable_by_key(|t| t.id);
 
