@@ -267,17 +267,19 @@ impl Inner {
         }
     }
 
-    /// Appends a compressed page to the slabs.
-    fn push_page(&mut self, page: &[u8]) {
-        if !self.slab.is_empty() && self.slab.len() + page.len() > SLAB_BYTES {
+    /// Appends a compressed page, its tag then its body, to the slabs.
+    fn push_page(&mut self, tag: u8, body: &[u8]) {
+        let len = 1 + body.len();
+        if !self.slab.is_empty() && self.slab.len() + len > SLAB_BYTES {
             let full = std::mem::take(&mut self.slab);
             self.slabs.push(Arc::new(full));
         }
         if self.slab.capacity() == 0 {
-            self.slab.reserve_exact(SLAB_BYTES.max(page.len()));
+            self.slab.reserve_exact(SLAB_BYTES.max(len));
         }
-        let at = PageAt { slab: self.slabs.len() as u32, offset: self.slab.len() as u32, len: page.len() as u32 };
-        self.slab.extend_from_slice(page);
+        let at = PageAt { slab: self.slabs.len() as u32, offset: self.slab.len() as u32, len: len as u32 };
+        self.slab.push(tag);
+        self.slab.extend_from_slice(body);
         self.pages.push(at);
     }
 }
@@ -288,10 +290,13 @@ fn seal(me: &mut Inner) {
         return;
     }
     let start = me.open_start();
-    let page = pack(&me.open);
-    me.packed_bytes += page.len();
-    me.last_len = me.open.len();
-    me.push_page(&page);
+    let open = std::mem::take(&mut me.open);
+    with_packed(&open, |tag, body| {
+        me.packed_bytes += 1 + body.len();
+        me.push_page(tag, body);
+    });
+    me.last_len = open.len();
+    me.open = open;
     me.starts.push(start);
     me.open.clear();
 }
@@ -300,29 +305,29 @@ thread_local! {
     /// zstd contexts are costly to make, so each thread keeps one.
     static COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> = const { RefCell::new(None) };
     static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
+    /// The page being packed.
+    static PAGE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// A page for `bytes`: zstd if that works and is smaller, else as is.
-fn pack(bytes: &[u8]) -> Vec<u8> {
-    let packed = COMPRESSOR.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.is_none() {
-            *c = zstd::bulk::Compressor::new(LEVEL).ok();
-        }
-        let mut out = vec![ZSTD];
-        let body = c.as_mut()?.compress(bytes).ok()?;
-        out.extend_from_slice(&body);
-        Some(out)
-    });
-    match packed {
-        Some(p) if p.len() < bytes.len() + 1 => p,
-        _ => {
-            let mut out = Vec::with_capacity(bytes.len() + 1);
-            out.push(RAW);
-            out.extend_from_slice(bytes);
-            out
-        }
-    }
+/// Calls `f` with the page for `bytes`, as its tag and body: zstd if that
+/// works and is smaller, else as is. The body is compressed into a buffer
+/// each thread keeps, so packing allocates nothing and `f` copies the page
+/// once, into its slab.
+fn with_packed<R>(bytes: &[u8], f: impl FnOnce(u8, &[u8]) -> R) -> R {
+    PAGE.with(|body| {
+        let mut body = body.borrow_mut();
+        body.clear();
+        body.reserve(zstd::zstd_safe::compress_bound(bytes.len()));
+        let packed = COMPRESSOR.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.is_none() {
+                *c = zstd::bulk::Compressor::new(LEVEL).ok();
+            }
+            // Writes the body from the buffer's start.
+            c.as_mut().is_some_and(|c| c.compress_to_buffer(bytes, &mut *body).is_ok())
+        });
+        if packed && body.len() < bytes.len() { f(ZSTD, &body) } else { f(RAW, bytes) }
+    })
 }
 
 /// The `len` bytes a page holds (empty if it cannot be read, which only
