@@ -6,8 +6,9 @@
 //! compare two builds; `--rss-trace`: prints phase, bytes merged and
 //! anonymous RSS every 50 ms of the build, to find where the peak is;
 //! `--drop`: the live bytes of each part of the timeline, and by size
-//! class; `SEQ=1` in the environment builds on one thread). It also prints
-//! the CPU time the build used, less noisy than wall time for comparisons.
+//! class; `SEQ=1` in the environment builds on one thread. It also prints
+//! the CPU time the build used, less noisy than wall time for comparisons;
+//! `ANALYSES=a,b` times only the analyses whose names start so).
 fn rss_kb(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .unwrap_or_default()
@@ -290,7 +291,12 @@ fn live_by_part(mut tl: timeline::Timeline) {
 
 fn analyses(tl: &timeline::Timeline) {
     use timeline::analysis::{self as a, Filter, GapOrder, ProfileKind, TimeRange, UtilFlags};
+    // `ANALYSES=name,...` in the environment times only those.
+    let only = std::env::var("ANALYSES").ok();
     let time = |name: &str, f: &dyn Fn() -> usize| {
+        if only.as_ref().is_some_and(|o| !o.split(',').any(|w| name.starts_with(w))) {
+            return;
+        }
         let t0 = std::time::Instant::now();
         let n = f();
         println!("analysis {name}: {:.2}s ({n})", t0.elapsed().as_secs_f64());

@@ -220,7 +220,11 @@ fn is_runnable(s: u8) -> bool {
 
 /// Goroutine changes, compactly: the time after `base` shifted left by one,
 /// plus 1 for a start (so ends sort first at equal times).
-fn goroutine_keys(tl: &Timeline, base: i64) -> Vec<u64> {
+///
+/// Only the parts of runnable runs inside `within` (sorted, disjoint
+/// intervals) count: the number of goroutines runnable at any instant
+/// inside them is exact, and outside them it is not needed.
+fn goroutine_keys(tl: &Timeline, base: i64, within: &[(i64, i64)]) -> Vec<u64> {
     let key = |t: i64| u64::try_from(t.saturating_sub(base)).unwrap_or(0) << 1;
     // Collected on all threads in any order: the sort decides it.
     let mut keys = tl
@@ -228,8 +232,17 @@ fn goroutine_keys(tl: &Timeline, base: i64) -> Vec<u64> {
         .par_iter()
         .fold(Vec::new, |mut keys, g| {
             for_each_run(&g.track, is_runnable, |s, e| {
-                keys.push(key(s) | 1);
-                keys.push(key(e));
+                let first = within.partition_point(|&(_, end)| end <= s);
+                for &(from, to) in within.get(first..).unwrap_or_default() {
+                    if from >= e {
+                        break;
+                    }
+                    let (s, e) = (s.max(from), e.min(to));
+                    if s < e {
+                        keys.push(key(s) | 1);
+                        keys.push(key(e));
+                    }
+                }
             });
             keys
         })
@@ -402,10 +415,23 @@ pub fn idle_proc_gaps(
     if limit == 0 {
         return Vec::new();
     }
+    gaps_counting_within(tl, range, order, limit, goroutine_cap, idle_stretches)
+}
+
+/// [`idle_proc_gaps`], counting runnable goroutines only inside the
+/// stretches `within` picks (all of them must hold the gaps).
+fn gaps_counting_within(
+    tl: &Timeline,
+    range: TimeRange,
+    order: GapOrder,
+    limit: usize,
+    goroutine_cap: usize,
+    within: impl FnOnce(&Timeline, i64, &[Ev], TimeRange) -> Vec<(i64, i64)>,
+) -> Vec<IdleGap> {
     let first = tl.goroutines.par_iter().filter_map(|g| g.track.start_ns()).min();
     let base = first.unwrap_or(tl.start_ns).min(tl.start_ns);
-    let keys = goroutine_keys(tl, base);
     let events = other_events(tl);
+    let keys = goroutine_keys(tl, base, &within(tl, base, &events, range));
     let mut gaps = Vec::new();
     let mut open: Option<IdleGap> = None;
     Sweep::new(tl).run(&keys, base, &events, range, |seg| {
@@ -437,6 +463,33 @@ pub fn idle_proc_gaps(
     gaps.truncate(limit);
     name_goroutines(tl, &mut gaps, goroutine_cap);
     gaps
+}
+
+/// The stretches of `range` in which some P is idle outside a pause: the
+/// only places a gap can be, found from the Ps alone. On a busy trace they
+/// are a small part of the time, so the goroutines' runnable runs need
+/// only be counted there (on busy-1gb, the sorted boundaries of all of
+/// them took 720 MB and most of the query's time).
+fn idle_stretches(tl: &Timeline, base: i64, events: &[Ev], range: TimeRange) -> Vec<(i64, i64)> {
+    // Goroutines can be runnable from `base` to the last track's end: one
+    // run over all of it makes the sweep report every stretch there, before
+    // the first P event and after the last too.
+    let last = tl.goroutines.par_iter().filter_map(|g| g.track.end_ns()).max().unwrap_or(base);
+    if last <= base {
+        return Vec::new();
+    }
+    let key = |t: i64| u64::try_from(t.saturating_sub(base)).unwrap_or(0) << 1;
+    let mut out: Vec<(i64, i64)> = Vec::new();
+    Sweep::new(tl).run(&[key(base) | 1, key(last)], base, events, range, |seg| {
+        if seg.idle == 0 || seg.stw {
+            return;
+        }
+        match out.last_mut() {
+            Some(last) if last.1 == seg.start_ns => last.1 = seg.end_ns,
+            _ => out.push((seg.start_ns, seg.end_ns)),
+        }
+    });
+    out
 }
 
 /// Fills in the goroutines whose runnable runs overlap the chosen gaps.
@@ -652,5 +705,34 @@ mod tests {
         assert_eq!(s.iter().map(|r| (r.start_ns, r.end_ns)).collect::<Vec<_>>(), [(60, 65), (31, 33)]);
         let s = longest_stw(&tl, TimeRange::new(32, 61), 1);
         assert_eq!(s.iter().map(|r| (r.start_ns, r.end_ns)).collect::<Vec<_>>(), [(32, 33)]);
+    }
+
+    /// Counting runnable goroutines only where some P is idle outside a
+    /// pause finds the very gaps that counting them everywhere finds.
+    #[test]
+    fn gaps_counted_in_idle_stretches_equal_gaps_counted_everywhere() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/traces");
+        let everywhere = |_: &Timeline, _: i64, _: &[Ev], _: TimeRange| vec![(i64::MIN, i64::MAX)];
+        // Goroutines waiting before the Ps' first change and after their last.
+        let mut edges = timeline();
+        edges.procs = vec![proc(0, &[(10, PState::Running)], 80), proc(1, &[(10, PState::Running)], 80)];
+        edges.goroutines.push(simple(30, StrId(0), &[(0, GState::Runnable), (5, GState::Running)], 100));
+        let want = gaps_counting_within(&edges, TimeRange::ALL, GapOrder::Duration, 10, 5, everywhere);
+        assert_eq!(summary(&want), [(0, 5, 5, 1, 2, 1), (92, 95, 33, 11, 2, 11)], "the edge gaps themselves");
+        assert_eq!(idle_proc_gaps(&edges, TimeRange::ALL, GapOrder::Duration, 10, 5), want);
+        let mut gaps_seen = 0;
+        for rel in ["go1.27/manyg.trace", "go1.27/chan.trace", "go1.27/gomaxprocs.trace", "go1.22/net.trace"] {
+            let bytes = std::fs::read(root.join(rel)).unwrap_or_default();
+            let tl = crate::build(&bytes, &crate::Progress::default()).expect(rel);
+            let third = (tl.end_ns - tl.start_ns) / 3;
+            let ranges = [TimeRange::ALL, TimeRange::new(tl.start_ns + third, tl.end_ns - third)];
+            for (range, order) in ranges.into_iter().flat_map(|r| [(r, GapOrder::Duration), (r, GapOrder::Waiting)]) {
+                let want = gaps_counting_within(&tl, range, order, 1000, 5, everywhere);
+                let got = idle_proc_gaps(&tl, range, order, 1000, 5);
+                assert_eq!(got, want, "{rel} {range:?} {order:?}");
+                gaps_seen += want.len();
+            }
+        }
+        assert!(gaps_seen > 200, "{gaps_seen} gaps");
     }
 }
