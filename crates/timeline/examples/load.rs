@@ -1,7 +1,8 @@
 #![allow(unsafe_code)]
 //! Loads a trace and prints build time, spans and memory (`--threads`:
 //! then builds the thread tracks too, as the viewer does on demand;
-//! `--scan`: times reading every goroutine's spans; `--analyses`: times the
+//! `--scan`: times reading every goroutine's spans, `--pscan` on all threads;
+//! `--analyses`: times the
 //! full-range analysis queries; `--checksum`: a digest of every span, to
 //! compare two builds; `--rss-trace`: prints phase, bytes merged and
 //! anonymous RSS every 50 ms of the build, to find where the peak is;
@@ -191,6 +192,22 @@ fn main() {
                 "scan {round}: every goroutine span {scan:.2}s ({n}); 10 longest runnable waits {waits:.2}s ({})",
                 w.len()
             );
+        }
+    }
+    if std::env::args().any(|a| a == "--pscan") {
+        use rayon::prelude::*;
+        for round in 0..2 {
+            let t0 = std::time::Instant::now();
+            let n: usize = tl
+                .goroutines
+                .par_iter()
+                .map(|g| {
+                    let mut n = 0usize;
+                    g.track.for_each_in(i64::MIN, i64::MAX, |_, s| n += usize::from(s.state));
+                    n
+                })
+                .sum();
+            println!("pscan {round}: every goroutine span on all threads {:.2}s ({n})", t0.elapsed().as_secs_f64());
         }
     }
     if std::env::args().any(|a| a == "--analyses") {
