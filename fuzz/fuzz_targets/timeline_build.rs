@@ -1,7 +1,8 @@
 //! The full timeline build (parallel generations, per-generation pieces
 //! stitched by shard, time repair after the fact, thread tracks, ranges,
 //! counters, annotations) on arbitrary bytes: never a panic; then what
-//! the viewer reads of it (spans, plans, counter decimation).
+//! the viewer reads of it (spans, plans, counter decimation, the gap
+//! finder).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -35,6 +36,22 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(p.track.spans().len(), p.track.len());
             let _ = timeline::plan_track(&p.track, view, 1.0);
         }
+        // The analyses the viewer runs, over the whole trace and its second
+        // half (the gap finder counts runnable goroutines only where some P
+        // is idle).
+        use timeline::analysis::{self as a, Filter, GapOrder, ProfileKind, TimeRange, UtilFlags};
+        for range in [TimeRange::ALL, TimeRange::new(mid, tl.end_ns)] {
+            for g in a::idle_proc_gaps(&tl, range, GapOrder::Waiting, 10, 4) {
+                assert!(g.start_ns < g.end_ns && g.goroutines.len() <= 4 && g.goroutine_count >= g.goroutines.len());
+            }
+            let filter = Filter::range(range);
+            let _ = (a::longest_runnable_waits(&tl, &filter, 5), a::all_goroutine_stats(&tl, range));
+            let _ = (a::start_fn_stats(&tl, range), a::offcpu_flame(&tl, &filter, a::is_off_cpu));
+            for kind in ProfileKind::ALL {
+                let _ = (a::blocking_profile(&tl, kind, &filter), a::go_tool_blocking_profile(&tl, kind, &filter));
+            }
+        }
+        let _ = a::mutator_utilization(&tl, UtilFlags::ALL_GC | UtilFlags::PER_PROC);
         let c = &tl.counters;
         for counter in [&c.heap_alloc, &c.running, &c.runnable, &c.blocked, &c.syscall, &c.gomaxprocs] {
             let _ = (counter.decimate(tl.start_ns, tl.end_ns, 100), counter.value_at(tl.end_ns), counter.max());

@@ -135,7 +135,8 @@ impl<'t> Builder<'t> {
             }
         };
         if let Some(n) = self.nodes.get_mut(leaf as usize) {
-            n.self_value += weight;
+            // Saturating, as everywhere a damaged trace's times add up.
+            n.self_value = n.self_value.saturating_add(weight);
         }
     }
 
@@ -147,7 +148,7 @@ impl<'t> Builder<'t> {
         for i in (1..self.nodes.len()).rev() {
             let Some(&FlameNode { parent, total, .. }) = self.nodes.get(i) else { continue };
             if let Some(p) = self.nodes.get_mut(parent as usize) {
-                p.total += total;
+                p.total = p.total.saturating_add(total);
                 p.children.push(i as u32);
             }
         }
@@ -245,7 +246,7 @@ impl Weights {
         let next = self.order.len();
         let i = *self.index.entry(key).or_insert(next);
         match self.order.get_mut(i) {
-            Some(e) => e.1 += weight,
+            Some(e) => e.1 = e.1.saturating_add(weight),
             None => self.order.push((key, weight)),
         }
     }

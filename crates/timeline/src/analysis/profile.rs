@@ -157,7 +157,8 @@ fn add_waits(by_stack: &mut ByStack, g: &Goroutine, kind: ProfileKind, range: Ti
         }
         let stack = if kind == ProfileKind::Sched { runnable_stack(g, s) } else { s.stack };
         let e = by_stack.entry(stack).or_default();
-        e.0 += end - start;
+        // Saturating, as everywhere a damaged trace's times add up.
+        e.0 = e.0.saturating_add(end - start);
         e.1 += 1;
     });
 }
@@ -167,7 +168,7 @@ fn merge(a: ByStack, b: ByStack) -> ByStack {
     let (mut big, small) = if a.len() >= b.len() { (a, b) } else { (b, a) };
     for (stack, (total_ns, count)) in small {
         let e = big.entry(stack).or_default();
-        e.0 += total_ns;
+        e.0 = e.0.saturating_add(total_ns);
         e.1 += count;
     }
     big

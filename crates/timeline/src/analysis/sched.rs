@@ -450,7 +450,9 @@ fn gaps_counting_within(
             goroutine_count: 0,
         });
         gap.end_ns = seg.end_ns;
-        gap.waiting_ns += i64::from(seg.runnable) * (seg.end_ns - seg.start_ns);
+        // Saturating: a damaged trace can hold absurd times.
+        let waited = i64::from(seg.runnable).saturating_mul(seg.end_ns - seg.start_ns);
+        gap.waiting_ns = gap.waiting_ns.saturating_add(waited);
         gap.max_runnable = gap.max_runnable.max(seg.runnable);
         gap.max_idle_procs = gap.max_idle_procs.max(seg.idle);
     });
@@ -705,6 +707,20 @@ mod tests {
         assert_eq!(s.iter().map(|r| (r.start_ns, r.end_ns)).collect::<Vec<_>>(), [(60, 65), (31, 33)]);
         let s = longest_stw(&tl, TimeRange::new(32, 61), 1);
         assert_eq!(s.iter().map(|r| (r.start_ns, r.end_ns)).collect::<Vec<_>>(), [(32, 33)]);
+    }
+
+    /// Found by the fuzzer: goroutine-time waiting overflowed on a damaged
+    /// trace's absurd times.
+    #[test]
+    fn gap_waiting_time_saturates_on_absurd_times() {
+        let (from, to) = (-(1i64 << 61), 1i64 << 61);
+        let mut tl = Timeline { start_ns: from, end_ns: to, ..Timeline::default() };
+        tl.procs = vec![proc(0, &[(from, PState::Idle)], to)];
+        for id in 1..5 {
+            tl.goroutines.push(simple(id, StrId(0), &[(from, GState::Runnable)], to));
+        }
+        let gaps = idle_proc_gaps(&tl, TimeRange::ALL, GapOrder::Waiting, 10, 2);
+        assert_eq!(summary(&gaps), [(from, to, i64::MAX, 4, 1, 4)]);
     }
 
     /// Counting runnable goroutines only where some P is idle outside a

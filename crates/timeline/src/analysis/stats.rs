@@ -49,14 +49,16 @@ impl DurationStats {
     /// Summarises durations sorted in ascending order.
     pub fn from_sorted(sorted: &[i64]) -> Option<DurationStats> {
         let (&min_ns, &max_ns) = (sorted.first()?, sorted.last()?);
-        let total_ns = sorted.iter().sum::<i64>();
+        // Summed wide: a damaged trace's absurd durations must not overflow.
+        let total = sorted.iter().map(|&d| i128::from(d)).sum::<i128>();
+        let total_ns = total.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
         let count = sorted.len() as u64;
         Some(DurationStats {
             count,
             total_ns,
             min_ns,
             max_ns,
-            mean_ns: total_ns as f64 / count as f64,
+            mean_ns: total as f64 / count as f64,
             p50_ns: nearest_rank(sorted, 50),
             p95_ns: nearest_rank(sorted, 95),
             p99_ns: nearest_rank(sorted, 99),
@@ -264,6 +266,15 @@ pub fn start_fn_stats(tl: &Timeline, range: TimeRange) -> Vec<FunctionStats> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the fuzzer: a damaged trace's absurd durations overflowed
+    /// the sum.
+    #[test]
+    fn sums_of_absurd_durations_saturate_and_the_mean_stays_right() {
+        let d = DurationStats::from_durations(vec![1 << 61; 8]).expect("stats");
+        assert_eq!((d.total_ns, d.count, d.p50_ns), (i64::MAX, 8, 1 << 61));
+        assert_eq!(d.mean_ns, (1u64 << 61) as f64);
+    }
     use crate::analysis::testutil::simple;
 
     #[test]
