@@ -231,8 +231,11 @@ fn goroutine_keys(tl: &Timeline, base: i64, within: &[(i64, i64)]) -> Vec<u64> {
         .goroutines
         .par_iter()
         .fold(Vec::new, |mut keys, g| {
+            // A goroutine's runs come in time order: look for each one's
+            // first stretch from where the last one's was.
+            let mut first = 0;
             for_each_run(&g.track, is_runnable, |s, e| {
-                let first = within.partition_point(|&(_, end)| end <= s);
+                first = first_ending_after(within, first, s);
                 for &(from, to) in within.get(first..).unwrap_or_default() {
                     if from >= e {
                         break;
@@ -253,6 +256,24 @@ fn goroutine_keys(tl: &Timeline, base: i64, within: &[(i64, i64)]) -> Vec<u64> {
         });
     keys.par_sort_unstable();
     keys
+}
+
+/// The first of the sorted, disjoint `stretches` from `from` on that ends
+/// after `t`: galloping forward, as most calls move a step or none, where a
+/// binary search over all of them took most of the gap finder's time.
+fn first_ending_after(stretches: &[(i64, i64)], from: usize, t: i64) -> usize {
+    let before = |i: usize| stretches.get(i).is_some_and(|&(_, end)| end <= t);
+    if !before(from) {
+        return from;
+    }
+    // `before(lo)` holds; widen until `before(hi)` fails (or runs out).
+    let (mut lo, mut step) = (from, 1);
+    while before(lo + step) {
+        lo += step;
+        step *= 2;
+    }
+    let hi = (lo + step).min(stretches.len());
+    lo + 1 + stretches.get(lo + 1..hi).map_or(0, |rest| rest.partition_point(|&(_, end)| end <= t))
 }
 
 /// P, pause and GOMAXPROCS changes, sorted.
@@ -707,6 +728,18 @@ mod tests {
         assert_eq!(s.iter().map(|r| (r.start_ns, r.end_ns)).collect::<Vec<_>>(), [(60, 65), (31, 33)]);
         let s = longest_stw(&tl, TimeRange::new(32, 61), 1);
         assert_eq!(s.iter().map(|r| (r.start_ns, r.end_ns)).collect::<Vec<_>>(), [(32, 33)]);
+    }
+
+    #[test]
+    fn galloping_finds_what_a_binary_search_finds() {
+        let stretches: Vec<(i64, i64)> = (0..100).map(|i| (i * 10, i * 10 + 5)).collect();
+        for from in [0, 1, 7, 50, 99, 100] {
+            for t in -5..1010 {
+                let want = stretches.partition_point(|&(_, end)| end <= t).max(from);
+                assert_eq!(first_ending_after(&stretches, from, t), want, "from {from} t {t}");
+            }
+        }
+        assert_eq!(first_ending_after(&[], 0, 3), 0);
     }
 
     /// Found by the fuzzer: goroutine-time waiting overflowed on a damaged
