@@ -321,7 +321,17 @@ fn analyses(tl: &timeline::Timeline) {
     let all = Filter::all();
     time("all_goroutine_stats", &|| a::all_goroutine_stats(tl, TimeRange::ALL).len());
     time("start_fn_stats", &|| a::start_fn_stats(tl, TimeRange::ALL).len());
-    time("idle_proc_gaps", &|| a::idle_proc_gaps(tl, TimeRange::ALL, GapOrder::Waiting, 10, 8).len());
+    time("idle_proc_gaps", &|| {
+        let gaps = a::idle_proc_gaps(tl, TimeRange::ALL, GapOrder::Waiting, 10, 8);
+        // A digest of the result, to compare two builds.
+        let ids = |g: &a::IdleGap| g.goroutines.iter().map(|id| id.0).sum::<i64>();
+        let digest = gaps.iter().fold(0i64, |d, g| {
+            let fields = [g.start_ns, g.end_ns, g.waiting_ns, i64::from(g.max_runnable), g.goroutine_count as i64, ids(g)];
+            fields.iter().fold(d, |d, &v| d.wrapping_mul(1_000_003).wrapping_add(v))
+        });
+        println!("idle_proc_gaps digest {digest:x}");
+        gaps.len()
+    });
     time("blocking_profile x4", &|| ProfileKind::ALL.iter().map(|&k| a::blocking_profile(tl, k, &all).len()).sum());
     time("go_tool_blocking_profile x4", &|| {
         ProfileKind::ALL.iter().map(|&k| a::go_tool_blocking_profile(tl, k, &all).len()).sum()
