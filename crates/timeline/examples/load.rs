@@ -188,8 +188,14 @@ fn main() {
             let scan = t0.elapsed().as_secs_f64();
             let w = timeline::analysis::longest_runnable_waits(&tl, &timeline::analysis::Filter::all(), 10);
             let waits = t0.elapsed().as_secs_f64() - scan;
+            // A digest of the waits, to compare two builds.
+            let digest = w.iter().fold(0i64, |d, w| {
+                [w.start_ns, w.end_ns, w.g.0, i64::from(w.stack.0)]
+                    .iter()
+                    .fold(d, |d, &v| d.wrapping_mul(1_000_003).wrapping_add(v))
+            });
             println!(
-                "scan {round}: every goroutine span {scan:.2}s ({n}); 10 longest runnable waits {waits:.2}s ({})",
+                "scan {round}: every goroutine span {scan:.2}s ({n}); 10 longest runnable waits {waits:.2}s ({}, digest {digest:x})",
                 w.len()
             );
         }
@@ -326,7 +332,8 @@ fn analyses(tl: &timeline::Timeline) {
         // A digest of the result, to compare two builds.
         let ids = |g: &a::IdleGap| g.goroutines.iter().map(|id| id.0).sum::<i64>();
         let digest = gaps.iter().fold(0i64, |d, g| {
-            let fields = [g.start_ns, g.end_ns, g.waiting_ns, i64::from(g.max_runnable), g.goroutine_count as i64, ids(g)];
+            let fields =
+                [g.start_ns, g.end_ns, g.waiting_ns, i64::from(g.max_runnable), g.goroutine_count as i64, ids(g)];
             fields.iter().fold(d, |d, &v| d.wrapping_mul(1_000_003).wrapping_add(v))
         });
         println!("idle_proc_gaps digest {digest:x}");

@@ -10,7 +10,7 @@ use std::collections::BinaryHeap;
 use rayon::prelude::*;
 use trace_core::GoroutineId;
 
-use super::{Filter, TimeRange, for_each_clipped};
+use super::{Filter, TimeRange};
 use crate::model::{Goroutine, RangeSpan, Timeline};
 use crate::stacks::StackId;
 use crate::state::{Category, GState, PState};
@@ -98,16 +98,33 @@ pub fn longest_runnable_waits(tl: &Timeline, filter: &Filter, limit: usize) -> V
         .par_iter()
         .filter(|g| filter.includes(g.id))
         .fold(BinaryHeap::new, |mut heap, g| {
-            for_each_clipped(g, filter.range, |_, s, start_ns, end_ns| {
-                let state = Goroutine::state(s);
-                if state.category() != Category::Runnable {
-                    return;
+            let range = filter.range;
+            // The spans `for_each_clipped` gives, read block by block.
+            g.track.with_blocks(|blocks| {
+                let first = blocks.partition(|h| h.end_ns <= range.start_ns);
+                for bi in first..blocks.count() {
+                    let Some(h) = blocks.get(bi) else { break };
+                    if h.start_ns >= range.end_ns {
+                        break;
+                    }
+                    // Once `limit` waits are kept, a block whose longest span
+                    // is shorter than the shortest of them holds none to keep
+                    // (clipping only shortens): skip it undecoded.
+                    if heap.len() >= limit && heap.peek().is_some_and(|w: &Ranked| h.max_span_ns() < w.0.duration_ns())
+                    {
+                        continue;
+                    }
+                    blocks.for_each_in_block_until(bi, range.end_ns, |s| {
+                        let state = Goroutine::state(&s);
+                        if s.end_ns <= range.start_ns || state.category() != Category::Runnable {
+                            return;
+                        }
+                        let Some((start_ns, end_ns)) = range.clip(s.start_ns, s.end_ns) else { return };
+                        let woken_by = (state == GState::Runnable && s.a >= 0).then_some(GoroutineId(s.a));
+                        let stack = runnable_stack(g, &s);
+                        keep(&mut heap, RunnableWait { g: g.id, state, start_ns, end_ns, stack, woken_by });
+                    });
                 }
-                let woken_by = (state == GState::Runnable && s.a >= 0).then_some(GoroutineId(s.a));
-                keep(
-                    &mut heap,
-                    RunnableWait { g: g.id, state, start_ns, end_ns, stack: runnable_stack(g, s), woken_by },
-                );
             });
             heap
         })
@@ -218,12 +235,7 @@ fn for_each_run(track: &Track, want: impl Fn(u8) -> bool, mut f: impl FnMut(i64,
 /// sorted, disjoint `within` stretches. A run is cut where a skipped block
 /// begins, which no stretch covers, so its parts inside the stretches are
 /// the same; at most the run is reported in pieces.
-fn for_each_run_within(
-    track: &Track,
-    want: impl Fn(u8) -> bool,
-    within: &[(i64, i64)],
-    mut f: impl FnMut(i64, i64),
-) {
+fn for_each_run_within(track: &Track, want: impl Fn(u8) -> bool, within: &[(i64, i64)], mut f: impl FnMut(i64, i64)) {
     track.with_blocks(|blocks| {
         let mut open: Option<i64> = None;
         let mut last_end = 0;
