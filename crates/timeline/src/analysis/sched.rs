@@ -210,25 +210,8 @@ struct Ev {
 
 /// Calls `f(start, end)` for each maximal run of spans of `track` for which
 /// `want` holds, leaving out runs of length zero.
-fn for_each_run(track: &Track, want: impl Fn(u8) -> bool, mut f: impl FnMut(i64, i64)) {
-    let mut open: Option<i64> = None;
-    let mut last_end = 0;
-    track.for_each_in(i64::MIN, i64::MAX, |_, s| {
-        match (want(s.state), open) {
-            (true, None) => open = Some(s.start_ns),
-            (false, Some(t)) => {
-                if t < s.start_ns {
-                    f(t, s.start_ns);
-                }
-                open = None;
-            }
-            _ => {}
-        }
-        last_end = s.end_ns;
-    });
-    if let Some(t) = open.filter(|&t| t < last_end) {
-        f(t, last_end);
-    }
+fn for_each_run(track: &Track, want: impl Fn(u8) -> bool, f: impl FnMut(i64, i64)) {
+    for_each_run_within(track, want, &[(i64::MIN, i64::MAX)], f);
 }
 
 /// [`for_each_run`], decoding only the blocks that overlap one of the
@@ -824,8 +807,22 @@ mod tests {
         }
         let track = b.finish(t + 10);
         assert!(track.block_count() > 10);
-        let mut all = Vec::new();
-        for_each_run(&track, is_runnable, |s, e| all.push((s, e)));
+        // Every runnable run, from the spans one by one.
+        let mut all: Vec<(i64, i64)> = Vec::new();
+        let mut last_runnable = false;
+        for s in track.spans() {
+            let runnable = is_runnable(s.state);
+            match all.last_mut() {
+                Some(run) if runnable && last_runnable => run.1 = s.end_ns,
+                _ if runnable => all.push((s.start_ns, s.end_ns)),
+                _ => {}
+            }
+            last_runnable = runnable;
+        }
+        all.retain(|r| r.0 < r.1);
+        let mut whole = Vec::new();
+        for_each_run(&track, is_runnable, |s, e| whole.push((s, e)));
+        assert_eq!(whole, all);
         let stretch_sets: [Vec<(i64, i64)>; 4] = [
             vec![(i64::MIN, i64::MAX)],
             vec![],
