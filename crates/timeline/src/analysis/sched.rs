@@ -884,7 +884,7 @@ mod tests {
         let mut gaps_seen = 0;
         for rel in ["go1.27/manyg.trace", "go1.27/chan.trace", "go1.27/gomaxprocs.trace", "go1.22/net.trace"] {
             let bytes = std::fs::read(root.join(rel)).unwrap_or_default();
-            let tl = crate::build(&bytes, &crate::Progress::default()).expect(rel);
+            let tl = crate::analysis::found(crate::build(&bytes, &crate::Progress::default()).ok(), rel);
             let third = (tl.end_ns - tl.start_ns) / 3;
             let ranges = [TimeRange::ALL, TimeRange::new(tl.start_ns + third, tl.end_ns - third)];
             for (range, order) in ranges.into_iter().flat_map(|r| [(r, GapOrder::Duration), (r, GapOrder::Waiting)]) {
