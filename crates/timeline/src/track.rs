@@ -665,6 +665,21 @@ impl Track {
     /// Calls `f` with every span overlapping `[start_ns, end_ns)`, in order,
     /// with its index.
     pub fn for_each_in(&self, start_ns: i64, end_ns: i64, mut f: impl FnMut(usize, &Span)) {
+        self.for_each_in_pruned(start_ns, end_ns, &mut (), |_, _| false, |_, i, s| f(i, s));
+    }
+
+    /// [`Track::for_each_in`], leaving undecoded each block whose header
+    /// `skip` turns down. Both calls get `state`, so a query can prune by
+    /// what it has found so far (e.g. a block whose longest span is too
+    /// short to matter).
+    pub fn for_each_in_pruned<S>(
+        &self,
+        start_ns: i64,
+        end_ns: i64,
+        state: &mut S,
+        mut skip: impl FnMut(&mut S, &BlockHeader) -> bool,
+        mut f: impl FnMut(&mut S, usize, &Span),
+    ) {
         self.view(|v| {
             let first = v.partition_blocks(|b| b.end_ns <= start_ns);
             for bi in first..v.block_count() {
@@ -672,11 +687,14 @@ impl Track {
                 if h.start_ns >= end_ns {
                     break;
                 }
+                if skip(state, &h) {
+                    continue;
+                }
                 // The last block is read only up to the range's end.
                 let mut i = h.first_index as usize;
                 v.for_each_in_block_until(bi, end_ns, |s| {
                     if s.end_ns > start_ns {
-                        f(i, &s);
+                        f(state, i, &s);
                     }
                     i += 1;
                 });

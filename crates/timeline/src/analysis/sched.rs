@@ -14,7 +14,7 @@ use super::{Filter, TimeRange};
 use crate::model::{Goroutine, RangeSpan, Timeline};
 use crate::stacks::StackId;
 use crate::state::{Category, GState, PState};
-use crate::track::{Span, Track};
+use crate::track::{BlockHeader, Span, Track};
 
 /// One wait of a goroutine for a P (a span of the runnable category).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,32 +99,20 @@ pub fn longest_runnable_waits(tl: &Timeline, filter: &Filter, limit: usize) -> V
         .filter(|g| filter.includes(g.id))
         .fold(BinaryHeap::new, |mut heap, g| {
             let range = filter.range;
-            // The spans `for_each_clipped` gives, read block by block.
-            g.track.with_blocks(|blocks| {
-                let first = blocks.partition(|h| h.end_ns <= range.start_ns);
-                for bi in first..blocks.count() {
-                    let Some(h) = blocks.get(bi) else { break };
-                    if h.start_ns >= range.end_ns {
-                        break;
-                    }
-                    // Once `limit` waits are kept, a block whose longest span
-                    // is shorter than the shortest of them holds none to keep
-                    // (clipping only shortens): skip it undecoded.
-                    if heap.len() >= limit && heap.peek().is_some_and(|w: &Ranked| h.max_span_ns() < w.0.duration_ns())
-                    {
-                        continue;
-                    }
-                    blocks.for_each_in_block_until(bi, range.end_ns, |s| {
-                        let state = Goroutine::state(&s);
-                        if s.end_ns <= range.start_ns || state.category() != Category::Runnable {
-                            return;
-                        }
-                        let Some((start_ns, end_ns)) = range.clip(s.start_ns, s.end_ns) else { return };
-                        let woken_by = (state == GState::Runnable && s.a >= 0).then_some(GoroutineId(s.a));
-                        let stack = runnable_stack(g, &s);
-                        keep(&mut heap, RunnableWait { g: g.id, state, start_ns, end_ns, stack, woken_by });
-                    });
+            // Once `limit` waits are kept, a block whose longest span is
+            // shorter than the shortest of them holds none to keep
+            // (clipping only shortens): it is left undecoded.
+            let too_short = |heap: &mut BinaryHeap<Ranked>, h: &BlockHeader| {
+                heap.len() >= limit && heap.peek().is_some_and(|w| h.max_span_ns() < w.0.duration_ns())
+            };
+            g.track.for_each_in_pruned(range.start_ns, range.end_ns, &mut heap, too_short, |heap, _, s| {
+                let state = Goroutine::state(s);
+                if state.category() != Category::Runnable {
+                    return;
                 }
+                let Some((start_ns, end_ns)) = range.clip(s.start_ns, s.end_ns) else { return };
+                let woken_by = (state == GState::Runnable && s.a >= 0).then_some(GoroutineId(s.a));
+                keep(heap, RunnableWait { g: g.id, state, start_ns, end_ns, stack: runnable_stack(g, s), woken_by });
             });
             heap
         })
@@ -218,52 +206,59 @@ fn for_each_run(track: &Track, want: impl Fn(u8) -> bool, f: impl FnMut(i64, i64
 /// sorted, disjoint `within` stretches. A run is cut where a skipped block
 /// begins, which no stretch covers, so its parts inside the stretches are
 /// the same; at most the run is reported in pieces.
-fn for_each_run_within(track: &Track, want: impl Fn(u8) -> bool, within: &[(i64, i64)], mut f: impl FnMut(i64, i64)) {
-    track.with_blocks(|blocks| {
-        let mut open: Option<i64> = None;
-        let mut last_end = 0;
-        let mut first = 0;
-        for i in 0..blocks.count() {
-            let Some(h) = blocks.get(i) else { break };
-            first = first_ending_after(within, first, h.start_ns);
-            if within.get(first).is_none_or(|&(from, _)| from >= h.end_ns) {
-                if let Some(t) = open.take().filter(|&t| t < h.start_ns) {
-                    f(t, h.start_ns);
+fn for_each_run_within<F: FnMut(i64, i64)>(track: &Track, want: impl Fn(u8) -> bool, within: &[(i64, i64)], f: F) {
+    /// The open run's start, the last span's end, the first stretch not yet
+    /// passed, and where runs go.
+    struct Runs<F> {
+        open: Option<i64>,
+        last_end: i64,
+        first: usize,
+        f: F,
+    }
+    let outside = |r: &mut Runs<F>, h: &BlockHeader| {
+        r.first = first_ending_after(within, r.first, h.start_ns);
+        let outside = within.get(r.first).is_none_or(|&(from, _)| from >= h.end_ns);
+        if outside && let Some(t) = r.open.take().filter(|&t| t < h.start_ns) {
+            (r.f)(t, h.start_ns);
+        }
+        outside
+    };
+    let mut runs = Runs { open: None, last_end: 0, first: 0, f };
+    track.for_each_in_pruned(i64::MIN, i64::MAX, &mut runs, outside, |r, _, s| {
+        match (want(s.state), r.open) {
+            (true, None) => r.open = Some(s.start_ns),
+            (false, Some(t)) => {
+                if t < s.start_ns {
+                    (r.f)(t, s.start_ns);
                 }
-                continue;
+                r.open = None;
             }
-            blocks.for_each_in_block(i, |s| {
-                match (want(s.state), open) {
-                    (true, None) => open = Some(s.start_ns),
-                    (false, Some(t)) => {
-                        if t < s.start_ns {
-                            f(t, s.start_ns);
-                        }
-                        open = None;
-                    }
-                    _ => {}
-                }
-                last_end = s.end_ns;
-            });
+            _ => {}
         }
-        if let Some(t) = open.filter(|&t| t < last_end) {
-            f(t, last_end);
-        }
+        r.last_end = s.end_ns;
     });
+    if let Some(t) = runs.open.filter(|&t| t < runs.last_end) {
+        (runs.f)(t, runs.last_end);
+    }
 }
 
 fn is_runnable(s: u8) -> bool {
     GState::from_u8(s).is_some_and(|s| s.category() == Category::Runnable)
 }
 
-/// Goroutine changes, compactly: the time after `base` shifted left by one,
-/// plus 1 for a start (so ends sort first at equal times).
+/// The sweep's key for a run ending at `t` (add 1 for a start): the time
+/// after `base` shifted left by one, so ends sort first at equal times.
+fn end_key(t: i64, base: i64) -> u64 {
+    u64::try_from(t.saturating_sub(base)).unwrap_or(0) << 1
+}
+
+/// Goroutine changes, compactly (see [`end_key`]).
 ///
 /// Only the parts of runnable runs inside `within` (sorted, disjoint
 /// intervals) count: the number of goroutines runnable at any instant
 /// inside them is exact, and outside them it is not needed.
 fn goroutine_keys(tl: &Timeline, base: i64, within: &[(i64, i64)]) -> Vec<u64> {
-    let key = |t: i64| u64::try_from(t.saturating_sub(base)).unwrap_or(0) << 1;
+    let key = |t: i64| end_key(t, base);
     // Collected on all threads in any order: the sort decides it.
     let mut keys = tl
         .goroutines
@@ -539,7 +534,7 @@ fn idle_stretches(tl: &Timeline, base: i64, events: &[Ev], range: TimeRange) -> 
     if last <= base {
         return Vec::new();
     }
-    let key = |t: i64| u64::try_from(t.saturating_sub(base)).unwrap_or(0) << 1;
+    let key = |t: i64| end_key(t, base);
     let mut out: Vec<(i64, i64)> = Vec::new();
     Sweep::new(tl).run(&[key(base) | 1, key(last)], base, events, range, |seg| {
         if seg.idle == 0 || seg.stw {
