@@ -289,22 +289,47 @@ fn the_theme_switches_and_persists() {
     assert_eq!(Settings::load(&tmp.settings()).0.theme, ThemeChoice::Light);
 }
 
+/// A named pipe at `dir/name`: opening it blocks until a writer comes, so
+/// a load of it stays on the loading page as long as a test needs.
+fn fifo(dir: &Path, name: &str) -> PathBuf {
+    let path = dir.join(name);
+    let made = std::process::Command::new("mkfifo").arg(&path).status().expect("mkfifo runs");
+    assert!(made.success());
+    path
+}
+
+/// Lets a load of the named pipe `fifo` go on once it opens it: a writer
+/// that closes at once, so the loader reads an empty file.
+fn release(fifo: &Path) {
+    drop(std::fs::OpenOptions::new().write(true).open(fifo).expect("open the pipe for writing"));
+}
+
 #[test]
 fn cancelling_a_load_shows_that_it_was_cancelled_and_stays_cancelled() {
     let tmp = TempDir::new("cancel");
-    let trace = testdata("traces/go1.27/chan.trace");
-    let mut h = harness(&tmp.settings(), Arc::new(FakePicker::default()), Some(trace));
+    // The trace opened is a link to a pipe, so the load is still running
+    // when it is cancelled (a small trace can load within the first frame);
+    // it then points at a real trace for "Try again".
+    let pipe = fifo(&tmp.0, "pipe");
+    let link = tmp.0.join("slow.trace");
+    std::os::unix::fs::symlink(&pipe, &link).expect("symlink");
+    let mut h = harness(&tmp.settings(), Arc::new(FakePicker::default()), Some(link.clone()));
     h.step();
     assert!(matches!(h.state().screen(), Screen::Loading(_)), "the first frame starts the load");
     h.state_mut().send(Command::CancelLoad);
     h.step();
     let Screen::Failed(failure) = h.state().screen() else { panic!("expected the cancelled page") };
     assert!(failure.cancelled);
-    // The loading thread's result, whenever it comes, is dropped.
+    // The loading thread's result, when it comes, is dropped. (Released
+    // before the link moves: `release` waits for the loader to open the
+    // pipe, which it may not have reached yet.)
+    release(&pipe);
+    std::fs::remove_file(&link).expect("remove the link");
+    std::os::unix::fs::symlink(testdata("traces/go1.27/chan.trace"), &link).expect("symlink");
     std::thread::sleep(Duration::from_millis(300));
     h.run_steps(3);
     assert!(matches!(h.state().screen(), Screen::Failed(_)));
-    assert!(h.query_by_label("Loading chan.trace was cancelled").is_some());
+    assert!(h.query_by_label("Loading slow.trace was cancelled").is_some());
     assert!(h.state().settings().recent.is_empty());
     h.get_by_label("Try again").click();
     step_until(&mut h, "the trace to load", loaded);
@@ -381,4 +406,44 @@ fn ticking_threads_builds_the_thread_rows_in_the_background() {
     // A thread row is on screen with its name.
     let first = format!("M{}", tl.threads[0].id.0);
     assert!(h.query_all_by_label_contains(&first).count() >= 1, "a row named {first}");
+}
+
+/// How soon the app asked to be painted again after its last frame.
+fn repaint_delay(h: &Harness<'_, App>) -> Duration {
+    h.output().viewport_output.get(&egui::ViewportId::ROOT).map_or(Duration::MAX, |v| v.repaint_delay)
+}
+
+/// Painting competes with the build for the CPU (with software GL, a
+/// window repainted continuously took one of two cores and doubled the
+/// load of a 1 GB trace): while loading, the window repaints a few times a
+/// second for the progress, never continuously.
+#[test]
+fn the_loading_page_repaints_a_few_times_a_second_not_continuously() {
+    let tmp = TempDir::new("repaint");
+    let pipe = fifo(&tmp.0, "slow.trace");
+    let mut h = harness(&tmp.settings(), Arc::new(FakePicker::default()), Some(pipe.clone()));
+    for _ in 0..5 {
+        h.step();
+        assert!(matches!(h.state().screen(), Screen::Loading(_)));
+        let delay = repaint_delay(&h);
+        assert!(
+            (Duration::from_millis(100)..=Duration::from_secs(1)).contains(&delay),
+            "repaint requested after {delay:?}"
+        );
+    }
+    // The file turns out empty, and the load fails.
+    release(&pipe);
+    step_until(&mut h, "the load to fail", settled);
+    assert!(matches!(h.state().screen(), Screen::Failed(_)));
+}
+
+/// A loaded trace left alone stops painting (nothing animates forever).
+#[test]
+fn a_loaded_trace_left_alone_stops_repainting() {
+    let tmp = TempDir::new("idle");
+    let mut h = harness(&tmp.settings(), Arc::new(FakePicker::default()), Some(testdata("traces/go1.27/chan.trace")));
+    step_until(&mut h, "the trace to load", loaded);
+    let steps = h.try_run();
+    assert!(steps.is_ok(), "still repainting: {steps:?}");
+    assert!(repaint_delay(&h) > Duration::from_millis(100), "repaint requested after {:?}", repaint_delay(&h));
 }
