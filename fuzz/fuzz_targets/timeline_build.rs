@@ -52,6 +52,11 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         let _ = a::mutator_utilization(&tl, UtilFlags::ALL_GC | UtilFlags::PER_PROC);
+        let table = a::GoroutineTable::compute(&tl);
+        assert_eq!(table.rows.len(), tl.goroutines.len());
+        for r in &table.rows {
+            let _ = (r.lifetime_ns(), table.groups.get(r.group as usize).map(|g| g.blocked.percentile(99)));
+        }
         let c = &tl.counters;
         for counter in [&c.heap_alloc, &c.running, &c.runnable, &c.blocked, &c.syscall, &c.gomaxprocs] {
             let _ = (counter.decimate(tl.start_ns, tl.end_ns, 100), counter.value_at(tl.end_ns), counter.max());

@@ -327,6 +327,22 @@ fn analyses(tl: &timeline::Timeline) {
     let all = Filter::all();
     time("all_goroutine_stats", &|| a::all_goroutine_stats(tl, TimeRange::ALL).len());
     time("start_fn_stats", &|| a::start_fn_stats(tl, TimeRange::ALL).len());
+    // The goroutine table as the app steps it (30 ms a frame), and on one
+    // thread as the app did before it moved here.
+    time("goroutine_table", &|| {
+        let mut t = a::GoroutineTable::default();
+        let mut steps = 0;
+        while !t.is_done(tl) {
+            t.step(tl, std::time::Duration::from_millis(30));
+            steps += 1;
+        }
+        println!("goroutine_table: {} rows, {} groups, {steps} steps", t.rows.len(), t.groups.len());
+        t.rows.len()
+    });
+    time("goroutine_table_1thread", &|| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build();
+        pool.map_or(0, |p| p.install(|| a::GoroutineTable::compute(tl).rows.len()))
+    });
     time("idle_proc_gaps", &|| {
         let gaps = a::idle_proc_gaps(tl, TimeRange::ALL, GapOrder::Waiting, 10, 8);
         // A digest of the result, to compare two builds.

@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use timeline::analysis::{
-    DurationStats, Filter, FlameKey, FlameNode, FlameTree, FunctionStats, GapOrder, GoroutineStats, MarkWorker,
-    MmuCurve, ProfileEntry, ProfileKind, StateStats, TimeRange, UtilFlags, all_goroutine_stats, blocking_profile,
-    cpu_flame, flame_layout, go_tool_blocking_profile, idle_proc_gaps, is_off_cpu, longest_runnable_waits, longest_stw,
-    mutator_utilization, offcpu_flame, start_fn_stats,
+    DurationStats, Filter, FlameKey, FlameNode, FlameTree, FunctionStats, GapOrder, GoroutineStats, GoroutineTable,
+    LogHist, MarkWorker, MmuCurve, ProfileEntry, ProfileKind, StateStats, TimeRange, UtilFlags, all_goroutine_stats,
+    blocking_profile, cpu_flame, flame_layout, go_tool_blocking_profile, idle_proc_gaps, is_off_cpu,
+    longest_runnable_waits, longest_stw, mutator_utilization, offcpu_flame, start_fn_stats,
 };
 use timeline::{Category, GState, Goroutine, Mode, PState, Progress, StackId, StrId, Timeline, build_with};
 use trace_core::GoroutineId;
@@ -689,4 +689,94 @@ fn mutator_utilization_on_all_threads_is_the_same() {
         }
     }
     assert!(points > 300, "{points} points");
+}
+
+/// The goroutine table's groups, computed the plain way: every goroutine in
+/// order, one histogram per start function in order of first appearance.
+fn table_groups_one_pass(tl: &Timeline) -> Vec<(StrId, u64, i64, LogHist, LogHist)> {
+    let mut out: Vec<(StrId, u64, i64, LogHist, LogHist)> = Vec::new();
+    for g in &tl.goroutines {
+        let i = match out.iter().position(|e| e.0 == g.start_fn()) {
+            Some(i) => i,
+            None => {
+                out.push((g.start_fn(), 0, 0, LogHist::default(), LogHist::default()));
+                out.len() - 1
+            }
+        };
+        let e = &mut out[i];
+        e.1 += 1;
+        for s in g.track.spans() {
+            let d = s.end_ns - s.start_ns;
+            match Goroutine::state(&s).category() {
+                Category::Blocked => {
+                    e.2 += d;
+                    e.3.add(d);
+                }
+                Category::Runnable => e.4.add(d),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// The goroutine table: rows agree with the timeline's own totals, the
+/// goroutine known to block on a channel for 50 ms shows it, and the groups
+/// equal a plain one-pass computation, however the table is stepped and on
+/// any number of threads.
+#[test]
+fn goroutine_table_matches_one_pass_on_any_threads_and_steps() {
+    let tl = load("go1.27/chan.trace");
+    let table = GoroutineTable::compute(&tl);
+    assert!(table.is_done(&tl));
+    assert_eq!(table.rows.len(), tl.goroutines.len());
+    for (i, r) in table.rows.iter().enumerate() {
+        assert_eq!(r.gi as usize, i);
+        let g = &tl.goroutines[i];
+        let t = g.state_totals(i64::MIN, i64::MAX);
+        let blocked: i64 = GState::ALL.iter().zip(t).filter(|(s, _)| s.is_blocked()).map(|(_, v)| v).sum();
+        assert_eq!((r.blocked_ns, r.running_ns), (blocked, t[GState::Running as usize]));
+        assert_eq!(table.groups[r.group as usize].start_fn, g.start_fn());
+    }
+    let rows: Vec<_> = table
+        .rows
+        .iter()
+        .filter(|r| tl.strings.get(tl.goroutines[r.gi as usize].start_fn()) == "main.blockedReceiver")
+        .collect();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].top_block.map(|(s, _)| s), Some(GState::ChanRecv));
+    assert!((50_000_000..70_000_000).contains(&rows[0].blocked_ns), "{}", rows[0].blocked_ns);
+
+    // manyg's 7 020 goroutines take two steps.
+    for name in ["go1.27/chan.trace", "go1.27/manyg.trace", "go1.22/manyg.trace"] {
+        let tl = load(name);
+        let want = table_groups_one_pass(&tl);
+        let key = |t: &GoroutineTable| {
+            let groups: Vec<_> = t
+                .groups
+                .iter()
+                .map(|g| (g.start_fn, g.count, g.blocked_ns, g.blocked.clone(), g.runnable.clone()))
+                .collect();
+            (groups, t.rows.clone())
+        };
+        let one = on_threads(1, || GoroutineTable::compute(&tl));
+        assert_eq!(key(&one).0, want, "{name}");
+        // Each row names its own goroutine's group (chunks number theirs apart).
+        for r in &one.rows {
+            assert_eq!(one.groups[r.group as usize].start_fn, tl.goroutines[r.gi as usize].start_fn(), "{name}");
+        }
+        for threads in POOLS {
+            let mut stepped = GoroutineTable::default();
+            let steps = on_threads(threads, || {
+                let mut steps = 0;
+                while !stepped.is_done(&tl) {
+                    stepped.step(&tl, std::time::Duration::ZERO);
+                    steps += 1;
+                }
+                steps
+            });
+            assert_eq!(steps, tl.goroutines.len().div_ceil(GoroutineTable::BATCH).max(1), "{name}: one batch a step");
+            assert!(key(&stepped) == key(&one), "{name} on {threads} threads");
+        }
+    }
 }

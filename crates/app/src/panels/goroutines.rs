@@ -6,17 +6,21 @@
 use std::time::Duration;
 
 use egui::Ui;
+use timeline::analysis::{FunctionGroup, GoroutineRow, GoroutineTable, LogHist};
 use timeline::ticks::format_duration;
 use timeline::{GState, Goroutine, Timeline};
 
-use super::gstats::{DECADE_NAMES, GRow, GStats, Group, LogHist};
 use super::table::{self, Cell, Col, Sort};
 use super::{PanelInput, TraceKey, show_around};
 use crate::theme::Theme;
 use crate::view::ViewCommand;
 
-/// Time spent computing statistics per frame while they are not done.
+/// Time spent computing statistics per frame while they are not done (on
+/// all cores: [`GoroutineTable::step`] spreads each batch over rayon's
+/// threads).
 const FRAME_BUDGET: Duration = Duration::from_millis(30);
+/// Names of the bins of [`LogHist::decades`].
+const DECADE_NAMES: [&str; 8] = ["< 1µs", "1-10µs", "10-100µs", "100µs-1ms", "1-10ms", "10-100ms", "100ms-1s", ">= 1s"];
 /// Most rows "Copy CSV" copies.
 const CSV_MAX_ROWS: usize = 200_000;
 
@@ -71,7 +75,7 @@ pub struct GoroutinesState {
     /// What the group histograms count.
     pub hist: HistOf,
     #[serde(skip)]
-    stats: Option<(TraceKey, GStats)>,
+    stats: Option<(TraceKey, GoroutineTable)>,
     #[serde(skip)]
     order: Option<(OrderKey, Vec<u32>)>,
     #[serde(skip)]
@@ -135,7 +139,7 @@ pub fn goroutines_ui(
     let tl = input.tl;
     let key = TraceKey::of(tl);
     if state.stats.as_ref().is_none_or(|(k, _)| *k != key) {
-        state.stats = Some((key, GStats::default()));
+        state.stats = Some((key, GoroutineTable::default()));
         state.order = None;
         state.visible = None;
         state.selected = None;
@@ -212,7 +216,7 @@ fn update_order(tl: &Timeline, state: &mut GoroutinesState, trace: TraceKey) {
 }
 
 /// Ranks of the groups by function name.
-fn name_ranks(tl: &Timeline, groups: &[Group]) -> Vec<u32> {
+fn name_ranks(tl: &Timeline, groups: &[FunctionGroup]) -> Vec<u32> {
     let mut by_name: Vec<u32> = (0..groups.len() as u32).collect();
     by_name.sort_by_key(|&i| groups.get(i as usize).map(|g| tl.strings.get(g.start_fn)));
     let mut rank = vec![0u32; groups.len()];
@@ -225,9 +229,9 @@ fn name_ranks(tl: &Timeline, groups: &[Group]) -> Vec<u32> {
 }
 
 /// Sorts the goroutine rows (ties: goroutine ID).
-fn sort_rows(tl: &Timeline, stats: &GStats, sort: Sort) -> Vec<u32> {
+fn sort_rows(tl: &Timeline, stats: &GoroutineTable, sort: Sort) -> Vec<u32> {
     let rank = name_ranks(tl, &stats.groups);
-    let key = |r: &GRow| -> i64 {
+    let key = |r: &GoroutineRow| -> i64 {
         match sort.col {
             1 => i64::from(rank.get(r.group as usize).copied().unwrap_or(0)),
             2 => r.lifetime_ns(),
@@ -248,10 +252,10 @@ fn sort_rows(tl: &Timeline, stats: &GStats, sort: Sort) -> Vec<u32> {
 }
 
 /// Sorts the groups (ties: function name).
-fn sort_groups(tl: &Timeline, stats: &GStats, sort: Sort) -> Vec<u32> {
+fn sort_groups(tl: &Timeline, stats: &GoroutineTable, sort: Sort) -> Vec<u32> {
     let rank = name_ranks(tl, &stats.groups);
     let pct = |h: &LogHist, p: u32| h.percentile(p).unwrap_or(-1);
-    let key = |i: usize, g: &Group| -> i64 {
+    let key = |i: usize, g: &FunctionGroup| -> i64 {
         match sort.col {
             1 => g.count as i64,
             2 => g.running_ns,
@@ -282,7 +286,7 @@ fn sort_groups(tl: &Timeline, stats: &GStats, sort: Sort) -> Vec<u32> {
 
 /// The entries of `order` that match `text`: a start-function substring
 /// (case-insensitive) or a goroutine ID (`21` or `g21`).
-fn filter(tl: &Timeline, stats: &GStats, grouped: bool, text: &str, order: &[u32]) -> Vec<u32> {
+fn filter(tl: &Timeline, stats: &GoroutineTable, grouped: bool, text: &str, order: &[u32]) -> Vec<u32> {
     let needle = text.trim().to_lowercase();
     if needle.is_empty() {
         return order.to_vec();
@@ -345,7 +349,7 @@ fn goroutine_table_ui(
 }
 
 /// The cells of a goroutine row.
-fn goroutine_cells(tl: &Timeline, r: &GRow) -> Vec<Cell> {
+fn goroutine_cells(tl: &Timeline, r: &GoroutineRow) -> Vec<Cell> {
     let g = tl.goroutines.get(r.gi as usize);
     let dur = |ns: i64| Cell::Text(if ns > 0 { format_duration(ns) } else { "-".into() });
     vec![
@@ -361,7 +365,7 @@ fn goroutine_cells(tl: &Timeline, r: &GRow) -> Vec<Cell> {
 }
 
 /// Every state the goroutine spent time in, largest first.
-fn goroutine_tooltip(ui: &mut Ui, tl: &Timeline, theme: &Theme, r: &GRow) {
+fn goroutine_tooltip(ui: &mut Ui, tl: &Timeline, theme: &Theme, r: &GoroutineRow) {
     let Some(g) = tl.goroutines.get(r.gi as usize) else { return };
     ui.strong(tl.goroutine_label(g));
     ui.label(format!(
@@ -385,7 +389,7 @@ fn goroutine_tooltip(ui: &mut Ui, tl: &Timeline, theme: &Theme, r: &GRow) {
 
 /// Selects the goroutine at its longest blocked span (else its first span)
 /// and shows its lifetime.
-fn select_goroutine(tl: &Timeline, r: &GRow, commands: &mut Vec<ViewCommand>) {
+fn select_goroutine(tl: &Timeline, r: &GoroutineRow, commands: &mut Vec<ViewCommand>) {
     let Some(g) = tl.goroutines.get(r.gi as usize) else { return };
     let time_ns = longest_blocked_span(g).or(g.track.start_ns());
     show_around(commands, r.start_ns, r.end_ns);
@@ -448,7 +452,7 @@ fn groups_table_ui(ui: &mut Ui, input: &PanelInput<'_>, state: &mut GoroutinesSt
 }
 
 /// The cells of a group row.
-fn group_cells(tl: &Timeline, theme: &Theme, g: &Group, hist: HistOf) -> Vec<Cell> {
+fn group_cells(tl: &Timeline, theme: &Theme, g: &FunctionGroup, hist: HistOf) -> Vec<Cell> {
     let dur = |ns: i64| Cell::Text(if ns > 0 { format_duration(ns) } else { "-".into() });
     let pct = |h: &LogHist, p: u32| Cell::Text(h.percentile(p).map_or("-".into(), format_duration));
     let (h, color) = match hist {
@@ -477,7 +481,7 @@ fn spans_total(h: &LogHist) -> Cell {
 }
 
 /// Span counts per decade, for blocked and runnable spans.
-fn group_tooltip(ui: &mut Ui, tl: &Timeline, g: &Group) {
+fn group_tooltip(ui: &mut Ui, tl: &Timeline, g: &FunctionGroup) {
     ui.strong(format!("{} ({} goroutines)", tl.strings.get(g.start_fn), g.count));
     let (b, r) = (g.blocked.decades(), g.runnable.decades());
     egui::Grid::new("gotv_group_tip").num_columns(3).striped(true).show(ui, |ui| {
@@ -570,7 +574,7 @@ mod tests {
     #[test]
     fn rows_match_the_timeline_and_sort_and_filter() {
         let tl = load("chan.trace");
-        let stats = GStats::compute(&tl);
+        let stats = GoroutineTable::compute(&tl);
         assert_eq!(stats.rows.len(), tl.goroutines.len());
         // Per-state totals agree with the timeline's own.
         for r in &stats.rows {
@@ -602,7 +606,7 @@ mod tests {
         let tl = load("chan.trace");
         let mut state = GoroutinesState { filter: "blockedReceiver".into(), ..Default::default() };
         let key = TraceKey::of(&tl);
-        state.stats = Some((key, GStats::compute(&tl)));
+        state.stats = Some((key, GoroutineTable::compute(&tl)));
         update_order(&tl, &mut state, key);
         let (text, n) = csv(&tl, &state);
         assert_eq!(n, 1);

@@ -6,12 +6,12 @@
 //! Results are cached per trace (see [`TraceKey`]). Analyses that walk every
 //! span run at once on small traces; on big ones they wait for a "Compute"
 //! click ([`compute_gate`]), except the goroutine table, which is computed a
-//! slice of goroutines per frame with a progress bar.
+//! few batches of goroutines per frame, each on all cores, with a progress
+//! bar (`timeline::analysis::GoroutineTable`).
 
 mod flame;
 mod gaps;
 mod goroutines;
-mod gstats;
 mod mmu;
 mod selection;
 mod table;

@@ -11,6 +11,7 @@
 //! | module | what |
 //! | --- | --- |
 //! | [`stats`] | count, total, min, max, mean and percentiles of span durations per state, per goroutine and per start function |
+//! | [`table`] | the goroutine table: per goroutine time per kind of state, per start function totals and [`loghist`] histograms, built in steps |
 //! | [`sched`] | longest runnable waits, times a goroutine waited while a P sat idle, longest stop-the-world pauses |
 //! | [`flame`] | flame-graph trees from CPU samples or from off-CPU (blocked) time, and their layout |
 //! | [`mmu`] | mutator utilisation and its minimum over windows, as `go tool trace` computes it |
@@ -31,14 +32,17 @@
 //! ```
 
 pub mod flame;
+pub mod loghist;
 pub mod mmu;
 pub mod profile;
 pub mod sched;
 pub mod stats;
+pub mod table;
 
 use trace_core::GoroutineId;
 
 pub use flame::{FlameKey, FlameNode, FlameRect, FlameTree, cpu_flame, flame_layout, is_off_cpu, offcpu_flame};
+pub use loghist::{DECADE_EDGES, LogHist};
 pub use mmu::{
     MarkWorker, MmuCurve, UtilFlags, UtilPoint, UtilWindow, default_windows, mmu_curve, mutator_utilization,
 };
@@ -47,6 +51,7 @@ pub use sched::{GapOrder, IdleGap, RunnableWait, idle_proc_gaps, longest_runnabl
 pub use stats::{
     DurationStats, FunctionStats, GoroutineStats, StateStats, all_goroutine_stats, goroutine_stats, start_fn_stats,
 };
+pub use table::{FunctionGroup, GoroutineRow, GoroutineTable};
 
 use crate::model::Goroutine;
 use crate::track::Span;
