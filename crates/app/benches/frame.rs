@@ -8,9 +8,9 @@ use gotv::theme::{Theme, ThemeChoice};
 use gotv::view::{TraceViewState, ViewCommand, trace_view_ui};
 use timeline::{Progress, Timeline};
 
-fn load(path: &std::path::Path) -> Timeline {
+fn load(path: &std::path::Path) -> std::sync::Arc<Timeline> {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    timeline::build(&bytes, &Progress::default()).expect("trace builds")
+    std::sync::Arc::new(timeline::build(&bytes, &Progress::default()).expect("trace builds"))
 }
 
 fn input(t: f64) -> egui::RawInput {
@@ -23,7 +23,13 @@ fn input(t: f64) -> egui::RawInput {
 
 /// Runs one frame at the given window and tessellates it; returns the
 /// number of triangles' worth of indices (so nothing is optimised away).
-fn frame(ctx: &egui::Context, tl: &Timeline, state: &mut TraceViewState, window: (i64, i64), t: f64) -> usize {
+fn frame(
+    ctx: &egui::Context,
+    tl: &std::sync::Arc<Timeline>,
+    state: &mut TraceViewState,
+    window: (i64, i64),
+    t: f64,
+) -> usize {
     state.t.commands.push(ViewCommand::ShowRange { start_ns: window.0, end_ns: window.1 });
     let theme = Theme::new(ThemeChoice::Dark);
     let mut out = ctx.run_ui(input(t), |ui| trace_view_ui(ui, tl, &theme, state));

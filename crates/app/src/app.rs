@@ -76,6 +76,9 @@ pub struct OpenTrace {
     pub threads: Option<ThreadsLoader>,
     /// Why the thread tracks could not be built.
     pub threads_error: Option<String>,
+    /// Thread tracks built while an analysis thread still shared the
+    /// timeline; they go in once it is done.
+    pub pending_threads: Option<Vec<timeline::Thread>>,
 }
 
 /// What fills the window.
@@ -314,6 +317,7 @@ impl App {
                     warning_dismissed: false,
                     threads: None,
                     threads_error: None,
+                    pending_threads: None,
                 }))
             }
             Err(e) => {
@@ -328,21 +332,34 @@ impl App {
     /// and takes them when ready.
     fn poll_threads(&mut self, ctx: &egui::Context) {
         let Screen::Trace(open) = &mut self.screen else { return };
-        let tl = &mut open.trace.timeline;
         if self.settings.view.show_threads
-            && !tl.threads_built
+            && !open.trace.timeline.threads_built
             && open.threads.is_none()
+            && open.pending_threads.is_none()
             && open.threads_error.is_none()
         {
             open.threads = Some(ThreadsLoader::start(open.trace.path.clone(), ctx));
+        }
+        if let Some(threads) = open.pending_threads.take() {
+            match Arc::get_mut(&mut open.trace.timeline) {
+                Some(tl) => {
+                    tl.set_threads(threads);
+                    // Plans made while the rows were empty are stale.
+                    self.settings.view.t.plan_cache = Default::default();
+                }
+                None => {
+                    // An analysis thread still reads the timeline.
+                    open.pending_threads = Some(threads);
+                    ctx.request_repaint_after(Duration::from_millis(100));
+                }
+            }
         }
         let Some(result) = open.threads.as_ref().and_then(ThreadsLoader::poll) else { return };
         open.threads = None;
         match result {
             Ok(threads) => {
-                tl.set_threads(threads);
-                // Plans made while the rows were empty are stale.
-                self.settings.view.t.plan_cache = Default::default();
+                open.pending_threads = Some(threads);
+                ctx.request_repaint();
             }
             Err(e) => {
                 let message = format!("cannot build the thread rows: {e:#}");

@@ -17,8 +17,9 @@ pub struct LoadedTrace {
     pub path: PathBuf,
     /// Size of the file on disk (smaller than the trace if it was gzipped).
     pub disk_bytes: u64,
-    /// Everything built from it.
-    pub timeline: Timeline,
+    /// Everything built from it (shared with analyses running on their
+    /// own threads).
+    pub timeline: Arc<Timeline>,
     /// Wall time from opening the file to the finished timeline.
     pub load_time: Duration,
 }
@@ -101,7 +102,7 @@ fn load(path: PathBuf, progress: &Progress) -> anyhow::Result<LoadedTrace> {
     let timeline = timeline::build(file.bytes(), progress)?;
     // The mapping is no longer needed: the timeline owns what it keeps.
     drop(file);
-    Ok(LoadedTrace { path, disk_bytes, timeline, load_time: started.elapsed() })
+    Ok(LoadedTrace { path, disk_bytes, timeline: Arc::new(timeline), load_time: started.elapsed() })
 }
 
 /// Thread (M) tracks being built on their own thread for a loaded trace

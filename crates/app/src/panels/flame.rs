@@ -130,7 +130,9 @@ pub fn flame_ui(ui: &mut Ui, input: &PanelInput<'_>, state: &mut FlameState) {
         state.focus_for = Some(key.clone());
     }
     let mode = state.mode;
-    let tree = state.cache.get_or_compute(&key, || build_tree(tl, mode, range, goroutines));
+    let Some(tree) = state.cache.get_or_run(ui, tl, &key, move |tl| build_tree(tl, mode, range, goroutines)) else {
+        return;
+    };
     if tree.total() == 0 {
         ui.label(match mode {
             FlameMode::Cpu => "No CPU samples here. CPU samples are recorded when a CPU profile runs while tracing (pprof.StartCPUProfile).",

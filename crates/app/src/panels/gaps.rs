@@ -97,7 +97,7 @@ pub fn gaps_ui(ui: &mut Ui, input: &PanelInput<'_>, state: &mut GapsState, comma
     let range = input.range.filter(|_| state.in_selection);
     let rank = state.rank;
     let key = GapsKey { trace: TraceKey::of(tl), range, rank };
-    let gaps = state.cache.get_or_compute(&key, || Gaps::compute(tl, range, rank));
+    let Some(gaps) = state.cache.get_or_run(ui, tl, &key, move |tl| Gaps::compute(tl, range, rank)) else { return };
     ui.columns(3, |cols| {
         if let [a, b, c] = cols {
             waits_ui(a, tl, &gaps.waits, commands);

@@ -3,22 +3,25 @@
 //! percentiles and a histogram per group. Clicking a goroutine selects it on
 //! the timeline.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use egui::Ui;
 use timeline::analysis::{FunctionGroup, GoroutineRow, GoroutineTable, LogHist};
 use timeline::ticks::format_duration;
 use timeline::{GState, Goroutine, Timeline};
 
+use super::job::{Job, JobProgress};
 use super::table::{self, Cell, Col, Sort};
-use super::{PanelInput, TraceKey, show_around};
+use super::{PanelInput, TraceKey, show_around, took_label};
 use crate::theme::Theme;
 use crate::view::ViewCommand;
 
-/// Time spent computing statistics per frame while they are not done (on
-/// all cores: [`GoroutineTable::step`] spreads each batch over rayon's
-/// threads).
-const FRAME_BUDGET: Duration = Duration::from_millis(30);
+/// How often the table's thread reports progress and checks whether it
+/// should stop (each step spreads its goroutines over rayon's threads).
+const STEP_BUDGET: Duration = Duration::from_millis(50);
+/// How often the progress bar is repainted while the table is computed.
+const PROGRESS_REPAINT: Duration = Duration::from_millis(250);
 /// Names of the bins of [`LogHist::decades`].
 const DECADE_NAMES: [&str; 8] = ["< 1µs", "1-10µs", "10-100µs", "100µs-1ms", "1-10ms", "10-100ms", "100ms-1s", ">= 1s"];
 /// Most rows "Copy CSV" copies.
@@ -76,6 +79,12 @@ pub struct GoroutinesState {
     pub hist: HistOf,
     #[serde(skip)]
     stats: Option<(TraceKey, GoroutineTable)>,
+    /// The table being computed, on a thread of its own.
+    #[serde(skip)]
+    job: Option<(TraceKey, Instant, Job<GoroutineTable>)>,
+    /// How long the table took.
+    #[serde(skip)]
+    took: Duration,
     #[serde(skip)]
     order: Option<(OrderKey, Vec<u32>)>,
     #[serde(skip)]
@@ -95,6 +104,8 @@ impl Default for GoroutinesState {
             group_sort: Sort { col: 7, descending: true },
             hist: HistOf::Blocked,
             stats: None,
+            job: None,
+            took: Duration::ZERO,
             order: None,
             visible: None,
             selected: None,
@@ -107,6 +118,7 @@ impl GoroutinesState {
     /// Drops results (another trace was opened).
     pub fn forget_results(&mut self) {
         self.stats = None;
+        self.job = None;
         self.order = None;
         self.visible = None;
         self.selected = None;
@@ -129,6 +141,43 @@ struct VisibleKey {
     filter: String,
 }
 
+/// Takes the table from its thread if it is done (true), else starts the
+/// thread if needed and shows its progress (false).
+fn table_from_job(ui: &mut Ui, tl: &Arc<Timeline>, key: TraceKey, state: &mut GoroutinesState) -> bool {
+    if state.job.as_ref().is_none_or(|(k, _, _)| *k != key) {
+        let shared = Arc::clone(tl);
+        state.job = Some((key, Instant::now(), Job::start(ui.ctx(), move |p| compute_table(&shared, p))));
+    }
+    let Some((_, started, job)) = &state.job else { return false };
+    if let Some(table) = job.poll() {
+        state.took = started.elapsed();
+        state.stats = Some((key, table));
+        state.job = None;
+        state.order = None;
+        state.visible = None;
+        state.selected = None;
+        return true;
+    }
+    let (done, n) = (job.done(), tl.goroutines.len());
+    let frac = done as f32 / n.max(1) as f32;
+    ui.add(egui::ProgressBar::new(frac).text(format!("Computing goroutine statistics: {done} of {n}")));
+    ui.ctx().request_repaint_after(PROGRESS_REPAINT);
+    false
+}
+
+/// The whole table, step by step, reporting progress (`None` if cancelled).
+fn compute_table(tl: &Timeline, p: &JobProgress) -> Option<GoroutineTable> {
+    let mut table = GoroutineTable::default();
+    while !table.is_done(tl) {
+        if p.is_cancelled() {
+            return None;
+        }
+        table.step(tl, STEP_BUDGET);
+        p.set_done(table.done_count());
+    }
+    Some(table)
+}
+
 /// The goroutine table panel.
 pub fn goroutines_ui(
     ui: &mut Ui,
@@ -138,19 +187,7 @@ pub fn goroutines_ui(
 ) {
     let tl = input.tl;
     let key = TraceKey::of(tl);
-    if state.stats.as_ref().is_none_or(|(k, _)| *k != key) {
-        state.stats = Some((key, GoroutineTable::default()));
-        state.order = None;
-        state.visible = None;
-        state.selected = None;
-    }
-    let Some((_, stats)) = state.stats.as_mut() else { return };
-    if !stats.is_done(tl) {
-        stats.step(tl, FRAME_BUDGET);
-        let (done, n) = (stats.done_count(), tl.goroutines.len());
-        let frac = done as f32 / n.max(1) as f32;
-        ui.add(egui::ProgressBar::new(frac).text(format!("Computing goroutine statistics: {done} of {n}")));
-        ui.ctx().request_repaint();
+    if state.stats.as_ref().is_none_or(|(k, _)| *k != key) && !table_from_job(ui, tl, key, state) {
         return;
     }
     update_order(tl, state, key);
@@ -194,6 +231,7 @@ fn toolbar_ui(ui: &mut Ui, tl: &Timeline, state: &mut GoroutinesState) {
         if let Some(n) = &state.note {
             ui.weak(n.as_str());
         }
+        took_label(ui, state.took);
     });
 }
 

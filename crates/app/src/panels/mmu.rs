@@ -118,7 +118,9 @@ pub fn mmu_ui(ui: &mut Ui, input: &PanelInput<'_>, state: &mut MmuState, command
     });
     let (flags, code) = state.flags();
     let trace = TraceKey::of(tl);
-    let data = state.curve.get_or_compute(&(trace, code), || MmuData::compute(tl, flags));
+    let Some(data) = state.curve.get_or_run(ui, tl, &(trace, code), move |tl| MmuData::compute(tl, flags)) else {
+        return;
+    };
     let Some(curve) = data.curve.as_ref() else {
         ui.label("This trace has no GOMAXPROCS samples, so its utilisation is unknown.");
         return;

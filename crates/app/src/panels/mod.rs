@@ -5,13 +5,14 @@
 //!
 //! Results are cached per trace (see [`TraceKey`]). Analyses that walk every
 //! span run at once on small traces; on big ones they wait for a "Compute"
-//! click ([`compute_gate`]), except the goroutine table, which is computed a
-//! few batches of goroutines per frame, each on all cores, with a progress
-//! bar (`timeline::analysis::GoroutineTable`).
+//! click ([`compute_gate`]), except the goroutine table, which is computed
+//! on a thread of its own ([`job::Job`]) with a progress bar
+//! (`timeline::analysis::GoroutineTable`, each step on all cores).
 
 mod flame;
 mod gaps;
 mod goroutines;
+mod job;
 mod mmu;
 mod selection;
 mod table;
@@ -19,12 +20,14 @@ mod table;
 #[cfg(test)]
 mod ui_tests;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use timeline::Timeline;
 
 use crate::theme::Theme;
 use crate::view::ViewCommand;
+use job::Job;
 
 pub use flame::{FlameMode, FlameState};
 pub use gaps::GapsState;
@@ -95,8 +98,8 @@ impl PanelsState {
 
 /// What the panels may read from the view this frame.
 pub struct PanelInput<'a> {
-    /// The trace.
-    pub tl: &'a Timeline,
+    /// The trace (shared, so an analysis can run on a thread of its own).
+    pub tl: &'a Arc<Timeline>,
     /// Colours.
     pub theme: &'a Theme,
     /// The Shift+drag time selection, if any (absolute ns).
@@ -206,11 +209,60 @@ pub struct Cached<K, V> {
     key: Option<K>,
     value: Option<V>,
     took: Duration,
+    /// The value being computed on its own thread, for this key, since then.
+    job: Option<(K, Instant, Job<V>)>,
 }
 
 impl<K, V> Default for Cached<K, V> {
     fn default() -> Self {
-        Cached { key: None, value: None, took: Duration::ZERO }
+        Cached { key: None, value: None, took: Duration::ZERO, job: None }
+    }
+}
+
+impl<K: PartialEq + Clone, V: Send + 'static> Cached<K, V> {
+    /// The value for `key`: on a small trace computed at once, on a big one
+    /// ([`AUTO_COMPUTE_EVENTS`]) on a thread of its own, so the window
+    /// stays responsive; until it is done this shows "Computing…" and
+    /// returns `None` (the thread repaints when it finishes).
+    pub fn get_or_run(
+        &mut self,
+        ui: &mut egui::Ui,
+        tl: &Arc<Timeline>,
+        key: &K,
+        compute: impl FnOnce(&Timeline) -> V + Send + 'static,
+    ) -> Option<&V> {
+        if self.key.as_ref() != Some(key) {
+            self.value = None;
+            self.key = Some(key.clone());
+        }
+        if self.value.is_some() {
+            return self.value.as_ref();
+        }
+        if tl.event_count <= AUTO_COMPUTE_EVENTS {
+            let started = Instant::now();
+            self.value = Some(compute(tl));
+            self.took = started.elapsed();
+        } else {
+            if self.job.as_ref().is_none_or(|(k, _, _)| k != key) {
+                let shared = Arc::clone(tl);
+                let job = Job::start(ui.ctx(), move |_| Some(compute(&shared)));
+                self.job = Some((key.clone(), Instant::now(), job));
+            }
+            let Some((_, started, job)) = &self.job else { return None };
+            match job.poll() {
+                Some(v) => {
+                    self.took = started.elapsed();
+                    self.value = Some(v);
+                    self.job = None;
+                }
+                None => {
+                    ui.weak(format!("Computing… ({:.1} s)", started.elapsed().as_secs_f64()));
+                    ui.ctx().request_repaint_after(Duration::from_millis(250));
+                    return None;
+                }
+            }
+        }
+        self.value.as_ref()
     }
 }
 

@@ -120,7 +120,7 @@ pub fn selection_ui(
         ui.weak("Release the mouse to summarise the selection.");
         return open;
     }
-    let sum = state.cache.get_or_compute(&key, || Summary::compute(tl, s, e));
+    let sum = state.cache.get_or_run(ui, tl, &key, move |tl| Summary::compute(tl, s, e))?;
     ui.separator();
     ui.columns(3, |cols| {
         if let [a, b, c] = cols {

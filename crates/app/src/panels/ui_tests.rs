@@ -19,7 +19,7 @@ fn load(name: &str) -> Timeline {
 }
 
 struct Ctx {
-    tl: Timeline,
+    tl: std::sync::Arc<Timeline>,
     view: TraceViewState,
 }
 
@@ -27,7 +27,7 @@ fn harness(tl: Timeline) -> Harness<'static, Ctx> {
     let theme = Theme::new(ThemeChoice::Dark);
     let mut h = Harness::builder().with_size(egui::vec2(1600.0, 1000.0)).build_ui_state(
         move |ui, c: &mut Ctx| trace_view_ui(ui, &c.tl, &theme, &mut c.view),
-        Ctx { tl, view: TraceViewState::default() },
+        Ctx { tl: std::sync::Arc::new(tl), view: TraceViewState::default() },
     );
     h.run_steps(3);
     h
@@ -39,6 +39,21 @@ fn open_tab(h: &mut Harness<'_, Ctx>, label: &str) {
     let tab = h.query_all_by_label(label).min_by(|a, b| a.rect().top().total_cmp(&b.rect().top())).unwrap();
     tab.click();
     h.run_steps(4);
+    wait_for_table(h);
+}
+
+/// Waits (at most ~20 s) while the goroutine table is computed on its
+/// thread, as a person watches the progress bar go.
+fn wait_for_table(h: &mut Harness<'_, Ctx>) {
+    for _ in 0..2000 {
+        if h.query_by_label_contains("Computing goroutine statistics").is_none() {
+            h.run_steps(2);
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        h.step();
+    }
+    panic!("the goroutine table was still being computed");
 }
 
 /// The labels of the widgets with `role` whose label contains `text`.
@@ -306,6 +321,14 @@ fn big_traces_wait_for_compute() {
     open_tab(&mut h, "Gaps");
     assert!(h.query_by_label_contains("Longest runnable waits").is_none());
     click(&mut h, Role::Button, "Compute");
+    // A big trace's analysis runs on a thread of its own: wait for it.
+    for _ in 0..2000 {
+        if h.query_by_label_contains("Longest runnable waits (0)").is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        h.step();
+    }
     h.get_by_label_contains("Longest runnable waits (0)");
     assert!(h.query_by_role_and_label(Role::Button, "Compute").is_none());
 }
@@ -337,8 +360,9 @@ fn another_trace_drops_the_old_results() {
     let mut h = harness(load("chan.trace"));
     open_tab(&mut h, "Goroutines");
     assert!(!labels(&h, Role::Row, "main.blockedReceiver").is_empty());
-    h.state_mut().tl = load("manyg.trace");
+    h.state_mut().tl = std::sync::Arc::new(load("manyg.trace"));
     h.run_steps(4);
+    wait_for_table(&mut h);
     assert!(labels(&h, Role::Row, "main.blockedReceiver").is_empty());
     assert!(h.get_by_label_contains(" of 7").accesskit_node().value().unwrap().contains("goroutines"));
 }

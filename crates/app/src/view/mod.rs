@@ -13,6 +13,8 @@ mod rows;
 mod search;
 mod toolbar;
 
+use std::sync::Arc;
+
 use timeline::Timeline;
 
 use crate::theme::Theme;
@@ -225,7 +227,7 @@ fn full_window(tl: &Timeline) -> (i64, i64) {
 }
 
 /// Paints the whole trace view into `ui`.
-pub fn trace_view_ui(ui: &mut egui::Ui, tl: &Timeline, theme: &Theme, state: &mut TraceViewState) {
+pub fn trace_view_ui(ui: &mut egui::Ui, tl: &Arc<Timeline>, theme: &Theme, state: &mut TraceViewState) {
     toolbar::toolbar_ui(ui, tl, state);
     let goroutine = match state.t.selected {
         Some(SpanRef { track: TrackRef::Goroutine(g), .. }) => Some(g),

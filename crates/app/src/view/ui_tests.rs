@@ -18,7 +18,7 @@ fn load_from(version: &str, name: &str) -> Timeline {
 }
 
 struct Ctx {
-    tl: Timeline,
+    tl: std::sync::Arc<Timeline>,
     view: TraceViewState,
 }
 
@@ -26,7 +26,7 @@ fn harness(tl: Timeline) -> Harness<'static, Ctx> {
     let theme = Theme::new(ThemeChoice::Dark);
     Harness::builder().with_size(egui::vec2(1600.0, 1000.0)).build_ui_state(
         move |ui, c: &mut Ctx| trace_view_ui(ui, &c.tl, &theme, &mut c.view),
-        Ctx { tl, view: TraceViewState::default() },
+        Ctx { tl: std::sync::Arc::new(tl), view: TraceViewState::default() },
     )
 }
 

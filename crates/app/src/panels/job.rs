@@ -1,0 +1,109 @@
+//! An analysis running on a thread of its own, so the window keeps
+//! painting while it works: the thread reports how far it got and stops
+//! when the job is dropped (another trace opened, the panel reset).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
+
+/// What the working thread sees: where to report progress, and whether to
+/// stop.
+#[derive(Clone, Debug, Default)]
+pub struct JobProgress {
+    done: Arc<AtomicUsize>,
+    cancel: Arc<AtomicBool>,
+}
+
+impl JobProgress {
+    /// Reports that `n` items are done.
+    pub fn set_done(&self, n: usize) {
+        self.done.store(n, Ordering::Relaxed);
+    }
+
+    /// Whether the job was dropped and the work should stop.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+}
+
+/// A result being computed on another thread.
+#[derive(Debug)]
+pub struct Job<T> {
+    rx: mpsc::Receiver<T>,
+    progress: JobProgress,
+}
+
+impl<T: Send + 'static> Job<T> {
+    /// Runs `work` on a new thread; repaints `ctx` when it finishes. `work`
+    /// returns `None` if it stopped because the job was cancelled.
+    pub fn start(ctx: &egui::Context, work: impl FnOnce(&JobProgress) -> Option<T> + Send + 'static) -> Job<T> {
+        let (tx, rx) = mpsc::channel();
+        let progress = JobProgress::default();
+        let (theirs, ctx) = (progress.clone(), ctx.clone());
+        let spawned = std::thread::Builder::new().name("gotv-analysis".into()).spawn(move || {
+            if let Some(v) = work(&theirs) {
+                let _ = tx.send(v);
+                ctx.request_repaint();
+            }
+        });
+        if let Err(e) = spawned {
+            // Without a thread the job never finishes; say why once.
+            eprintln!("gotv: cannot start an analysis thread: {e}");
+        }
+        Job { rx, progress }
+    }
+
+    /// The result, once the thread has finished; never blocks.
+    pub fn poll(&self) -> Option<T> {
+        self.rx.try_recv().ok()
+    }
+
+    /// Items done so far, as the thread reported.
+    pub fn done(&self) -> usize {
+        self.progress.done.load(Ordering::Relaxed)
+    }
+}
+
+impl<T> Drop for Job<T> {
+    fn drop(&mut self) {
+        self.progress.cancel.store(true, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_reports_progress_and_its_result_and_stops_when_dropped() {
+        let ctx = egui::Context::default();
+        let (go_tx, go_rx) = mpsc::channel::<()>();
+        let job = Job::start(&ctx, move |p| {
+            p.set_done(7);
+            go_rx.recv().ok()?;
+            Some(42)
+        });
+        while job.done() != 7 {
+            std::thread::yield_now();
+        }
+        assert_eq!(job.poll(), None, "not finished before it is let go");
+        go_tx.send(()).unwrap();
+        let got = (0..2000).find_map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            job.poll()
+        });
+        assert_eq!(got, Some(42));
+
+        // Dropped: the thread sees the cancel flag and gives up.
+        let (seen_tx, seen_rx) = mpsc::channel();
+        let job = Job::start(&ctx, move |p| {
+            while !p.is_cancelled() {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            seen_tx.send(()).ok()?;
+            None::<u8>
+        });
+        drop(job);
+        assert!(seen_rx.recv_timeout(std::time::Duration::from_secs(10)).is_ok());
+    }
+}
