@@ -11,7 +11,7 @@ use timeline::analysis::{FunctionGroup, GoroutineRow, GoroutineTable, LogHist};
 use timeline::ticks::format_duration;
 use timeline::{GState, Goroutine, Timeline};
 
-use super::job::{Job, JobProgress};
+use super::job::{Job, JobProgress, JobState};
 use super::table::{self, Cell, Col, Sort};
 use super::{PanelInput, TraceKey, show_around, took_label};
 use crate::theme::Theme;
@@ -149,14 +149,24 @@ fn table_from_job(ui: &mut Ui, tl: &Arc<Timeline>, key: TraceKey, state: &mut Go
         state.job = Some((key, Instant::now(), Job::start(ui.ctx(), move |p| compute_table(&shared, p))));
     }
     let Some((_, started, job)) = &state.job else { return false };
-    if let Some(table) = job.poll() {
-        state.took = started.elapsed();
-        state.stats = Some((key, table));
-        state.job = None;
-        state.order = None;
-        state.visible = None;
-        state.selected = None;
-        return true;
+    match job.poll() {
+        JobState::Running => {}
+        JobState::Done(table) => {
+            state.took = started.elapsed();
+            state.stats = Some((key, table));
+            state.job = None;
+            state.order = None;
+            state.visible = None;
+            state.selected = None;
+            return true;
+        }
+        JobState::Failed => {
+            ui.colored_label(
+                ui.visuals().error_fg_color,
+                "The goroutine statistics could not be computed (see the terminal).",
+            );
+            return false;
+        }
     }
     let (done, n) = (job.done(), tl.goroutines.len());
     let frac = done as f32 / n.max(1) as f32;

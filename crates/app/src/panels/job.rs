@@ -26,6 +26,18 @@ impl JobProgress {
     }
 }
 
+/// Where a job is.
+#[derive(Debug, PartialEq, Eq)]
+pub enum JobState<T> {
+    /// Still working.
+    Running,
+    /// Finished with this (given once).
+    Done(T),
+    /// Stopped without a result: cancelled, or the thread panicked or could
+    /// not start.
+    Failed,
+}
+
 /// A result being computed on another thread.
 #[derive(Debug)]
 pub struct Job<T> {
@@ -53,9 +65,13 @@ impl<T: Send + 'static> Job<T> {
         Job { rx, progress }
     }
 
-    /// The result, once the thread has finished; never blocks.
-    pub fn poll(&self) -> Option<T> {
-        self.rx.try_recv().ok()
+    /// Where the job is; never blocks.
+    pub fn poll(&self) -> JobState<T> {
+        match self.rx.try_recv() {
+            Ok(v) => JobState::Done(v),
+            Err(mpsc::TryRecvError::Empty) => JobState::Running,
+            Err(mpsc::TryRecvError::Disconnected) => JobState::Failed,
+        }
     }
 
     /// Items done so far, as the thread reported.
@@ -74,6 +90,17 @@ impl<T> Drop for Job<T> {
 mod tests {
     use super::*;
 
+    /// The job's state once it stops running (at most ~10 s).
+    fn wait<T: Send + 'static>(job: &Job<T>) -> JobState<T> {
+        for _ in 0..2000 {
+            match job.poll() {
+                JobState::Running => std::thread::sleep(std::time::Duration::from_millis(5)),
+                other => return other,
+            }
+        }
+        JobState::Running
+    }
+
     #[test]
     fn a_job_reports_progress_and_its_result_and_stops_when_dropped() {
         let ctx = egui::Context::default();
@@ -86,13 +113,12 @@ mod tests {
         while job.done() != 7 {
             std::thread::yield_now();
         }
-        assert_eq!(job.poll(), None, "not finished before it is let go");
+        assert_eq!(job.poll(), JobState::Running, "not finished before it is let go");
         go_tx.send(()).unwrap();
-        let got = (0..2000).find_map(|_| {
-            std::thread::sleep(std::time::Duration::from_millis(5));
-            job.poll()
-        });
-        assert_eq!(got, Some(42));
+        assert_eq!(wait(&job), JobState::Done(42));
+        // A thread that panics fails the job instead of leaving it running.
+        let job = Job::start(&ctx, |_| -> Option<u8> { panic!("an analysis bug") });
+        assert_eq!(wait(&job), JobState::Failed);
 
         // Dropped: the thread sees the cancel flag and gives up.
         let (seen_tx, seen_rx) = mpsc::channel();

@@ -27,7 +27,7 @@ use timeline::Timeline;
 
 use crate::theme::Theme;
 use crate::view::ViewCommand;
-use job::Job;
+use job::{Job, JobState};
 
 pub use flame::{FlameMode, FlameState};
 pub use gaps::GapsState;
@@ -242,25 +242,38 @@ impl<K: PartialEq + Clone, V: Send + 'static> Cached<K, V> {
             let started = Instant::now();
             self.value = Some(compute(tl));
             self.took = started.elapsed();
-        } else {
-            if self.job.as_ref().is_none_or(|(k, _, _)| k != key) {
+            return self.value.as_ref();
+        }
+        // A finished job: its value, if it is for this key.
+        if let Some((k, started, job)) = &self.job {
+            match job.poll() {
+                JobState::Running => {}
+                JobState::Done(v) => {
+                    if k == key {
+                        self.took = started.elapsed();
+                        self.value = Some(v);
+                    }
+                    self.job = None;
+                }
+                JobState::Failed if k == key => {
+                    ui.colored_label(ui.visuals().error_fg_color, "This could not be computed (see the terminal).");
+                    return None;
+                }
+                JobState::Failed => self.job = None,
+            }
+        }
+        if self.value.is_none() {
+            // One thread per panel: while one for an older key (a selection
+            // being dragged) still runs, the new key waits for it.
+            if self.job.is_none() {
                 let shared = Arc::clone(tl);
                 let job = Job::start(ui.ctx(), move |_| Some(compute(&shared)));
                 self.job = Some((key.clone(), Instant::now(), job));
             }
-            let Some((_, started, job)) = &self.job else { return None };
-            match job.poll() {
-                Some(v) => {
-                    self.took = started.elapsed();
-                    self.value = Some(v);
-                    self.job = None;
-                }
-                None => {
-                    ui.weak(format!("Computing… ({:.1} s)", started.elapsed().as_secs_f64()));
-                    ui.ctx().request_repaint_after(Duration::from_millis(250));
-                    return None;
-                }
-            }
+            let since = self.job.as_ref().map_or(Duration::ZERO, |(_, t, _)| t.elapsed());
+            ui.weak(format!("Computing… ({:.1} s)", since.as_secs_f64()));
+            ui.ctx().request_repaint_after(Duration::from_millis(250));
+            return None;
         }
         self.value.as_ref()
     }
@@ -321,5 +334,85 @@ pub fn link_row(ui: &mut egui::Ui, text: impl Into<egui::WidgetText>) -> egui::R
 pub fn took_label(ui: &mut egui::Ui, took: Duration) {
     if took >= Duration::from_millis(50) {
         ui.weak(format!("computed in {}", timeline::ticks::format_duration(took.as_nanos() as i64)));
+    }
+}
+
+#[cfg(test)]
+mod cached_tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::mpsc;
+
+    use super::*;
+
+    /// Runs `get_or_run` for `key` in one frame; whether it had a value.
+    fn frame(
+        ctx: &egui::Context,
+        cache: &mut Cached<u32, u32>,
+        tl: &Arc<Timeline>,
+        key: u32,
+        compute: impl FnOnce(&Timeline) -> u32 + Send + 'static,
+    ) -> Option<u32> {
+        // run_ui may run the closure more than once (FnMut): hand the
+        // computation over only the first time.
+        let (mut got, mut compute) = (None, Some(compute));
+        let mut out = ctx.run_ui(egui::RawInput::default(), |ui| {
+            if let Some(c) = compute.take() {
+                got = cache.get_or_run(ui, tl, &key, c).copied();
+            }
+        });
+        // No GPU: the font atlas is not uploaded.
+        out.textures_delta.clear();
+        got
+    }
+
+    /// On a big trace the value comes from a thread, and a panel runs one
+    /// thread at a time: a new key waits for the older key's thread.
+    #[test]
+    fn big_traces_compute_on_one_thread_per_panel() {
+        let ctx = egui::Context::default();
+        let tl = Arc::new(Timeline { event_count: AUTO_COMPUTE_EVENTS + 1, ..Timeline::default() });
+        let mut cache = Cached::default();
+        let (go_tx, go_rx) = mpsc::channel::<()>();
+        let started = Arc::new(AtomicUsize::new(0));
+        let counting = |n: u32, gate: Option<mpsc::Receiver<()>>| {
+            let started = Arc::clone(&started);
+            move |_: &Timeline| {
+                started.fetch_add(1, Ordering::SeqCst);
+                if let Some(g) = gate {
+                    let _ = g.recv();
+                }
+                n
+            }
+        };
+        assert_eq!(frame(&ctx, &mut cache, &tl, 1, counting(10, Some(go_rx))), None);
+        // The selection moved: key 2 waits while key 1's thread runs.
+        for _ in 0..5 {
+            assert_eq!(frame(&ctx, &mut cache, &tl, 2, counting(20, None)), None);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(started.load(Ordering::SeqCst), 1, "one thread at a time");
+        go_tx.send(()).unwrap();
+        let mut got = None;
+        for _ in 0..2000 {
+            got = frame(&ctx, &mut cache, &tl, 2, counting(20, None));
+            if got.is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(got, Some(20), "key 1's value is not shown for key 2");
+        assert_eq!(started.load(Ordering::SeqCst), 2);
+        // Cached: asking again computes nothing.
+        assert_eq!(frame(&ctx, &mut cache, &tl, 2, counting(99, None)), Some(20));
+        assert_eq!(started.load(Ordering::SeqCst), 2);
+    }
+
+    /// A small trace's value is computed at once, in the frame.
+    #[test]
+    fn small_traces_compute_in_the_frame() {
+        let ctx = egui::Context::default();
+        let tl = Arc::new(Timeline::default());
+        let mut cache = Cached::default();
+        assert_eq!(frame(&ctx, &mut cache, &tl, 1, |_| 7), Some(7));
     }
 }
