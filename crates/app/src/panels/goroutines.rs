@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use egui::Ui;
+use rayon::slice::ParallelSliceMut;
 use timeline::analysis::{FunctionGroup, GoroutineRow, GoroutineTable, LogHist};
 use timeline::ticks::format_duration;
 use timeline::{GState, Goroutine, Timeline};
@@ -292,7 +293,9 @@ fn sort_rows(tl: &Timeline, stats: &GoroutineTable, sort: Sort) -> Vec<u32> {
         }
     };
     let mut keyed: Vec<(i64, u32)> = stats.rows.iter().map(|r| (key(r), r.gi)).collect();
-    keyed.sort_unstable_by(|a, b| {
+    // On all cores: a 1 GB trace's 4.75 M rows take about half a second on
+    // one. (Keys are unique, so any sort gives this order.)
+    keyed.par_sort_unstable_by(|a, b| {
         let o = a.0.cmp(&b.0);
         (if sort.descending { o.reverse() } else { o }).then(a.1.cmp(&b.1))
     });

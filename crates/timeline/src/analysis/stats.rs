@@ -206,6 +206,11 @@ pub struct GoroutineStats {
 }
 
 /// Statistics of every goroutine with a span inside `range`, by goroutine ID.
+///
+/// Exact percentiles per goroutine and state cost memory: a busy 1 GB trace
+/// (4.75 M goroutines) gives about 3 GB of results in 12.7 s. For a table
+/// of every goroutine, [`GoroutineTable`](super::GoroutineTable) keeps one
+/// small row each and histograms per start function.
 pub fn all_goroutine_stats(tl: &Timeline, range: TimeRange) -> Vec<GoroutineStats> {
     // Each goroutine's statistics are its own, so they are computed on all
     // threads (one collection reused per thread); `collect` keeps the order.
