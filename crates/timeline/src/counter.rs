@@ -1,6 +1,6 @@
 //! Counters over time (heap, goroutines by state, ...) and their decimation.
 //!
-//! A counter is a step function stored in blocks of up to [`BLOCK_SAMPLES`]
+//! A counter is a step function stored in blocks of up to `BLOCK_SAMPLES`
 //! samples: each block's header holds its first and last sample and the
 //! least and greatest value in it; the other samples follow as varints
 //! (time step, then zigzag value delta), usually 2 bytes a sample plus a

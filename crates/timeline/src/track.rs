@@ -83,7 +83,7 @@ impl BlockHeader {
 /// A track: the spans of one resource over time.
 ///
 /// Its bytes: the number of blocks, the block headers packed
-/// ([`HEADER_BYTES`] each; the first block's starts at byte and span 0, so
+/// (`HEADER_BYTES` each; the first block's starts at byte and span 0, so
 /// its header leaves those out), then the spans' bytes. There is one track
 /// per goroutine, and most goroutines live for a few spans, so a thin
 /// record matters more than aligned headers.

@@ -1,6 +1,6 @@
 //! Decoding generations independently, for parallel consumers.
 //!
-//! [`ParallelDecode::start`] gives a run for any generation that needs
+//! [`ParallelDecode::run`] gives a run for any generation that needs
 //! nothing from the others: the first generation runs exactly, later ones
 //! speculatively (see [`crate::speculate`]). A caller runs them on as many
 //! threads as it likes, then calls [`ParallelDecode::chain`] once, in order:

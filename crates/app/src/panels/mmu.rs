@@ -30,7 +30,7 @@ pub struct MmuState {
     pub sweep: bool,
     /// One utilisation series per P.
     pub per_proc: bool,
-    /// Window of the worst-window list (0: [`DEFAULT_WINDOW_NS`]).
+    /// Window of the worst-window list (0: `DEFAULT_WINDOW_NS`).
     pub window_ns: i64,
     #[serde(skip)]
     curve: Cached<(TraceKey, u8), MmuData>,

@@ -6,7 +6,7 @@
 //! Results are cached per trace (see [`TraceKey`]). Analyses that walk every
 //! span run at once on small traces; on big ones they wait for a "Compute"
 //! click ([`compute_gate`]), except the goroutine table, which is computed
-//! on a thread of its own ([`job::Job`]) with a progress bar
+//! on a thread of its own (`job::Job`) with a progress bar
 //! (`timeline::analysis::GoroutineTable`, each step on all cores).
 
 mod flame;
