@@ -447,3 +447,32 @@ fn a_loaded_trace_left_alone_stops_repainting() {
     assert!(steps.is_ok(), "still repainting: {steps:?}");
     assert!(repaint_delay(&h) > Duration::from_millis(100), "repaint requested after {:?}", repaint_delay(&h));
 }
+
+/// Thread rows built while an analysis thread still reads the timeline
+/// wait for it (the timeline is shared, and changed only when no one else
+/// holds it), then go in.
+#[test]
+fn thread_rows_wait_for_an_analysis_that_holds_the_timeline() {
+    let tmp = TempDir::new("threads-wait");
+    let trace = testdata("traces/go1.27/chan.trace");
+    let mut h = harness(&tmp.settings(), FakePicker::answering(&[]), Some(trace));
+    step_until(&mut h, "the trace to load", loaded);
+    let built = |h: &Harness<'_, App>| h.state().trace().is_some_and(|t| t.timeline.threads_built);
+    // What an analysis thread holds while it runs.
+    let analysis = h.state().trace().unwrap().timeline.clone();
+    h.get_by_label("Threads").click();
+    step_until(
+        &mut h,
+        "the thread rows to be built",
+        |h| matches!(h.state().screen(), Screen::Trace(open) if open.pending_threads.is_some()),
+    );
+    for _ in 0..20 {
+        h.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(!built(&h), "the timeline changed under a reader");
+    assert!(analysis.threads.iter().all(|t| t.track.is_empty()));
+    drop(analysis);
+    step_until(&mut h, "the thread rows", built);
+    assert!(h.state().trace().unwrap().timeline.threads.iter().any(|t| !t.track.is_empty()));
+}
