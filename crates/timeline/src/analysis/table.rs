@@ -131,7 +131,7 @@ pub struct GoroutineTable {
 }
 
 impl GoroutineTable {
-    /// Goroutines a step takes at once (about 4 ms of work on one core of a
+    /// Goroutines a step takes at once (about 6 ms of work on one core of a
     /// busy trace), spread over the threads in chunks.
     pub const BATCH: usize = 4096;
 
