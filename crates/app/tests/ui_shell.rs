@@ -385,13 +385,23 @@ fn exporting_a_sync_profile_from_the_menu_writes_a_pprof_file() {
     assert!(has(b"main.blockedReceiver") && has(b"contentions") && has(b"delay"));
 }
 
+/// Whether the loaded trace's thread tracks are built.
+fn threads_built(h: &Harness<'_, App>) -> bool {
+    h.state().trace().is_some_and(|t| t.timeline.threads_built)
+}
+
+/// The app with chan.trace loaded (settings under `tmp`).
+fn chan_loaded(tmp: &TempDir) -> Harness<'static, App> {
+    let mut h = harness(&tmp.settings(), FakePicker::answering(&[]), Some(testdata("traces/go1.27/chan.trace")));
+    step_until(&mut h, "the trace to load", loaded);
+    h
+}
+
 #[test]
 fn ticking_threads_builds_the_thread_rows_in_the_background() {
     let tmp = TempDir::new("threads");
-    let trace = testdata("traces/go1.27/chan.trace");
-    let mut h = harness(&tmp.settings(), FakePicker::answering(&[]), Some(trace));
-    step_until(&mut h, "the trace to load", loaded);
-    let built = |h: &Harness<'_, App>| h.state().trace().is_some_and(|t| t.timeline.threads_built);
+    let mut h = chan_loaded(&tmp);
+    let built = threads_built;
     // The first build leaves the thread tracks out, listing the threads.
     assert!(!built(&h));
     let tl = &h.state().trace().unwrap().timeline;
@@ -454,10 +464,8 @@ fn a_loaded_trace_left_alone_stops_repainting() {
 #[test]
 fn thread_rows_wait_for_an_analysis_that_holds_the_timeline() {
     let tmp = TempDir::new("threads-wait");
-    let trace = testdata("traces/go1.27/chan.trace");
-    let mut h = harness(&tmp.settings(), FakePicker::answering(&[]), Some(trace));
-    step_until(&mut h, "the trace to load", loaded);
-    let built = |h: &Harness<'_, App>| h.state().trace().is_some_and(|t| t.timeline.threads_built);
+    let mut h = chan_loaded(&tmp);
+    let built = threads_built;
     // What an analysis thread holds while it runs.
     let analysis = h.state().trace().unwrap().timeline.clone();
     h.get_by_label("Threads").click();
