@@ -5,9 +5,9 @@ use std::path::Path;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use timeline::analysis::{
-    Filter, FlameTree, GapOrder, MmuCurve, ProfileKind, TimeRange, UtilFlags, all_goroutine_stats, blocking_profile,
-    cpu_flame, default_windows, flame_layout, idle_proc_gaps, is_off_cpu, longest_runnable_waits, mmu_curve,
-    mutator_utilization, offcpu_flame, start_fn_stats,
+    Filter, FlameTree, GapOrder, GoroutineTable, MmuCurve, ProfileKind, TimeRange, UtilFlags, all_goroutine_stats,
+    blocking_profile, cpu_flame, default_windows, flame_layout, idle_proc_gaps, is_off_cpu, longest_runnable_waits,
+    mmu_curve, mutator_utilization, offcpu_flame, start_fn_stats,
 };
 use timeline::{Progress, Timeline, build};
 
@@ -45,6 +45,9 @@ fn bench(c: &mut Criterion) {
         });
         g.bench_with_input(BenchmarkId::new("goroutine_stats", &name), &tl, |b, tl| {
             b.iter(|| all_goroutine_stats(tl, TimeRange::ALL).len())
+        });
+        g.bench_with_input(BenchmarkId::new("goroutine_table", &name), &tl, |b, tl| {
+            b.iter(|| GoroutineTable::compute(tl).rows.len())
         });
         g.bench_with_input(BenchmarkId::new("runnable_waits", &name), &tl, |b, tl| {
             b.iter(|| longest_runnable_waits(tl, &all, 10).len())
