@@ -82,7 +82,7 @@ pub struct GoroutinesState {
     stats: Option<(TraceKey, GoroutineTable)>,
     /// The table being computed, on a thread of its own.
     #[serde(skip)]
-    job: Option<(TraceKey, Instant, Job<GoroutineTable>)>,
+    job: Option<(TraceKey, Job<(GoroutineTable, Duration)>)>,
     /// How long the table took.
     #[serde(skip)]
     took: Duration,
@@ -145,15 +145,15 @@ struct VisibleKey {
 /// Takes the table from its thread if it is done (true), else starts the
 /// thread if needed and shows its progress (false).
 fn table_from_job(ui: &mut Ui, tl: &Arc<Timeline>, key: TraceKey, state: &mut GoroutinesState) -> bool {
-    if state.job.as_ref().is_none_or(|(k, _, _)| *k != key) {
+    if state.job.as_ref().is_none_or(|(k, _)| *k != key) {
         let shared = Arc::clone(tl);
-        state.job = Some((key, Instant::now(), Job::start(ui.ctx(), move |p| compute_table(&shared, p))));
+        state.job = Some((key, Job::start(ui.ctx(), move |p| compute_table(&shared, p))));
     }
-    let Some((_, started, job)) = &state.job else { return false };
+    let Some((_, job)) = &state.job else { return false };
     match job.poll() {
         JobState::Running => {}
-        JobState::Done(table) => {
-            state.took = started.elapsed();
+        JobState::Done((table, took)) => {
+            state.took = took;
             state.stats = Some((key, table));
             state.job = None;
             state.order = None;
@@ -176,8 +176,10 @@ fn table_from_job(ui: &mut Ui, tl: &Arc<Timeline>, key: TraceKey, state: &mut Go
     false
 }
 
-/// The whole table, step by step, reporting progress (`None` if cancelled).
-fn compute_table(tl: &Timeline, p: &JobProgress) -> Option<GoroutineTable> {
+/// The whole table, step by step, reporting progress, and how long it took
+/// (`None` if cancelled).
+fn compute_table(tl: &Timeline, p: &JobProgress) -> Option<(GoroutineTable, Duration)> {
+    let started = Instant::now();
     let mut table = GoroutineTable::default();
     while !table.is_done(tl) {
         if p.is_cancelled() {
@@ -186,7 +188,7 @@ fn compute_table(tl: &Timeline, p: &JobProgress) -> Option<GoroutineTable> {
         table.step(tl, STEP_BUDGET);
         p.set_done(table.done_count());
     }
-    Some(table)
+    Some((table, started.elapsed()))
 }
 
 /// The goroutine table panel.

@@ -203,14 +203,18 @@ pub fn compute_gate(ui: &mut egui::Ui, tl: &Timeline, requested: &mut bool, what
     false
 }
 
+/// A value computed on its own thread, with the time it took there (not
+/// counting how long the window took to notice).
+type TimedJob<V> = Job<(V, Duration)>;
+
 /// A cached result and the key it was computed for.
 #[derive(Debug)]
 pub struct Cached<K, V> {
     key: Option<K>,
     value: Option<V>,
     took: Duration,
-    /// The value being computed on its own thread, for this key, since then.
-    job: Option<(K, Instant, Job<V>)>,
+    /// The value being computed on its own thread for this key, since then.
+    job: Option<(K, Instant, TimedJob<V>)>,
 }
 
 impl<K, V> Default for Cached<K, V> {
@@ -245,12 +249,12 @@ impl<K: PartialEq + Clone, V: Send + 'static> Cached<K, V> {
             return self.value.as_ref();
         }
         // A finished job: its value, if it is for this key.
-        if let Some((k, started, job)) = &self.job {
+        if let Some((k, _, job)) = &self.job {
             match job.poll() {
                 JobState::Running => {}
-                JobState::Done(v) => {
+                JobState::Done((v, took)) => {
                     if k == key {
-                        self.took = started.elapsed();
+                        self.took = took;
                         self.value = Some(v);
                     }
                     self.job = None;
@@ -267,7 +271,11 @@ impl<K: PartialEq + Clone, V: Send + 'static> Cached<K, V> {
             // being dragged) still runs, the new key waits for it.
             if self.job.is_none() {
                 let shared = Arc::clone(tl);
-                let job = Job::start(ui.ctx(), move |_| Some(compute(&shared)));
+                let job = Job::start(ui.ctx(), move |_| {
+                    let started = Instant::now();
+                    let v = compute(&shared);
+                    Some((v, started.elapsed()))
+                });
                 self.job = Some((key.clone(), Instant::now(), job));
             }
             let since = self.job.as_ref().map_or(Duration::ZERO, |(_, t, _)| t.elapsed());
