@@ -3,8 +3,7 @@
 //! percentiles and a histogram per group. Clicking a goroutine selects it on
 //! the timeline.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use egui::Ui;
 use rayon::slice::ParallelSliceMut;
@@ -12,17 +11,15 @@ use timeline::analysis::{FunctionGroup, GoroutineRow, GoroutineTable, LogHist};
 use timeline::ticks::format_duration;
 use timeline::{GState, Goroutine, Timeline};
 
-use super::job::{Job, JobProgress, JobState};
+use super::job::JobProgress;
 use super::table::{self, Cell, Col, Sort};
-use super::{PanelInput, TraceKey, show_around, took_label};
+use super::{Cached, PanelInput, TraceKey, show_around, took_label};
 use crate::theme::Theme;
 use crate::view::ViewCommand;
 
 /// How often the table's thread reports progress and checks whether it
 /// should stop (each step spreads its goroutines over rayon's threads).
 const STEP_BUDGET: Duration = Duration::from_millis(50);
-/// How often the progress bar is repainted while the table is computed.
-const PROGRESS_REPAINT: Duration = Duration::from_millis(250);
 /// Names of the bins of [`LogHist::decades`].
 const DECADE_NAMES: [&str; 8] = ["< 1µs", "1-10µs", "10-100µs", "100µs-1ms", "1-10ms", "10-100ms", "100ms-1s", ">= 1s"];
 /// Most rows "Copy CSV" copies.
@@ -78,14 +75,9 @@ pub struct GoroutinesState {
     pub group_sort: Sort,
     /// What the group histograms count.
     pub hist: HistOf,
+    /// The table's numbers (on a big trace computed on a thread of its own).
     #[serde(skip)]
-    stats: Option<(TraceKey, GoroutineTable)>,
-    /// The table being computed, on a thread of its own.
-    #[serde(skip)]
-    job: Option<(TraceKey, Job<(GoroutineTable, Duration)>)>,
-    /// How long the table took.
-    #[serde(skip)]
-    took: Duration,
+    table: Cached<TraceKey, GoroutineTable>,
     #[serde(skip)]
     order: Option<(OrderKey, Vec<u32>)>,
     #[serde(skip)]
@@ -104,9 +96,7 @@ impl Default for GoroutinesState {
             sort: Sort { col: 5, descending: true },
             group_sort: Sort { col: 7, descending: true },
             hist: HistOf::Blocked,
-            stats: None,
-            job: None,
-            took: Duration::ZERO,
+            table: Cached::default(),
             order: None,
             visible: None,
             selected: None,
@@ -118,8 +108,7 @@ impl Default for GoroutinesState {
 impl GoroutinesState {
     /// Drops results (another trace was opened).
     pub fn forget_results(&mut self) {
-        self.stats = None;
-        self.job = None;
+        self.table = Cached::default();
         self.order = None;
         self.visible = None;
         self.selected = None;
@@ -142,44 +131,8 @@ struct VisibleKey {
     filter: String,
 }
 
-/// Takes the table from its thread if it is done (true), else starts the
-/// thread if needed and shows its progress (false).
-fn table_from_job(ui: &mut Ui, tl: &Arc<Timeline>, key: TraceKey, state: &mut GoroutinesState) -> bool {
-    if state.job.as_ref().is_none_or(|(k, _)| *k != key) {
-        let shared = Arc::clone(tl);
-        state.job = Some((key, Job::start(ui.ctx(), move |p| compute_table(&shared, p))));
-    }
-    let Some((_, job)) = &state.job else { return false };
-    match job.poll() {
-        JobState::Running => {}
-        JobState::Done((table, took)) => {
-            state.took = took;
-            state.stats = Some((key, table));
-            state.job = None;
-            state.order = None;
-            state.visible = None;
-            state.selected = None;
-            return true;
-        }
-        JobState::Failed => {
-            ui.colored_label(
-                ui.visuals().error_fg_color,
-                "The goroutine statistics could not be computed (see the terminal).",
-            );
-            return false;
-        }
-    }
-    let (done, n) = (job.done(), tl.goroutines.len());
-    let frac = done as f32 / n.max(1) as f32;
-    ui.add(egui::ProgressBar::new(frac).text(format!("Computing goroutine statistics: {done} of {n}")));
-    ui.ctx().request_repaint_after(PROGRESS_REPAINT);
-    false
-}
-
-/// The whole table, step by step, reporting progress, and how long it took
-/// (`None` if cancelled).
-fn compute_table(tl: &Timeline, p: &JobProgress) -> Option<(GoroutineTable, Duration)> {
-    let started = Instant::now();
+/// The whole table, step by step, reporting progress (`None` if cancelled).
+fn compute_table(tl: &Timeline, p: &JobProgress) -> Option<GoroutineTable> {
     let mut table = GoroutineTable::default();
     while !table.is_done(tl) {
         if p.is_cancelled() {
@@ -188,7 +141,7 @@ fn compute_table(tl: &Timeline, p: &JobProgress) -> Option<(GoroutineTable, Dura
         table.step(tl, STEP_BUDGET);
         p.set_done(table.done_count());
     }
-    Some((table, started.elapsed()))
+    Some(table)
 }
 
 /// The goroutine table panel.
@@ -200,7 +153,8 @@ pub fn goroutines_ui(
 ) {
     let tl = input.tl;
     let key = TraceKey::of(tl);
-    if state.stats.as_ref().is_none_or(|(k, _)| *k != key) && !table_from_job(ui, tl, key, state) {
+    let total = Some((tl.goroutines.len(), "Computing goroutine statistics"));
+    if state.table.get_or_run_counted(ui, tl, &key, total, compute_table).is_none() {
         return;
     }
     update_order(tl, state, key);
@@ -244,13 +198,13 @@ fn toolbar_ui(ui: &mut Ui, tl: &Timeline, state: &mut GoroutinesState) {
         if let Some(n) = &state.note {
             ui.weak(n.as_str());
         }
-        took_label(ui, state.took);
+        took_label(ui, state.table.took());
     });
 }
 
 /// Recomputes the sorted and the filtered orders if their inputs changed.
 fn update_order(tl: &Timeline, state: &mut GoroutinesState, trace: TraceKey) {
-    let Some((_, stats)) = state.stats.as_ref() else { return };
+    let Some(stats) = state.table.get(&trace) else { return };
     let sort = if state.grouped { state.group_sort } else { state.sort };
     let okey = OrderKey { trace, grouped: state.grouped, sort };
     if state.order.as_ref().is_none_or(|(k, _)| *k != okey) {
@@ -373,7 +327,9 @@ fn goroutine_table_ui(
     if table::header_ui(ui, theme, &G_COLS, &spans, &mut state.sort) {
         update_order(tl, state, TraceKey::of(tl));
     }
-    let (Some((_, stats)), Some((_, visible))) = (state.stats.as_ref(), state.visible.as_ref()) else { return };
+    let (Some(stats), Some((_, visible))) = (state.table.get(&TraceKey::of(tl)), state.visible.as_ref()) else {
+        return;
+    };
     let mut clicked = None;
     ui.scope(|ui| {
         ui.spacing_mut().item_spacing.y = 0.0;
@@ -477,7 +433,9 @@ fn groups_table_ui(ui: &mut Ui, input: &PanelInput<'_>, state: &mut GoroutinesSt
     if table::header_ui(ui, theme, &cols, &spans, &mut state.group_sort) {
         update_order(tl, state, TraceKey::of(tl));
     }
-    let (Some((_, stats)), Some((_, visible))) = (state.stats.as_ref(), state.visible.as_ref()) else { return };
+    let (Some(stats), Some((_, visible))) = (state.table.get(&TraceKey::of(tl)), state.visible.as_ref()) else {
+        return;
+    };
     let mut clicked = None;
     ui.scope(|ui| {
         ui.spacing_mut().item_spacing.y = 0.0;
@@ -565,7 +523,7 @@ fn group_tooltip(ui: &mut Ui, tl: &Timeline, g: &FunctionGroup) {
 
 /// The rows shown, as CSV (at most [`CSV_MAX_ROWS`]); and how many rows.
 fn csv(tl: &Timeline, state: &GoroutinesState) -> (String, usize) {
-    let (Some((_, stats)), Some((_, visible))) = (state.stats.as_ref(), state.visible.as_ref()) else {
+    let (Some(stats), Some((_, visible))) = (state.table.get(&TraceKey::of(tl)), state.visible.as_ref()) else {
         return (String::new(), 0);
     };
     let visible = visible.get(..CSV_MAX_ROWS.min(visible.len())).unwrap_or_default();
@@ -659,7 +617,7 @@ mod tests {
         let tl = load("chan.trace");
         let mut state = GoroutinesState { filter: "blockedReceiver".into(), ..Default::default() };
         let key = TraceKey::of(&tl);
-        state.stats = Some((key, GoroutineTable::compute(&tl)));
+        state.table.get_or_compute(&key, || GoroutineTable::compute(&tl));
         update_order(&tl, &mut state, key);
         let (text, n) = csv(&tl, &state);
         assert_eq!(n, 1);

@@ -5,9 +5,9 @@
 //!
 //! Results are cached per trace (see [`TraceKey`]). Analyses that walk every
 //! span run at once on small traces; on big ones they wait for a "Compute"
-//! click ([`compute_gate`]), except the goroutine table, which is computed
-//! on a thread of its own (`job::Job`) with a progress bar
-//! (`timeline::analysis::GoroutineTable`, each step on all cores).
+//! click ([`compute_gate`]), except the goroutine table, which starts at
+//! once with a progress bar. On big traces they run on a thread of their
+//! own ([`Cached::get_or_run`]), so the window keeps painting.
 
 mod flame;
 mod gaps;
@@ -27,7 +27,7 @@ use timeline::Timeline;
 
 use crate::theme::Theme;
 use crate::view::ViewCommand;
-use job::{Job, JobState};
+use job::{Job, JobProgress, JobState};
 
 pub use flame::{FlameMode, FlameState};
 pub use gaps::GapsState;
@@ -235,6 +235,20 @@ impl<K: PartialEq + Clone, V: Send + 'static> Cached<K, V> {
         key: &K,
         compute: impl FnOnce(&Timeline) -> V + Send + 'static,
     ) -> Option<&V> {
+        self.get_or_run_counted(ui, tl, key, None, move |tl, _| Some(compute(tl)))
+    }
+
+    /// [`Cached::get_or_run`] for a computation that reports how many of
+    /// `total.0` items it has done (shown as a progress bar labelled
+    /// `total.1`) and stops, returning `None`, once its job is dropped.
+    pub fn get_or_run_counted(
+        &mut self,
+        ui: &mut egui::Ui,
+        tl: &Arc<Timeline>,
+        key: &K,
+        total: Option<(usize, &str)>,
+        compute: impl FnOnce(&Timeline, &JobProgress) -> Option<V> + Send + 'static,
+    ) -> Option<&V> {
         if self.key.as_ref() != Some(key) {
             self.value = None;
             self.key = Some(key.clone());
@@ -244,7 +258,7 @@ impl<K: PartialEq + Clone, V: Send + 'static> Cached<K, V> {
         }
         if tl.event_count <= AUTO_COMPUTE_EVENTS {
             let started = Instant::now();
-            self.value = Some(compute(tl));
+            self.value = compute(tl, &JobProgress::default());
             self.took = started.elapsed();
             return self.value.as_ref();
         }
@@ -271,15 +285,24 @@ impl<K: PartialEq + Clone, V: Send + 'static> Cached<K, V> {
             // being dragged) still runs, the new key waits for it.
             if self.job.is_none() {
                 let shared = Arc::clone(tl);
-                let job = Job::start(ui.ctx(), move |_| {
+                let job = Job::start(ui.ctx(), move |p| {
                     let started = Instant::now();
-                    let v = compute(&shared);
-                    Some((v, started.elapsed()))
+                    compute(&shared, p).map(|v| (v, started.elapsed()))
                 });
                 self.job = Some((key.clone(), Instant::now(), job));
             }
-            let since = self.job.as_ref().map_or(Duration::ZERO, |(_, t, _)| t.elapsed());
-            ui.weak(format!("Computing… ({:.1} s)", since.as_secs_f64()));
+            if let Some((_, since, job)) = &self.job {
+                match total {
+                    Some((n, what)) => {
+                        let done = job.done();
+                        let frac = done as f32 / n.max(1) as f32;
+                        ui.add(egui::ProgressBar::new(frac).text(format!("{what}: {done} of {n}")));
+                    }
+                    None => {
+                        ui.weak(format!("Computing… ({:.1} s)", since.elapsed().as_secs_f64()));
+                    }
+                }
+            }
             ui.ctx().request_repaint_after(Duration::from_millis(250));
             return None;
         }
