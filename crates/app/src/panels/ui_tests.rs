@@ -39,21 +39,6 @@ fn open_tab(h: &mut Harness<'_, Ctx>, label: &str) {
     let tab = h.query_all_by_label(label).min_by(|a, b| a.rect().top().total_cmp(&b.rect().top())).unwrap();
     tab.click();
     h.run_steps(4);
-    wait_for_table(h);
-}
-
-/// Waits (at most ~20 s) while the goroutine table is computed on its
-/// thread, as a person watches the progress bar go.
-fn wait_for_table(h: &mut Harness<'_, Ctx>) {
-    for _ in 0..2000 {
-        if h.query_by_label_contains("Computing goroutine statistics").is_none() {
-            h.run_steps(2);
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-        h.step();
-    }
-    panic!("the goroutine table was still being computed");
 }
 
 /// The labels of the widgets with `role` whose label contains `text`.
@@ -362,7 +347,6 @@ fn another_trace_drops_the_old_results() {
     assert!(!labels(&h, Role::Row, "main.blockedReceiver").is_empty());
     h.state_mut().tl = std::sync::Arc::new(load("manyg.trace"));
     h.run_steps(4);
-    wait_for_table(&mut h);
     assert!(labels(&h, Role::Row, "main.blockedReceiver").is_empty());
     assert!(h.get_by_label_contains(" of 7").accesskit_node().value().unwrap().contains("goroutines"));
 }
