@@ -1,7 +1,7 @@
 #!/bin/sh
-# Regenerates testdata/analysis/oracle.txt: MMU values and blocking profiles
-# computed by Go's own code (internal/trace's MutatorUtilizationV2/MMUCurve,
-# cmd/trace's pprof functions) for committed traces, the expected values of
+# Regenerates testdata/analysis/oracle.txt: MMU values, blocking profiles and
+# task and region summaries computed by Go's own code (internal/trace's
+# MutatorUtilizationV2/MMUCurve and Summarizer, cmd/trace's pprof functions) for committed traces, the expected values of
 # crates/timeline/tests/analysis.rs.
 #
 #   testdata/analysis/gen-oracle.sh            # uses /opt/go/v1.27.3/bin/go
@@ -31,9 +31,15 @@ for v in go1.21 go1.22 go1.25 go1.27; do
     mmu="$mmu,$v/$p.trace"
   done
 done
+tasks=""
+for v in go1.21 go1.22 go1.25 go1.27; do
+  for p in annotations multigen; do
+    tasks="$tasks,$v/$p.trace"
+  done
+done
 cd "$scratch/goroot/src/cmd/trace"
 GOTOOLCHAIN=local GOROOT="$scratch/goroot" GOFLAGS=-mod=vendor GOPROXY=off \
   "$scratch/goroot/bin/go" test -count=1 -run '^TestGotvOracle$' . -args \
-  -gotv.root="$here/../traces" -gotv.traces="${traces#,}" -gotv.mmu="${mmu#,}" \
+  -gotv.root="$here/../traces" -gotv.traces="${traces#,}" -gotv.mmu="${mmu#,}" -gotv.tasks="${tasks#,}" \
   -gotv.out="$here/oracle.txt" ${GOTV_UTILDIR:+-gotv.utildir="$GOTV_UTILDIR"}
 echo "wrote $here/oracle.txt ($(wc -l < "$here/oracle.txt") lines)"

@@ -5,7 +5,10 @@
 // profile functions and internal/trace's MMU) and runs it with `go test`.
 // It prints, for each trace named on the command line, the minimum mutator
 // utilisation and the worst windows for several flag sets and window sizes,
-// and the net, sync, syscall and sched blocking profiles.
+// and the net, sync, syscall and sched blocking profiles; and for the
+// traces named by -gotv.tasks, the user task and region types as
+// cmd/trace's "User-defined tasks" and "User-defined regions" pages count
+// them.
 
 package main
 
@@ -25,6 +28,7 @@ var (
 	gotvTraces = flag.String("gotv.traces", "", "comma-separated trace paths relative to -gotv.root")
 	gotvRoot   = flag.String("gotv.root", "", "directory the trace paths are relative to")
 	gotvMMU    = flag.String("gotv.mmu", "", "comma-separated traces (subset of -gotv.traces) to print MMU for")
+	gotvTasks  = flag.String("gotv.tasks", "", "comma-separated traces to print only task and region summaries for")
 	gotvOut    = flag.String("gotv.out", "", "output file")
 	gotvUtil   = flag.String("gotv.utildir", "", "if set, also write each utilisation series there (for debugging)")
 )
@@ -53,7 +57,7 @@ func TestGotvOracle(t *testing.T) {
 		mmuWanted[name] = true
 	}
 	var out strings.Builder
-	for _, name := range strings.Split(*gotvTraces, ",") {
+	parse := func(name string) *parsedTrace {
 		f, err := os.Open(filepath.Join(*gotvRoot, name))
 		if err != nil {
 			t.Fatal(err)
@@ -63,10 +67,19 @@ func TestGotvOracle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		return parsed
+	}
+	for _, name := range strings.Split(*gotvTraces, ",") {
+		parsed := parse(name)
 		if mmuWanted[name] {
 			gotvPrintMMU(&out, name, parsed.events)
 		}
 		gotvPrintProfiles(&out, name, parsed.events)
+	}
+	if *gotvTasks != "" {
+		for _, name := range strings.Split(*gotvTasks, ",") {
+			gotvPrintTasks(&out, name, parse(name))
+		}
 	}
 	if err := os.WriteFile(*gotvOut, []byte(out.String()), 0o644); err != nil {
 		t.Fatal(err)
@@ -134,4 +147,65 @@ func gotvPrintProfiles(out *strings.Builder, name string, events []trace.Event) 
 			fmt.Fprintf(out, "pprof %s %s %d %d %s\n", name, k.name, byStack[key].count, byStack[key].ns, key)
 		}
 	}
+}
+
+// gotvPrintTasks prints, per task type, "task TRACE COUNT COMPLETE SUM_NS
+// MIN_NS MAX_NS TYPE" (durations of the complete tasks only, as the tasks
+// page's histogram takes them), and per region type "region TRACE COUNT
+// SUM_NS MIN_NS MAX_NS TYPE" (every region, a missing end or start taken
+// at the trace's end or start, as the regions page does; grouped by type
+// only, not by type and first frame as that page does). The type comes
+// last because it may hold spaces; types are sorted.
+func gotvPrintTasks(out *strings.Builder, name string, t *parsedTrace) {
+	type agg struct{ count, complete, sum, min, max int64 }
+	add := func(m map[string]*agg, typ string, d int64, counted bool) {
+		a := m[typ]
+		if a == nil {
+			a = &agg{min: -1}
+			m[typ] = a
+		}
+		a.count++
+		if !counted {
+			return
+		}
+		a.complete++
+		a.sum += d
+		if a.min < 0 || d < a.min {
+			a.min = d
+		}
+		if d > a.max {
+			a.max = d
+		}
+	}
+	tasks := map[string]*agg{}
+	for _, task := range t.summary.Tasks {
+		d := int64(0)
+		if task.Complete() {
+			d = int64(task.End.Time().Sub(task.Start.Time()))
+		}
+		add(tasks, task.Name, d, task.Complete())
+	}
+	regions := map[string]*agg{}
+	for _, g := range t.summary.Goroutines {
+		for _, r := range g.Regions {
+			add(regions, r.Name, int64(regionInterval(t, r).duration()), true)
+		}
+	}
+	print := func(kind string, m map[string]*agg, withComplete bool) {
+		types := make([]string, 0, len(m))
+		for typ := range m {
+			types = append(types, typ)
+		}
+		sort.Strings(types)
+		for _, typ := range types {
+			a := m[typ]
+			if withComplete {
+				fmt.Fprintf(out, "%s %s %d %d %d %d %d %s\n", kind, name, a.count, a.complete, a.sum, a.min, a.max, typ)
+			} else {
+				fmt.Fprintf(out, "%s %s %d %d %d %d %s\n", kind, name, a.count, a.sum, a.min, a.max, typ)
+			}
+		}
+	}
+	print("task", tasks, true)
+	print("region", regions, false)
 }

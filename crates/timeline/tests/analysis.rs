@@ -780,3 +780,65 @@ fn goroutine_table_matches_one_pass_on_any_threads_and_steps() {
         }
     }
 }
+
+/// One task or region type's numbers as the oracle prints them: (count,
+/// complete, sum, min, max), -1 for the min of none.
+type TypeNumbers = (usize, u64, i64, i64, i64);
+
+/// (trace, "task" or "region", type name).
+type TypeKey = (String, String, String);
+
+/// Our summary of one task or region type, as the oracle prints it.
+fn summary_numbers(t: &timeline::analysis::TypeSummary) -> TypeNumbers {
+    match &t.durations {
+        Some(d) => (t.count, d.count, d.total_ns, d.min_ns, d.max_ns),
+        None => (t.count, 0, 0, -1, 0),
+    }
+}
+
+/// Task and region types against `go tool trace`'s tasks and regions pages
+/// (the oracle's `task` and `region` lines, from Go's own summariser).
+#[test]
+fn task_and_region_types_match_go() {
+    use timeline::analysis::{region_types, task_types};
+    let mut cache = Cache::default();
+    let mut want: BTreeMap<TypeKey, TypeNumbers> = BTreeMap::new();
+    for line in oracle().lines() {
+        let (kind, rest) = line.split_once(' ').unwrap();
+        let n = match kind {
+            "task" => 6,
+            "region" => 5,
+            _ => continue,
+        };
+        let f: Vec<&str> = rest.splitn(n + 1, ' ').collect();
+        let num = |i: usize| f[i].parse::<i64>().unwrap();
+        let typ = f[n].to_string();
+        let v = if kind == "task" {
+            (num(1) as usize, num(2) as u64, num(3), num(4), num(5))
+        } else {
+            // Every region is timed: all are "complete".
+            (num(1) as usize, num(1) as u64, num(2), num(3), num(4))
+        };
+        // Go's summariser adds two things no program wrote, which gotv
+        // does not list: the background task (ID 0) that untasked regions
+        // and logs belong to (no type, never begun or ended), and a nameless
+        // region for each goroutine created inside a region, spanning its
+        // life. No committed program names a task or region "".
+        if typ.is_empty() {
+            continue;
+        }
+        want.insert((f[0].to_string(), kind.to_string(), typ), v);
+    }
+    assert!(want.len() >= 40, "the oracle has task and region lines ({})", want.len());
+    let traces: std::collections::BTreeSet<String> = want.keys().map(|k| k.0.clone()).collect();
+    let mut got: BTreeMap<TypeKey, TypeNumbers> = BTreeMap::new();
+    for trace in &traces {
+        let tl = cache.get(trace);
+        for (kind, types) in [("task", task_types(tl)), ("region", region_types(tl))] {
+            for t in &types {
+                got.insert((trace.clone(), kind.to_string(), tl.strings.get(t.typ).to_string()), summary_numbers(t));
+            }
+        }
+    }
+    assert_eq!(got, want);
+}

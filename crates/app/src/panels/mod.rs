@@ -1,7 +1,7 @@
 //! Analysis panels under the timeline: the goroutine table, the
-//! scheduling-gap finder, flame graphs, MMU and the selection summary. Each
-//! reads `timeline::analysis` and asks the view to jump through
-//! [`ViewCommand`]s.
+//! scheduling-gap finder, flame graphs, MMU, the selection summary and user
+//! tasks and regions. Each reads `timeline::analysis` and asks the view to
+//! jump through [`ViewCommand`]s.
 //!
 //! Results are cached per trace (see [`TraceKey`]). Analyses that walk every
 //! span run at once on small traces; on big ones they wait for a "Compute"
@@ -16,6 +16,7 @@ mod job;
 mod mmu;
 mod selection;
 mod table;
+mod tasks;
 
 #[cfg(test)]
 mod ui_tests;
@@ -34,6 +35,7 @@ pub use gaps::GapsState;
 pub use goroutines::GoroutinesState;
 pub use mmu::MmuState;
 pub use selection::SelectionState;
+pub use tasks::TasksState;
 
 /// Which panel is open.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -51,16 +53,19 @@ pub enum Tab {
     Mmu,
     /// Summary of the Shift+drag selection.
     Selection,
+    /// User tasks and regions by type.
+    Tasks,
 }
 
 impl Tab {
     /// The tabs in button order, with their labels.
-    pub const ALL: [(Tab, &'static str); 5] = [
+    pub const ALL: [(Tab, &'static str); 6] = [
         (Tab::Goroutines, "Goroutines"),
         (Tab::Gaps, "Gaps"),
         (Tab::Flame, "Flame graph"),
         (Tab::Mmu, "MMU"),
         (Tab::Selection, "Selection"),
+        (Tab::Tasks, "Tasks"),
     ];
 }
 
@@ -80,6 +85,8 @@ pub struct PanelsState {
     pub mmu: MmuState,
     /// The selection summary.
     pub selection: SelectionState,
+    /// User tasks and regions.
+    pub tasks: TasksState,
     /// The trace the results are for.
     #[serde(skip)]
     trace: Option<TraceKey>,
@@ -93,6 +100,7 @@ impl PanelsState {
         self.flame.forget_results();
         self.mmu.forget_results();
         self.selection.forget_results();
+        self.tasks.forget_results();
     }
 }
 
@@ -159,6 +167,7 @@ pub fn panels_ui(ui: &mut egui::Ui, input: &PanelInput<'_>, state: &mut PanelsSt
             Tab::Gaps => gaps::gaps_ui(ui, input, &mut state.gaps, commands),
             Tab::Flame => flame::flame_ui(ui, input, &mut state.flame),
             Tab::Mmu => mmu::mmu_ui(ui, input, &mut state.mmu, commands),
+            Tab::Tasks => tasks::tasks_ui(ui, input, &mut state.tasks, commands),
             Tab::Selection => {
                 if let Some(open) = selection::selection_ui(ui, input, &mut state.selection, commands) {
                     state.flame.mode = open;

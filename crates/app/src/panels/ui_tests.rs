@@ -24,8 +24,12 @@ struct Ctx {
 }
 
 fn harness(tl: Timeline) -> Harness<'static, Ctx> {
+    harness_with(tl, Harness::builder())
+}
+
+fn harness_with(tl: Timeline, builder: egui_kittest::HarnessBuilder<Ctx>) -> Harness<'static, Ctx> {
     let theme = Theme::new(ThemeChoice::Dark);
-    let mut h = Harness::builder().with_size(egui::vec2(1600.0, 1000.0)).build_ui_state(
+    let mut h = builder.with_size(egui::vec2(1600.0, 1000.0)).build_ui_state(
         move |ui, c: &mut Ctx| trace_view_ui(ui, &c.tl, &theme, &mut c.view),
         Ctx { tl: std::sync::Arc::new(tl), view: TraceViewState::default() },
     );
@@ -349,4 +353,49 @@ fn another_trace_drops_the_old_results() {
     h.run_steps(4);
     assert!(labels(&h, Role::Row, "main.blockedReceiver").is_empty());
     assert!(h.get_by_label_contains(" of 7").accesskit_node().value().unwrap().contains("goroutines"));
+}
+
+#[test]
+fn tasks_panel_lists_types_and_shows_the_longest_subrequest() {
+    // The task type "tâche/タスク" needs a font with kana, which egui's do
+    // not have: it is drawn as boxes.
+    let mut h = harness_with(load("annotations.trace"), Harness::builder().allow_missing_glyphs());
+    open_tab(&mut h, "Tasks");
+    // annotations.go makes tasks request, subrequest (8), handoff and
+    // tâche/タスク, and regions untasked, outer, inner, innermost,
+    // finishing and régión ✓.
+    h.get_by_label_contains("Tasks by type (4)");
+    h.get_by_label_contains("Regions by type (6)");
+    // The longest subrequest, from the raw task records.
+    let (id, start, end, max) = {
+        let tl = &h.state().tl;
+        let sub = tl.strings.find("subrequest").unwrap();
+        let t =
+            tl.tasks.iter().filter(|t| t.typ == sub).max_by_key(|t| t.end_ns.unwrap() - t.start_ns.unwrap()).unwrap();
+        let (s, e) = (t.start_ns.unwrap(), t.end_ns.unwrap());
+        (t.id, s, e, e - s)
+    };
+    let row = labels(&h, Role::Row, "subrequest").pop().unwrap();
+    assert!(row.starts_with("subrequest  8  "), "{row}");
+    assert!(row.ends_with(&format!("  {}", format_duration(max))), "the Max column: {row}");
+    click(&mut h, Role::Row, "subrequest");
+    h.get_by_label_contains("Tasks \"subrequest\", longest first (8)");
+    let first = labels(&h, Role::Button, "  task ").into_iter().next().unwrap();
+    assert!(first.starts_with(&format!("{}  task {id}  at ", format_duration(max))), "longest first: {first}");
+    // Clicking it shows the task on the timeline and lists its events.
+    click(&mut h, Role::Button, &format!("  task {id}  at "));
+    let (s, e) = window(&h);
+    assert!(s <= start && end <= e, "window {s}..{e} misses the task {start}..{end}");
+    h.get_by_label_contains(&format!("Task {id} (subrequest), child of task 1"));
+    assert_eq!(labels(&h, Role::Button, "task begins").len(), 1);
+    assert_eq!(labels(&h, Role::Button, "log id: handler").len(), 1);
+    assert_eq!(labels(&h, Role::Button, "region outer begins").len(), 1);
+    assert_eq!(labels(&h, Role::Button, "region inner begins").len(), 10, "each handler runs 10 inner regions");
+}
+
+#[test]
+fn tasks_panel_says_when_a_trace_has_no_tasks() {
+    let mut h = harness(load("chan.trace"));
+    open_tab(&mut h, "Tasks");
+    h.get_by_label_contains("This trace has no user tasks or regions.");
 }

@@ -16,6 +16,7 @@
 //! | [`flame`] | flame-graph trees from CPU samples or from off-CPU (blocked) time, and their layout |
 //! | [`mmu`] | mutator utilisation and its minimum over windows, as `go tool trace` computes it |
 //! | [`profile`] | blocking profiles by stack, like `go tool trace -pprof=net\|sync\|syscall\|sched` |
+//! | [`tasks`] | user tasks and regions by type (count, duration percentiles), longest first, a task's events |
 //!
 //! ```no_run
 //! use timeline::analysis::{self, Filter, MmuCurve, ProfileKind, TimeRange, UtilFlags};
@@ -38,6 +39,7 @@ pub mod profile;
 pub mod sched;
 pub mod stats;
 pub mod table;
+pub mod tasks;
 
 use trace_core::GoroutineId;
 
@@ -52,6 +54,10 @@ pub use stats::{
     DurationStats, FunctionStats, GoroutineStats, StateStats, all_goroutine_stats, goroutine_stats, start_fn_stats,
 };
 pub use table::{FunctionGroup, GoroutineRow, GoroutineTable};
+pub use tasks::{
+    TaskEvent, TaskEventKind, TaskSpan, TypeSummary, region_types, regions_of_type, task_events, task_span, task_types,
+    tasks_of_type,
+};
 
 use crate::model::Goroutine;
 use crate::track::Span;
