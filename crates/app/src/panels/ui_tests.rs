@@ -357,8 +357,9 @@ fn another_trace_drops_the_old_results() {
 
 #[test]
 fn tasks_panel_lists_types_and_shows_the_longest_subrequest() {
-    // The task type "tâche/タスク" needs a font with kana, which egui's do
-    // not have: it is drawn as boxes.
+    // The task type "tâche/タスク" needs a font with kana. egui's own fonts
+    // lack it; the window finds one among the system's fonts (eframe's
+    // system_fonts), which a headless harness does not load.
     let mut h = harness_with(load("annotations.trace"), Harness::builder().allow_missing_glyphs());
     open_tab(&mut h, "Tasks");
     // annotations.go makes tasks request, subrequest (8), handoff and
