@@ -106,6 +106,11 @@ impl Theme {
         rgb(0x6c, 0x8e, 0xbf)
     }
 
+    /// A user log marker (`trace.Log`) on a goroutine row.
+    pub fn log_marker(&self) -> Color32 {
+        if self.dark { rgb(0xf2, 0xd5, 0x4b) } else { rgb(0xb3, 0x5c, 0x00) }
+    }
+
     /// Background of a track row.
     pub fn row_bg(&self, odd: bool) -> Color32 {
         match (self.dark, odd) {

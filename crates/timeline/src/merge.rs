@@ -451,7 +451,7 @@ impl Merger {
         self.samples.shrink_to_fit();
         regions.shrink_to_fit();
 
-        Timeline {
+        let mut tl = Timeline {
             start_ns,
             end_ns,
             goroutines,
@@ -465,6 +465,7 @@ impl Merger {
             tasks,
             regions,
             logs: self.logs,
+            logs_by_goroutine: Vec::new(),
             cpu_samples: self.samples,
             stacks: self.stacks,
             strings: self.strings,
@@ -472,7 +473,9 @@ impl Merger {
             generations: self.generations,
             file_bytes,
             error,
-        }
+        };
+        tl.index_logs();
+        tl
     }
 }
 

@@ -293,6 +293,9 @@ pub struct Timeline {
     pub regions: Vec<Region>,
     /// Logs in time order.
     pub logs: Vec<LogEntry>,
+    /// Indices into `logs` sorted by goroutine, then time (see
+    /// [`Timeline::index_logs`], [`Timeline::logs_of`]).
+    pub logs_by_goroutine: Vec<u32>,
     /// CPU samples in time order.
     pub cpu_samples: Vec<CpuSample>,
     /// Every stack.
@@ -326,6 +329,40 @@ impl Timeline {
         let a = self.regions.partition_point(|r| r.g < g);
         let b = self.regions.partition_point(|r| r.g <= g);
         self.regions.get(a..b).unwrap_or_default()
+    }
+
+    /// Rebuilds [`Timeline::logs_by_goroutine`] after `logs` changed (the
+    /// build does this itself).
+    pub fn index_logs(&mut self) {
+        let mut order: Vec<u32> = (0..self.logs.len() as u32).collect();
+        // Stable: each goroutine's logs stay in time order.
+        order.sort_by_key(|&i| self.logs.get(i as usize).map(|l| l.g));
+        self.logs_by_goroutine = order;
+    }
+
+    /// The logs of goroutine `g`, in time order.
+    pub fn logs_of(&self, g: GoroutineId) -> impl DoubleEndedIterator<Item = &LogEntry> + Clone {
+        let of = |i: &u32| self.logs.get(*i as usize).map(|l| l.g);
+        let a = self.logs_by_goroutine.partition_point(|i| of(i) < Some(g));
+        let b = self.logs_by_goroutine.partition_point(|i| of(i) <= Some(g));
+        self.logs_by_goroutine.get(a..b).unwrap_or_default().iter().filter_map(|&i| self.logs.get(i as usize))
+    }
+
+    /// The logs of goroutine `g` in `[start_ns, end_ns]`, in time order.
+    pub fn logs_in(&self, g: GoroutineId, start_ns: i64, end_ns: i64) -> impl Iterator<Item = &LogEntry> + Clone {
+        let key = |i: &u32| self.logs.get(*i as usize).map(|l| (l.g, l.time_ns));
+        let index = &self.logs_by_goroutine;
+        let a = index.partition_point(|i| key(i) < Some((g, start_ns)));
+        let b = index.partition_point(|i| key(i) <= Some((g, end_ns)));
+        index.get(a..b.max(a)).unwrap_or_default().iter().filter_map(|&i| self.logs.get(i as usize))
+    }
+
+    /// The log of goroutine `g` nearest to `t_ns`, if one is within
+    /// `slack_ns` of it (the earlier one on a tie).
+    pub fn log_near(&self, g: GoroutineId, t_ns: i64, slack_ns: i64) -> Option<&LogEntry> {
+        let dist = |l: &&LogEntry| (l.time_ns - t_ns).abs();
+        // min_by_key keeps the first of equals: the earlier log.
+        self.logs_in(g, t_ns.saturating_sub(slack_ns), t_ns.saturating_add(slack_ns)).min_by_key(dist)
     }
 
     /// The regions of goroutine `g` that are open at `t_ns`, outermost first.
@@ -389,6 +426,7 @@ impl Timeline {
             + (self.gc.len() + self.stw.len()) * std::mem::size_of::<RangeSpan>()
             + self.regions.len() * std::mem::size_of::<Region>()
             + self.logs.len() * std::mem::size_of::<LogEntry>()
+            + self.logs_by_goroutine.len() * std::mem::size_of::<u32>()
             + self.cpu_samples.len() * std::mem::size_of::<CpuSample>()
     }
 }
@@ -426,5 +464,24 @@ mod tests {
         // An ID past the bits names no function rather than setting flags.
         let g = Goroutine::new(GoroutineId(8), GoroutineId(1), StrId(u32::MAX), StackId(3), false, track());
         assert_eq!((g.start_fn(), g.created_in_trace(), g.is_system()), (StrId(0), false, false));
+    }
+
+    #[test]
+    fn logs_are_found_by_goroutine_and_nearest_time() {
+        let mut tl = Timeline::default();
+        let log = |time_ns, g| LogEntry { time_ns, g: GoroutineId(g), task: 0, category: StrId(0), message: StrId(0) };
+        tl.logs = vec![log(10, 2), log(20, 1), log(30, 2), log(40, 3), log(50, 2)];
+        tl.index_logs();
+        let times = |g| tl.logs_of(GoroutineId(g)).map(|l| l.time_ns).collect::<Vec<_>>();
+        assert_eq!((times(1), times(2), times(3), times(4)), (vec![20], vec![10, 30, 50], vec![40], vec![]));
+        let within = |g, a, b| tl.logs_in(GoroutineId(g), a, b).map(|l| l.time_ns).collect::<Vec<_>>();
+        assert_eq!((within(2, 10, 30), within(2, 11, 49), within(2, 51, 99)), (vec![10, 30], vec![30], vec![]));
+        let near = |g, t, slack| tl.log_near(GoroutineId(g), t, slack).map(|l| l.time_ns);
+        assert_eq!(near(2, 33, 5), Some(30));
+        assert_eq!(near(2, 47, 5), Some(50));
+        assert_eq!(near(2, 40, 10), Some(30), "a tie goes to the earlier");
+        assert_eq!(near(2, 40, 9), None);
+        assert_eq!(near(1, 0, 100), Some(20));
+        assert_eq!(near(4, 20, 100), None);
     }
 }

@@ -308,6 +308,32 @@ fn paint_row(
         && let Some(g) = tl.goroutines.get(gi)
     {
         paint_regions(mesh, tl.regions_of(g.id), theme, frame, rect);
+        paint_logs(mesh, tl, g.id, theme, frame, rect);
+    }
+}
+
+/// Width of a log marker, and how near the pointer must come to it.
+const LOG_MARKER_PX: f32 = 7.0;
+
+/// User logs (`trace.Log`) as small triangles along the top of the
+/// goroutine's row; a log less than a marker's width from the last drawn
+/// is left out (hovering there names the nearest).
+fn paint_logs(mesh: &mut Mesh, tl: &Timeline, g: trace_core::GoroutineId, theme: &Theme, frame: Frame, rect: Rect) {
+    let view = frame.view;
+    let mut last_x = f32::NEG_INFINITY;
+    let half = LOG_MARKER_PX / 2.0;
+    for log in tl.logs_in(g, view.start_ns, view.end_ns) {
+        let x = frame.x(log.time_ns);
+        if x < last_x + LOG_MARKER_PX || x < frame.time_x0 {
+            continue;
+        }
+        let base = mesh.vertices.len() as u32;
+        let color = theme.log_marker();
+        mesh.colored_vertex(pos2(x - half, rect.top() + 1.0), color);
+        mesh.colored_vertex(pos2(x + half, rect.top() + 1.0), color);
+        mesh.colored_vertex(pos2(x, rect.top() + 1.0 + LOG_MARKER_PX), color);
+        mesh.add_triangle(base, base + 1, base + 2);
+        last_x = x;
     }
 }
 
@@ -423,7 +449,20 @@ fn handle_track_input(
     }
     if !resp.dragged() {
         let t_ns = frame.t(p.x);
-        resp.clone().on_hover_ui_at_pointer(|ui| super::details::span_tooltip(ui, tl, tref, track, &item, t_ns));
+        let on_marker = p.y - (top + ri as f32 * ROW_H) <= LOG_MARKER_PX + 2.0;
+        let slack_ns = (f64::from(LOG_MARKER_PX / 2.0) * frame.view.ns_per_px()) as i64;
+        let log = match tref {
+            TrackRef::Goroutine(gi) if on_marker => {
+                tl.goroutines.get(gi).and_then(|g| tl.log_near(g.id, t_ns, slack_ns))
+            }
+            _ => None,
+        };
+        match log {
+            Some(log) => resp.clone().on_hover_ui_at_pointer(|ui| super::details::log_tooltip(ui, tl, log)),
+            None => {
+                resp.clone().on_hover_ui_at_pointer(|ui| super::details::span_tooltip(ui, tl, tref, track, &item, t_ns))
+            }
+        };
     }
 }
 

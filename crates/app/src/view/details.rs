@@ -207,6 +207,19 @@ fn resource_ui(ui: &mut Ui, tl: &Timeline, state: &mut TraceViewState, sel: Span
     }
 }
 
+/// What a user log marker says: its category and message, time and task.
+pub fn log_tooltip(ui: &mut Ui, tl: &Timeline, log: &timeline::LogEntry) {
+    let category = tl.strings.get(log.category);
+    ui.strong(if category.is_empty() { "log".to_string() } else { format!("log {category}") });
+    ui.label(RichText::new(tl.strings.get(log.message)).monospace());
+    ui.label(format!("at {}", format_duration(log.time_ns - tl.start_ns)));
+    if log.task != 0 {
+        let typ = tl.tasks.binary_search_by_key(&log.task, |t| t.id).ok().and_then(|i| tl.tasks.get(i));
+        let typ = typ.map_or(String::new(), |t| format!(" ({})", tl.strings.get(t.typ)));
+        ui.label(format!("task {}{typ}", log.task));
+    }
+}
+
 /// The hover tooltip of a plan item.
 pub fn span_tooltip(ui: &mut Ui, tl: &Timeline, tref: TrackRef, track: &Track, item: &PlanItem, t_ns: i64) {
     let state_name = |code: u8| match tref {

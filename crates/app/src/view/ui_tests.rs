@@ -235,3 +235,39 @@ fn hovering_a_span_inside_a_region_names_the_region() {
         "no region {name:?} in the tooltip"
     );
 }
+
+#[test]
+fn hovering_a_log_marker_shows_its_message_and_task() {
+    let mut h = harness(load("annotations.trace"));
+    h.run_steps(2);
+    let (gi, log, task) = {
+        let tl = &h.state().tl;
+        let log = *tl.logs.iter().find(|l| tl.strings.get(l.message) == "handler 3").unwrap();
+        (tl.goroutine_index(log.g).unwrap(), log, log.task)
+    };
+    // Scroll to its goroutine, then zoom in around the log (its next log
+    // comes 0.8 us later: 20 px apart at this zoom).
+    let cmds = [
+        super::ViewCommand::SelectGoroutineAt { goroutine: gi, time_ns: Some(log.time_ns) },
+        super::ViewCommand::ShowRange { start_ns: log.time_ns - 20_000, end_ns: log.time_ns + 20_000 },
+    ];
+    for c in cmds {
+        h.state_mut().view.t.commands.push(c);
+        h.run_steps(3);
+    }
+    let center = {
+        let c = h.state_mut();
+        c.view.screen_pos(&c.tl, Row::Goroutine(gi), log.time_ns).unwrap()
+    };
+    // The marker hangs from the top of the row.
+    h.hover_at(egui::pos2(center.x + 1.0, center.y - super::canvas::ROW_H / 2.0 + 3.0));
+    h.run_steps(60);
+    h.get_by_label("log id");
+    h.get_by_label("handler 3");
+    h.get_by_label(&format!("task {task} (subrequest)"));
+    // Lower in the row, the span under the pointer is described instead.
+    h.hover_at(egui::pos2(center.x + 1.0, center.y + 4.0));
+    h.run_steps(60);
+    assert!(h.query_by_label("handler 3").is_none(), "the log tooltip stayed");
+    assert!(h.query_by_label("log id").is_none(), "the log tooltip stayed");
+}
