@@ -57,6 +57,22 @@ fuzz_target!(|data: &[u8]| {
         for r in &table.rows {
             let _ = (r.lifetime_ns(), table.groups.get(r.group as usize).map(|g| g.blocked.percentile(99)));
         }
+        // User tasks, regions and logs, as the tasks panel and the rows read them.
+        let tasks = a::task_types(&tl);
+        assert_eq!(tasks.iter().map(|t| t.count).sum::<usize>(), tl.tasks.len());
+        for t in &tasks {
+            for i in a::tasks_of_type(&tl, t.typ).into_iter().take(3) {
+                let _ = tl.tasks.get(i).map(|task| a::task_events(&tl, task.id));
+            }
+        }
+        for t in a::region_types(&tl) {
+            let _ = a::regions_of_type(&tl, t.typ);
+        }
+        for g in tl.goroutines.iter().take(64) {
+            let n = tl.logs_in(g.id, i64::MIN, i64::MAX).count();
+            assert_eq!(n, tl.logs_of(g.id).count());
+            let _ = tl.log_near(g.id, mid, 1_000);
+        }
         let c = &tl.counters;
         for counter in [&c.heap_alloc, &c.running, &c.runnable, &c.blocked, &c.syscall, &c.gomaxprocs] {
             let _ = (counter.decimate(tl.start_ns, tl.end_ns, 100), counter.value_at(tl.end_ns), counter.max());

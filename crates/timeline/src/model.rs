@@ -335,8 +335,9 @@ impl Timeline {
     /// build does this itself).
     pub fn index_logs(&mut self) {
         let mut order: Vec<u32> = (0..self.logs.len() as u32).collect();
-        // Stable: each goroutine's logs stay in time order.
-        order.sort_by_key(|&i| self.logs.get(i as usize).map(|l| l.g));
+        // By time too, not only stably by goroutine: the lookups search by
+        // time, and a damaged trace's logs need not be in time order.
+        order.sort_by_key(|&i| self.logs.get(i as usize).map(|l| (l.g, l.time_ns)));
         self.logs_by_goroutine = order;
     }
 

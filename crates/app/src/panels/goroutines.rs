@@ -382,17 +382,7 @@ fn goroutine_tooltip(ui: &mut Ui, tl: &Timeline, theme: &Theme, r: &GoroutineRow
         format_duration(r.start_ns - tl.start_ns),
         format_duration(r.end_ns - tl.start_ns)
     ));
-    let totals = g.state_totals(i64::MIN, i64::MAX);
-    let mut by_state: Vec<(GState, i64)> =
-        GState::ALL.iter().zip(totals).filter(|(_, ns)| *ns > 0).map(|(s, ns)| (*s, ns)).collect();
-    by_state.sort_by_key(|&(s, ns)| (std::cmp::Reverse(ns), s));
-    egui::Grid::new("gotv_goroutine_tip").num_columns(2).show(ui, |ui| {
-        for (s, ns) in by_state {
-            ui.colored_label(theme.gstate(s), s.name());
-            ui.label(format_duration(ns));
-            ui.end_row();
-        }
-    });
+    super::state_times_ui(ui, theme, g.state_totals(i64::MIN, i64::MAX));
     ui.weak("Click to select it on the timeline");
 }
 

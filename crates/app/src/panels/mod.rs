@@ -370,6 +370,23 @@ pub fn link_row(ui: &mut egui::Ui, text: impl Into<egui::WidgetText>) -> egui::R
     ui.add(egui::Button::new(text).frame(false).truncate())
 }
 
+/// Time per goroutine state (indexed by state code, as
+/// `Goroutine::state_totals` gives it), largest first, states with no time
+/// left out.
+pub fn state_times_ui(ui: &mut egui::Ui, theme: &Theme, totals: [i64; timeline::GState::COUNT]) {
+    use timeline::GState;
+    let mut by_state: Vec<(GState, i64)> =
+        GState::ALL.iter().zip(totals).filter(|(_, ns)| *ns > 0).map(|(s, ns)| (*s, ns)).collect();
+    by_state.sort_by_key(|&(s, ns)| (std::cmp::Reverse(ns), s));
+    egui::Grid::new("gotv_state_times").num_columns(2).show(ui, |ui| {
+        for (s, ns) in by_state {
+            ui.colored_label(theme.gstate(s), s.name());
+            ui.label(timeline::ticks::format_duration(ns));
+            ui.end_row();
+        }
+    });
+}
+
 /// "took 1.2 s", for the foot of a panel whose analysis was slow.
 pub fn took_label(ui: &mut egui::Ui, took: Duration) {
     if took >= Duration::from_millis(50) {

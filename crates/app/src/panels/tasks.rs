@@ -115,7 +115,7 @@ pub fn tasks_ui(ui: &mut Ui, input: &PanelInput<'_>, state: &mut TasksState, com
                 });
                 match c {
                     Chosen::Task(t) => tasks_list_ui(right, tl, t, list, &mut state.open_task, commands),
-                    Chosen::Region(t) => regions_list_ui(right, tl, t, list, commands),
+                    Chosen::Region(t) => regions_list_ui(right, input, t, list, commands),
                 }
             } else {
                 right.weak("Click a type to list its tasks or regions, longest first.");
@@ -300,7 +300,8 @@ fn event_text(tl: &Timeline, start_ns: i64, e: &TaskEvent) -> String {
 
 /// The regions of one type, longest first; a click jumps to the region on
 /// its goroutine.
-fn regions_list_ui(ui: &mut Ui, tl: &Timeline, typ: StrId, list: &[usize], commands: &mut Vec<ViewCommand>) {
+fn regions_list_ui(ui: &mut Ui, input: &PanelInput<'_>, typ: StrId, list: &[usize], commands: &mut Vec<ViewCommand>) {
+    let (tl, theme) = (input.tl, input.theme);
     ui.strong(format!("Regions \"{}\", longest first ({})", type_name(tl, typ), list.len()));
     egui::ScrollArea::vertical().id_salt("gotv_region_list").auto_shrink(false).show(ui, |ui| {
         for r in list.iter().take(LIMIT).filter_map(|&i| tl.regions.get(i)) {
@@ -311,7 +312,16 @@ fn regions_list_ui(ui: &mut Ui, tl: &Timeline, typ: StrId, list: &[usize], comma
                 format_duration(r.end_ns.saturating_sub(r.start_ns)),
                 offset(tl, r.start_ns)
             );
-            if link_row(ui, text).clicked() {
+            let resp = link_row(ui, text).on_hover_ui(|ui| {
+                ui.strong(format!("{} on {who}", type_name(tl, r.typ)));
+                ui.label(format!("from {} to {}", offset(tl, r.start_ns), offset(tl, r.end_ns)));
+                if let Some(g) = tl.goroutine(r.g) {
+                    ui.weak("time inside it:");
+                    super::state_times_ui(ui, theme, g.state_totals(r.start_ns, r.end_ns));
+                }
+                ui.weak("Click to show it on the timeline");
+            });
+            if resp.clicked() {
                 show_around(commands, r.start_ns, r.end_ns);
                 if let Some(gi) = tl.goroutine_index(r.g) {
                     commands.push(ViewCommand::SelectGoroutineAt { goroutine: gi, time_ns: Some(r.start_ns) });

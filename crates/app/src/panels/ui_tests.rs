@@ -392,6 +392,20 @@ fn tasks_panel_lists_types_and_shows_the_longest_subrequest() {
     assert_eq!(labels(&h, Role::Button, "log id: handler").len(), 1);
     assert_eq!(labels(&h, Role::Button, "region outer begins").len(), 1);
     assert_eq!(labels(&h, Role::Button, "region inner begins").len(), 10, "each handler runs 10 inner regions");
+    // A region type lists its regions; hovering one breaks down the time
+    // inside it (the handlers sleep in their inner regions).
+    click(&mut h, Role::Row, "outer");
+    h.get_by_label_contains("Regions \"outer\", longest first (8)");
+    let region = h
+        .get_all_by(|n| n.role() == Role::Button && n.label().is_some_and(|l| l.contains("main.handle  at")))
+        .next()
+        .unwrap();
+    // (The details panel of the goroutine chosen above lists states too.)
+    let sleeps = h.query_all_by_label("sleep").count();
+    region.hover();
+    h.run_steps(60);
+    h.get_by_label("time inside it:");
+    assert_eq!(h.query_all_by_label("sleep").count(), sleeps + 1, "no sleep inside the region");
 }
 
 #[test]
