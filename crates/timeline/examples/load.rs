@@ -365,4 +365,31 @@ fn analyses(tl: &timeline::Timeline) {
     time("mutator_utilization per-P", &|| {
         a::mutator_utilization(tl, UtilFlags::ALL_GC | UtilFlags::PER_PROC).iter().map(Vec::len).sum()
     });
+    time("state_totals_in", &|| tl.state_totals_in(tl.start_ns, tl.end_ns).len());
+    // How soon each stoppable query gives up once its flag is raised
+    // 200 ms in (what a viewer waits when the selection moves on).
+    let stopped = |name: &str, q: &(dyn Fn(a::Stop<'_>) -> bool + Sync)| {
+        time(&format!("stop {name}"), &|| {
+            let flag = std::sync::atomic::AtomicBool::new(false);
+            std::thread::scope(|s| {
+                let worker = s.spawn(|| q(a::Stop::when(&flag)));
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                let raised = std::time::Instant::now();
+                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                let gave_up = !worker.join().unwrap_or(true);
+                println!(
+                    "stop {name}: gave up {gave_up}, {:.0} ms after the flag",
+                    raised.elapsed().as_secs_f64() * 1e3
+                );
+                usize::from(gave_up)
+            })
+        });
+    };
+    stopped("idle_proc_gaps", &|stop| {
+        a::idle_proc_gaps_stoppable(tl, TimeRange::ALL, GapOrder::Waiting, 10, 8, stop).is_some()
+    });
+    stopped("longest_runnable_waits", &|stop| a::longest_runnable_waits_stoppable(tl, &all, 10, stop).is_some());
+    stopped("offcpu_flame", &|stop| a::offcpu_flame_stoppable(tl, &all, a::is_off_cpu, stop).is_some());
+    stopped("mutator_utilization", &|stop| a::mutator_utilization_stoppable(tl, UtilFlags::ALL_GC, stop).is_some());
+    stopped("state_totals_in", &|stop| tl.state_totals_in_stoppable(tl.start_ns, tl.end_ns, stop).is_some());
 }

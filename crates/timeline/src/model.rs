@@ -4,6 +4,9 @@ use std::sync::Arc;
 
 use trace_core::{GoroutineId, ProcId, ThreadId};
 
+use rayon::prelude::*;
+
+use crate::analysis::Stop;
 use crate::counter::Counter;
 use crate::ranges::RangeList;
 use crate::stacks::{StackId, StackTree};
@@ -104,12 +107,13 @@ impl Goroutine {
     /// Time spent in each state within `[start_ns, end_ns)`, indexed by
     /// state code (spans clipped to the range; exited time not counted).
     pub fn state_totals(&self, start_ns: i64, end_ns: i64) -> [i64; GState::COUNT] {
-        let mut out = [0; GState::COUNT];
+        let mut out = [0i64; GState::COUNT];
         self.track.for_each_in(start_ns, end_ns, |_, s| {
             if s.state != GState::Exited as u8
                 && let Some(slot) = out.get_mut(s.state as usize)
             {
-                *slot += s.end_ns.min(end_ns) - s.start_ns.max(start_ns);
+                // Saturating: a damaged trace can hold absurd times.
+                *slot = slot.saturating_add(s.end_ns.min(end_ns) - s.start_ns.max(start_ns));
             }
         });
         out
@@ -383,16 +387,32 @@ impl Timeline {
     /// Time all goroutines spent in each state within `[start_ns, end_ns)`,
     /// largest first, states with no time left out.
     pub fn state_totals_in(&self, start_ns: i64, end_ns: i64) -> Vec<(GState, i64)> {
-        let mut sum = [0i64; GState::COUNT];
-        for g in &self.goroutines {
-            for (acc, v) in sum.iter_mut().zip(g.state_totals(start_ns, end_ns)) {
-                *acc += v;
+        self.state_totals_in_stoppable(start_ns, end_ns, Stop::NEVER).unwrap_or_default()
+    }
+
+    /// [`Timeline::state_totals_in`] on all threads, giving up (`None`)
+    /// once `stop` is raised.
+    pub fn state_totals_in_stoppable(&self, start_ns: i64, end_ns: i64, stop: Stop<'_>) -> Option<Vec<(GState, i64)>> {
+        // Saturating sums of times, which are never negative: the same in
+        // any order, so on any number of threads.
+        let add = |mut a: [i64; GState::COUNT], b: [i64; GState::COUNT]| {
+            for (acc, v) in a.iter_mut().zip(b) {
+                *acc = acc.saturating_add(v);
             }
-        }
+            a
+        };
+        let sum = self
+            .goroutines
+            .par_iter()
+            .fold(
+                || [0i64; GState::COUNT],
+                |acc, g| if stop.is_raised() { acc } else { add(acc, g.state_totals(start_ns, end_ns)) },
+            )
+            .reduce(|| [0i64; GState::COUNT], add);
         let mut out: Vec<(GState, i64)> =
             GState::ALL.iter().zip(sum).filter(|&(_, ns)| ns > 0).map(|(&s, ns)| (s, ns)).collect();
         out.sort_by_key(|&(s, ns)| (std::cmp::Reverse(ns), s));
-        out
+        stop.unless_raised(out)
     }
 
     /// Total spans over all tracks.

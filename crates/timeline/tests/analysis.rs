@@ -842,3 +842,45 @@ fn task_and_region_types_match_go() {
     }
     assert_eq!(got, want);
 }
+
+/// The long queries give up once their stop flag is raised, and unstopped
+/// they return what their plain forms do.
+#[test]
+fn stoppable_queries_give_up_when_stopped() {
+    use std::sync::atomic::AtomicBool;
+    use timeline::analysis::{
+        Stop, idle_proc_gaps_stoppable, longest_runnable_waits_stoppable, mutator_utilization_stoppable,
+        offcpu_flame_stoppable,
+    };
+    let mut cache = Cache::default();
+    let tl = cache.get("go1.27/gc.trace");
+    let raised = AtomicBool::new(true);
+    for (stop, stopped) in [(Stop::when(&raised), true), (Stop::NEVER, false)] {
+        let all = Filter::all();
+        let waits = longest_runnable_waits_stoppable(tl, &all, 10, stop);
+        let gaps = idle_proc_gaps_stoppable(tl, TimeRange::ALL, GapOrder::Waiting, 10, 3, stop);
+        let flame = offcpu_flame_stoppable(tl, &all, is_off_cpu, stop);
+        let util = mutator_utilization_stoppable(tl, UtilFlags::ALL_GC, stop);
+        let totals = tl.state_totals_in_stoppable(tl.start_ns, tl.end_ns, stop);
+        if stopped {
+            assert!(waits.is_none() && gaps.is_none() && flame.is_none() && util.is_none() && totals.is_none());
+            continue;
+        }
+        assert_eq!(waits.unwrap(), longest_runnable_waits(tl, &all, 10));
+        assert_eq!(gaps.unwrap(), idle_proc_gaps(tl, TimeRange::ALL, GapOrder::Waiting, 10, 3));
+        assert_eq!(flame.unwrap(), offcpu_flame(tl, &all, is_off_cpu));
+        assert_eq!(util.unwrap(), mutator_utilization(tl, UtilFlags::ALL_GC));
+        // The state totals, now summed on all threads, against one pass.
+        let mut sum = [0i64; GState::COUNT];
+        for g in &tl.goroutines {
+            for (acc, v) in sum.iter_mut().zip(g.state_totals(tl.start_ns, tl.end_ns)) {
+                *acc += v;
+            }
+        }
+        let mut want: Vec<(GState, i64)> =
+            GState::ALL.iter().zip(sum).filter(|&(_, ns)| ns > 0).map(|(&s, ns)| (s, ns)).collect();
+        want.sort_by_key(|&(s, ns)| (std::cmp::Reverse(ns), s));
+        assert!(want.len() > 3);
+        assert_eq!(totals.unwrap(), want);
+    }
+}

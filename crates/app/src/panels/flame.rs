@@ -4,7 +4,7 @@
 
 use egui::{Align2, FontId, Rect, Sense, StrokeKind, Ui, pos2, vec2};
 use timeline::Timeline;
-use timeline::analysis::{self, Filter, FlameKey, FlameTree, TimeRange};
+use timeline::analysis::{self, Filter, FlameKey, FlameTree, Stop, TimeRange};
 use timeline::ticks::format_duration;
 
 use super::{Cached, PanelInput, TraceKey, compute_gate, scope_ui, took_label};
@@ -130,7 +130,9 @@ pub fn flame_ui(ui: &mut Ui, input: &PanelInput<'_>, state: &mut FlameState) {
         state.focus_for = Some(key.clone());
     }
     let mode = state.mode;
-    let Some(tree) = state.cache.get_or_run(ui, tl, &key, move |tl| build_tree(tl, mode, range, goroutines)) else {
+    let Some(tree) =
+        state.cache.get_or_run(ui, tl, &key, move |tl, stop| build_tree(tl, mode, range, goroutines, stop))
+    else {
         return;
     };
     if tree.total() == 0 {
@@ -156,7 +158,8 @@ fn build_tree(
     mode: FlameMode,
     range: Option<(i64, i64)>,
     goroutines: Option<(GoroutineScope, usize)>,
-) -> FlameTree {
+    stop: Stop<'_>,
+) -> Option<FlameTree> {
     let mut filter = Filter::range(range.map_or(TimeRange::ALL, |(s, e)| TimeRange::new(s, e)));
     if let Some((scope, gi)) = goroutines
         && let Some(g) = tl.goroutines.get(gi)
@@ -169,8 +172,10 @@ fn build_tree(
         };
     }
     match mode {
-        FlameMode::Cpu => analysis::cpu_flame(tl, &filter),
-        FlameMode::OffCpu => analysis::offcpu_flame(tl, &filter, analysis::is_off_cpu),
+        // CPU samples are few: only the off-CPU tree, which reads every
+        // span, needs stopping.
+        FlameMode::Cpu => Some(analysis::cpu_flame(tl, &filter)),
+        FlameMode::OffCpu => analysis::offcpu_flame_stoppable(tl, &filter, analysis::is_off_cpu, stop),
     }
 }
 
@@ -358,7 +363,7 @@ mod tests {
     fn clicking_the_focus_zooms_out() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/traces/go1.27/cpuprof.trace");
         let tl = timeline::build(&std::fs::read(path).unwrap(), &timeline::Progress::default()).unwrap();
-        let tree = build_tree(&tl, FlameMode::Cpu, None, None);
+        let tree = build_tree(&tl, FlameMode::Cpu, None, None, Stop::NEVER).unwrap();
         assert!(tree.total() > 0);
         let burn = (0..tree.nodes.len() as u32).find(|&i| tree.name(&tl, i) == "main.cpuBurnA").unwrap();
         assert_eq!(zoom_target(&tree, FlameTree::ROOT, burn), burn);

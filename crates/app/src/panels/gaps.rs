@@ -3,7 +3,7 @@
 //! stop-the-world pauses. Every row jumps to its place on the timeline.
 
 use egui::Ui;
-use timeline::analysis::{self, Filter, GapOrder, IdleGap, RunnableWait, TimeRange};
+use timeline::analysis::{self, Filter, GapOrder, IdleGap, RunnableWait, Stop, TimeRange};
 use timeline::ticks::format_duration;
 use timeline::{RangeSpan, Timeline};
 
@@ -66,17 +66,17 @@ struct Gaps {
 }
 
 impl Gaps {
-    fn compute(tl: &Timeline, range: Option<(i64, i64)>, rank: GapRank) -> Gaps {
+    fn compute(tl: &Timeline, range: Option<(i64, i64)>, rank: GapRank, stop: Stop<'_>) -> Option<Gaps> {
         let r = range.map_or(TimeRange::ALL, |(s, e)| TimeRange::new(s, e));
         let order = match rank {
             GapRank::Duration => GapOrder::Duration,
             GapRank::Waiting => GapOrder::Waiting,
         };
-        Gaps {
-            waits: analysis::longest_runnable_waits(tl, &Filter::range(r), LIMIT),
-            idle: analysis::idle_proc_gaps(tl, r, order, LIMIT, GAP_GOROUTINES),
+        Some(Gaps {
+            waits: analysis::longest_runnable_waits_stoppable(tl, &Filter::range(r), LIMIT, stop)?,
+            idle: analysis::idle_proc_gaps_stoppable(tl, r, order, LIMIT, GAP_GOROUTINES, stop)?,
             stw: analysis::longest_stw(tl, r, LIMIT),
-        }
+        })
     }
 }
 
@@ -97,7 +97,9 @@ pub fn gaps_ui(ui: &mut Ui, input: &PanelInput<'_>, state: &mut GapsState, comma
     let range = input.range.filter(|_| state.in_selection);
     let rank = state.rank;
     let key = GapsKey { trace: TraceKey::of(tl), range, rank };
-    let Some(gaps) = state.cache.get_or_run(ui, tl, &key, move |tl| Gaps::compute(tl, range, rank)) else { return };
+    let Some(gaps) = state.cache.get_or_run(ui, tl, &key, move |tl, stop| Gaps::compute(tl, range, rank, stop)) else {
+        return;
+    };
     ui.columns(3, |cols| {
         if let [a, b, c] = cols {
             waits_ui(a, tl, &gaps.waits, commands);

@@ -20,9 +20,14 @@ impl JobProgress {
         self.done.store(n, Ordering::Relaxed);
     }
 
-    /// Whether the job was dropped and the work should stop.
+    /// Whether the job was cancelled or dropped and the work should stop.
     pub fn is_cancelled(&self) -> bool {
         self.cancel.load(Ordering::Relaxed)
+    }
+
+    /// The cancel flag, as the stoppable timeline queries take it.
+    pub fn stop(&self) -> timeline::analysis::Stop<'_> {
+        timeline::analysis::Stop::when(&self.cancel)
     }
 }
 
@@ -72,6 +77,12 @@ impl<T: Send + 'static> Job<T> {
             Err(mpsc::TryRecvError::Empty) => JobState::Running,
             Err(mpsc::TryRecvError::Disconnected) => JobState::Failed,
         }
+    }
+
+    /// Asks the thread to stop; it finishes (as [`JobState::Failed`]) at its
+    /// next check.
+    pub fn cancel(&self) {
+        self.progress.cancel.store(true, Ordering::Relaxed);
     }
 
     /// Items done so far, as the thread reported.

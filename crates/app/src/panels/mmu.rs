@@ -5,7 +5,7 @@
 use egui::{Ui, vec2};
 use egui_plot::{GridInput, GridMark, HoverPosition, Line, Plot, VLine};
 use timeline::Timeline;
-use timeline::analysis::{self, MmuCurve, UtilFlags, UtilWindow};
+use timeline::analysis::{self, MmuCurve, Stop, UtilFlags, UtilWindow};
 use timeline::ticks::format_duration;
 
 use super::{Cached, PanelInput, TraceKey, link_row, show_around, took_label};
@@ -90,14 +90,14 @@ struct MmuData {
 }
 
 impl MmuData {
-    fn compute(tl: &Timeline, flags: UtilFlags) -> MmuData {
-        let util = analysis::mutator_utilization(tl, flags);
+    fn compute(tl: &Timeline, flags: UtilFlags, stop: Stop<'_>) -> Option<MmuData> {
+        let util = analysis::mutator_utilization_stoppable(tl, flags, stop)?;
         if util.is_empty() {
-            return MmuData { curve: None, points: Vec::new() };
+            return Some(MmuData { curve: None, points: Vec::new() });
         }
         let curve = MmuCurve::new(util);
         let points = analysis::mmu_curve(&curve, &analysis::default_windows(tl.end_ns - tl.start_ns));
-        MmuData { curve: Some(curve), points }
+        stop.unless_raised(MmuData { curve: Some(curve), points })
     }
 }
 
@@ -118,7 +118,8 @@ pub fn mmu_ui(ui: &mut Ui, input: &PanelInput<'_>, state: &mut MmuState, command
     });
     let (flags, code) = state.flags();
     let trace = TraceKey::of(tl);
-    let Some(data) = state.curve.get_or_run(ui, tl, &(trace, code), move |tl| MmuData::compute(tl, flags)) else {
+    let Some(data) = state.curve.get_or_run(ui, tl, &(trace, code), move |tl, stop| MmuData::compute(tl, flags, stop))
+    else {
         return;
     };
     let Some(curve) = data.curve.as_ref() else {

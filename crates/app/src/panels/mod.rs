@@ -7,7 +7,9 @@
 //! span run at once on small traces; on big ones they wait for a "Compute"
 //! click ([`compute_gate`]), except the goroutine table, which starts at
 //! once with a progress bar. On big traces they run on a thread of their
-//! own ([`Cached::get_or_run`]), so the window keeps painting.
+//! own ([`Cached::get_or_run`]), so the window keeps painting, and stop
+//! early (timeline's stoppable queries) when their result is no longer
+//! wanted.
 
 mod flame;
 mod gaps;
@@ -29,6 +31,7 @@ use timeline::Timeline;
 use crate::theme::Theme;
 use crate::view::ViewCommand;
 use job::{Job, JobProgress, JobState};
+use timeline::analysis::Stop;
 
 pub use flame::{FlameMode, FlameState};
 pub use gaps::GapsState;
@@ -242,9 +245,9 @@ impl<K: PartialEq + Clone, V: Send + 'static> Cached<K, V> {
         ui: &mut egui::Ui,
         tl: &Arc<Timeline>,
         key: &K,
-        compute: impl FnOnce(&Timeline) -> V + Send + 'static,
+        compute: impl FnOnce(&Timeline, Stop<'_>) -> Option<V> + Send + 'static,
     ) -> Option<&V> {
-        self.get_or_run_counted(ui, tl, key, None, move |tl, _| Some(compute(tl)))
+        self.get_or_run_counted(ui, tl, key, None, move |tl, p| compute(tl, p.stop()))
     }
 
     /// [`Cached::get_or_run`] for a computation that reports how many of
@@ -290,8 +293,13 @@ impl<K: PartialEq + Clone, V: Send + 'static> Cached<K, V> {
             }
         }
         if self.value.is_none() {
-            // One thread per panel: while one for an older key (a selection
-            // being dragged) still runs, the new key waits for it.
+            // One thread per panel: one for an older key (a selection being
+            // dragged) is told to stop, and the new key waits until it has.
+            if let Some((k, _, job)) = &self.job
+                && k != key
+            {
+                job.cancel();
+            }
             if self.job.is_none() {
                 let shared = Arc::clone(tl);
                 let job = Job::start(ui.ctx(), move |p| {
@@ -397,7 +405,6 @@ pub fn took_label(ui: &mut egui::Ui, took: Duration) {
 #[cfg(test)]
 mod cached_tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::mpsc;
 
     use super::*;
 
@@ -407,7 +414,7 @@ mod cached_tests {
         cache: &mut Cached<u32, u32>,
         tl: &Arc<Timeline>,
         key: u32,
-        compute: impl FnOnce(&Timeline) -> u32 + Send + 'static,
+        compute: impl FnOnce(&Timeline, Stop<'_>) -> Option<u32> + Send + 'static,
     ) -> Option<u32> {
         // run_ui may run the closure more than once (FnMut): hand the
         // computation over only the first time.
@@ -423,44 +430,52 @@ mod cached_tests {
     }
 
     /// On a big trace the value comes from a thread, and a panel runs one
-    /// thread at a time: a new key waits for the older key's thread.
+    /// thread at a time: a new key stops the older key's thread and waits
+    /// for it to give up.
     #[test]
     fn big_traces_compute_on_one_thread_per_panel() {
         let ctx = egui::Context::default();
         let tl = Arc::new(Timeline { event_count: AUTO_COMPUTE_EVENTS + 1, ..Timeline::default() });
         let mut cache = Cached::default();
-        let (go_tx, go_rx) = mpsc::channel::<()>();
         let started = Arc::new(AtomicUsize::new(0));
-        let counting = |n: u32, gate: Option<mpsc::Receiver<()>>| {
-            let started = Arc::clone(&started);
-            move |_: &Timeline| {
+        let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let saw_stop = Arc::new(AtomicUsize::new(0));
+        // Key 1's work would never end unless stopped.
+        let counting = |n: u32, endless: bool| {
+            let (started, running, most, saw_stop) =
+                (Arc::clone(&started), Arc::clone(&running), Arc::clone(&most), Arc::clone(&saw_stop));
+            move |_: &Timeline, stop: Stop<'_>| {
                 started.fetch_add(1, Ordering::SeqCst);
-                if let Some(g) = gate {
-                    let _ = g.recv();
+                most.fetch_max(running.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                while endless && !stop.is_raised() {
+                    std::thread::sleep(Duration::from_millis(1));
                 }
-                n
+                std::thread::sleep(Duration::from_millis(20));
+                running.fetch_sub(1, Ordering::SeqCst);
+                if stop.is_raised() {
+                    saw_stop.fetch_add(1, Ordering::SeqCst);
+                    return None;
+                }
+                Some(n)
             }
         };
-        assert_eq!(frame(&ctx, &mut cache, &tl, 1, counting(10, Some(go_rx))), None);
-        // The selection moved: key 2 waits while key 1's thread runs.
-        for _ in 0..5 {
-            assert_eq!(frame(&ctx, &mut cache, &tl, 2, counting(20, None)), None);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-        assert_eq!(started.load(Ordering::SeqCst), 1, "one thread at a time");
-        go_tx.send(()).unwrap();
+        assert_eq!(frame(&ctx, &mut cache, &tl, 1, counting(10, true)), None);
+        std::thread::sleep(Duration::from_millis(20));
+        // The selection moved: key 1's thread is stopped, then key 2 runs.
         let mut got = None;
         for _ in 0..2000 {
-            got = frame(&ctx, &mut cache, &tl, 2, counting(20, None));
+            got = frame(&ctx, &mut cache, &tl, 2, counting(20, false));
             if got.is_some() {
                 break;
             }
             std::thread::sleep(Duration::from_millis(5));
         }
         assert_eq!(got, Some(20), "key 1's value is not shown for key 2");
+        assert_eq!(saw_stop.load(Ordering::SeqCst), 1, "key 1's thread was not stopped");
         assert_eq!(started.load(Ordering::SeqCst), 2);
+        assert_eq!(most.load(Ordering::SeqCst), 1, "one thread at a time");
         // Cached: asking again computes nothing.
-        assert_eq!(frame(&ctx, &mut cache, &tl, 2, counting(99, None)), Some(20));
+        assert_eq!(frame(&ctx, &mut cache, &tl, 2, counting(99, false)), Some(20));
         assert_eq!(started.load(Ordering::SeqCst), 2);
     }
 
@@ -470,6 +485,6 @@ mod cached_tests {
         let ctx = egui::Context::default();
         let tl = Arc::new(Timeline::default());
         let mut cache = Cached::default();
-        assert_eq!(frame(&ctx, &mut cache, &tl, 1, |_| 7), Some(7));
+        assert_eq!(frame(&ctx, &mut cache, &tl, 1, |_, _| Some(7)), Some(7));
     }
 }

@@ -3,6 +3,7 @@
 //! its flame graphs.
 
 use egui::{RichText, Ui};
+use timeline::analysis::Stop;
 use timeline::ticks::format_duration;
 use timeline::{GState, PState, RangeSpan, Timeline};
 
@@ -42,7 +43,7 @@ pub struct Summary {
 
 impl Summary {
     /// The summary of `[start_ns, end_ns)`.
-    pub fn compute(tl: &Timeline, start_ns: i64, end_ns: i64) -> Summary {
+    pub fn compute(tl: &Timeline, start_ns: i64, end_ns: i64, stop: Stop<'_>) -> Option<Summary> {
         let procs = tl
             .procs
             .iter()
@@ -61,13 +62,13 @@ impl Summary {
             .collect();
         let first = tl.cpu_samples.partition_point(|s| s.time_ns < start_ns);
         let cpu_samples = tl.cpu_samples.iter().skip(first).take_while(|s| s.time_ns < end_ns).count();
-        Summary {
-            states: tl.state_totals_in(start_ns, end_ns),
+        Some(Summary {
+            states: tl.state_totals_in_stoppable(start_ns, end_ns, stop)?,
             procs,
             gc_ns: covered_ns(&tl.gc, start_ns, end_ns),
             stw_ns: covered_ns(&tl.stw, start_ns, end_ns),
             cpu_samples,
-        }
+        })
     }
 }
 
@@ -120,7 +121,7 @@ pub fn selection_ui(
         ui.weak("Release the mouse to summarise the selection.");
         return open;
     }
-    let sum = state.cache.get_or_run(ui, tl, &key, move |tl| Summary::compute(tl, s, e))?;
+    let sum = state.cache.get_or_run(ui, tl, &key, move |tl, stop| Summary::compute(tl, s, e, stop))?;
     ui.separator();
     ui.columns(3, |cols| {
         if let [a, b, c] = cols {
@@ -226,7 +227,7 @@ mod tests {
     fn gc_trace_summary() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/traces/go1.27/gc.trace");
         let tl = timeline::build(&std::fs::read(path).unwrap(), &timeline::Progress::default()).unwrap();
-        let sum = Summary::compute(&tl, tl.start_ns, tl.end_ns);
+        let sum = Summary::compute(&tl, tl.start_ns, tl.end_ns, Stop::NEVER).unwrap();
         let len = tl.end_ns - tl.start_ns;
         assert!(sum.gc_ns > 0 && sum.gc_ns <= len);
         assert!(sum.stw_ns > 0 && sum.stw_ns <= len);

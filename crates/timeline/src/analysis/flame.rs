@@ -4,7 +4,7 @@
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
-use super::Filter;
+use super::{Filter, Stop};
 use crate::model::{Goroutine, Timeline};
 use crate::stacks::StackId;
 use crate::state::{Category, GState};
@@ -204,6 +204,16 @@ pub fn is_off_cpu(s: GState) -> bool {
 /// duration inside the filter's range, under a node per state, then the
 /// blocking stack outermost frame first.
 pub fn offcpu_flame(tl: &Timeline, filter: &Filter, keep: impl Fn(GState) -> bool) -> FlameTree {
+    offcpu_flame_stoppable(tl, filter, keep, Stop::NEVER).unwrap_or_default()
+}
+
+/// [`offcpu_flame`], giving up (`None`) once `stop` is raised.
+pub fn offcpu_flame_stoppable(
+    tl: &Timeline,
+    filter: &Filter,
+    keep: impl Fn(GState) -> bool,
+    stop: Stop<'_>,
+) -> Option<FlameTree> {
     // Asked once per state, so the threads share a table, not `keep`.
     let kept = GState::ALL.map(keep);
     let weights = tl
@@ -211,6 +221,9 @@ pub fn offcpu_flame(tl: &Timeline, filter: &Filter, keep: impl Fn(GState) -> boo
         .par_iter()
         .filter(|g| filter.includes(g.id))
         .fold(Weights::default, |mut w, g| {
+            if stop.is_raised() {
+                return w;
+            }
             super::for_each_clipped(g, filter.range, |_, s, start, end| {
                 let state = Goroutine::state(s);
                 if kept.get(state as usize).copied().unwrap_or(false) && start < end {
@@ -220,6 +233,7 @@ pub fn offcpu_flame(tl: &Timeline, filter: &Filter, keep: impl Fn(GState) -> boo
             w
         })
         .reduce(Weights::default, Weights::merge);
+    let weights = stop.unless_raised(weights)?;
     let mut b = Builder::new(tl);
     let mut state_nodes: [Option<u32>; GState::COUNT] = [None; GState::COUNT];
     for ((state, stack), weight) in weights.order {
@@ -227,7 +241,7 @@ pub fn offcpu_flame(tl: &Timeline, filter: &Filter, keep: impl Fn(GState) -> boo
         let base = *slot.get_or_insert_with(|| b.child(FlameTree::ROOT, FlameKey::State(state)));
         b.add(base, stack, weight);
     }
-    b.finish()
+    Some(b.finish())
 }
 
 /// Off-CPU time per (state, stack), in the order each pair first appears.

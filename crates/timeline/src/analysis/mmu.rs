@@ -26,6 +26,7 @@ use std::ops::BitOr;
 use rayon::prelude::*;
 use trace_core::GoroutineId;
 
+use super::Stop;
 use crate::model::{RangeKind, RangeSpan, Timeline};
 use crate::state::GState;
 
@@ -122,11 +123,14 @@ type Changes = Vec<(i64, Change)>;
 /// Every change the flags ask for, in time order (changes at the same time
 /// in the order found: GC work in [`Timeline::gc_work`] order, then
 /// background workers, pauses and GOMAXPROCS).
-fn changes(tl: &Timeline, flags: UtilFlags) -> Changes {
-    let mut out = gc_work_changes(tl, flags);
+fn changes(tl: &Timeline, flags: UtilFlags, stop: Stop<'_>) -> Changes {
+    let mut out = gc_work_changes(tl, flags, stop);
     if flags.contains(UtilFlags::BACKGROUND) {
         // Joined in goroutine order, so the order is as one pass finds it.
         let workers = tl.goroutines.par_iter().filter(|g| g.is_system()).fold(Changes::new, |mut out, g| {
+            if stop.is_raised() {
+                return out;
+            }
             g.track.for_each_in(i64::MIN, i64::MAX, |_, s| {
                 if s.state == GState::Running as u8 && counts_as_gc(flags, MarkWorker::from_code(s.b)) {
                     push_gc(s.a, s.start_ns, s.end_ns, &mut |t, c| out.push((t, c)));
@@ -161,14 +165,16 @@ fn in_order<T: Send>(pieces: impl ParallelIterator<Item = Vec<T>>) -> Vec<T> {
 
 /// The changes of the sweeps and mark assists, by time, then by range in
 /// [`Timeline::gc_work`], then in the order found in the range.
-fn gc_work_changes(tl: &Timeline, flags: UtilFlags) -> Changes {
+fn gc_work_changes(tl: &Timeline, flags: UtilFlags, stop: Stop<'_>) -> Changes {
     // Reading the assists goroutine by goroutine, in time order, finds the
     // pages a read needs in the store's cache (about 3x faster than in
     // `gc_work` order); the index puts the changes back in that order.
     let mut ranges: Vec<(usize, RangeSpan)> = tl.gc_work.iter().enumerate().collect();
     ranges.par_sort_unstable_by_key(|&(i, r)| (r.kind == RangeKind::MarkAssist, r.scope, r.start_ns, i));
     let mut found = in_order(ranges.par_iter().fold(Vec::new, |mut out, (i, r)| {
-        range_changes(tl, flags, r, &mut |t, c| out.push((t, *i, c)));
+        if !stop.is_raised() {
+            range_changes(tl, flags, r, &mut |t, c| out.push((t, *i, c)));
+        }
         out
     }));
     // Stable: one range's changes at the same time stay in the order found.
@@ -325,11 +331,19 @@ impl UtilState {
 /// ends at the end of the trace with a final point of utilisation 0; a trace
 /// without GOMAXPROCS samples has no series, as in Go.
 pub fn mutator_utilization(tl: &Timeline, flags: UtilFlags) -> Vec<Vec<UtilPoint>> {
-    let Some(first) = tl.counters.gomaxprocs.first_time() else { return Vec::new() };
+    mutator_utilization_stoppable(tl, flags, Stop::NEVER).unwrap_or_default()
+}
+
+/// [`mutator_utilization`], giving up (`None`) once `stop` is raised.
+pub fn mutator_utilization_stoppable(tl: &Timeline, flags: UtilFlags, stop: Stop<'_>) -> Option<Vec<Vec<UtilPoint>>> {
+    let Some(first) = tl.counters.gomaxprocs.first_time() else { return stop.unless_raised(Vec::new()) };
     let mut st = UtilState { per_proc: flags.contains(UtilFlags::PER_PROC), ..UtilState::default() };
-    let changes = changes(tl, flags);
+    let changes = stop.unless_raised(changes(tl, flags, stop))?;
     let mut i = 0;
     while let Some(&(t, _)) = changes.get(i) {
+        if i % 4096 == 0 && stop.is_raised() {
+            return None;
+        }
         while let Some(&(_, c)) = changes.get(i).filter(|(ct, _)| *ct == t) {
             st.apply(t, c);
             i += 1;
@@ -342,7 +356,7 @@ pub fn mutator_utilization(tl: &Timeline, flags: UtilFlags) -> Vec<Vec<UtilPoint
     for s in &mut st.out {
         add_util(s, UtilPoint { time_ns: end, util: 0.0 });
     }
-    st.out
+    Some(st.out)
 }
 
 /// A window of the utilisation function.
@@ -615,7 +629,7 @@ mod tests {
             let Ok(pool) = rayon::ThreadPoolBuilder::new().num_threads(threads).build() else {
                 panic!("no pool of {threads}")
             };
-            assert!(pool.install(|| changes(&tl, UtilFlags::ALL_GC)) == want, "on {threads} threads");
+            assert!(pool.install(|| changes(&tl, UtilFlags::ALL_GC, Stop::NEVER)) == want, "on {threads} threads");
         }
     }
 
@@ -643,7 +657,10 @@ mod tests {
                     let Ok(pool) = rayon::ThreadPoolBuilder::new().num_threads(threads).build() else {
                         panic!("no pool of {threads}")
                     };
-                    assert!(pool.install(|| changes(&tl, flags)) == want, "{v} {flags:?} on {threads} threads");
+                    assert!(
+                        pool.install(|| changes(&tl, flags, Stop::NEVER)) == want,
+                        "{v} {flags:?} on {threads} threads"
+                    );
                 }
             }
         }

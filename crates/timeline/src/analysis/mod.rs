@@ -6,7 +6,8 @@
 //! list it returns is in a documented, deterministic order. The queries that
 //! read every goroutine (statistics, idle-P gaps, profiles, flame trees, the
 //! MMU's GC work) run on rayon's threads (the caller's pool, if inside one)
-//! and return the same result whatever the number of threads.
+//! and return the same result whatever the number of threads. The long
+//! ones have a `_stoppable` form that another thread can stop ([`Stop`]).
 //!
 //! | module | what |
 //! | --- | --- |
@@ -38,21 +39,30 @@ pub mod mmu;
 pub mod profile;
 pub mod sched;
 pub mod stats;
+pub mod stop;
 pub mod table;
 pub mod tasks;
 
 use trace_core::GoroutineId;
 
-pub use flame::{FlameKey, FlameNode, FlameRect, FlameTree, cpu_flame, flame_layout, is_off_cpu, offcpu_flame};
+pub use flame::{
+    FlameKey, FlameNode, FlameRect, FlameTree, cpu_flame, flame_layout, is_off_cpu, offcpu_flame,
+    offcpu_flame_stoppable,
+};
 pub use loghist::{DECADE_EDGES, LogHist};
 pub use mmu::{
     MarkWorker, MmuCurve, UtilFlags, UtilPoint, UtilWindow, default_windows, mmu_curve, mutator_utilization,
+    mutator_utilization_stoppable,
 };
 pub use profile::{ProfileEntry, ProfileKind, blocking_profile, go_tool_blocking_profile};
-pub use sched::{GapOrder, IdleGap, RunnableWait, idle_proc_gaps, longest_runnable_waits, longest_stw};
+pub use sched::{
+    GapOrder, IdleGap, RunnableWait, idle_proc_gaps, idle_proc_gaps_stoppable, longest_runnable_waits,
+    longest_runnable_waits_stoppable, longest_stw,
+};
 pub use stats::{
     DurationStats, FunctionStats, GoroutineStats, StateStats, all_goroutine_stats, goroutine_stats, start_fn_stats,
 };
+pub use stop::Stop;
 pub use table::{FunctionGroup, GoroutineRow, GoroutineTable};
 pub use tasks::{
     TaskEvent, TaskEventKind, TaskSpan, TypeSummary, region_types, regions_of_type, task_events, task_span, task_types,

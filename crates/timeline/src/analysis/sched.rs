@@ -10,7 +10,7 @@ use std::collections::BinaryHeap;
 use rayon::prelude::*;
 use trace_core::GoroutineId;
 
-use super::{Filter, TimeRange};
+use super::{Filter, Stop, TimeRange};
 use crate::model::{Goroutine, RangeSpan, Timeline};
 use crate::stacks::StackId;
 use crate::state::{Category, GState, PState};
@@ -79,8 +79,18 @@ pub(crate) fn runnable_stack(g: &Goroutine, s: &Span) -> StackId {
 /// filter's range (clipped to it), longest first; ties go to the earlier
 /// wait, then the lower goroutine ID.
 pub fn longest_runnable_waits(tl: &Timeline, filter: &Filter, limit: usize) -> Vec<RunnableWait> {
+    longest_runnable_waits_stoppable(tl, filter, limit, Stop::NEVER).unwrap_or_default()
+}
+
+/// [`longest_runnable_waits`], giving up (`None`) once `stop` is raised.
+pub fn longest_runnable_waits_stoppable(
+    tl: &Timeline,
+    filter: &Filter,
+    limit: usize,
+    stop: Stop<'_>,
+) -> Option<Vec<RunnableWait>> {
     if limit == 0 {
-        return Vec::new();
+        return stop.unless_raised(Vec::new());
     }
     // Each thread keeps the best `limit` of its goroutines, then the heaps
     // merge. The ranking is a total order, so the result does not depend
@@ -98,6 +108,9 @@ pub fn longest_runnable_waits(tl: &Timeline, filter: &Filter, limit: usize) -> V
         .par_iter()
         .filter(|g| filter.includes(g.id))
         .fold(BinaryHeap::new, |mut heap, g| {
+            if stop.is_raised() {
+                return heap;
+            }
             let range = filter.range;
             // Once `limit` waits are kept, a block whose longest span is
             // shorter than the shortest of them holds none to keep
@@ -122,7 +135,7 @@ pub fn longest_runnable_waits(tl: &Timeline, filter: &Filter, limit: usize) -> V
             }
             a
         });
-    heap.into_sorted_vec().into_iter().map(|r| r.0).collect()
+    stop.unless_raised(heap.into_sorted_vec().into_iter().map(|r| r.0).collect())
 }
 
 /// The `limit` longest stop-the-world pauses overlapping `range` (clipped to
@@ -196,17 +209,36 @@ struct Ev {
     arg: u32,
 }
 
-/// Calls `f(start, end)` for each maximal run of spans of `track` for which
-/// `want` holds, leaving out runs of length zero.
+/// [`for_each_run_until`] never stopped.
+#[cfg(test)]
 fn for_each_run(track: &Track, want: impl Fn(u8) -> bool, f: impl FnMut(i64, i64)) {
-    for_each_run_within(track, want, &[(i64::MIN, i64::MAX)], f);
+    for_each_run_until(track, want, Stop::NEVER, f);
 }
 
-/// [`for_each_run`], decoding only the blocks that overlap one of the
+/// Calls `f(start, end)` for each maximal run of spans of `track` for which
+/// `want` holds, leaving out runs of length zero; reads no more blocks once
+/// `stop` is raised (a P's track runs to millions of spans: seconds on a
+/// big trace).
+fn for_each_run_until(track: &Track, want: impl Fn(u8) -> bool, stop: Stop<'_>, f: impl FnMut(i64, i64)) {
+    for_each_run_in(track, want, &[(i64::MIN, i64::MAX)], stop, f);
+}
+
+/// Like `for_each_run_until` never stopped, decoding only the blocks that overlap one of the
 /// sorted, disjoint `within` stretches. A run is cut where a skipped block
 /// begins, which no stretch covers, so its parts inside the stretches are
 /// the same; at most the run is reported in pieces.
 fn for_each_run_within<F: FnMut(i64, i64)>(track: &Track, want: impl Fn(u8) -> bool, within: &[(i64, i64)], f: F) {
+    for_each_run_in(track, want, within, Stop::NEVER, f);
+}
+
+/// [`for_each_run_within`], reading no more blocks once `stop` is raised.
+fn for_each_run_in<F: FnMut(i64, i64)>(
+    track: &Track,
+    want: impl Fn(u8) -> bool,
+    within: &[(i64, i64)],
+    stop: Stop<'_>,
+    f: F,
+) {
     /// The open run's start, the last span's end, the first stretch not yet
     /// passed, and where runs go.
     struct Runs<F> {
@@ -216,6 +248,9 @@ fn for_each_run_within<F: FnMut(i64, i64)>(track: &Track, want: impl Fn(u8) -> b
         f: F,
     }
     let outside = |r: &mut Runs<F>, h: &BlockHeader| {
+        if stop.is_raised() {
+            return true;
+        }
         r.first = first_ending_after(within, r.first, h.start_ns);
         let outside = within.get(r.first).is_none_or(|&(from, _)| from >= h.end_ns);
         if outside && let Some(t) = r.open.take().filter(|&t| t < h.start_ns) {
@@ -257,13 +292,16 @@ fn end_key(t: i64, base: i64) -> u64 {
 /// Only the parts of runnable runs inside `within` (sorted, disjoint
 /// intervals) count: the number of goroutines runnable at any instant
 /// inside them is exact, and outside them it is not needed.
-fn goroutine_keys(tl: &Timeline, base: i64, within: &[(i64, i64)]) -> Vec<u64> {
+fn goroutine_keys(tl: &Timeline, base: i64, within: &[(i64, i64)], stop: Stop<'_>) -> Vec<u64> {
     let key = |t: i64| end_key(t, base);
     // Collected on all threads in any order: the sort decides it.
     let mut keys = tl
         .goroutines
         .par_iter()
         .fold(Vec::new, |mut keys, g| {
+            if stop.is_raised() {
+                return keys;
+            }
             // A goroutine's runs come in time order: look for each one's
             // first stretch from where the last one's was.
             let mut first = 0;
@@ -310,7 +348,7 @@ fn first_ending_after(stretches: &[(i64, i64)], from: usize, t: i64) -> usize {
 }
 
 /// P, pause and GOMAXPROCS changes, sorted.
-fn other_events(tl: &Timeline) -> Vec<Ev> {
+fn other_events(tl: &Timeline, stop: Stop<'_>) -> Vec<Ev> {
     // The Ps' busy runs on all threads, in any order: an event is all its
     // fields, so the sort decides the order.
     let mut ev = tl
@@ -319,9 +357,10 @@ fn other_events(tl: &Timeline) -> Vec<Ev> {
         .enumerate()
         .fold(Vec::new, |mut ev, (i, p)| {
             let arg = i as u32;
-            for_each_run(
+            for_each_run_until(
                 &p.track,
                 |s| s != PState::Idle as u8,
+                stop,
                 |s, e| {
                     ev.push(Ev { t: s, change: Change::ProcStart, arg });
                     ev.push(Ev { t: e, change: Change::ProcEnd, arg });
@@ -413,10 +452,23 @@ impl<'t> Sweep<'t> {
 
     /// Applies every change in time order and calls `f` for each stretch
     /// inside `range` between two instants.
-    fn run(mut self, keys: &[u64], base: i64, events: &[Ev], range: TimeRange, mut f: impl FnMut(Segment)) {
+    fn run(
+        mut self,
+        keys: &[u64],
+        base: i64,
+        events: &[Ev],
+        range: TimeRange,
+        stop: Stop<'_>,
+        mut f: impl FnMut(Segment),
+    ) {
         let key_time = |k: &u64| base.saturating_add((k >> 1).min(i64::MAX as u64) as i64);
         let (mut i, mut j) = (0, 0);
+        let mut steps = 0u32;
         while let Some(next) = earliest(keys.get(i).map(key_time), events.get(j).map(|e| e.t)) {
+            steps = steps.wrapping_add(1);
+            if steps.is_multiple_of(4096) && stop.is_raised() {
+                return;
+            }
             while let Some(k) = keys.get(i).filter(|k| key_time(k) == next) {
                 if k & 1 == 1 {
                     self.runnable += 1;
@@ -466,29 +518,51 @@ pub fn idle_proc_gaps(
     limit: usize,
     goroutine_cap: usize,
 ) -> Vec<IdleGap> {
+    idle_proc_gaps_stoppable(tl, range, order, limit, goroutine_cap, Stop::NEVER).unwrap_or_default()
+}
+
+/// [`idle_proc_gaps`], giving up (`None`) once `stop` is raised.
+pub fn idle_proc_gaps_stoppable(
+    tl: &Timeline,
+    range: TimeRange,
+    order: GapOrder,
+    limit: usize,
+    goroutine_cap: usize,
+    stop: Stop<'_>,
+) -> Option<Vec<IdleGap>> {
     if limit == 0 {
-        return Vec::new();
+        return stop.unless_raised(Vec::new());
     }
-    gaps_counting_within(tl, range, order, limit, goroutine_cap, idle_stretches)
+    let ask = Ask { range, order, limit, goroutine_cap };
+    gaps_counting_within(tl, ask, |tl, base, events, range| idle_stretches(tl, base, events, range, stop), stop)
+}
+
+/// What [`idle_proc_gaps`] is asked.
+#[derive(Clone, Copy)]
+struct Ask {
+    range: TimeRange,
+    order: GapOrder,
+    limit: usize,
+    goroutine_cap: usize,
 }
 
 /// [`idle_proc_gaps`], counting runnable goroutines only inside the
 /// stretches `within` picks (all of them must hold the gaps).
 fn gaps_counting_within(
     tl: &Timeline,
-    range: TimeRange,
-    order: GapOrder,
-    limit: usize,
-    goroutine_cap: usize,
+    ask: Ask,
     within: impl FnOnce(&Timeline, i64, &[Ev], TimeRange) -> Vec<(i64, i64)>,
-) -> Vec<IdleGap> {
+    stop: Stop<'_>,
+) -> Option<Vec<IdleGap>> {
+    let Ask { range, order, limit, goroutine_cap } = ask;
     let first = tl.goroutines.par_iter().filter_map(|g| g.track.start_ns()).min();
     let base = first.unwrap_or(tl.start_ns).min(tl.start_ns);
-    let events = other_events(tl);
-    let keys = goroutine_keys(tl, base, &within(tl, base, &events, range));
+    let events = stop.unless_raised(other_events(tl, stop))?;
+    let stretches = stop.unless_raised(within(tl, base, &events, range))?;
+    let keys = stop.unless_raised(goroutine_keys(tl, base, &stretches, stop))?;
     let mut gaps = Vec::new();
     let mut open: Option<IdleGap> = None;
-    Sweep::new(tl).run(&keys, base, &events, range, |seg| {
+    Sweep::new(tl).run(&keys, base, &events, range, stop, |seg| {
         if !seg.is_gap() {
             gaps.extend(open.take());
             return;
@@ -512,13 +586,14 @@ fn gaps_counting_within(
     });
     gaps.extend(open);
     drop(keys);
+    let mut gaps = stop.unless_raised(gaps)?;
     match order {
         GapOrder::Duration => gaps.sort_by_key(|g| (Reverse(g.duration_ns()), g.start_ns)),
         GapOrder::Waiting => gaps.sort_by_key(|g| (Reverse(g.waiting_ns), g.start_ns)),
     }
     gaps.truncate(limit);
-    name_goroutines(tl, &mut gaps, goroutine_cap);
-    gaps
+    name_goroutines(tl, &mut gaps, goroutine_cap, stop);
+    stop.unless_raised(gaps)
 }
 
 /// The stretches of `range` in which some P is idle outside a pause: the
@@ -526,7 +601,7 @@ fn gaps_counting_within(
 /// are a small part of the time, so the goroutines' runnable runs need
 /// only be counted there (on busy-1gb, the sorted boundaries of all of
 /// them took 720 MB and most of the query's time).
-fn idle_stretches(tl: &Timeline, base: i64, events: &[Ev], range: TimeRange) -> Vec<(i64, i64)> {
+fn idle_stretches(tl: &Timeline, base: i64, events: &[Ev], range: TimeRange, stop: Stop<'_>) -> Vec<(i64, i64)> {
     // Goroutines can be runnable from `base` to the last track's end: one
     // run over all of it makes the sweep report every stretch there, before
     // the first P event and after the last too.
@@ -536,7 +611,7 @@ fn idle_stretches(tl: &Timeline, base: i64, events: &[Ev], range: TimeRange) -> 
     }
     let key = |t: i64| end_key(t, base);
     let mut out: Vec<(i64, i64)> = Vec::new();
-    Sweep::new(tl).run(&[key(base) | 1, key(last)], base, events, range, |seg| {
+    Sweep::new(tl).run(&[key(base) | 1, key(last)], base, events, range, stop, |seg| {
         if seg.idle == 0 || seg.stw {
             return;
         }
@@ -549,7 +624,7 @@ fn idle_stretches(tl: &Timeline, base: i64, events: &[Ev], range: TimeRange) -> 
 }
 
 /// Fills in the goroutines whose runnable runs overlap the chosen gaps.
-fn name_goroutines(tl: &Timeline, gaps: &mut [IdleGap], cap: usize) {
+fn name_goroutines(tl: &Timeline, gaps: &mut [IdleGap], cap: usize, stop: Stop<'_>) {
     let mut by_start: Vec<usize> = (0..gaps.len()).collect();
     by_start.sort_by_key(|&i| gaps.get(i).map(|g| g.start_ns));
     let bounds: Vec<(i64, i64)> =
@@ -563,7 +638,9 @@ fn name_goroutines(tl: &Timeline, gaps: &mut [IdleGap], cap: usize) {
         .fold(
             || Named::new(bounds.len()),
             |mut named, (gi, g)| {
-                named.add(&bounds, gi, g, cap);
+                if !stop.is_raised() {
+                    named.add(&bounds, gi, g, cap);
+                }
                 named
             },
         )
@@ -873,7 +950,11 @@ mod tests {
         let mut edges = timeline();
         edges.procs = vec![proc(0, &[(10, PState::Running)], 80), proc(1, &[(10, PState::Running)], 80)];
         edges.goroutines.push(simple(30, StrId(0), &[(0, GState::Runnable), (5, GState::Running)], 100));
-        let want = gaps_counting_within(&edges, TimeRange::ALL, GapOrder::Duration, 10, 5, everywhere);
+        let counted_everywhere = |tl: &Timeline, range, order, limit| {
+            let ask = Ask { range, order, limit, goroutine_cap: 5 };
+            crate::analysis::found(gaps_counting_within(tl, ask, everywhere, Stop::NEVER), "gaps")
+        };
+        let want = counted_everywhere(&edges, TimeRange::ALL, GapOrder::Duration, 10);
         assert_eq!(summary(&want), [(0, 5, 5, 1, 2, 1), (92, 95, 33, 11, 2, 11)], "the edge gaps themselves");
         assert_eq!(idle_proc_gaps(&edges, TimeRange::ALL, GapOrder::Duration, 10, 5), want);
         let mut gaps_seen = 0;
@@ -883,7 +964,7 @@ mod tests {
             let third = (tl.end_ns - tl.start_ns) / 3;
             let ranges = [TimeRange::ALL, TimeRange::new(tl.start_ns + third, tl.end_ns - third)];
             for (range, order) in ranges.into_iter().flat_map(|r| [(r, GapOrder::Duration), (r, GapOrder::Waiting)]) {
-                let want = gaps_counting_within(&tl, range, order, 1000, 5, everywhere);
+                let want = counted_everywhere(&tl, range, order, 1000);
                 let got = idle_proc_gaps(&tl, range, order, 1000, 5);
                 assert_eq!(got, want, "{rel} {range:?} {order:?}");
                 gaps_seen += want.len();
