@@ -884,3 +884,29 @@ fn stoppable_queries_give_up_when_stopped() {
         assert_eq!(totals.unwrap(), want);
     }
 }
+
+/// The time inside a region type, by state, adds up to the regions' own
+/// durations as Go's summariser times them (the goroutines live through
+/// their regions), and the handlers' "inner" regions hold their sleeps.
+#[test]
+fn region_state_totals_add_up_to_the_regions_durations() {
+    use timeline::analysis::region_state_totals;
+    let mut cache = Cache::default();
+    let mut checked = 0;
+    for line in oracle().lines().filter(|l| l.starts_with("region ")) {
+        let f: Vec<&str> = line.splitn(7, ' ').collect();
+        let (trace, sum_ns, typ) = (f[1], f[3].parse::<i64>().unwrap(), f[6]);
+        if typ.is_empty() {
+            continue;
+        }
+        let tl = cache.get(trace);
+        let t = tl.strings.find(typ).unwrap();
+        let totals = region_state_totals(tl, t);
+        assert_eq!(totals.iter().sum::<i64>(), sum_ns, "{trace} {typ}");
+        if typ == "inner" {
+            assert!(totals[GState::Sleep as usize] > sum_ns / 20, "{trace}: {totals:?}");
+        }
+        checked += 1;
+    }
+    assert!(checked >= 20, "{checked}");
+}

@@ -41,7 +41,16 @@ pub struct TasksState {
     #[serde(skip)]
     types: Cached<TraceKey, Types>,
     #[serde(skip)]
-    list: Cached<(TraceKey, Chosen), Vec<usize>>,
+    list: Cached<(TraceKey, Chosen), Listed>,
+}
+
+/// The tasks or regions of the chosen type.
+#[derive(Debug)]
+struct Listed {
+    /// Indices into the timeline's tasks or regions, longest first.
+    order: Vec<usize>,
+    /// For regions: time inside them per goroutine state.
+    states: Option<[i64; timeline::GState::COUNT]>,
 }
 
 impl Default for TasksState {
@@ -109,13 +118,16 @@ pub fn tasks_ui(ui: &mut Ui, input: &PanelInput<'_>, state: &mut TasksState, com
                 types_table_ui(ui, input, "Regions", &types.regions, Chosen::Region, &mut chosen, &mut sort);
             });
             if let Some(c) = chosen {
-                let list = state.list.get_or_compute(&(key, c), || match c {
-                    Chosen::Task(t) => analysis::tasks_of_type(tl, t),
-                    Chosen::Region(t) => analysis::regions_of_type(tl, t),
+                let listed = state.list.get_or_compute(&(key, c), || match c {
+                    Chosen::Task(t) => Listed { order: analysis::tasks_of_type(tl, t), states: None },
+                    Chosen::Region(t) => Listed {
+                        order: analysis::regions_of_type(tl, t),
+                        states: Some(analysis::region_state_totals(tl, t)),
+                    },
                 });
                 match c {
-                    Chosen::Task(t) => tasks_list_ui(right, tl, t, list, &mut state.open_task, commands),
-                    Chosen::Region(t) => regions_list_ui(right, input, t, list, commands),
+                    Chosen::Task(t) => tasks_list_ui(right, tl, t, &listed.order, &mut state.open_task, commands),
+                    Chosen::Region(t) => regions_list_ui(right, input, t, listed, commands),
                 }
             } else {
                 right.weak("Click a type to list its tasks or regions, longest first.");
@@ -300,8 +312,14 @@ fn event_text(tl: &Timeline, start_ns: i64, e: &TaskEvent) -> String {
 
 /// The regions of one type, longest first; a click jumps to the region on
 /// its goroutine.
-fn regions_list_ui(ui: &mut Ui, input: &PanelInput<'_>, typ: StrId, list: &[usize], commands: &mut Vec<ViewCommand>) {
+fn regions_list_ui(ui: &mut Ui, input: &PanelInput<'_>, typ: StrId, listed: &Listed, commands: &mut Vec<ViewCommand>) {
     let (tl, theme) = (input.tl, input.theme);
+    let list = &listed.order;
+    if let Some(states) = listed.states {
+        egui::CollapsingHeader::new(format!("Time inside \"{}\" regions, by state", type_name(tl, typ)))
+            .default_open(true)
+            .show(ui, |ui| super::state_times_ui(ui, theme, states));
+    }
     ui.strong(format!("Regions \"{}\", longest first ({})", type_name(tl, typ), list.len()));
     egui::ScrollArea::vertical().id_salt("gotv_region_list").auto_shrink(false).show(ui, |ui| {
         for r in list.iter().take(LIMIT).filter_map(|&i| tl.regions.get(i)) {

@@ -396,6 +396,7 @@ fn tasks_panel_lists_types_and_shows_the_longest_subrequest() {
     // inside it (the handlers sleep in their inner regions).
     click(&mut h, Role::Row, "outer");
     h.get_by_label_contains("Regions \"outer\", longest first (8)");
+    h.get_by_label_contains("Time inside \"outer\" regions, by state");
     let region = h
         .get_all_by(|n| n.role() == Role::Button && n.label().is_some_and(|l| l.contains("main.handle  at")))
         .next()

@@ -1,7 +1,8 @@
 //! User tasks and regions (`runtime/trace.NewTask`, `trace.WithRegion`) by
 //! type: how many and how long, as `go tool trace`'s "User-defined tasks"
 //! and "User-defined regions" pages count them; the tasks or regions of one
-//! type, longest first; and what happened in one task, in time order.
+//! type, longest first; where a region type's time goes, by goroutine
+//! state; and what happened in one task, in time order.
 //!
 //! ```no_run
 //! use timeline::analysis::{task_types, tasks_of_type};
@@ -20,10 +21,12 @@
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
 
+use rayon::prelude::*;
 use trace_core::GoroutineId;
 
 use super::DurationStats;
 use crate::model::{Task, Timeline};
+use crate::state::GState;
 use crate::strings::StrId;
 
 /// How many tasks (or regions) of one type, and how long they took.
@@ -122,6 +125,26 @@ pub fn regions_of_type(tl: &Timeline, typ: StrId) -> Vec<usize> {
         (0..tl.regions.len()).filter(|&i| tl.regions.get(i).is_some_and(|r| r.typ == typ)).collect();
     out.sort_by_key(|&i| tl.regions.get(i).map(|r| (Reverse(r.end_ns.saturating_sub(r.start_ns)), r.start_ns, r.g)));
     out
+}
+
+/// Time the goroutines of the regions of type `typ` spent in each state
+/// inside those regions, indexed by state code (as
+/// [`Goroutine::state_totals`](crate::Goroutine::state_totals) gives it):
+/// where such a region's time goes, like the per-region breakdown of
+/// `go tool trace`'s regions page summed over the type. Summed on all
+/// threads, saturating (times are never negative, so in any order).
+pub fn region_state_totals(tl: &Timeline, typ: StrId) -> [i64; GState::COUNT] {
+    let add = |mut a: [i64; GState::COUNT], b: [i64; GState::COUNT]| {
+        for (acc, v) in a.iter_mut().zip(b) {
+            *acc = acc.saturating_add(v);
+        }
+        a
+    };
+    tl.regions
+        .par_iter()
+        .filter(|r| r.typ == typ)
+        .filter_map(|r| Some(tl.goroutine(r.g)?.state_totals(r.start_ns, r.end_ns)))
+        .reduce(|| [0; GState::COUNT], add)
 }
 
 /// What happened in a task.
