@@ -33,8 +33,9 @@ enum Chosen {
 pub struct TasksState {
     /// How the type tables are sorted.
     pub sort: Sort,
-    #[serde(skip)]
-    chosen: Option<Chosen>,
+    /// The chosen type, by name: it stays chosen in the next trace of the
+    /// same program, and after a restart.
+    pub chosen: Option<ChosenName>,
     /// The task whose events are listed.
     #[serde(skip)]
     open_task: Option<u64>,
@@ -42,6 +43,32 @@ pub struct TasksState {
     types: Cached<TraceKey, Types>,
     #[serde(skip)]
     list: Cached<(TraceKey, Chosen), Listed>,
+}
+
+/// A chosen type as saved: task or region, and its name.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ChosenName {
+    /// A region type (else a task type).
+    pub region: bool,
+    /// The type's name.
+    pub name: String,
+}
+
+impl ChosenName {
+    fn of(tl: &Timeline, c: Chosen) -> ChosenName {
+        match c {
+            Chosen::Task(t) => ChosenName { region: false, name: tl.strings.get(t).to_string() },
+            Chosen::Region(t) => ChosenName { region: true, name: tl.strings.get(t).to_string() },
+        }
+    }
+
+    /// The type in `tl`, if it has one of that kind and name.
+    fn find(&self, tl: &Timeline, types: &Types) -> Option<Chosen> {
+        let id = tl.strings.find(&self.name)?;
+        let (list, make): (&[TypeSummary], fn(StrId) -> Chosen) =
+            if self.region { (&types.regions, Chosen::Region) } else { (&types.tasks, Chosen::Task) };
+        list.iter().any(|t| t.typ == id).then(|| make(id))
+    }
 }
 
 /// The tasks or regions of the chosen type.
@@ -66,9 +93,8 @@ impl Default for TasksState {
 }
 
 impl TasksState {
-    /// Drops results and choices (another trace was opened).
+    /// Drops results and the open task (another trace was opened).
     pub fn forget_results(&mut self) {
-        self.chosen = None;
         self.open_task = None;
         self.types = Cached::default();
         self.list = Cached::default();
@@ -108,7 +134,8 @@ pub fn tasks_ui(ui: &mut Ui, input: &PanelInput<'_>, state: &mut TasksState, com
     let types = state
         .types
         .get_or_compute(&key, || Types { tasks: analysis::task_types(tl), regions: analysis::region_types(tl) });
-    let mut chosen = state.chosen;
+    let was = state.chosen.as_ref().and_then(|c| c.find(tl, types));
+    let mut chosen = was;
     let mut sort = state.sort;
     ui.columns(2, |cols| {
         if let [left, right] = cols {
@@ -134,10 +161,10 @@ pub fn tasks_ui(ui: &mut Ui, input: &PanelInput<'_>, state: &mut TasksState, com
             }
         }
     });
-    if chosen != state.chosen {
+    if chosen != was {
         state.open_task = None;
+        state.chosen = chosen.map(|c| ChosenName::of(tl, c));
     }
-    state.chosen = chosen;
     state.sort = sort;
 }
 

@@ -381,6 +381,9 @@ fn tasks_panel_lists_types_and_shows_the_longest_subrequest() {
     assert!(row.ends_with(&format!("  {}", format_duration(max))), "the Max column: {row}");
     click(&mut h, Role::Row, "subrequest");
     h.get_by_label_contains("Tasks \"subrequest\", longest first (8)");
+    // Chosen by name, so it stays chosen in the next trace and after a restart.
+    let chosen = h.state().view.panels.tasks.chosen.clone().unwrap();
+    assert_eq!((chosen.region, chosen.name.as_str()), (false, "subrequest"));
     let first = labels(&h, Role::Button, "  task ").into_iter().next().unwrap();
     assert!(first.starts_with(&format!("{}  task {id}  at ", format_duration(max))), "longest first: {first}");
     // Clicking it shows the task on the timeline and lists its events.
