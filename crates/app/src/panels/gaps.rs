@@ -187,6 +187,17 @@ fn idle_ui(ui: &mut Ui, tl: &Timeline, gaps: &[IdleGap], commands: &mut Vec<View
             });
             if resp.clicked() {
                 show_around(commands, gap.start_ns, gap.end_ns);
+                let at = offset(tl, gap.start_ns);
+                let why = if gap.goroutine_count > gap.goroutines.len() {
+                    format!(
+                        "First {} of {} goroutines waiting in the gap at {at}",
+                        gap.goroutines.len(),
+                        gap.goroutine_count
+                    )
+                } else {
+                    format!("Goroutines waiting in the gap at {at}")
+                };
+                commands.push(ViewCommand::Highlight { goroutines: gap.goroutines.clone(), why });
             }
         }
     });

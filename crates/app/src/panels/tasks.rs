@@ -283,6 +283,8 @@ fn tasks_list_ui(
                 if let Some(gi) = first {
                     commands.push(ViewCommand::SelectGoroutineAt { goroutine: gi, time_ns: Some(span.start_ns) });
                 }
+                let why = format!("Goroutines of task {} ({})", task.id, type_name(tl, task.typ));
+                commands.push(ViewCommand::Highlight { goroutines: task.goroutines.clone(), why });
             }
         }
         if list.len() > LIMIT {

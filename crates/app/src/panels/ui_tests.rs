@@ -166,6 +166,27 @@ fn gaps_jump_to_the_longest_wait() {
 }
 
 #[test]
+fn clicking_an_idle_gap_highlights_its_goroutines() {
+    let mut h = harness(load("chan.trace"));
+    open_tab(&mut h, "Gaps");
+    let gap = analysis::idle_proc_gaps(&h.state().tl, analysis::TimeRange::ALL, analysis::GapOrder::Duration, 1, 5)
+        .pop()
+        .unwrap();
+    assert!(!gap.goroutines.is_empty());
+    let text =
+        format!("{}  at {}", format_duration(gap.duration_ns()), format_duration(gap.start_ns - h.state().tl.start_ns));
+    click(&mut h, Role::Button, &text);
+    let found = h.state().view.t.search.found.clone().expect("nothing highlighted");
+    let tl = &h.state().tl;
+    let marked: Vec<_> =
+        found.goroutines.iter().enumerate().filter(|(_, m)| **m).map(|(gi, _)| tl.goroutines[gi].id).collect();
+    let mut want = gap.goroutines.clone();
+    want.sort();
+    assert_eq!(marked, want);
+    h.get_by_label_contains("waiting in the gap at");
+}
+
+#[test]
 fn gaps_list_stw_pauses() {
     let mut h = harness(load("gc.trace"));
     open_tab(&mut h, "Gaps");
@@ -391,6 +412,13 @@ fn tasks_panel_lists_types_and_shows_the_longest_subrequest() {
     let (s, e) = window(&h);
     assert!(s <= start && end <= e, "window {s}..{e} misses the task {start}..{end}");
     h.get_by_label_contains(&format!("Task {id} (subrequest), child of task 1"));
+    // Its goroutines are highlighted, as a search would.
+    let task_gs = {
+        let tl = &h.state().tl;
+        tl.tasks.iter().find(|t| t.id == id).unwrap().goroutines.len()
+    };
+    assert_eq!(h.state().view.t.search.found.as_ref().map(|f| f.goroutine_count()), Some(task_gs));
+    h.get_by_label(&format!("Goroutines of task {id} (subrequest)"));
     assert_eq!(labels(&h, Role::Button, "task begins").len(), 1);
     assert_eq!(labels(&h, Role::Button, "log id: handler").len(), 1);
     assert_eq!(labels(&h, Role::Button, "region outer begins").len(), 1);

@@ -67,6 +67,14 @@ pub enum ViewCommand {
         /// Time of interest.
         time_ns: Option<i64>,
     },
+    /// Highlight these goroutines (dimming the others) as a search would,
+    /// with `why` as the title of the list.
+    Highlight {
+        /// The goroutines.
+        goroutines: Vec<trace_core::GoroutineId>,
+        /// What they are, e.g. "goroutines of task 3".
+        why: String,
+    },
     /// Close the details panel.
     ClearSelection,
     /// Scroll the track list so this row is visible.
@@ -338,10 +346,21 @@ fn apply(tl: &Timeline, state: &mut TraceViewState, cmd: ViewCommand) {
                 state.t.scroll_to_row = Some(r);
             }
         }
+        ViewCommand::Highlight { goroutines, why } => {
+            let mut marked = vec![false; tl.goroutines.len()];
+            for gi in goroutines.iter().filter_map(|&g| tl.goroutine_index(g)) {
+                if let Some(m) = marked.get_mut(gi) {
+                    *m = true;
+                }
+            }
+            t.search.found = Some(timeline::search::Found { goroutines: marked, ..Default::default() });
+            t.search.why = Some(why);
+        }
         ViewCommand::ClearSelection => {
             t.selected = None;
             t.range = None;
             t.search.found = None;
+            t.search.why = None;
         }
         ViewCommand::ScrollToRow(r) => t.scroll_to_row = Some(r),
         ViewCommand::ToggleSection(s) => match s {

@@ -48,6 +48,9 @@ pub struct SearchState {
     pub state: Option<GState>,
     /// The last results.
     pub found: Option<Found>,
+    /// What the results are when a panel set them rather than a search
+    /// (e.g. "goroutines of task 3").
+    pub why: Option<String>,
 }
 
 /// The search controls (in the toolbar).
@@ -78,6 +81,7 @@ pub fn search_bar_ui(ui: &mut Ui, tl: &Timeline, state: &mut TraceViewState) {
     go |= ui.button("Find").clicked();
     if s.found.is_some() && ui.button("Clear").clicked() {
         s.found = None;
+        s.why = None;
         return;
     }
     if go {
@@ -88,6 +92,7 @@ pub fn search_bar_ui(ui: &mut Ui, tl: &Timeline, state: &mut TraceViewState) {
             SearchKind::State => s.state.map(Query::State),
         };
         s.found = query.map(|q| search(tl, &q, LIST_LIMIT));
+        s.why = None;
     }
 }
 
@@ -95,8 +100,9 @@ pub fn search_bar_ui(ui: &mut Ui, tl: &Timeline, state: &mut TraceViewState) {
 pub fn results_ui(ui: &mut Ui, tl: &Timeline, state: &mut TraceViewState) {
     let Some(found) = &state.t.search.found else { return };
     let mut cmds = Vec::new();
-    ui.label(egui::RichText::new("Search results").strong());
-    if !found.logs.is_empty() || state.t.search.kind == SearchKind::Log {
+    let why = state.t.search.why.as_deref();
+    ui.label(egui::RichText::new(why.unwrap_or("Search results")).strong());
+    if !found.logs.is_empty() || (state.t.search.kind == SearchKind::Log && why.is_none()) {
         ui.label(format!("{} log messages", found.logs.len()));
         for &i in found.logs.iter().take(LIST_LIMIT) {
             let Some(l) = tl.logs.get(i) else { continue };
