@@ -145,16 +145,23 @@ pub fn tasks_ui(ui: &mut Ui, input: &PanelInput<'_>, state: &mut TasksState, com
                 types_table_ui(ui, input, "Regions", &types.regions, Chosen::Region, &mut chosen, &mut sort);
             });
             if let Some(c) = chosen {
-                let listed = state.list.get_or_compute(&(key, c), || match c {
-                    Chosen::Task(t) => Listed { order: analysis::tasks_of_type(tl, t), states: None },
-                    Chosen::Region(t) => Listed {
-                        order: analysis::regions_of_type(tl, t),
-                        states: Some(analysis::region_state_totals(tl, t)),
-                    },
+                // A big trace's region type can have millions of regions,
+                // each read for its states: off the UI thread there.
+                let listed = state.list.get_or_run(right, tl, &(key, c), move |tl, _| {
+                    Some(match c {
+                        Chosen::Task(t) => Listed { order: analysis::tasks_of_type(tl, t), states: None },
+                        Chosen::Region(t) => Listed {
+                            order: analysis::regions_of_type(tl, t),
+                            states: Some(analysis::region_state_totals(tl, t)),
+                        },
+                    })
                 });
-                match c {
-                    Chosen::Task(t) => tasks_list_ui(right, tl, t, &listed.order, &mut state.open_task, commands),
-                    Chosen::Region(t) => regions_list_ui(right, input, t, listed, commands),
+                match (c, listed) {
+                    (Chosen::Task(t), Some(l)) => {
+                        tasks_list_ui(right, tl, t, &l.order, &mut state.open_task, commands);
+                    }
+                    (Chosen::Region(t), Some(l)) => regions_list_ui(right, input, t, l, commands),
+                    (_, None) => {}
                 }
             } else {
                 right.weak("Click a type to list its tasks or regions, longest first.");
