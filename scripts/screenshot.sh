@@ -7,6 +7,9 @@
 # Needs xvfb-run (Debian: xvfb) and ImageMagick's `import` (Debian:
 # imagemagick); builds gotv (release) if GOTV_BIN is not set. Settings go to
 # a temporary config dir, so the real ones are neither read nor changed.
+# With xdotool (Debian: xdotool) the pointer is moved off the window first,
+# so no tooltip shows where Xvfb's pointer starts (mid-screen); with
+# xwininfo (x11-utils) only the gotv window is captured, not the screen.
 #
 # Environment:
 #   GOTV_BIN        gotv binary to run (default: target/release/gotv, built)
@@ -16,6 +19,8 @@
 #   GOTV_CONFIG_DIR config dir to use instead of a fresh temporary one
 #   GOTV_ARGS       extra gotv arguments, e.g. "--goroutine 21 --at 30ms"
 #                   (opens with that goroutine's span at that time selected)
+#   BEFORE_CAPTURE  shell command run once the window is up, before the
+#                   settle time (DISPLAY set), e.g. xdotool input
 set -euo pipefail
 
 if [[ $# -ne 2 ]]; then
@@ -75,15 +80,30 @@ for _ in $(seq $((WAIT_SECS * 4))); do
   sleep 0.25
 done
 [[ -n $found ]] || echo "warning: no gotv window seen after ${WAIT_SECS}s; capturing anyway" >&2
+sleep 1
+if [[ -n ${BEFORE_CAPTURE:-} ]]; then
+  bash -c "$BEFORE_CAPTURE" || echo "warning: BEFORE_CAPTURE failed" >&2
+fi
+# The pointer starts mid-screen, over the window: park it in the screen's
+# far corner, past the window (SETTLE_SECS lets the window repaint).
+if command -v xdotool >/dev/null 2>&1; then
+  IFS=x read -r screen_w screen_h _ <<<"$SCREEN_SIZE"
+  xdotool mousemove $((screen_w - 1)) $((screen_h - 1)) 2>/dev/null || true
+fi
 sleep "$SETTLE_SECS"
-import -window root "$OUT_ABS"
+win=root
+if command -v xwininfo >/dev/null 2>&1; then
+  id=$(xwininfo -root -tree 2>/dev/null | grep '"[^"]*gotv"' | grep -o '0x[0-9a-f]*' | head -n 1)
+  [[ -n $id ]] && win=$id
+fi
+import -window "$win" "$OUT_ABS"
 status=$?
 kill "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
 exit $status
 EOF
 
-export GOTV_BIN TMP OUT_ABS WAIT_SECS SETTLE_SECS
+export GOTV_BIN TMP OUT_ABS WAIT_SECS SETTLE_SECS SCREEN_SIZE BEFORE_CAPTURE=${BEFORE_CAPTURE:-}
 # Software OpenGL: Xvfb has no GPU.
 export LIBGL_ALWAYS_SOFTWARE=1
 xvfb-run -a -s "-screen 0 $SCREEN_SIZE" bash "$TMP/inner.sh" ${ARGS[@]+"${ARGS[@]}"}
