@@ -63,6 +63,14 @@ export GOTV_CONFIG_DIR=${GOTV_CONFIG_DIR:-$TMP/config}
 # Runs inside the X server: start gotv, wait for its window, capture, stop.
 cat >"$TMP/inner.sh" <<'EOF'
 set -u
+# xvfb-run may start us before the server accepts connections (seen now
+# and then): wait until it answers.
+if command -v xwininfo >/dev/null 2>&1; then
+  for _ in $(seq 50); do
+    xwininfo -root >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+fi
 "$GOTV_BIN" "$@" >"$TMP/gotv.log" 2>&1 &
 pid=$!
 found=
