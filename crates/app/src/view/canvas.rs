@@ -53,6 +53,7 @@ pub fn canvas_ui(ui: &mut Ui, tl: &Timeline, theme: &Theme, state: &mut TraceVie
     fixed_rows_ui(ui, tl, theme, frame, state);
     tracks_ui(ui, tl, theme, frame, state);
     zoom_and_pan(ui, frame, full, state);
+    super::keys::keys_ui(ui, frame, full, state);
     paint_overlays(ui, tl, theme, frame, full, state);
 }
 

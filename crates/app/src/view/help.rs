@@ -3,6 +3,8 @@
 /// Shortcuts, as shown in the overlay.
 pub const SHORTCUTS: &[(&str, &str)] = &[
     ("Ctrl + scroll", "zoom at the cursor"),
+    ("W / S", "zoom in / out at the cursor (hold to keep zooming)"),
+    ("A / D", "pan left / right (hold to keep panning)"),
     ("Drag", "pan"),
     ("Scroll", "move through the rows"),
     ("Shift + drag", "select a time range (duration and per-state summary)"),

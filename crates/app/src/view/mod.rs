@@ -7,6 +7,7 @@
 mod canvas;
 mod details;
 mod help;
+mod keys;
 mod plan_cache;
 mod plots;
 mod rows;

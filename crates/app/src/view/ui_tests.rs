@@ -130,6 +130,87 @@ fn ctrl_scroll_zooms_at_the_cursor() {
     assert!((w1 as f64 / w0 as f64 - 0.5).abs() < 0.01, "{w0} -> {w1}");
 }
 
+/// W/S zoom at the cursor by one step a tap, A/D pan, as in Chrome's trace
+/// viewer (which `go tool trace` opens).
+#[test]
+fn w_s_zoom_at_the_cursor_and_a_d_pan() {
+    let mut h = harness(load("chan.trace"));
+    h.run_steps(2);
+    let window = |h: &Harness<'_, Ctx>| h.state().view.window(&h.state().tl);
+    let before = window(&h);
+    let pos = egui::pos2(1000.0, 500.0);
+    h.hover_at(pos);
+    h.run_steps(1);
+    let at = h.state().view.t.window.map_or(before, |w| w);
+    let frac = |w: (i64, i64), t: i64| (t - w.0) as f64 / (w.1 - w.0) as f64;
+    // The time under the pointer, as the last frame painted it.
+    let t_at = h.state().view.t.geometry.expect("painted").frame.t(pos.x);
+    h.key_press(egui::Key::W);
+    h.run_steps(2);
+    let zoomed = window(&h);
+    let step = super::keys::key_window(0, 1_000_000, 0, super::keys::KeyMotion { zoom: 1, pan: 0 }, super::keys::TAP_S);
+    let expect_ratio = step.1 as f64 / 1_000_000.0;
+    let ratio = (zoomed.1 - zoomed.0) as f64 / (at.1 - at.0) as f64;
+    assert!((ratio - expect_ratio).abs() < 0.01 && ratio < 0.9, "zoomed {at:?} -> {zoomed:?}, ratio {ratio}");
+    assert!((frac(zoomed, t_at) - frac(at, t_at)).abs() < 0.01, "the time under the pointer moved");
+    h.key_press(egui::Key::S);
+    h.run_steps(2);
+    let out = window(&h);
+    assert!((out.1 - out.0 - (at.1 - at.0)).abs() < (at.1 - at.0) / 100, "{at:?} -> {zoomed:?} -> {out:?}");
+    h.key_press(egui::Key::D);
+    h.run_steps(2);
+    let right = window(&h);
+    let w = (out.1 - out.0) as f64;
+    assert!(((right.0 - out.0) as f64 / w - super::keys::TAP_S).abs() < 0.01, "{out:?} -> {right:?}");
+    h.key_press(egui::Key::A);
+    h.run_steps(2);
+    assert!((window(&h).0 - out.0).abs() < (w / 100.0) as i64, "A undoes D");
+}
+
+/// A held key keeps moving the view, frame after frame, and stops when
+/// let go.
+#[test]
+fn holding_d_keeps_panning_until_let_go() {
+    let mut h = harness(load("chan.trace"));
+    h.run_steps(2);
+    let window = |h: &Harness<'_, Ctx>| h.state().view.window(&h.state().tl);
+    let start = window(&h);
+    let w = (start.1 - start.0) as f64;
+    h.key_down(egui::Key::D);
+    h.run_steps(1);
+    let tapped = window(&h);
+    h.run_steps(4);
+    let held = window(&h);
+    assert!(tapped.0 > start.0 && held.0 > tapped.0, "{start:?} {tapped:?} {held:?}");
+    // Each held frame moves at most 0.1 s worth (one window width a second).
+    let moved = (held.0 - tapped.0) as f64 / w;
+    assert!(moved > 0.1 && moved <= 0.4 + 1e-6, "moved {moved} widths in 4 frames");
+    h.key_up(egui::Key::D);
+    h.run_steps(2);
+    let after = window(&h);
+    h.run_steps(4);
+    assert_eq!(window(&h), after, "still moving after the key was let go");
+}
+
+/// Typing a W into a text field types it; the view stays.
+#[test]
+fn typing_in_a_text_field_does_not_move_the_view() {
+    let mut h = harness(load("chan.trace"));
+    h.run_steps(2);
+    h.get_by_label("Find");
+    // The search box: the last text field of the toolbar.
+    h.query_all_by_role(egui::accesskit::Role::TextInput).last().expect("a text field").click();
+    h.run_steps(2);
+    let before = h.state().view.window(&h.state().tl);
+    for key in [egui::Key::W, egui::Key::D] {
+        h.key_press(key);
+        h.event(egui::Event::Text(format!("{key:?}").to_lowercase()));
+        h.run_steps(2);
+    }
+    assert_eq!(h.state().view.window(&h.state().tl), before);
+    assert_eq!(h.state().view.t.search.text, "wd", "the keys went to the search box");
+}
+
 #[test]
 fn search_finds_a_goroutine_by_function_and_jumps_to_it() {
     let mut h = harness(load("chan.trace"));
