@@ -131,6 +131,23 @@ impl StackTree {
         found
     }
 
+    /// The stack as Go prints a goroutine's in a panic or `SIGQUIT` dump:
+    /// `func(...)` then a tab and `file:line`, innermost first, one line
+    /// each, so it pastes where Go tracebacks go (issues, editors that
+    /// open `file:line`). Empty for [`StackId::NONE`].
+    pub fn traceback(&self, id: StackId, strings: &Strings) -> String {
+        let mut out = String::new();
+        for f in self.frames(id) {
+            out.push_str(strings.get(f.func));
+            out.push_str("(...)\n\t");
+            out.push_str(strings.get(f.file));
+            out.push(':');
+            out.push_str(&f.line.to_string());
+            out.push('\n');
+        }
+        out
+    }
+
     /// Number of stacks (tree nodes), the empty one included.
     pub fn len(&self) -> usize {
         self.nodes.len()
@@ -181,5 +198,19 @@ mod tests {
         assert_eq!(s.get(t.start_function(no_exit, &s)), "a");
         assert_eq!(t.insert(&[]), StackId::NONE);
         assert!(t.frames(StackId::NONE).is_empty());
+    }
+
+    #[test]
+    fn traceback_reads_like_gos() {
+        let mut s = Strings::default();
+        let mut t = StackTree::default();
+        let recv = Frame { func: s.intern(b"runtime.chanrecv1"), file: s.intern(b"runtime/chan.go"), line: 509 };
+        let main = Frame { func: s.intern(b"main.main"), file: s.intern(b"/src/app/main.go"), line: 12 };
+        let id = t.insert(&[recv, main]);
+        assert_eq!(
+            t.traceback(id, &s),
+            "runtime.chanrecv1(...)\n\truntime/chan.go:509\nmain.main(...)\n\t/src/app/main.go:12\n"
+        );
+        assert_eq!(t.traceback(StackId::NONE, &s), "");
     }
 }

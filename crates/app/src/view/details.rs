@@ -98,9 +98,10 @@ fn goroutine_ui(ui: &mut Ui, tl: &Timeline, theme: &Theme, state: &mut TraceView
         ui.end_row();
     });
     if g.creation_stack != StackId::NONE {
-        egui::CollapsingHeader::new("Creation stack")
-            .default_open(false)
-            .show(ui, |ui| stack_ui(ui, tl, g.creation_stack));
+        egui::CollapsingHeader::new("Creation stack").default_open(false).show(ui, |ui| {
+            copy_stack_button(ui, tl, &format!("goroutine {} [running]", g.parent.0), g.creation_stack);
+            stack_ui(ui, tl, g.creation_stack);
+        });
     }
     ui.separator();
     if let Some(span) = g.track.span(index) {
@@ -129,7 +130,10 @@ fn goroutine_ui(ui: &mut Ui, tl: &Timeline, theme: &Theme, state: &mut TraceView
             "Stack"
         };
         if span.stack != StackId::NONE {
-            ui.label(RichText::new(title).strong());
+            ui.horizontal(|ui| {
+                ui.label(RichText::new(title).strong());
+                copy_stack_button(ui, tl, &format!("goroutine {} [{}]", g.id.0, st.name()), span.stack);
+            });
             stack_ui(ui, tl, span.stack);
         }
         if let Some((by, wake_stack)) = g.unblocked_by(index) {
@@ -139,9 +143,10 @@ fn goroutine_ui(ui: &mut Ui, tl: &Timeline, theme: &Theme, state: &mut TraceView
                 goroutine_link(ui, tl, state, by, at);
             });
             if wake_stack != StackId::NONE {
-                egui::CollapsingHeader::new("Unblock stack")
-                    .default_open(true)
-                    .show(ui, |ui| stack_ui(ui, tl, wake_stack));
+                egui::CollapsingHeader::new("Unblock stack").default_open(true).show(ui, |ui| {
+                    copy_stack_button(ui, tl, &format!("goroutine {} [running]", by.0), wake_stack);
+                    stack_ui(ui, tl, wake_stack);
+                });
             }
         }
     }
@@ -175,6 +180,14 @@ fn goroutine_link(ui: &mut Ui, tl: &Timeline, state: &mut TraceViewState, id: Go
         None => {
             ui.label("none");
         }
+    }
+}
+
+/// "Copy stack": puts the stack on the clipboard as Go prints a goroutine
+/// in a traceback, under `header` (`goroutine 21 [chan receive]`).
+fn copy_stack_button(ui: &mut Ui, tl: &Timeline, header: &str, stack: StackId) {
+    if ui.small_button("Copy stack").on_hover_text("Copy as a Go traceback (function, then file:line)").clicked() {
+        ui.ctx().copy_text(format!("{header}:\n{}", tl.stacks.traceback(stack, &tl.strings)));
     }
 }
 

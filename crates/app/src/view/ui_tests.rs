@@ -79,6 +79,13 @@ fn blocked_span_click(tl: Timeline) {
     assert!(h.state().view.t.selected.is_some(), "click selected nothing");
     h.get_by_label("Blocking stack");
     assert!(h.query_all_by_label("chan receive").count() >= 1);
+    // "Copy stack" copies it as Go prints a goroutine in a traceback.
+    h.query_all_by_label("Copy stack").next().expect("a copy button by the blocking stack").click();
+    let copied = copied_text(&mut h).expect("copied something");
+    let id = h.state().tl.goroutines[gi].id.0;
+    let head = format!("goroutine {id} [chan receive]:\nruntime.chanrecv1(...)\n\t");
+    assert!(copied.starts_with(&head), "{copied}");
+    assert!(copied.contains("\nmain.blockedReceiver(...)\n\t") && copied.contains("chan/main.go:"), "{copied}");
     // Innermost frames of the blocking stack, and the function itself.
     h.get_by_label("runtime.chanrecv1");
     assert!(h.query_all_by_label("main.blockedReceiver").count() >= 1);
@@ -97,6 +104,21 @@ fn blocked_span_click(tl: Timeline) {
     let woke_at = span.end_ns;
     let s = h.state().tl.goroutines[g1].track.span(sel.index).unwrap();
     assert!(s.start_ns <= woke_at && woke_at <= s.end_ns, "{s:?} vs {woke_at}");
+}
+
+/// What the next frames put on the clipboard, if anything.
+fn copied_text(h: &mut Harness<'_, Ctx>) -> Option<String> {
+    for _ in 0..3 {
+        h.step();
+        let copied = h.output().platform_output.commands.iter().find_map(|c| match c {
+            egui::OutputCommand::CopyText(text) => Some(text.clone()),
+            _ => None,
+        });
+        if copied.is_some() {
+            return copied;
+        }
+    }
+    None
 }
 
 #[test]
