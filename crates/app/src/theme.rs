@@ -141,6 +141,11 @@ impl Theme {
         if self.dark { Color32::WHITE } else { Color32::BLACK }
     }
 
+    /// The arrow from a waker to the goroutine it woke.
+    pub fn wake_arrow(&self) -> Color32 {
+        if self.dark { rgb(0xff, 0xe0, 0x8a) } else { rgb(0x8a, 0x4b, 0x00) }
+    }
+
     /// Everything dimmed by a search.
     pub fn dim(&self, c: Color32) -> Color32 {
         c.gamma_multiply(0.25)

@@ -250,6 +250,9 @@ fn tracks_ui(ui: &mut Ui, tl: &Timeline, theme: &Theme, frame: Frame, state: &mu
                 row_label_ui(ui, tl, theme, frame, state, *row, rect);
             }
             paint_selected(&painter, tl, theme, frame, state, rows, top);
+            if let Some(arrow) = state.t.selected.and_then(|sel| super::wake::wake_arrow(tl, rows, sel)) {
+                super::wake::paint_wake_arrow(&painter, theme, frame, arrow, top);
+            }
             handle_track_input(ui, &resp, tl, frame, state, rows, top, &hits);
         });
     state.t.plan_cache = cache;

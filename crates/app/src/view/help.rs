@@ -55,5 +55,6 @@ pub fn legend_ui(ctx: &egui::Context, theme: &crate::theme::Theme, open: &mut bo
             }
         });
         ui.label("Darker, lower blocks are runs of spans too small to see one by one: zoom in.");
+        ui.label("A selected blocked span gets an arrow from the goroutine that woke it, where it did.");
     });
 }

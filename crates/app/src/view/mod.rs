@@ -13,6 +13,7 @@ mod plots;
 mod rows;
 mod search;
 mod toolbar;
+mod wake;
 
 use std::sync::Arc;
 

@@ -77,6 +77,12 @@ fn blocked_span_click(tl: Timeline) {
     assert!(h.query_all_by_label("chan receive").count() >= 1);
     click_at(&mut h, pos);
     assert!(h.state().view.t.selected.is_some(), "click selected nothing");
+    // An arrow comes down from main's row to this one where main woke it.
+    // (The leftmost "g1 main.main" is its row label; the others are links.)
+    let g1_label = h.query_all_by_label("g1 main.main").min_by(|a, b| a.rect().left().total_cmp(&b.rect().left()));
+    let g1_row = g1_label.expect("g1's row").rect().center().y;
+    let wake_x = h.state().view.t.geometry.expect("painted").frame.x(span.end_ns);
+    assert!(painted_vertical_line(&h, wake_x, g1_row, row_y), "no wake arrow at x {wake_x} from y {g1_row} to {row_y}");
     h.get_by_label("Blocking stack");
     assert!(h.query_all_by_label("chan receive").count() >= 1);
     // "Copy stack" copies it as Go prints a goroutine in a traceback.
@@ -104,6 +110,18 @@ fn blocked_span_click(tl: Timeline) {
     let woke_at = span.end_ns;
     let s = h.state().tl.goroutines[g1].track.span(sel.index).unwrap();
     assert!(s.start_ns <= woke_at && woke_at <= s.end_ns, "{s:?} vs {woke_at}");
+}
+
+/// Whether the last frame painted a vertical line at `x` from about `y0`
+/// to about `y1` (within a row).
+fn painted_vertical_line(h: &Harness<'_, Ctx>, x: f32, y0: f32, y1: f32) -> bool {
+    h.output().shapes.iter().any(|c| match &c.shape {
+        egui::Shape::LineSegment { points: [a, b], .. } => {
+            let near = |p: f32, q: f32| (p - q).abs() < super::canvas::ROW_H;
+            (a.x - x).abs() < 1.0 && (b.x - x).abs() < 1.0 && near(a.y, y0) && near(b.y, y1)
+        }
+        _ => false,
+    })
 }
 
 /// What the next frames put on the clipboard, if anything.
