@@ -4,6 +4,7 @@
 
 pub mod alloc;
 pub mod app;
+pub mod capture;
 pub mod command;
 pub mod dialog;
 pub mod frame_stats;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use timeline::{BuildError, Mode, Progress, Thread, Timeline};
 
+use crate::capture::{CaptureProgress, DEFAULT_SECONDS, capture, capture_url, default_capture_path};
 use crate::trace_file::TraceFile;
 
 /// A trace loaded and indexed.
@@ -46,24 +47,38 @@ pub fn is_cancelled(err: &anyhow::Error) -> bool {
 pub struct Loader {
     path: PathBuf,
     progress: Arc<Progress>,
+    /// Set when `path` is a program's address to capture from first.
+    capture: Option<Arc<CaptureProgress>>,
     rx: mpsc::Receiver<anyhow::Result<LoadedTrace>>,
 }
 
 impl Loader {
-    /// Starts loading `path`; repaints `ctx` when done.
+    /// Starts loading `path` (a file, or an `http://` address to capture a
+    /// trace from first, see [`crate::capture`]); repaints `ctx` when done.
     pub fn start(path: PathBuf, ctx: &egui::Context) -> Loader {
         let progress = Arc::new(Progress::default());
+        let url = path.to_str().and_then(|p| capture_url(p, DEFAULT_SECONDS));
+        let capture = url.as_ref().map(|_| Arc::new(CaptureProgress::default()));
         let (tx, rx) = mpsc::channel();
         let (worker_path, worker_progress, worker_tx, ctx) = (path.clone(), progress.clone(), tx.clone(), ctx.clone());
+        let worker_capture = capture.clone();
         let spawned = std::thread::Builder::new().name("gotv-load".into()).spawn(move || {
-            let result = load(worker_path, &worker_progress);
+            let result = match (url, worker_capture) {
+                (Some(url), Some(cp)) => capture_then_load(&url, default_capture_path(&url), &cp, &worker_progress),
+                _ => load(worker_path, &worker_progress),
+            };
             let _ = worker_tx.send(result);
             ctx.request_repaint();
         });
         if let Err(e) = spawned {
             let _ = tx.send(Err(anyhow::Error::new(e).context("cannot start a loading thread")));
         }
-        Loader { path, progress, rx }
+        Loader { path, progress, capture, rx }
+    }
+
+    /// How a capture before the load is going, if this load captures.
+    pub fn capture(&self) -> Option<&CaptureProgress> {
+        self.capture.as_deref()
     }
 
     /// The file being loaded.
@@ -80,6 +95,9 @@ impl Loader {
     /// which [`is_cancelled`] holds.
     pub fn cancel(&self) {
         self.progress.cancel();
+        if let Some(c) = &self.capture {
+            c.cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 
     /// The result, once the thread has finished; never blocks.
@@ -92,6 +110,18 @@ impl Loader {
             ))),
         }
     }
+}
+
+/// Captures a trace from `url` into `out`, then loads that file (which the
+/// recent files then name); runs on the loading thread.
+fn capture_then_load(
+    url: &str,
+    out: PathBuf,
+    cp: &CaptureProgress,
+    progress: &Progress,
+) -> anyhow::Result<LoadedTrace> {
+    capture(url, &out, cp)?;
+    load(out, progress)
 }
 
 /// Opens and builds; runs on the loading thread.
@@ -145,4 +175,39 @@ impl ThreadsLoader {
 fn build_threads(path: &Path) -> anyhow::Result<Vec<Thread>> {
     let file = TraceFile::open(path)?;
     Ok(timeline::build_threads(file.bytes(), &Progress::default(), Mode::Parallel)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    use super::*;
+
+    /// An address given instead of a file is captured, and the trace
+    /// loaded is the captured file's (which the recent files will name).
+    #[test]
+    fn an_address_is_captured_then_loaded() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/traces/go1.27/chan.trace");
+        let trace = std::fs::read(root).unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = crate::capture::capture_url(&format!("http://{}", listener.local_addr().unwrap()), 1).unwrap();
+        let body = trace.clone();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut head = [0u8; 1024];
+            let _ = s.read(&mut head).unwrap();
+            write!(s, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).unwrap();
+            s.write_all(&body).unwrap();
+        });
+        let dir = std::env::temp_dir().join(format!("gotv-loader-capture-{}", std::process::id()));
+        let out = dir.join("svc.trace");
+        let cp = CaptureProgress::default();
+        let loaded = capture_then_load(&url, out.clone(), &cp, &Progress::default()).unwrap();
+        server.join().unwrap();
+        assert_eq!(loaded.path, out);
+        assert_eq!(std::fs::read(&out).unwrap(), trace);
+        assert_eq!(loaded.timeline.goroutines.len(), 30, "chan.trace's goroutines");
+        assert_eq!(cp.received.load(std::sync::atomic::Ordering::Relaxed), trace.len() as u64);
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

@@ -1,7 +1,9 @@
 //! `gotv`: a native desktop viewer for Go execution traces.
 //!
-//! `gotv` opens the viewer (`gotv FILE` with that file loaded); `gotv dump
-//! FILE` and `gotv stats FILE` are command-line tools over the same decoder.
+//! `gotv` opens the viewer (`gotv FILE` with that file loaded, `gotv
+//! http://host:port` with a trace captured from that program); `gotv dump
+//! FILE`, `gotv stats FILE`, `gotv pprof` and `gotv capture URL` are
+//! command-line tools over the same decoder.
 //! The viewer lives in the library (`lib.rs`); this is the command line.
 
 mod cli;
@@ -21,7 +23,9 @@ use clap::{Parser, Subcommand};
 struct Args {
     #[command(subcommand)]
     command: Option<Command>,
-    /// Trace file to open in the viewer.
+    /// Trace file to open in the viewer, or a running program's address
+    /// (`http://localhost:6060`) to capture a trace from its
+    /// /debug/pprof/trace endpoint and open it.
     file: Option<PathBuf>,
     /// Show frame times in an overlay (for checking the frame budget).
     #[arg(long)]
@@ -58,6 +62,8 @@ enum Command {
     },
     /// Write a blocking profile (pprof, gzipped) as `go tool trace -pprof=KIND` does.
     Pprof(cli::pprof::Args),
+    /// Save a trace from a running program's /debug/pprof/trace endpoint.
+    Capture(cli::capture::Args),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +75,7 @@ fn main() -> ExitCode {
             cli::stats::run(&file, decode_only, sequential, json)
         }
         Some(Command::Pprof(args)) => cli::pprof::run(&args),
+        Some(Command::Capture(args)) => cli::capture::run(&args),
         None => {
             let select = match gotv::view::Selection::parse(args.goroutine.as_deref(), args.at.as_deref()) {
                 Ok(s) => s,

@@ -15,7 +15,11 @@ pub fn loading_ui(ui: &mut egui::Ui, ctx: &AppContext<'_>, loader: &Loader, cmds
     let progress = loader.progress();
     let (done, total) = progress.bytes();
     let fraction = progress.fraction();
-    let text = if total == 0 {
+    let capturing = loader.capture().filter(|_| total == 0);
+    let text = if let Some(c) = capturing {
+        let received = c.received.load(std::sync::atomic::Ordering::Relaxed);
+        format!("capturing a trace from the program — {:.1} MB received", received as f64 / MB)
+    } else if total == 0 {
         "opening file…".to_owned()
     } else {
         format!(
@@ -28,7 +32,11 @@ pub fn loading_ui(ui: &mut egui::Ui, ctx: &AppContext<'_>, loader: &Loader, cmds
     };
     ui.vertical_centered(|ui| {
         ui.add_space((ui.available_height() * 0.3).clamp(12.0, 240.0));
-        ui.label(RichText::new(format!("Loading {}", file_name(loader.path()))).size(20.0).strong());
+        let title = match capturing {
+            Some(_) => "Capturing a trace".to_owned(),
+            None => format!("Loading {}", file_name(loader.path())),
+        };
+        ui.label(RichText::new(title).size(20.0).strong());
         ui.label(RichText::new(loader.path().display().to_string()).color(ctx.theme.weak()));
         ui.add_space(12.0);
         let width = ui.available_width().clamp(120.0, 480.0);

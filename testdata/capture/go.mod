@@ -1,0 +1,3 @@
+module gotvcapture
+
+go 1.21
