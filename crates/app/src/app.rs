@@ -39,6 +39,8 @@ pub struct AppOptions {
     pub frame_stats: bool,
     /// What to select once the trace is open (`--goroutine`, `--at`).
     pub select: Option<crate::view::Selection>,
+    /// Where traces captured from a program's address are saved.
+    pub captures_dir: PathBuf,
 }
 
 impl Default for AppOptions {
@@ -50,6 +52,7 @@ impl Default for AppOptions {
             open: None,
             frame_stats: false,
             select: None,
+            captures_dir: crate::capture::captures_dir(),
         }
     }
 }
@@ -160,6 +163,8 @@ pub struct App {
     /// frame on, so the loading page is always shown (and can be cancelled)
     /// at least once, however fast the load.
     load_started: bool,
+    /// See [`AppOptions::captures_dir`].
+    captures_dir: PathBuf,
 }
 
 impl App {
@@ -194,6 +199,7 @@ impl App {
             notice,
             load_started: false,
             commands,
+            captures_dir: options.captures_dir,
         }
     }
 
@@ -467,7 +473,7 @@ impl App {
                 }
             }
             Command::Open(path) => {
-                let loading = Screen::Loading(Loader::start(path, ctx));
+                let loading = Screen::Loading(Loader::start(path, &self.captures_dir, ctx));
                 self.leave_screen(loading);
                 self.load_started = true;
             }

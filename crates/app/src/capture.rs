@@ -46,12 +46,28 @@ pub fn capture_url(arg: &str, seconds: u32) -> Option<String> {
 }
 
 /// Where a capture from `url` goes by default: the captures directory
-/// (see [`captures_dir`]), named after the host and the time.
+/// (see [`captures_dir`]), named by [`capture_file_name`].
 pub fn default_capture_path(url: &str) -> PathBuf {
+    captures_dir().join(capture_file_name(url))
+}
+
+/// A capture's file name: the host and port, and the time (UTC), e.g.
+/// `localhost-6060-20261205-103800.trace`.
+pub fn capture_file_name(url: &str) -> String {
     let host = url.trim_start_matches("http://").split('/').next().unwrap_or("trace");
     let host: String = host.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '-' }).collect();
     let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    captures_dir().join(format!("{host}-{}.trace", utc_stamp(secs)))
+    format!("{host}-{}.trace", utc_stamp(secs))
+}
+
+/// The address typed into the window, as a capture URL: `http://` may be
+/// left out (`localhost:6060`).
+pub fn typed_capture_url(typed: &str, seconds: u32) -> Option<String> {
+    let typed = typed.trim();
+    if typed.is_empty() || typed.contains(char::is_whitespace) {
+        return None;
+    }
+    if typed.contains("://") { capture_url(typed, seconds) } else { capture_url(&format!("http://{typed}"), seconds) }
 }
 
 /// `$GOTV_CONFIG_DIR/captures` when that is set (tests), else the user's
@@ -191,6 +207,18 @@ mod tests {
         assert_eq!(capture_url("trace.out", 5), None);
         assert_eq!(capture_url("https://h/debug/pprof/trace", 5), None);
         assert_eq!(capture_url("http://", 5), None);
+    }
+
+    #[test]
+    fn typed_addresses_may_leave_out_the_scheme() {
+        assert_eq!(
+            typed_capture_url(" localhost:6060 ", 7).as_deref(),
+            Some("http://localhost:6060/debug/pprof/trace?seconds=7")
+        );
+        assert_eq!(typed_capture_url("http://h:1", 2).as_deref(), Some("http://h:1/debug/pprof/trace?seconds=2"));
+        assert_eq!(typed_capture_url("https://h:1", 2), None);
+        assert_eq!(typed_capture_url("", 2), None);
+        assert_eq!(typed_capture_url("local host", 2), None);
     }
 
     #[test]

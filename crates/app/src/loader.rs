@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use timeline::{BuildError, Mode, Progress, Thread, Timeline};
 
-use crate::capture::{CaptureProgress, DEFAULT_SECONDS, capture, capture_url, default_capture_path};
+use crate::capture::{CaptureProgress, DEFAULT_SECONDS, capture, capture_file_name, capture_url};
 use crate::trace_file::TraceFile;
 
 /// A trace loaded and indexed.
@@ -54,17 +54,22 @@ pub struct Loader {
 
 impl Loader {
     /// Starts loading `path` (a file, or an `http://` address to capture a
-    /// trace from first, see [`crate::capture`]); repaints `ctx` when done.
-    pub fn start(path: PathBuf, ctx: &egui::Context) -> Loader {
+    /// trace from first, into `captures_dir`, see [`crate::capture`]);
+    /// repaints `ctx` when done.
+    pub fn start(path: PathBuf, captures_dir: &Path, ctx: &egui::Context) -> Loader {
         let progress = Arc::new(Progress::default());
         let url = path.to_str().and_then(|p| capture_url(p, DEFAULT_SECONDS));
         let capture = url.as_ref().map(|_| Arc::new(CaptureProgress::default()));
         let (tx, rx) = mpsc::channel();
         let (worker_path, worker_progress, worker_tx, ctx) = (path.clone(), progress.clone(), tx.clone(), ctx.clone());
         let worker_capture = capture.clone();
+        let captures_dir = captures_dir.to_path_buf();
         let spawned = std::thread::Builder::new().name("gotv-load".into()).spawn(move || {
             let result = match (url, worker_capture) {
-                (Some(url), Some(cp)) => capture_then_load(&url, default_capture_path(&url), &cp, &worker_progress),
+                (Some(url), Some(cp)) => {
+                    let out = captures_dir.join(capture_file_name(&url));
+                    capture_then_load(&url, out, &cp, &worker_progress)
+                }
                 _ => load(worker_path, &worker_progress),
             };
             let _ = worker_tx.send(result);

@@ -1,10 +1,12 @@
-//! The start page: title, "Open trace…", recent files.
+//! The start page: title, "Open trace…", capture from a running program,
+//! recent files.
 
 use std::path::PathBuf;
 
 use egui::RichText;
 
 use crate::app::AppContext;
+use crate::capture::{DEFAULT_SECONDS, typed_capture_url};
 use crate::command::{Command, Commands};
 use crate::loader::file_name;
 
@@ -34,9 +36,55 @@ pub fn start_page_ui(ui: &mut egui::Ui, ctx: &AppContext<'_>, cmds: &mut Command
             }
             ui.add_space(6.0);
             ui.label(RichText::new("or drop a trace file on this window").color(ctx.theme.weak()));
+            ui.add_space(20.0);
+            capture_ui(ui, ctx, cmds);
             ui.add_space(32.0);
             recent_files_ui(ui, ctx, cmds);
         });
+    });
+}
+
+/// Label of the button that captures from a running program.
+pub const CAPTURE_BUTTON: &str = "Capture";
+
+/// "Capture from a running program": an address and a length, kept in
+/// egui's memory (so across runs too), and a button that opens the
+/// address (the loader captures, see [`crate::capture`]).
+fn capture_ui(ui: &mut egui::Ui, ctx: &AppContext<'_>, cmds: &mut Commands) {
+    let id = ui.make_persistent_id("gotv_capture");
+    let bad_id = id.with("bad");
+    let (mut addr, mut seconds) =
+        ui.data_mut(|d| d.get_persisted::<(String, u32)>(id)).unwrap_or((String::new(), DEFAULT_SECONDS));
+    // Whether the last Capture had no usable address (until it is edited).
+    let mut bad = ui.data(|d| d.get_temp::<bool>(bad_id)).unwrap_or(false);
+    ui.label(RichText::new("or capture from a running program (net/http/pprof)").color(ctx.theme.weak()));
+    ui.horizontal(|ui| {
+        let row_width = 345.0;
+        ui.add_space(((ui.available_width() - row_width) / 2.0).max(0.0));
+        let edit = ui.add(
+            egui::TextEdit::singleline(&mut addr)
+                .hint_text("localhost:6060")
+                .desired_width(200.0)
+                .id_salt("gotv_capture_addr"),
+        );
+        bad &= !edit.changed();
+        ui.label("for");
+        ui.add(egui::DragValue::new(&mut seconds).range(1..=600).suffix(" s"));
+        let button =
+            ui.button(CAPTURE_BUTTON).on_hover_text("Fetch /debug/pprof/trace?seconds=N from it and open the trace");
+        if button.clicked() || (edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter))) {
+            match typed_capture_url(&addr, seconds) {
+                Some(url) => cmds.send(Command::Open(PathBuf::from(url))),
+                None => bad = true,
+            }
+        }
+    });
+    if bad {
+        ui.label(RichText::new("Enter the program's address, such as localhost:6060").color(ctx.theme.error()));
+    }
+    ui.data_mut(|d| {
+        d.insert_temp(bad_id, bad);
+        d.insert_persisted(id, (addr, seconds));
     });
 }
 

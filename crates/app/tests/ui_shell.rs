@@ -75,6 +75,7 @@ fn harness(settings_path: &Path, picker: Arc<FakePicker>, open: Option<PathBuf>)
         open,
         frame_stats: false,
         select: None,
+        captures_dir: settings_path.parent().unwrap_or(Path::new(".")).join("captures"),
     });
     Harness::builder().with_size([1280.0, 800.0]).build_ui_state(|ui, app: &mut App| app.ui(ui), app)
 }
@@ -339,7 +340,7 @@ fn cancelling_a_load_shows_that_it_was_cancelled_and_stays_cancelled() {
 fn the_loading_page_shows_progress_and_cancels() {
     let trace = testdata("traces/go1.27/chan.trace");
     let ctx = egui::Context::default();
-    let loader = gotv::loader::Loader::start(trace, &ctx);
+    let loader = gotv::loader::Loader::start(trace, &std::env::temp_dir(), &ctx);
     let mut h = Harness::builder().with_size([1000.0, 600.0]).build_ui_state(
         |ui, cmds: &mut Commands| {
             let app_ctx = AppContext {
@@ -483,4 +484,50 @@ fn thread_rows_wait_for_an_analysis_that_holds_the_timeline() {
     drop(analysis);
     step_until(&mut h, "the thread rows", built);
     assert!(h.state().trace().unwrap().timeline.threads.iter().any(|t| !t.track.is_empty()));
+}
+
+/// Start page ▸ capture from a running program: the address typed (no
+/// `http://`) is fetched at pprof's trace path, saved under the captures
+/// directory and opened; it is then a recent file like any other. A blank
+/// address says what to type instead.
+#[test]
+fn capture_from_the_start_page_opens_the_programs_trace() {
+    use std::io::{Read, Write};
+    let tmp = TempDir::new("capture");
+    let trace = std::fs::read(testdata("traces/go1.27/chan.trace")).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let body = trace.clone();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut head = [0u8; 2048];
+        let n = s.read(&mut head).unwrap();
+        write!(s, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).unwrap();
+        s.write_all(&body).unwrap();
+        String::from_utf8_lossy(&head[..n]).lines().next().unwrap_or_default().to_owned()
+    });
+    let mut h = harness(&tmp.settings(), Arc::new(FakePicker::default()), None);
+    h.run_steps(2);
+    h.get_by_label(gotv::start_page::CAPTURE_BUTTON).click();
+    h.run_steps(2);
+    h.get_by_label("Enter the program's address, such as localhost:6060");
+    assert!(matches!(h.state().screen(), Screen::Start));
+
+    h.query_all_by_role(egui::accesskit::Role::TextInput).next().expect("the address field").click();
+    h.run_steps(1);
+    h.event(egui::Event::Text(addr.clone()));
+    h.run_steps(1);
+    assert!(h.query_by_label("Enter the program's address, such as localhost:6060").is_none(), "editing clears it");
+    h.get_by_label(gotv::start_page::CAPTURE_BUTTON).click();
+    step_until(&mut h, "the captured trace to load", settled);
+    let request = server.join().unwrap();
+    assert_eq!(request, "GET /debug/pprof/trace?seconds=5 HTTP/1.1");
+    let loaded = h.state().trace().expect("loaded");
+    assert_eq!(loaded.timeline.goroutines.len(), 30, "chan.trace's goroutines");
+    let captures = tmp.0.join("config").join("captures");
+    assert_eq!(loaded.path.parent(), Some(captures.as_path()));
+    assert_eq!(std::fs::read(&loaded.path).unwrap(), trace);
+    let name = loaded.path.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.starts_with("127.0.0.1-") && name.ends_with(".trace"), "{name}");
+    assert!(h.query_by_label(&name).is_some(), "the status line names the captured file");
 }
