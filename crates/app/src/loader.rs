@@ -181,38 +181,3 @@ fn build_threads(path: &Path) -> anyhow::Result<Vec<Thread>> {
     let file = TraceFile::open(path)?;
     Ok(timeline::build_threads(file.bytes(), &Progress::default(), Mode::Parallel)?)
 }
-
-#[cfg(test)]
-mod tests {
-    use std::io::{Read, Write};
-
-    use super::*;
-
-    /// An address given instead of a file is captured, and the trace
-    /// loaded is the captured file's (which the recent files will name).
-    #[test]
-    fn an_address_is_captured_then_loaded() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/traces/go1.27/chan.trace");
-        let trace = std::fs::read(root).unwrap();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = crate::capture::capture_url(&format!("http://{}", listener.local_addr().unwrap()), 1).unwrap();
-        let body = trace.clone();
-        let server = std::thread::spawn(move || {
-            let (mut s, _) = listener.accept().unwrap();
-            let mut head = [0u8; 1024];
-            let _ = s.read(&mut head).unwrap();
-            write!(s, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).unwrap();
-            s.write_all(&body).unwrap();
-        });
-        let dir = std::env::temp_dir().join(format!("gotv-loader-capture-{}", std::process::id()));
-        let out = dir.join("svc.trace");
-        let cp = CaptureProgress::default();
-        let loaded = capture_then_load(&url, out.clone(), &cp, &Progress::default()).unwrap();
-        server.join().unwrap();
-        assert_eq!(loaded.path, out);
-        assert_eq!(std::fs::read(&out).unwrap(), trace);
-        assert_eq!(loaded.timeline.goroutines.len(), 30, "chan.trace's goroutines");
-        assert_eq!(cp.received.load(std::sync::atomic::Ordering::Relaxed), trace.len() as u64);
-        let _ = std::fs::remove_dir_all(dir);
-    }
-}

@@ -170,13 +170,17 @@ fn ctrl_scroll_zooms_at_the_cursor() {
     assert!((w1 as f64 / w0 as f64 - 0.5).abs() < 0.01, "{w0} -> {w1}");
 }
 
+/// The view's time window.
+fn window(h: &Harness<'_, Ctx>) -> (i64, i64) {
+    h.state().view.window(&h.state().tl)
+}
+
 /// W/S zoom at the cursor by one step a tap, A/D pan, as in Chrome's trace
 /// viewer (which `go tool trace` opens).
 #[test]
 fn w_s_zoom_at_the_cursor_and_a_d_pan() {
     let mut h = harness(load("chan.trace"));
     h.run_steps(2);
-    let window = |h: &Harness<'_, Ctx>| h.state().view.window(&h.state().tl);
     let before = window(&h);
     let pos = egui::pos2(1000.0, 500.0);
     h.hover_at(pos);
@@ -213,7 +217,6 @@ fn w_s_zoom_at_the_cursor_and_a_d_pan() {
 fn holding_d_keeps_panning_until_let_go() {
     let mut h = harness(load("chan.trace"));
     h.run_steps(2);
-    let window = |h: &Harness<'_, Ctx>| h.state().view.window(&h.state().tl);
     let start = window(&h);
     let w = (start.1 - start.0) as f64;
     h.key_down(egui::Key::D);
