@@ -16,6 +16,8 @@ use anyhow::{Context, bail};
 
 /// Seconds traced when the URL does not say.
 pub const DEFAULT_SECONDS: u32 = 5;
+/// Seconds to wait for the program to accept the connection.
+const CONNECT_TIMEOUT_S: u64 = 10;
 /// The endpoint `net/http/pprof` serves traces at.
 const TRACE_PATH: &str = "/debug/pprof/trace";
 
@@ -116,7 +118,13 @@ pub fn capture(url: &str, out: &Path, progress: &CaptureProgress) -> anyhow::Res
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let agent = ureq::Agent::new_with_config(ureq::config::Config::builder().http_status_as_error(false).build());
+    // A wrong host fails in seconds, not the system's minutes; the body has
+    // no time limit (a quiet program's trace trickles in).
+    let config = ureq::config::Config::builder()
+        .http_status_as_error(false)
+        .timeout_connect(Some(std::time::Duration::from_secs(CONNECT_TIMEOUT_S)))
+        .build();
+    let agent = ureq::Agent::new_with_config(config);
     let response = agent.get(url).call().with_context(|| format!("cannot fetch {url}"))?;
     let status = response.status();
     let mut body = response.into_body().into_reader();
