@@ -10,6 +10,7 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
     ("Shift + drag", "select a time range (duration and per-state summary)"),
     ("Click a span", "details: state, stack, who unblocked it"),
     ("Double-click a span", "zoom to it"),
+    ("Left / Right", "previous / next span of the selected row"),
     ("Home", "fit the whole trace"),
     ("Alt + Left / Alt + Right", "back / forward through views"),
     ("Esc", "clear the selection"),

@@ -35,6 +35,17 @@ pub enum TrackRef {
     Thread(usize),
 }
 
+impl TrackRef {
+    /// The track it names, if there is one.
+    pub fn track(self, tl: &Timeline) -> Option<&timeline::Track> {
+        match self {
+            TrackRef::Goroutine(i) => tl.goroutines.get(i).map(|g| &g.track),
+            TrackRef::Proc(i) => tl.procs.get(i).map(|p| &p.track),
+            TrackRef::Thread(i) => tl.threads.get(i).map(|t| &t.track),
+        }
+    }
+}
+
 /// One span of one track.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SpanRef {
@@ -79,6 +90,12 @@ pub enum ViewCommand {
     },
     /// Close the details panel.
     ClearSelection,
+    /// Select the span `by` places after the selected one on its track
+    /// (before, if negative), and bring it into view.
+    StepSpan {
+        /// How many spans on.
+        by: i64,
+    },
     /// Scroll the track list so this row is visible.
     ScrollToRow(usize),
     /// Open or close a section.
@@ -278,6 +295,14 @@ fn keyboard(ui: &egui::Ui, state: &mut TraceViewState) {
         if i.modifiers.alt && i.key_pressed(egui::Key::ArrowRight) {
             cmds.push(ViewCommand::Forward);
         }
+        if i.modifiers.is_none() && state.t.selected.is_some() {
+            if i.key_pressed(egui::Key::ArrowLeft) {
+                cmds.push(ViewCommand::StepSpan { by: -1 });
+            }
+            if i.key_pressed(egui::Key::ArrowRight) {
+                cmds.push(ViewCommand::StepSpan { by: 1 });
+            }
+        }
         if i.key_pressed(egui::Key::Questionmark) {
             state.t.show_help = !state.t.show_help;
         }
@@ -288,6 +313,30 @@ fn keyboard(ui: &egui::Ui, state: &mut TraceViewState) {
                 cmds.push(ViewCommand::ClearSelection);
             }
         }
+    });
+}
+
+/// Selects the span `by` places from the selected one (stopping at the
+/// track's ends) and pans, or zooms out, until it is in view.
+fn step_span(tl: &Timeline, state: &mut TraceViewState, by: i64) {
+    let Some(sel) = state.t.selected else { return };
+    let Some(track) = sel.track.track(tl) else { return };
+    let last = track.len().saturating_sub(1) as i64;
+    let index = (sel.index as i64).saturating_add(by).clamp(0, last) as usize;
+    let Some(span) = track.span(index) else { return };
+    state.t.selected = Some(SpanRef { track: sel.track, index });
+    let (s, e) = state.window(tl);
+    if span.start_ns >= s && span.end_ns <= e {
+        return;
+    }
+    let width = e - s;
+    state.t.window = Some(if span.duration_ns() < width * 8 / 10 {
+        // Centred, at the same zoom.
+        let mid = span.start_ns + span.duration_ns() / 2;
+        (mid - width / 2, mid - width / 2 + width)
+    } else {
+        let pad = (span.duration_ns() / 20).max(50);
+        (span.start_ns - pad, span.end_ns + pad)
     });
 }
 
@@ -335,6 +384,7 @@ fn apply(tl: &Timeline, state: &mut TraceViewState, cmd: ViewCommand) {
             }
         }
         ViewCommand::Select(s) => t.selected = Some(s),
+        ViewCommand::StepSpan { by } => step_span(tl, state, by),
         ViewCommand::SelectGoroutineAt { goroutine, time_ns } => {
             let Some(g) = tl.goroutines.get(goroutine) else { return };
             let index = time_ns.and_then(|tm| g.track.index_at(tm)).unwrap_or(0);

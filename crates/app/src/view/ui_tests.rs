@@ -211,6 +211,48 @@ fn w_s_zoom_at_the_cursor_and_a_d_pan() {
     assert!((window(&h).0 - out.0).abs() < (w / 100.0) as i64, "A undoes D");
 }
 
+/// Left/Right walk the selected row's spans: from chan.trace's blocked
+/// receive to the runnable span main's send began, and back; they stop at
+/// the track's ends, and the view follows a span out of sight.
+#[test]
+fn left_and_right_step_through_the_selected_rows_spans() {
+    let mut h = harness(load("chan.trace"));
+    h.run_steps(2);
+    let (gi, spans) = {
+        let tl = &h.state().tl;
+        let gi = tl.goroutines.iter().position(|g| tl.strings.get(g.start_fn()) == "main.blockedReceiver").unwrap();
+        (gi, tl.goroutines[gi].track.spans())
+    };
+    let recv = spans.iter().position(|s| s.state == GState::ChanRecv as u8).unwrap();
+    let track = super::TrackRef::Goroutine(gi);
+    h.state_mut().view.t.selected = Some(super::SpanRef { track, index: recv });
+    h.run_steps(1);
+    let selected = |h: &Harness<'_, Ctx>| h.state().view.t.selected.map(|s| (s.track, s.index));
+    h.key_press(egui::Key::ArrowRight);
+    h.run_steps(2);
+    assert_eq!(selected(&h), Some((track, recv + 1)));
+    assert_eq!(spans[recv + 1].state, GState::Runnable as u8);
+    for _ in 0..recv + 3 {
+        h.key_press(egui::Key::ArrowLeft);
+        h.run_steps(1);
+    }
+    assert_eq!(selected(&h), Some((track, 0)), "stops at the first span");
+    for _ in 0..spans.len() + 2 {
+        h.key_press(egui::Key::ArrowRight);
+        h.run_steps(1);
+    }
+    assert_eq!(selected(&h), Some((track, spans.len() - 1)), "stops at the last span");
+    // Zoomed in elsewhere, a step brings the span into view.
+    let away = spans[recv].end_ns + 5_000_000;
+    h.state_mut().view.t.window = Some((away, away + 1_000_000));
+    h.state_mut().view.t.selected = Some(super::SpanRef { track, index: recv + 1 });
+    h.run_steps(1);
+    h.key_press(egui::Key::ArrowLeft);
+    h.run_steps(2);
+    let (s, e) = window(&h);
+    assert!(s <= spans[recv].start_ns && spans[recv].end_ns <= e, "{s}..{e} misses {:?}", spans[recv]);
+}
+
 /// A held key keeps moving the view, frame after frame, and stops when
 /// let go.
 #[test]
