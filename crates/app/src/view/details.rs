@@ -132,7 +132,13 @@ fn goroutine_ui(ui: &mut Ui, tl: &Timeline, theme: &Theme, state: &mut TraceView
         if span.stack != StackId::NONE {
             ui.horizontal(|ui| {
                 ui.label(RichText::new(title).strong());
-                copy_stack_button(ui, tl, &format!("goroutine {} [{}]", g.id.0, st.name()), span.stack);
+                // "Woken at" is the waker's stack, taken while it ran.
+                let header = if title == "Woken at" {
+                    format!("goroutine {} [running]", span.a)
+                } else {
+                    format!("goroutine {} [{}]", g.id.0, st.name())
+                };
+                copy_stack_button(ui, tl, &header, span.stack);
             });
             stack_ui(ui, tl, span.stack);
         }

@@ -232,6 +232,11 @@ fn left_and_right_step_through_the_selected_rows_spans() {
     h.run_steps(2);
     assert_eq!(selected(&h), Some((track, recv + 1)));
     assert_eq!(spans[recv + 1].state, GState::Runnable as u8);
+    // Its stack is where main woke it, and copies as main's.
+    h.get_by_label("Woken at");
+    h.query_all_by_label("Copy stack").next().expect("a copy button by the stack").click();
+    let copied = copied_text(&mut h).expect("copied something");
+    assert!(copied.starts_with("goroutine 1 [running]:\nruntime.chansend1(...)\n"), "{copied}");
     for _ in 0..recv + 3 {
         h.key_press(egui::Key::ArrowLeft);
         h.run_steps(1);
