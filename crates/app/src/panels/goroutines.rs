@@ -3,6 +3,7 @@
 //! percentiles and a histogram per group. Clicking a goroutine selects it on
 //! the timeline.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use egui::Ui;
@@ -11,7 +12,7 @@ use timeline::analysis::{FunctionGroup, GoroutineRow, GoroutineTable, LogHist};
 use timeline::ticks::format_duration;
 use timeline::{GState, Goroutine, Timeline};
 
-use super::job::JobProgress;
+use super::job::{Job, JobProgress, JobState};
 use super::table::{self, Cell, Col, Sort};
 use super::{Cached, PanelInput, TraceKey, show_around, took_label};
 use crate::theme::Theme;
@@ -22,6 +23,10 @@ use crate::view::ViewCommand;
 const STEP_BUDGET: Duration = Duration::from_millis(50);
 /// Names of the bins of [`LogHist::decades`].
 const DECADE_NAMES: [&str; 8] = ["< 1µs", "1-10µs", "10-100µs", "100µs-1ms", "1-10ms", "10-100ms", "100ms-1s", ">= 1s"];
+/// Goroutine rows from which a new sort runs on a thread of its own (the
+/// order shown stays until it is done): 7.4 M rows take about half a
+/// second to sort, which would freeze the window.
+const SORT_ON_THREAD_ROWS: usize = 1_000_000;
 /// Most rows "Copy CSV" copies.
 const CSV_MAX_ROWS: usize = 200_000;
 
@@ -77,9 +82,17 @@ pub struct GoroutinesState {
     pub hist: HistOf,
     /// The table's numbers (on a big trace computed on a thread of its own).
     #[serde(skip)]
-    table: Cached<TraceKey, GoroutineTable>,
+    table: Cached<TraceKey, Arc<GoroutineTable>>,
+    /// The order shown; while `sorting`, the one from before.
     #[serde(skip)]
     order: Option<(OrderKey, Vec<u32>)>,
+    /// A new order of many goroutine rows, being sorted on its own thread.
+    #[serde(skip)]
+    pub(super) sorting: Option<(OrderKey, Job<Vec<u32>>)>,
+    /// Rows from which a new order is sorted on a thread of its own
+    /// ([`SORT_ON_THREAD_ROWS`]; tests lower it).
+    #[serde(skip)]
+    pub(super) sort_thread_rows: usize,
     #[serde(skip)]
     visible: Option<(VisibleKey, Vec<u32>)>,
     #[serde(skip)]
@@ -98,6 +111,8 @@ impl Default for GoroutinesState {
             hist: HistOf::Blocked,
             table: Cached::default(),
             order: None,
+            sorting: None,
+            sort_thread_rows: SORT_ON_THREAD_ROWS,
             visible: None,
             selected: None,
             note: None,
@@ -110,6 +125,7 @@ impl GoroutinesState {
     pub fn forget_results(&mut self) {
         self.table = Cached::default();
         self.order = None;
+        self.sorting = None;
         self.visible = None;
         self.selected = None;
         self.note = None;
@@ -118,7 +134,7 @@ impl GoroutinesState {
 
 /// What a sorted order was computed from.
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct OrderKey {
+pub(super) struct OrderKey {
     trace: TraceKey,
     grouped: bool,
     sort: Sort,
@@ -154,9 +170,10 @@ pub fn goroutines_ui(
     let tl = input.tl;
     let key = TraceKey::of(tl);
     let total = Some((tl.goroutines.len(), "Computing goroutine statistics"));
-    if state.table.get_or_run_counted(ui, tl, &key, total, compute_table).is_none() {
+    if state.table.get_or_run_counted(ui, tl, &key, total, |tl, p| compute_table(tl, p).map(Arc::new)).is_none() {
         return;
     }
+    sort_on_thread(ui.ctx(), tl, state, key);
     update_order(tl, state, key);
     toolbar_ui(ui, tl, state);
     update_order(tl, state, key);
@@ -198,21 +215,64 @@ fn toolbar_ui(ui: &mut Ui, tl: &Timeline, state: &mut GoroutinesState) {
         if let Some(n) = &state.note {
             ui.weak(n.as_str());
         }
+        if state.sorting.is_some() {
+            ui.weak("sorting…");
+        }
         took_label(ui, state.table.took());
     });
 }
 
-/// Recomputes the sorted and the filtered orders if their inputs changed.
+/// Whether the goroutine rows are sorted on a thread of their own.
+fn sorts_on_thread(state: &GoroutinesState, stats: &GoroutineTable) -> bool {
+    !state.grouped && stats.rows.len() >= state.sort_thread_rows
+}
+
+/// On a table of many goroutines, sorts the rows in a new order on a
+/// thread of its own; the order shown stays until the new one is ready.
+fn sort_on_thread(ctx: &egui::Context, tl: &Arc<Timeline>, state: &mut GoroutinesState, trace: TraceKey) {
+    let Some(stats) = state.table.get(&trace) else { return };
+    let okey = OrderKey { trace, grouped: false, sort: state.sort };
+    if !sorts_on_thread(state, stats) || state.order.as_ref().is_some_and(|(k, _)| *k == okey) {
+        state.sorting = None;
+        return;
+    }
+    if let Some((k, job)) = &state.sorting
+        && *k == okey
+    {
+        let order = match job.poll() {
+            JobState::Running => return,
+            JobState::Done(order) => order,
+            // The thread is gone (it panicked): sort here after all.
+            JobState::Failed => sort_rows(tl, stats, okey.sort),
+        };
+        state.order = Some((okey, order));
+        state.visible = None;
+        state.sorting = None;
+        return;
+    }
+    let (shared, table, sort) = (Arc::clone(tl), Arc::clone(stats), okey.sort);
+    state.sorting = Some((okey, Job::start(ctx, move |_| Some(sort_rows(&shared, &table, sort)))));
+}
+
+/// Recomputes the sorted and the filtered orders if their inputs changed
+/// (a sort of many rows is left to [`sort_on_thread`]).
 fn update_order(tl: &Timeline, state: &mut GoroutinesState, trace: TraceKey) {
     let Some(stats) = state.table.get(&trace) else { return };
     let sort = if state.grouped { state.group_sort } else { state.sort };
     let okey = OrderKey { trace, grouped: state.grouped, sort };
     if state.order.as_ref().is_none_or(|(k, _)| *k != okey) {
-        let order = if state.grouped { sort_groups(tl, stats, sort) } else { sort_rows(tl, stats, sort) };
-        state.order = Some((okey.clone(), order));
-        state.visible = None;
+        if !sorts_on_thread(state, stats) {
+            let order = if state.grouped { sort_groups(tl, stats, sort) } else { sort_rows(tl, stats, sort) };
+            state.order = Some((okey.clone(), order));
+            state.visible = None;
+        } else if state.order.as_ref().is_some_and(|(k, _)| k.trace != trace || k.grouped) {
+            // The order shown is of other rows: show none until sorted.
+            state.order = None;
+            state.visible = None;
+        }
     }
-    let vkey = VisibleKey { order: okey, filter: state.filter.clone() };
+    let Some((shown, _)) = &state.order else { return };
+    let vkey = VisibleKey { order: shown.clone(), filter: state.filter.clone() };
     if state.visible.as_ref().is_none_or(|(k, _)| *k != vkey) {
         let order = state.order.as_ref().map(|(_, o)| o.as_slice()).unwrap_or_default();
         let visible = filter(tl, stats, state.grouped, &state.filter, order);
@@ -607,7 +667,7 @@ mod tests {
         let tl = load("chan.trace");
         let mut state = GoroutinesState { filter: "blockedReceiver".into(), ..Default::default() };
         let key = TraceKey::of(&tl);
-        state.table.get_or_compute(&key, || GoroutineTable::compute(&tl));
+        state.table.get_or_compute(&key, || Arc::new(GoroutineTable::compute(&tl)));
         update_order(&tl, &mut state, key);
         let (text, n) = csv(&tl, &state);
         assert_eq!(n, 1);

@@ -145,6 +145,55 @@ fn goroutine_table_sorts_and_groups() {
     assert!(!rows.is_empty() && rows.iter().all(|r| r.contains("main.shortLived")), "{:?}", &rows[..3.min(rows.len())]);
 }
 
+/// On a table of many goroutines a new sort runs on a thread of its own:
+/// the rows keep their old order (and the panel says "sorting…") until the
+/// new one is ready, then show it. (manyg's 7 020 rows stand in for the
+/// millions that take the thread path, by lowering the threshold.)
+#[test]
+fn many_rows_sort_on_a_thread_and_keep_the_old_order_meanwhile() {
+    let mut h = harness(load("manyg.trace"));
+    h.state_mut().view.panels.goroutines.sort_thread_rows = 0;
+    open_tab(&mut h, "Goroutines");
+    let first_row = |h: &Harness<'_, Ctx>| labels(h, Role::Row, "").into_iter().next().unwrap_or_default();
+    // The first order too comes from the thread.
+    for _ in 0..500 {
+        if !first_row(&h).is_empty() {
+            break;
+        }
+        h.run_steps(1);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let by_blocked = first_row(&h);
+    assert!(!by_blocked.is_empty(), "no rows");
+    // By ID: the click does not reorder at once...
+    h.get_all_by(|n| n.role() == Role::ColumnHeader && n.label().is_some_and(|l| l.contains("ID")))
+        .next()
+        .unwrap()
+        .click();
+    // (The click lands in one frame; the next starts the thread.)
+    for _ in 0..3 {
+        if h.state().view.panels.goroutines.sorting.is_some() {
+            break;
+        }
+        h.step();
+    }
+    assert!(h.state().view.panels.goroutines.sorting.is_some(), "a sort thread runs");
+    assert_eq!(first_row(&h), by_blocked, "the old order stays while sorting");
+    h.get_by_label("sorting…");
+    // ...and the new order comes.
+    let highest = h.state().tl.goroutines.last().unwrap().id.0;
+    for _ in 0..500 {
+        if h.state().view.panels.goroutines.sorting.is_none() {
+            break;
+        }
+        h.run_steps(1);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    h.run_steps(2);
+    assert!(first_row(&h).starts_with(&format!("g{highest} ")), "{}", first_row(&h));
+    assert!(h.query_by_label("sorting…").is_none());
+}
+
 #[test]
 fn gaps_jump_to_the_longest_wait() {
     let mut h = harness(load("chan.trace"));
