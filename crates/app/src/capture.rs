@@ -109,12 +109,23 @@ pub struct CaptureProgress {
     pub cancel: AtomicBool,
 }
 
-/// Fetches `url` into `out` (directories made as needed) and returns the
-/// bytes written. Fails, naming the URL, if the server does not answer
-/// 200 with a Go trace (pprof not enabled, a profile already running, a
-/// wrong path): then `out` is removed, and the server's own words are in
-/// the error.
-pub fn capture(url: &str, out: &Path, progress: &CaptureProgress) -> anyhow::Result<u64> {
+/// What a capture wrote.
+#[derive(Debug)]
+pub struct Captured {
+    /// Bytes of trace written.
+    pub bytes: u64,
+    /// Why the trace stops early, if the connection broke off (the program
+    /// died, say): the file then holds the trace up to there, which opens
+    /// like any truncated trace.
+    pub broken: Option<String>,
+}
+
+/// Fetches `url` into `out` (directories made as needed). Fails, naming
+/// the URL, if the server does not answer 200 with a Go trace (pprof not
+/// enabled, a trace already running, a wrong path): then `out` is removed,
+/// and the server's own words are in the error. A connection that breaks
+/// off after the trace began keeps what came ([`Captured::broken`]).
+pub fn capture(url: &str, out: &Path, progress: &CaptureProgress) -> anyhow::Result<Captured> {
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
@@ -133,7 +144,7 @@ pub fn capture(url: &str, out: &Path, progress: &CaptureProgress) -> anyhow::Res
         bail!("{url} answered {status}: {said}");
     }
     let written = stream_to_file(&mut body, out, progress);
-    let result = written.and_then(|n| check_trace(out, n).map(|()| n));
+    let result = written.and_then(|c| check_trace(out, c.bytes).map(|()| c));
     if result.is_err() {
         let _ = std::fs::remove_file(out);
     }
@@ -149,17 +160,25 @@ fn first_line(body: &mut impl Read) -> String {
     line.to_owned()
 }
 
-/// Copies `body` into a new file at `out`, counting bytes into `progress`.
-fn stream_to_file(body: &mut impl Read, out: &Path, progress: &CaptureProgress) -> anyhow::Result<u64> {
+/// Copies `body` into a new file at `out`, counting bytes into `progress`,
+/// until it ends or breaks off.
+fn stream_to_file(body: &mut impl Read, out: &Path, progress: &CaptureProgress) -> anyhow::Result<Captured> {
     let file = std::fs::File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut file = std::io::BufWriter::new(file);
     let mut buf = vec![0u8; 256 * 1024];
     let mut total = 0u64;
+    let mut broken = None;
     loop {
         if progress.cancel.load(Ordering::Relaxed) {
             bail!("capture cancelled");
         }
-        let n = body.read(&mut buf).context("the connection broke off")?;
+        let n = match body.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) => {
+                broken = Some(format!("the connection broke off after {total} bytes: {e}"));
+                break;
+            }
+        };
         if n == 0 {
             break;
         }
@@ -168,7 +187,7 @@ fn stream_to_file(body: &mut impl Read, out: &Path, progress: &CaptureProgress) 
         progress.received.store(total, Ordering::Relaxed);
     }
     file.flush().with_context(|| format!("cannot write {}", out.display()))?;
-    Ok(total)
+    Ok(Captured { bytes: total, broken })
 }
 
 /// Fails unless the file starts like a Go trace (the pprof handler

@@ -67,6 +67,14 @@ fn chunked_ok(body: &[u8], chunk: usize) -> Vec<u8> {
     out
 }
 
+/// The first `n` bytes of `body`, chunked, then the connection closes with
+/// no final chunk (the program died mid-trace).
+fn broken_off(body: &[u8], n: usize) -> Vec<u8> {
+    let mut out = chunked_ok(&body[..n], 7_000);
+    out.truncate(out.len() - b"0\r\n\r\n".len());
+    out
+}
+
 fn plain(status: &str, body: &str) -> Vec<u8> {
     format!("HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}", body.len())
         .into_bytes()
@@ -76,19 +84,25 @@ fn plain(status: &str, body: &str) -> Vec<u8> {
 fn capture_streams_the_trace_and_reports_what_the_server_said() {
     let dir = scratch("capture_scripted");
     let trace = std::fs::read(testdata("traces/go1.27/chan.trace")).unwrap();
+    // Four generations: cut in the last, the first ones still decode.
+    let multi = std::fs::read(testdata("traces/go1.27/timers.trace")).unwrap();
+    let cut = multi.len() * 9 / 10;
     let (addr, server) = scripted_server(vec![
         chunked_ok(&trace, 7_000),
         plain("404 Not Found", "404 page not found\n"),
         plain("500 Internal Server Error", "Could not enable tracing: tracing is already enabled\n"),
         plain("200 OK", "<html><body>Sign in</body></html>\n"),
+        broken_off(&multi, cut),
     ]);
     let url = capture_url(&format!("http://{addr}"), 2).unwrap();
     let progress = CaptureProgress::default();
 
     // A chunked trace arrives whole, and the address got pprof's path.
     let out = dir.join("ok.trace");
-    let n = capture(&url, &out, &progress).unwrap();
+    let captured = capture(&url, &out, &progress).unwrap();
+    let n = captured.bytes;
     assert_eq!(n, trace.len() as u64);
+    assert!(captured.broken.is_none(), "{:?}", captured.broken);
     assert_eq!(std::fs::read(&out).unwrap(), trace);
     assert_eq!(progress.received.load(std::sync::atomic::Ordering::Relaxed), n);
 
@@ -103,8 +117,21 @@ fn capture_streams_the_trace_and_reports_what_the_server_said() {
         assert!(err.contains(expect) && err.contains(&url), "{name}: {err}");
         assert!(!out.exists(), "{name} left a file");
     }
+    // The program died mid-trace: what came is kept, and opens as a
+    // truncated trace that still shows what it holds.
+    let out = dir.join("broken.trace");
+    let captured = capture(&url, &out, &CaptureProgress::default()).unwrap();
+    assert_eq!(captured.bytes, cut as u64);
+    let why = captured.broken.expect("the break is reported");
+    assert!(why.contains(&format!("broke off after {cut} bytes")), "{why}");
+    let bytes = std::fs::read(&out).unwrap();
+    assert_eq!(bytes, multi[..cut]);
+    let tl = timeline::build(&bytes, &Progress::default()).unwrap();
+    assert!(tl.error.is_some(), "a truncated trace says so");
+    assert!(!tl.goroutines.is_empty());
+
     let requests = server.join().unwrap();
-    assert_eq!(requests.len(), 4);
+    assert_eq!(requests.len(), 5);
     assert!(requests.iter().all(|r| r == "GET /debug/pprof/trace?seconds=2 HTTP/1.1"), "{requests:?}");
 
     // Nobody listening: a clear error, not a hang.

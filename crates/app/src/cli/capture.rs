@@ -31,7 +31,14 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let out = args.output.clone().unwrap_or_else(|| default_capture_path(&url));
     eprintln!("capturing {url} ...");
     let started = Instant::now();
-    let bytes = capture(&url, &out, &CaptureProgress::default())?;
-    println!("{} ({bytes} bytes in {:.1} s)", out.display(), started.elapsed().as_secs_f64());
-    Ok(ExitCode::SUCCESS)
+    let captured = capture(&url, &out, &CaptureProgress::default())?;
+    println!("{} ({} bytes in {:.1} s)", out.display(), captured.bytes, started.elapsed().as_secs_f64());
+    match captured.broken {
+        // Kept: a truncated trace still opens, up to where it stops.
+        Some(why) => {
+            eprintln!("gotv: {why}; {} holds the trace up to there", out.display());
+            Ok(ExitCode::FAILURE)
+        }
+        None => Ok(ExitCode::SUCCESS),
+    }
 }
