@@ -362,6 +362,8 @@ fn selection_summary_after_a_shift_drag() {
     assert!((s - t0).abs() <= slack && (e - t1).abs() <= slack, "{s}..{e} vs {t0}..{t1}");
     h.run_steps(2);
     h.get_by_label_contains(&format!("Selection {}", format_duration(e - s)));
+    // The details panel leaves the breakdown to the panel, not shown twice.
+    h.get_by_label("Time by state: in the Selection panel below");
     h.get_by_label("P utilisation");
     assert!(h.query_all_by_label_contains("% busy").count() >= 1);
     h.get_by_label("In a GC cycle");
@@ -370,6 +372,31 @@ fn selection_summary_after_a_shift_drag() {
     let p = &h.state().view.panels;
     assert_eq!(p.tab, Tab::Flame);
     assert!(p.flame.in_selection);
+}
+
+/// A selection's time by state: the details panel sums it on a small
+/// trace (with the Selection panel closed); on a big one it offers the
+/// panel, which sums it off the UI thread, instead of freezing the window.
+#[test]
+fn the_details_panel_sums_a_selection_only_on_small_traces() {
+    let mut h = harness(load("chan.trace"));
+    let (s, e) = (h.state().tl.start_ns, h.state().tl.end_ns);
+    h.state_mut().view.t.range = Some((s, e));
+    h.run_steps(3);
+    h.get_by_label("Time selection");
+    assert!(h.query_all_by_label("chan receive").count() >= 1, "the per-state grid");
+    assert!(h.query_by_label(crate::view::SELECTION_SUMMARY_BUTTON).is_none());
+
+    let tl =
+        Timeline { start_ns: 0, end_ns: 1_000_000, event_count: super::AUTO_COMPUTE_EVENTS + 1, ..Timeline::default() };
+    let mut h = harness(tl);
+    h.state_mut().view.t.range = Some((100_000, 200_000));
+    h.run_steps(3);
+    h.get_by_label("Time selection");
+    assert!(h.state().view.t.range_summary.is_none(), "summed on the UI thread");
+    h.get_by_label(crate::view::SELECTION_SUMMARY_BUTTON).click();
+    h.run_steps(3);
+    assert_eq!(h.state().view.panels.tab, Tab::Selection);
 }
 
 #[test]

@@ -6,6 +6,7 @@ use timeline::{GState, Goroutine, MState, PState, PlanItem, StackId, Timeline, T
 use trace_core::GoroutineId;
 
 use super::{SpanRef, TraceViewState, TrackRef, ViewCommand};
+use crate::panels::{AUTO_COMPUTE_EVENTS, Tab};
 use crate::theme::Theme;
 
 /// Frames shown in a tooltip.
@@ -42,6 +43,9 @@ pub fn details_ui(ui: &mut Ui, tl: &Timeline, theme: &Theme, state: &mut TraceVi
     });
 }
 
+/// The button that opens the Selection panel for a big trace's selection.
+pub const SELECTION_SUMMARY_BUTTON: &str = "Time by state…";
+
 /// Duration and per-state summary of the Shift+drag selection.
 fn range_ui(ui: &mut Ui, tl: &Timeline, theme: &Theme, state: &mut TraceViewState) {
     let Some((s, e)) = state.t.range else { return };
@@ -52,12 +56,24 @@ fn range_ui(ui: &mut Ui, tl: &Timeline, theme: &Theme, state: &mut TraceViewStat
         format_duration(e - tl.start_ns),
         format_duration(e - s)
     ));
-    let cached = matches!(&state.t.range_summary, Some((r, _)) if *r == (s, e));
-    if !cached {
-        state.t.range_summary = Some(((s, e), tl.state_totals_in(s, e)));
-    }
-    if let Some((_, totals)) = &state.t.range_summary {
-        states_table(ui, theme, "selection_states", totals);
+    if state.panels.tab == Tab::Selection {
+        // Shown there, larger; not twice.
+        ui.weak("Time by state: in the Selection panel below");
+    } else if tl.event_count > AUTO_COMPUTE_EVENTS {
+        // Summing every goroutine's spans in the range would freeze the
+        // window on a big trace; the panel does it on a thread.
+        let open = ui.button(SELECTION_SUMMARY_BUTTON).on_hover_text("Open the Selection panel, which sums it");
+        if open.clicked() {
+            state.panels.tab = Tab::Selection;
+        }
+    } else {
+        let cached = matches!(&state.t.range_summary, Some((r, _)) if *r == (s, e));
+        if !cached {
+            state.t.range_summary = Some(((s, e), tl.state_totals_in(s, e)));
+        }
+        if let Some((_, totals)) = &state.t.range_summary {
+            states_table(ui, theme, "selection_states", totals);
+        }
     }
     if ui.button("Zoom to selection").clicked() {
         state.t.commands.push(ViewCommand::ShowRange { start_ns: s, end_ns: e });

@@ -21,6 +21,7 @@ use timeline::Timeline;
 
 use crate::theme::Theme;
 
+pub use details::SELECTION_SUMMARY_BUTTON;
 pub use rows::{Row, Section};
 pub use search::SearchKind;
 
