@@ -32,8 +32,12 @@ impl LoadedTrace {
     }
 }
 
-/// The last component of `path`, or the whole path if it has none.
+/// The last component of `path`, or the whole path if it has none or is a
+/// program's address (`http://…`, see [`crate::capture`]).
 pub fn file_name(path: &Path) -> String {
+    if path.to_str().is_some_and(|p| p.starts_with("http://")) {
+        return path.display().to_string();
+    }
     path.file_name().unwrap_or(path.as_os_str()).to_string_lossy().into_owned()
 }
 
@@ -58,19 +62,22 @@ impl Loader {
     /// repaints `ctx` when done.
     pub fn start(path: PathBuf, captures_dir: &Path, ctx: &egui::Context) -> Loader {
         let progress = Arc::new(Progress::default());
-        let url = path.to_str().and_then(|p| capture_url(p, DEFAULT_SECONDS));
-        let capture = url.as_ref().map(|_| Arc::new(CaptureProgress::default()));
+        // An address: the URL to capture from and how that goes.
+        let job = path
+            .to_str()
+            .and_then(|p| capture_url(p, DEFAULT_SECONDS))
+            .map(|url| (url, Arc::new(CaptureProgress::default())));
+        let capture = job.as_ref().map(|(_, cp)| Arc::clone(cp));
         let (tx, rx) = mpsc::channel();
         let (worker_path, worker_progress, worker_tx, ctx) = (path.clone(), progress.clone(), tx.clone(), ctx.clone());
-        let worker_capture = capture.clone();
         let captures_dir = captures_dir.to_path_buf();
         let spawned = std::thread::Builder::new().name("gotv-load".into()).spawn(move || {
-            let result = match (url, worker_capture) {
-                (Some(url), Some(cp)) => {
+            let result = match job {
+                Some((url, cp)) => {
                     let out = captures_dir.join(capture_file_name(&url));
                     capture_then_load(&url, out, &cp, &worker_progress)
                 }
-                _ => load(worker_path, &worker_progress),
+                None => load(worker_path, &worker_progress),
             };
             let _ = worker_tx.send(result);
             ctx.request_repaint();

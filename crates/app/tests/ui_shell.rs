@@ -531,3 +531,18 @@ fn capture_from_the_start_page_opens_the_programs_trace() {
     assert!(name.starts_with("127.0.0.1-") && name.ends_with(".trace"), "{name}");
     assert!(h.query_by_label(&name).is_some(), "the status line names the captured file");
 }
+
+/// An address nobody answers at: the failure page names the address and
+/// says why, and leaves no file behind.
+#[test]
+fn capture_from_an_address_nobody_answers_at_says_so() {
+    let tmp = TempDir::new("capture-refused");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let url = format!("http://{closed}");
+    let mut h = harness(&tmp.settings(), Arc::new(FakePicker::default()), Some(PathBuf::from(&url)));
+    step_until(&mut h, "the capture to fail", settled);
+    h.get_by_label(&format!("Could not open {url}"));
+    assert!(h.query_by_label_contains("cannot fetch").is_some(), "the reason is shown");
+    let captures = tmp.0.join("config").join("captures");
+    assert!(std::fs::read_dir(&captures).map_or(true, |mut d| d.next().is_none()), "a file was left");
+}
