@@ -35,6 +35,11 @@ impl Frame {
     pub fn t(&self, x: f32) -> i64 {
         self.view.time_from_x(x - self.time_x0)
     }
+
+    /// The part of `full` (the canvas) right of the labels, where times are.
+    pub fn time_area(&self, full: Rect) -> Rect {
+        Rect::from_min_max(pos2(self.time_x0, full.top()), full.max)
+    }
 }
 
 /// Paints the canvas and handles its input.
@@ -60,7 +65,7 @@ pub fn canvas_ui(ui: &mut Ui, tl: &Timeline, theme: &Theme, state: &mut TraceVie
 /// Ctrl+scroll zooms at the cursor; horizontal scroll pans.
 fn zoom_and_pan(ui: &Ui, frame: Frame, full: Rect, state: &mut TraceViewState) {
     let Some(pos) = ui.input(|i| i.pointer.hover_pos()) else { return };
-    let time_area = Rect::from_min_max(pos2(frame.time_x0, full.top()), full.max);
+    let time_area = frame.time_area(full);
     if !time_area.contains(pos) {
         return;
     }
@@ -149,7 +154,7 @@ fn fixed_rows_ui(ui: &mut Ui, tl: &Timeline, theme: &Theme, frame: Frame, state:
             let r = *r;
             resp.clone().on_hover_ui_at_pointer(|ui| range_tooltip(ui, tl, &r));
             if resp.double_clicked() {
-                state.t.commands.push(zoom_to(r.start_ns, r.end_ns));
+                state.t.commands.push(ViewCommand::zoom_to(r.start_ns, r.end_ns));
             }
         }
     }
@@ -172,11 +177,6 @@ fn range_tooltip(ui: &mut Ui, tl: &Timeline, r: &RangeSpan) {
     ui.strong(what);
     ui.label(format!("start {}", format_duration(r.start_ns - tl.start_ns)));
     ui.label(format!("duration {}", format_duration(r.duration_ns())));
-}
-
-fn zoom_to(start_ns: i64, end_ns: i64) -> ViewCommand {
-    let pad = ((end_ns - start_ns) / 20).max(50);
-    ViewCommand::ShowRange { start_ns: start_ns - pad, end_ns: end_ns + pad }
 }
 
 fn track_of(tl: &Timeline, r: Row) -> Option<(&Track, TrackRef)> {
@@ -377,7 +377,7 @@ fn paint_selected(
         TrackRef::Proc(i) => Row::Proc(i),
         TrackRef::Thread(i) => Row::Thread(i),
     };
-    let Some(ri) = rows.iter().position(|r| *r == row) else { return };
+    let Some(ri) = super::rows::row_index(rows, row) else { return };
     let Some((track, _)) = track_of(tl, row) else { return };
     let Some(span) = track.span(sel.index) else { return };
     let y = top + ri as f32 * ROW_H;
@@ -442,7 +442,7 @@ fn handle_track_input(
         return;
     }
     if resp.double_clicked() {
-        state.t.commands.push(zoom_to(item.start_ns, item.end_ns));
+        state.t.commands.push(ViewCommand::zoom_to(item.start_ns, item.end_ns));
     } else if resp.clicked() {
         let index = if item.is_merged() {
             track.index_at(frame.t(p.x)).unwrap_or(item.first_index as usize)
@@ -515,7 +515,7 @@ fn hit_item(hits: &[(usize, Vec<PlanItem>)], ri: usize, frame: Frame, x: f32) ->
 
 /// Hover line, time selection and its duration.
 fn paint_overlays(ui: &Ui, tl: &Timeline, theme: &Theme, frame: Frame, full: Rect, state: &TraceViewState) {
-    let painter = ui.painter_at(Rect::from_min_max(pos2(frame.time_x0, full.top()), full.max));
+    let painter = ui.painter_at(frame.time_area(full));
     if let Some((s, e)) = state.t.range {
         let (x0, x1) = (frame.x(s), frame.x(e).max(frame.x(s) + 1.0));
         painter.rect_filled(Rect::from_min_max(pos2(x0, full.top()), pos2(x1, full.bottom())), 0.0, theme.selection());

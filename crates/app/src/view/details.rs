@@ -135,8 +135,7 @@ fn goroutine_ui(ui: &mut Ui, tl: &Timeline, theme: &Theme, state: &mut TraceView
             ui.label(format!("on P{}", span.a));
         }
         if ui.button("Zoom to span").clicked() {
-            let pad = (span.duration_ns() / 20).max(50);
-            state.t.commands.push(ViewCommand::ShowRange { start_ns: span.start_ns - pad, end_ns: span.end_ns + pad });
+            state.t.commands.push(ViewCommand::zoom_to(span.start_ns, span.end_ns));
         }
         let title = if st.is_blocked() {
             "Blocking stack"

@@ -3,7 +3,7 @@
 //! know them. A tap moves one step; a held key keeps moving at a steady
 //! rate, whatever the frame rate.
 
-use egui::{Event, Key, Rect, Ui, pos2};
+use egui::{Event, Key, Rect, Ui};
 
 use super::TraceViewState;
 use super::canvas::{Frame, zoom_window};
@@ -75,7 +75,7 @@ pub fn keys_ui(ui: &Ui, frame: Frame, full: Rect, state: &mut TraceViewState) {
         return;
     }
     let (s, e) = (frame.view.start_ns, frame.view.end_ns);
-    let time_area = Rect::from_min_max(pos2(frame.time_x0, full.top()), full.max);
+    let time_area = frame.time_area(full);
     // Zoom where the pointer is, as Ctrl+scroll does; else at the middle.
     let at = pointer.filter(|p| time_area.contains(*p)).map_or(s + (e - s) / 2, |p| frame.t(p.x));
     // A key pressed this frame takes a step; one held from before moves

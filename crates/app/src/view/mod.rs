@@ -211,7 +211,7 @@ impl TraceViewState {
     /// The screen point of time `t_ns` on a row, as painted last frame.
     pub fn screen_pos(&mut self, tl: &Timeline, row: Row, t_ns: i64) -> Option<egui::Pos2> {
         let g = self.t.geometry?;
-        let ri = rows::rows(tl, self).iter().position(|r| *r == row)?;
+        let ri = rows::row_index(&rows::rows(tl, self), row)?;
         Some(egui::pos2(g.frame.x(t_ns), g.rows_top + (ri as f32 + 0.5) * canvas::ROW_H))
     }
 }
@@ -336,9 +336,23 @@ fn step_span(tl: &Timeline, state: &mut TraceViewState, by: i64) {
         let mid = span.start_ns + span.duration_ns() / 2;
         (mid - width / 2, mid - width / 2 + width)
     } else {
-        let pad = (span.duration_ns() / 20).max(50);
-        (span.start_ns - pad, span.end_ns + pad)
+        padded(span.start_ns, span.end_ns)
     });
+}
+
+/// The window that shows `start_ns..end_ns` with a twentieth of its length
+/// (at least 50 ns) to spare on each side.
+fn padded(start_ns: i64, end_ns: i64) -> (i64, i64) {
+    let pad = ((end_ns - start_ns) / 20).max(50);
+    (start_ns - pad, end_ns + pad)
+}
+
+impl ViewCommand {
+    /// Show `start_ns..end_ns` with a little room on each side.
+    pub fn zoom_to(start_ns: i64, end_ns: i64) -> ViewCommand {
+        let (start_ns, end_ns) = padded(start_ns, end_ns);
+        ViewCommand::ShowRange { start_ns, end_ns }
+    }
 }
 
 /// Applies the commands queued this frame.
@@ -395,7 +409,7 @@ fn apply(tl: &Timeline, state: &mut TraceViewState, cmd: ViewCommand) {
                 state.show_system_goroutines = true;
             }
             let rows = rows::rows(tl, state);
-            if let Some(r) = rows.iter().position(|r| *r == Row::Goroutine(goroutine)) {
+            if let Some(r) = rows::row_index(&rows, Row::Goroutine(goroutine)) {
                 state.t.scroll_to_row = Some(r);
             }
         }

@@ -89,6 +89,26 @@ fn build_rows(tl: &Timeline, state: &TraceViewState) -> Vec<Row> {
     out
 }
 
+/// Where a row sorts in the list [`rows`] builds: sections in order, each
+/// header before its tracks, tracks by index.
+fn rank(row: Row) -> (u8, usize) {
+    match row {
+        Row::Header(Section::Procs) => (0, 0),
+        Row::Proc(i) => (1, i),
+        Row::Header(Section::Threads) => (2, 0),
+        Row::Thread(i) => (3, i),
+        Row::Header(Section::Goroutines) => (4, 0),
+        Row::Goroutine(i) => (5, i),
+    }
+}
+
+/// The position of `row` in `rows` (a list [`rows`] built), found by
+/// bisection: the selection is looked up every frame, and a big trace has
+/// millions of rows.
+pub fn row_index(rows: &[Row], row: Row) -> Option<usize> {
+    rows.binary_search_by_key(&rank(row), |r| rank(*r)).ok()
+}
+
 /// The label of a row.
 pub fn row_label(tl: &Timeline, state: &TraceViewState, row: Row) -> String {
     let arrow = |open: bool| if open { "[-]" } else { "[+]" };
@@ -104,5 +124,36 @@ pub fn row_label(tl: &Timeline, state: &TraceViewState, row: Row) -> String {
         Row::Proc(i) => tl.procs.get(i).map_or_else(String::new, |p| format!("P{}", p.id.0)),
         Row::Thread(i) => tl.threads.get(i).map_or_else(String::new, |t| format!("M{}", t.id.0)),
         Row::Goroutine(i) => tl.goroutines.get(i).map_or_else(String::new, |g| tl.goroutine_label(g)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bisection finds every row where a scan finds it, whichever sections
+    /// are open, and finds no row that is not shown.
+    #[test]
+    fn row_index_equals_a_scan() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/traces/go1.27/manyg.trace");
+        let tl = timeline::build(&std::fs::read(path).unwrap(), &timeline::Progress::default()).unwrap();
+        assert!(!tl.threads.is_empty() && tl.goroutines.iter().any(|g| g.is_system()));
+        for bits in 0..16u8 {
+            let state = TraceViewState {
+                show_procs: bits & 1 != 0,
+                show_threads: bits & 2 != 0,
+                show_goroutines: bits & 4 != 0,
+                show_system_goroutines: bits & 8 != 0,
+                ..TraceViewState::default()
+            };
+            let rows = build_rows(&tl, &state);
+            for (i, r) in rows.iter().enumerate() {
+                assert_eq!(row_index(&rows, *r), Some(i), "{r:?} with flags {bits:04b}");
+            }
+            let all = (0..tl.goroutines.len()).map(Row::Goroutine).chain((0..tl.procs.len()).map(Row::Proc));
+            for r in all.chain((0..tl.threads.len()).map(Row::Thread)) {
+                assert_eq!(row_index(&rows, r).is_some(), rows.contains(&r), "{r:?} with flags {bits:04b}");
+            }
+        }
     }
 }

@@ -6,7 +6,7 @@ use egui::{Painter, Shape, Stroke, pos2, vec2};
 use timeline::{GState, Goroutine, Timeline};
 
 use super::canvas::{Frame, ROW_H};
-use super::rows::Row;
+use super::rows::{Row, row_index};
 use super::{SpanRef, TrackRef};
 use crate::theme::Theme;
 
@@ -35,7 +35,7 @@ pub fn wake_arrow(tl: &Timeline, rows: &[Row], sel: SpanRef) -> Option<WakeArrow
         (span.end_ns, by)
     };
     let by = tl.goroutine_index(by).filter(|&i| i != gi)?;
-    let row_of = |i: usize| rows.iter().position(|r| *r == Row::Goroutine(i));
+    let row_of = |i: usize| row_index(rows, Row::Goroutine(i));
     Some(WakeArrow { time_ns, from_row: row_of(by)?, to_row: row_of(gi)? })
 }
 
