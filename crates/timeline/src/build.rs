@@ -5,7 +5,7 @@ use trace_core::{Event, GenerationRun, ParallelDecode, Reader, TimeNs, Version};
 
 use crate::merge::{COUNTER_RESOLUTION_NS, Merger};
 use crate::model::{Thread, Timeline};
-use crate::part::{GenPart, PieceSizes, Retime, StackMap, Tracks};
+use crate::part::{GenPart, Retime, StackMap, Tracks};
 use crate::progress::{Phase, Progress};
 use std::sync::Arc;
 
@@ -75,10 +75,9 @@ fn collect<'a>(
     run: &mut GenerationRun<'a>,
     index: usize,
     floor: Option<TimeNs>,
-    (stacks, tracks, sizes): What<'_>,
+    (stacks, tracks): What,
 ) -> GenPart<'a> {
-    let mut part =
-        GenPart::new(COUNTER_RESOLUTION_NS, index, floor, stacks).with_tracks(tracks).with_piece_vecs(sizes.vecs());
+    let mut part = GenPart::new(COUNTER_RESOLUTION_NS, index, floor, stacks).with_tracks(tracks);
     let mut ev = Event::EMPTY;
     let mut ord = 0u32;
     // A decode error is recorded in the run and reported by the chain.
@@ -90,13 +89,12 @@ fn collect<'a>(
     part
 }
 
-/// What collecting a generation needs: its stack map, which tracks, and
-/// how big its piece vectors should start.
-type What<'p> = (Option<Arc<StackMap>>, Tracks, &'p PieceSizes);
+/// What collecting a generation needs: its stack map and which tracks.
+type What = (Option<Arc<StackMap>>, Tracks);
 
 /// What collecting generation `i` needs.
-fn what<'p>(stacks: &[Arc<StackMap>], i: usize, tracks: Tracks, sizes: &'p PieceSizes) -> What<'p> {
-    (stacks.get(i).cloned(), tracks, sizes)
+fn what(stacks: &[Arc<StackMap>], i: usize, tracks: Tracks) -> What {
+    (stacks.get(i).cloned(), tracks)
 }
 
 /// Generations collecting or waiting to be merged beyond one per thread:
@@ -112,7 +110,6 @@ fn build_v2(data: &[u8], progress: &Progress, mode: Mode, tracks: Tracks) -> Res
     let mut chainer = pd.chainer();
     let parallel = mode == Mode::Parallel;
     let mut merger = Merger::new(parallel, data.len() as u64);
-    let sizes = PieceSizes::default();
     // Each generation's stacks, numbered trace-wide in generation order
     // before it is collected (so the numbering is the same however the
     // generations are spread over threads).
@@ -123,7 +120,6 @@ fn build_v2(data: &[u8], progress: &Progress, mode: Mode, tracks: Tracks) -> Res
     // parts to the chain in order and merges the confirmed ones into the
     // tracks (by shard, on the pool).
     let limit = rayon::current_num_threads().max(1) + IN_FLIGHT_EXTRA;
-    let sizes = &sizes;
     crate::ordered::in_order(
         pd.len(),
         limit,
@@ -133,22 +129,22 @@ fn build_v2(data: &[u8], progress: &Progress, mode: Mode, tracks: Tracks) -> Res
             let built = pd.generation(i);
             let map = built.as_ref().map(|g| merger.intern_table(&g.table)).unwrap_or_default();
             stacks.push(Arc::new(map));
-            (built, what(stacks, i, tracks, sizes))
+            (built, what(stacks, i, tracks))
         },
         |i, (built, what)| pd.run_generation(i, built, |r| collect(r, i, None, what)),
         |(merger, stacks, chainer, cancelled), i, started| {
-            chainer.feed(started, |r| collect(r, i, None, what(stacks, i, tracks, sizes)));
+            chainer.feed(started, |r| collect(r, i, None, what(stacks, i, tracks)));
             // Parts are collected before the chain knows each one's time
             // floor; `confirm` applies it.
             let confirmed: Vec<_> = chainer
                 .take_confirmed()
                 .into_iter()
-                .map(|(p, f, _)| confirm(&pd, p, f, |i| what(stacks, i, tracks, sizes)))
+                .map(|(p, f, _)| confirm(&pd, p, f, |i| what(stacks, i, tracks)))
                 .collect();
             if let Some((p, _)) = confirmed.last() {
                 progress.set_done(p.end_offset);
             }
-            merger.merge(confirmed, sizes);
+            merger.merge(confirmed);
             **cancelled = progress.is_cancelled();
             !**cancelled && !chainer.is_stopped()
         },
@@ -162,9 +158,9 @@ fn build_v2(data: &[u8], progress: &Progress, mode: Mode, tracks: Tracks) -> Res
         .values
         .drain(..)
         .zip(chained.time_floors.drain(..))
-        .map(|(p, f)| confirm(&pd, p, f, |i| what(&stacks, i, tracks, sizes)))
+        .map(|(p, f)| confirm(&pd, p, f, |i| what(&stacks, i, tracks)))
         .collect();
-    merger.merge(rest, sizes);
+    merger.merge(rest);
     Ok(merger.finish(chained.error, data.len() as u64))
 }
 
@@ -172,11 +168,11 @@ fn build_v2(data: &[u8], progress: &Progress, mode: Mode, tracks: Tracks) -> Res
 /// before the chain knows their floor, which moves the times of a
 /// generation's first events; the rare part where it moves more is
 /// collected again with it.
-fn confirm<'a, 'p>(
+fn confirm<'a>(
     pd: &ParallelDecode<'a>,
     mut part: GenPart<'a>,
     floor: Option<TimeNs>,
-    what: impl FnOnce(usize) -> What<'p>,
+    what: impl FnOnce(usize) -> What,
 ) -> (GenPart<'a>, Option<Retime>) {
     if part.needs_floor(floor) || hooks::force_recollect() {
         let (i, what) = (part.index, what(part.index));
@@ -215,7 +211,7 @@ fn build_v1(data: &[u8], progress: &Progress, tracks: Tracks) -> Result<Timeline
     }
     progress.set_phase(Phase::Finishing);
     let mut merger = Merger::new(true, data.len() as u64);
-    merger.merge(vec![(part, None)], &PieceSizes::default());
+    merger.merge(vec![(part, None)]);
     Ok(merger.finish(error, data.len() as u64))
 }
 
@@ -279,11 +275,8 @@ mod tests {
         s
     }
 
-    /// Go's time repair across generation boundaries, applied to a part
-    /// after the fact ([`Retime`]), gives what collecting the generation
-    /// again with its time floor gives.
-    #[test]
-    fn time_repair_after_the_fact_equals_collecting_with_the_floor() {
+    /// The committed traces.
+    fn testdata_traces() -> Vec<std::path::PathBuf> {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/traces");
         let mut traces = Vec::new();
         for dir in std::fs::read_dir(&root).into_iter().flatten().flatten() {
@@ -295,8 +288,16 @@ mod tests {
         }
         traces.sort();
         assert!(traces.len() >= 90, "{} traces under {}", traces.len(), root.display());
+        traces
+    }
+
+    /// Go's time repair across generation boundaries, applied to a part
+    /// after the fact ([`Retime`]), gives what collecting the generation
+    /// again with its time floor gives.
+    #[test]
+    fn time_repair_after_the_fact_equals_collecting_with_the_floor() {
         RETIMES.set(0);
-        for path in &traces {
+        for path in &testdata_traces() {
             let bytes = std::fs::read(path).unwrap_or_default();
             let build = |force: bool| {
                 FORCE_RECOLLECT.set(force);
@@ -307,5 +308,31 @@ mod tests {
             assert_eq!(build(false), build(true), "{}", path.display());
         }
         assert!(RETIMES.get() >= 10, "only {} parts were retimed", RETIMES.get());
+    }
+
+    /// Goroutines finished where their generation was collected
+    /// ([`crate::part::Finished`]) come out as stitched ones do. The first
+    /// events' times are kept for far fewer events than in real builds, so
+    /// small traces reach the early finish too.
+    #[test]
+    fn goroutines_finished_early_equal_goroutines_stitched() {
+        use crate::part::hooks::{EARLY_EVENTS, FINISH_EARLY, FINISHED};
+        let mut total = 0;
+        for path in testdata_traces() {
+            let bytes = std::fs::read(&path).unwrap_or_default();
+            let build = |early: bool| {
+                FINISH_EARLY.set(early);
+                let tl = build_all(&bytes, &Progress::default(), Mode::Sequential);
+                FINISH_EARLY.set(true);
+                tl.map(|tl| digest(&tl)).map_err(|e| e.to_string())
+            };
+            EARLY_EVENTS.set(64);
+            FINISHED.set(0);
+            let (with, without) = (build(true), build(false));
+            total += FINISHED.get();
+            EARLY_EVENTS.set(crate::part::EARLY_EVENTS);
+            assert_eq!(with, without, "{}", path.display());
+        }
+        assert!(total >= 1000, "only {total} goroutines were finished early");
     }
 }

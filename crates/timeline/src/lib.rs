@@ -26,6 +26,7 @@
 
 pub mod analysis;
 pub mod build;
+mod chunked;
 pub mod counter;
 pub mod decode;
 pub mod group;

@@ -8,9 +8,11 @@ use trace_core::event::RangeName;
 use trace_core::spec::ev;
 use trace_core::{Event, EventContext, EventKind, GoState, ProcState, ResolvedFrame, ResourceId, TimeNs};
 
+use crate::chunked::Chunked;
+use crate::paged::PagedBytes;
 use crate::stacks::StackId;
 use crate::state::{GState, MState, PState};
-use crate::track::TrackBuilder;
+use crate::track::{Track, TrackBuilder};
 
 /// Times are clamped to +-2^61 ns (73 years), far beyond any real trace.
 pub(crate) const MAX_TIME_NS: i64 = 1 << 61;
@@ -129,6 +131,69 @@ pub(crate) struct GSeg {
     pub first_stack: u32,
 }
 
+/// A goroutine created and exited within one generation, finished where
+/// the generation was collected: its record and its track, already packed
+/// into the part's store.
+///
+/// Most goroutines of a busy program live so briefly. As pieces they were
+/// most of the memory of a part in flight (232 bytes each plus their
+/// unpacked spans, a few hundred thousand per part); finished, they take a
+/// fifth of that, and the merge only files them.
+pub(crate) struct Finished {
+    pub id: i64,
+    pub parent: i64,
+    /// Trace-wide stacks (only parts with a [`StackMap`] finish early).
+    pub creation_stack: StackId,
+    pub start_stack: StackId,
+    /// The first stack where it blocked or stopped (see [`blocking_stack`]).
+    pub first_stack: StackId,
+    /// Its spans, the last one the empty `Exited` span.
+    pub track: Track,
+}
+
+impl Finished {
+    /// Finishes `piece` (which must hold its creation), its track packed
+    /// into `store`.
+    fn new(piece: GSeg, store: &Arc<PagedBytes>) -> Option<Finished> {
+        let GSeg { seg, created, head_has_first_stack, first_stack } = piece;
+        let c = created?;
+        let first_stack = match seg.track.first() {
+            Some(head) if head_has_first_stack => head.stack,
+            _ => StackId(first_stack),
+        };
+        let end_ns = seg.track.last_start_ns();
+        Some(Finished {
+            id: seg.id,
+            parent: c.parent,
+            creation_stack: StackId(c.creation_stack),
+            start_stack: StackId(c.start_stack),
+            first_stack,
+            track: seg.track.finish(end_ns).into_store(store),
+        })
+    }
+
+    /// Back as a piece, to stitch to what a damaged trace said of the same
+    /// goroutine before.
+    pub fn into_piece(self) -> GSeg {
+        let created = Created {
+            time: self.track.start_ns().unwrap_or(0),
+            parent: self.parent,
+            creation_stack: self.creation_stack.0,
+            start_stack: self.start_stack.0,
+        };
+        GSeg {
+            seg: Seg { id: self.id, track: TrackBuilder::reopen(self.track), head_restate: false },
+            created: Some(created),
+            head_has_first_stack: false,
+            first_stack: self.first_stack.0,
+        }
+    }
+}
+
+/// One shard's goroutines of a part: those finished early, and the pieces
+/// (`None` where a place was freed).
+pub(crate) type ShardPieces = (Chunked<Finished>, Chunked<Option<GSeg>>);
+
 /// A goroutine's creation.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Created {
@@ -146,35 +211,58 @@ pub(crate) fn blocking_stack(state: GState, stack: u32) -> bool {
     stack != 0 && (state.is_blocked() || matches!(state, GState::Syscall | GState::Preempted | GState::Yielded))
 }
 
-/// Pieces of one kind of resource, by ID in order of first appearance.
+/// Pieces of one kind of resource, by ID; a place freed by
+/// [`SegMap::take`] goes to the next new ID.
 struct SegMap<T> {
     index: IdIndex,
-    items: Vec<T>,
+    items: Chunked<Option<T>>,
+    free: Vec<u32>,
 }
 
 impl<T> Default for SegMap<T> {
     fn default() -> Self {
-        SegMap { index: IdIndex::default(), items: Vec::new() }
+        SegMap { index: IdIndex::default(), items: Chunked::default(), free: Vec::new() }
     }
 }
 
 impl<T> SegMap<T> {
     fn find(&mut self, id: i64) -> Option<&mut T> {
         let i = self.index.get(id)?;
-        self.items.get_mut(i as usize)
+        self.items.get_mut(i as usize)?.as_mut()
     }
 
     fn get(&mut self, id: i64, new: impl FnOnce() -> T) -> Option<&mut T> {
         if let Some(i) = self.index.get(id) {
-            return self.items.get_mut(i as usize);
+            return self.items.get_mut(i as usize)?.as_mut();
         }
         let slot = self.index.slot(id);
         if *slot == 0 {
-            self.items.push(new());
-            *slot = self.items.len() as u32;
+            match self.free.pop() {
+                Some(i) => {
+                    *self.items.get_mut(i as usize)? = Some(new());
+                    *slot = i + 1;
+                }
+                None => {
+                    self.items.push(Some(new()));
+                    *slot = self.items.len() as u32;
+                }
+            }
         }
         let i = *slot - 1;
-        self.items.get_mut(i as usize)
+        self.items.get_mut(i as usize)?.as_mut()
+    }
+
+    /// Removes `id`'s item; the ID is new again afterwards.
+    fn take(&mut self, id: i64) -> Option<T> {
+        let i = self.index.get(id)?;
+        *self.index.slot(id) = 0;
+        self.free.push(i);
+        self.items.get_mut(i as usize)?.take()
+    }
+
+    /// All items (in no particular order).
+    fn into_items(self) -> impl Iterator<Item = T> {
+        self.items.into_iter().flatten()
     }
 }
 
@@ -218,40 +306,6 @@ impl IdIndex {
             }
         }
         self.overflow.entry(id).or_insert(0)
-    }
-}
-
-/// How many goroutine pieces the last part merged filed in each shard, so
-/// the next parts' vectors start at about the size they need.
-///
-/// Fresh vectors rather than the last ones reused: reused vectors only
-/// grow, each to the most pieces any part filed in its shard, and all that
-/// memory stays resident in every part in flight. Sized fresh, they hold
-/// what their own part needs: on a busy 1 GB trace the peak fell 45 MiB,
-/// for about 3% more build time (faulting in their pages again).
-#[derive(Default)]
-pub(crate) struct PieceSizes {
-    sizes: std::sync::Mutex<Vec<usize>>,
-}
-
-impl PieceSizes {
-    /// Empty vectors for the pieces of a part, one per shard, each with room
-    /// for a quarter more pieces than the last part filed there (none
-    /// before a part was merged).
-    pub fn vecs(&self) -> Vec<Vec<GSeg>> {
-        let Ok(sizes) = self.sizes.lock() else { return Vec::new() };
-        sizes.iter().map(|&n| Vec::with_capacity(n + n / 4)).collect()
-    }
-
-    /// Notes that a part filed `pieces` pieces in shard `shard`.
-    pub fn note(&self, shard: usize, pieces: usize) {
-        let Ok(mut sizes) = self.sizes.lock() else { return };
-        if sizes.len() < SHARDS {
-            sizes.resize(SHARDS, 0);
-        }
-        if let Some(n) = sizes.get_mut(shard) {
-            *n = pieces;
-        }
     }
 }
 
@@ -323,6 +377,10 @@ pub(crate) struct GenPart<'a> {
     /// Goroutine pieces by [`shard_of`], each shard's indexed by `id / SHARDS`
     /// (sharded here already, so the merge takes them without moving them).
     goroutines: Vec<SegMap<GSeg>>,
+    /// Goroutines finished early (see [`Finished`]), by [`shard_of`].
+    finished: Vec<Chunked<Finished>>,
+    /// Where their tracks are packed.
+    store: Arc<PagedBytes>,
     procs: SegMap<Seg>,
     threads: SegMap<Seg>,
     /// Which tracks to collect.
@@ -374,6 +432,8 @@ impl<'a> GenPart<'a> {
             premapped,
             stack_index: FxHashMap::default(),
             goroutines: (0..SHARDS).map(|_| SegMap::default()).collect(),
+            finished: (0..SHARDS).map(|_| Chunked::default()).collect(),
+            store: PagedBytes::new(),
             procs: SegMap::default(),
             threads: SegMap::default(),
             tracks: Tracks::All,
@@ -394,14 +454,6 @@ impl<'a> GenPart<'a> {
             min_slack: i64::MAX,
             bucket_ns: bucket_ns.max(1),
         }
-    }
-
-    /// Empty vectors (sized by [`PieceSizes`]) for the goroutine pieces.
-    pub fn with_piece_vecs(mut self, vecs: Vec<Vec<GSeg>>) -> Self {
-        for (m, v) in self.goroutines.iter_mut().zip(vecs) {
-            m.items = v;
-        }
-        self
     }
 
     /// Collects only some tracks.
@@ -440,9 +492,12 @@ impl<'a> GenPart<'a> {
         Some(Retime { floor_ns: f, limit_ns, times })
     }
 
-    /// The goroutine pieces, by [`shard_of`].
-    pub fn take_goroutines(&mut self) -> Vec<Vec<GSeg>> {
-        std::mem::take(&mut self.goroutines).into_iter().map(|m| m.items).collect()
+    /// The goroutine pieces, by [`shard_of`], each shard's the goroutines
+    /// finished early first, then the pieces.
+    pub fn take_goroutines(&mut self) -> Vec<ShardPieces> {
+        self.store.seal();
+        let finished = std::mem::take(&mut self.finished);
+        finished.into_iter().zip(std::mem::take(&mut self.goroutines).into_iter().map(|m| m.items)).collect()
     }
 
     /// Goroutine `id`'s piece, made if new.
@@ -456,13 +511,13 @@ impl<'a> GenPart<'a> {
     }
 
     /// The P pieces, in order of first appearance.
-    pub fn take_procs(&mut self) -> Vec<Seg> {
-        std::mem::take(&mut self.procs.items)
+    pub fn take_procs(&mut self) -> impl Iterator<Item = Seg> + use<> {
+        std::mem::take(&mut self.procs).into_items()
     }
 
     /// The thread pieces, in order of first appearance.
-    pub fn take_threads(&mut self) -> Vec<Seg> {
-        std::mem::take(&mut self.threads.items)
+    pub fn take_threads(&mut self) -> impl Iterator<Item = Seg> + use<> {
+        std::mem::take(&mut self.threads).into_items()
     }
 
     /// The number of a generation stack: trace-wide if the part has a
@@ -539,6 +594,34 @@ impl<'a> GenPart<'a> {
             }
         }
         t.push(time, state as u8, StackId(stack), a, b);
+        if state == GState::Exited {
+            self.finish_early(id);
+        }
+    }
+
+    /// Finishes goroutine `id`, which just exited, if it was created in this
+    /// generation (so no other generation has a piece of it) and nothing
+    /// can still change its spans: its stacks are numbered trace-wide and
+    /// its times are past those the chain's time floor may move (see
+    /// [`GenPart::take_retime`]).
+    fn finish_early(&mut self, id: i64) {
+        if self.premapped.is_none() || !hooks::finish_early() {
+            return;
+        }
+        let (floored, early_end) = (self.floor.is_some(), self.early_end);
+        let key = id.div_euclid(SHARDS as i64);
+        let Some(map) = self.goroutines.get_mut(shard_of(id)) else { return };
+        let settled = |g: &mut GSeg| {
+            g.created.is_some() && g.seg.track.first().is_some_and(|s| floored || s.start_ns >= early_end)
+        };
+        if !map.find(key).is_some_and(settled) {
+            return;
+        }
+        let Some(f) = map.take(key).and_then(|g| Finished::new(g, &self.store)) else { return };
+        hooks::count_finished();
+        if let Some(list) = self.finished.get_mut(shard_of(id)) {
+            list.push(f);
+        }
     }
 
     /// A P state change (`a` is the goroutine).
@@ -578,10 +661,11 @@ impl<'a> GenPart<'a> {
         if let Some(f) = self.floor {
             time = time.max(f.saturating_add(1 + i64::from(ord))).clamp(-MAX_TIME_NS, MAX_TIME_NS);
         }
-        if (ord as usize) < EARLY_EVENTS {
+        let early = hooks::early_events();
+        if (ord as usize) < early {
             self.early.push(time);
         } else {
-            if ord as usize == EARLY_EVENTS {
+            if ord as usize == early {
                 self.early_end = time;
             }
             self.min_slack = self.min_slack.min(time - i64::from(ord));
@@ -829,6 +913,42 @@ fn push_simple(s: &mut Seg, time: i64, state: u8, a: i64, restate: bool, idle: b
     t.push(time, state, StackId::NONE, a, -1);
 }
 
+/// Switches tests use to reach the early finish on small traces (and to
+/// turn it off, for comparison); fixed outside tests.
+pub(crate) mod hooks {
+    #[cfg(test)]
+    use std::cell::Cell;
+
+    #[cfg(test)]
+    thread_local! {
+        pub(crate) static EARLY_EVENTS: Cell<usize> = const { Cell::new(super::EARLY_EVENTS) };
+        pub(crate) static FINISH_EARLY: Cell<bool> = const { Cell::new(true) };
+        pub(crate) static FINISHED: Cell<usize> = const { Cell::new(0) };
+    }
+
+    /// [`super::EARLY_EVENTS`], or a test's number.
+    pub(super) fn early_events() -> usize {
+        #[cfg(test)]
+        return EARLY_EVENTS.get();
+        #[cfg(not(test))]
+        super::EARLY_EVENTS
+    }
+
+    /// Whether goroutines may be finished early ([`super::Finished`]).
+    pub(super) fn finish_early() -> bool {
+        #[cfg(test)]
+        return FINISH_EARLY.get();
+        #[cfg(not(test))]
+        true
+    }
+
+    /// Counts goroutines finished early, in tests.
+    pub(super) fn count_finished() {
+        #[cfg(test)]
+        FINISHED.set(FINISHED.get() + 1);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -850,25 +970,45 @@ mod tests {
     }
 
     #[test]
-    fn piece_vectors_start_with_room_for_what_the_last_part_filed() {
-        let sizes = PieceSizes::default();
-        assert!(sizes.vecs().is_empty());
-        sizes.note(3, 100);
-        sizes.note(5, 8);
-        sizes.note(3, 40);
-        let vecs = sizes.vecs();
-        assert_eq!(vecs.len(), SHARDS);
-        assert!(vecs.iter().all(Vec::is_empty));
-        assert_eq!((vecs[3].capacity(), vecs[5].capacity(), vecs[0].capacity()), (50, 10, 0));
-        // A shard past the end changes nothing.
-        sizes.note(SHARDS, 1000);
-        assert_eq!(sizes.vecs().iter().map(Vec::capacity).max(), Some(50));
-        // A part made with them files pieces into them by shard.
-        let mut part = GenPart::default().with_piece_vecs((0..SHARDS).map(|_| Vec::with_capacity(8)).collect());
+    fn pieces_are_filed_by_shard() {
+        let mut part = GenPart::default();
         part.g(5, 10, GState::Running, 0, 1, -1, false);
         part.g(5 + SHARDS as i64, 20, GState::Running, 0, 1, -1, false);
+        part.g(6, 20, GState::Running, 0, 1, -1, false);
         let by_shard = part.take_goroutines();
-        assert_eq!(by_shard[shard_of(5)].len(), 2);
-        assert!(by_shard[shard_of(5)].capacity() >= 8);
+        assert_eq!(by_shard.len(), SHARDS);
+        let ids = |s: usize| by_shard[s].1.iter().flatten().map(|g| g.seg.id).collect::<Vec<_>>();
+        assert_eq!(ids(shard_of(5)), [5, 5 + SHARDS as i64]);
+        assert_eq!(ids(shard_of(6)), [6]);
+    }
+
+    /// A goroutine created in the generation is finished on exit, but only
+    /// with trace-wide stacks and past the times a floor may still move.
+    #[test]
+    fn goroutines_created_and_exited_in_the_generation_are_finished_there() {
+        let run = |premapped: bool, early_end: i64| {
+            let premapped = premapped.then(|| Arc::new(StackMap::default()));
+            let mut part = GenPart { premapped, early_end, ..GenPart::default() };
+            for (id, at) in [(5, 100), (6, 200)] {
+                if let Some(g) = part.gseg(id) {
+                    g.created = Some(Created { time: at, parent: 1, creation_stack: 7, start_stack: 0 });
+                }
+                part.g(id, at, GState::Created, 0, -1, -1, false);
+                part.g(id, at + 10, GState::Running, 0, 2, -1, false);
+                part.g(id, at + 20, GState::Exited, 0, -1, -1, false);
+            }
+            // Alive at the end of the generation: stays a piece.
+            part.g(9, 300, GState::Running, 0, 1, -1, true);
+            let by_shard = part.take_goroutines();
+            let finished: Vec<i64> = by_shard.iter().flat_map(|(f, _)| f.iter().map(|f| f.id)).collect();
+            let pieces: Vec<i64> = by_shard.iter().flat_map(|(_, p)| p.iter().flatten().map(|g| g.seg.id)).collect();
+            let spans = by_shard.iter().flat_map(|(f, _)| f.iter()).map(|f| f.track.spans()).next();
+            (finished, pieces, spans.map(|s| s.iter().map(|s| (s.start_ns, s.end_ns)).collect::<Vec<_>>()))
+        };
+        let (finished, pieces, spans) = run(true, 150);
+        assert_eq!((finished, pieces), (vec![6], vec![5, 9]));
+        assert_eq!(spans, Some(vec![(200, 210), (210, 220), (220, 220)]));
+        assert_eq!(run(true, 50).0, [5, 6]);
+        assert_eq!(run(false, 50).0, Vec::<i64>::new());
     }
 }

@@ -14,21 +14,16 @@ use trace_core::GoroutineId;
 
 use crate::model::Goroutine;
 use crate::paged::PagedBytes;
-use crate::part::{GSeg, Retime, SHARDS, blocking_stack};
+use crate::part::{Finished, GSeg, Retime};
 use crate::stacks::{StackId, StackTree};
 use crate::state::GState;
-use crate::strings::Strings;
-use crate::track::TrackBuilder;
+use crate::strings::{StrId, Strings};
+use crate::track::{Track, TrackBuilder};
 
 /// Closed blocks a goroutine still running holds before packing them into
 /// the shard's store: only the long-lived ones get there (a block of
 /// spans takes a few hundred bytes).
-const SPILL_BYTES: usize = 16 * 1024;
-/// Slot entries with this bit point into `done`, else into `building`.
-const DONE: u32 = 1 << 31;
-/// IDs up to this go to the dense slot table; larger ones (damaged traces)
-/// to a map, so a wild ID cannot make the table huge.
-const DENSE_IDS: i64 = 1 << 28;
+const SPILL_BYTES: usize = 4 * 1024;
 
 /// A goroutine still receiving spans.
 struct GBuild {
@@ -38,9 +33,6 @@ struct GBuild {
     creation_stack: StackId,
     start_stack: StackId,
     first_stack: StackId,
-    /// The start function of a record reopened (its start stack is not
-    /// kept), unless a start stack turns up again.
-    known_fn: Option<crate::strings::StrId>,
     created_ns: Option<i64>,
 }
 
@@ -53,7 +45,6 @@ impl GBuild {
             creation_stack: StackId::NONE,
             start_stack: StackId::NONE,
             first_stack: StackId::NONE,
-            known_fn: None,
             created_ns: None,
         }
     }
@@ -61,57 +52,41 @@ impl GBuild {
     /// The final record, its last span ending at `end_ns`, its track moved
     /// into `store`.
     fn finish(self, end_ns: i64, strings: &Strings, stacks: &StackTree, store: &Arc<PagedBytes>) -> Goroutine {
-        let start_fn = match (self.start_stack, self.known_fn) {
-            (s, _) if s != StackId::NONE => stacks.start_function(s, strings),
-            (_, Some(f)) => f,
-            _ => stacks.start_function(self.first_stack, strings),
-        };
-        let name = strings.get(start_fn);
-        let is_system = name.starts_with("runtime.") && name != "runtime.main";
-        let mut g = Goroutine::new(
-            GoroutineId(self.id),
-            GoroutineId(self.parent),
-            start_fn,
-            self.creation_stack,
-            self.created_ns.is_some(),
-            self.track.finish(end_ns).into_store(store),
-        );
-        g.set_system(is_system);
-        g
+        let fn_stack = if self.start_stack != StackId::NONE { self.start_stack } else { self.first_stack };
+        let start_fn = stacks.start_function(fn_stack, strings);
+        let (id, parent) = (GoroutineId(self.id), GoroutineId(self.parent));
+        let track = self.track.finish(end_ns).into_store(store);
+        record(id, parent, start_fn, self.creation_stack, self.created_ns.is_some(), track, strings)
     }
+}
 
-    /// A finished record back as a builder (a damaged trace naming a
-    /// goroutine after it exited).
-    fn reopen(g: Goroutine) -> GBuild {
-        let created_ns = g.created_ns();
-        let known_fn = Some(g.start_fn()).filter(|f| f.0 != 0);
-        // Found again from the spans, as the pieces found it.
-        let first_stack = g
-            .track
-            .spans()
-            .iter()
-            .find(|s| blocking_stack(GState::from_u8(s.state).unwrap_or(GState::Blocked), s.stack.0))
-            .map_or(StackId::NONE, |s| s.stack);
-        GBuild {
-            id: g.id.0,
-            track: TrackBuilder::reopen(g.track),
-            parent: g.parent.0,
-            creation_stack: g.creation_stack,
-            start_stack: StackId::NONE,
-            first_stack,
-            known_fn,
-            created_ns,
-        }
-    }
+/// A goroutine's final record.
+fn record(
+    id: GoroutineId,
+    parent: GoroutineId,
+    start_fn: StrId,
+    creation_stack: StackId,
+    created: bool,
+    track: Track,
+    strings: &Strings,
+) -> Goroutine {
+    let name = strings.get(start_fn);
+    let mut g = Goroutine::new(id, parent, start_fn, creation_stack, created, track);
+    g.set_system(name.starts_with("runtime.") && name != "runtime.main");
+    g
 }
 
 /// The goroutines of one shard (IDs `k`, `k + SHARDS`, `k + 2 * SHARDS`...).
 #[derive(Default)]
 pub(crate) struct Shard {
-    /// By `id / SHARDS`: 0 if not seen, else a slot entry + 1.
-    slots: Vec<u32>,
-    /// Slot entries + 1 of IDs outside the dense table.
-    overflow: FxHashMap<i64, u32>,
+    /// Goroutines not yet exited, by ID: their places in `building`.
+    ///
+    /// Exited ones are not looked up (Go never reuses an ID), so only the
+    /// few thousand alive at a time are here; a table of every ID seen took
+    /// 30 MB of a 1 GB trace. A damaged trace naming a goroutine after its
+    /// exit gets a second record, joined to the first at the end
+    /// ([`join_named_again`]).
+    index: FxHashMap<i64, u32>,
     building: Vec<Option<GBuild>>,
     /// Free places in `building`.
     free: Vec<u32>,
@@ -121,41 +96,18 @@ pub(crate) struct Shard {
 }
 
 impl Shard {
-    /// The slot entry + 1 of goroutine `id` (0 if not seen).
-    fn slot(&mut self, id: i64) -> &mut u32 {
-        if (0..DENSE_IDS).contains(&id) {
-            let i = (id / SHARDS as i64) as usize;
-            if i >= self.slots.len() {
-                self.slots.resize(i + 1, 0);
-            }
-            if let Some(s) = self.slots.get_mut(i) {
-                return s;
-            }
-        }
-        self.overflow.entry(id).or_insert(0)
-    }
-
-    /// The builder of goroutine `id`, made (or reopened) if needed.
+    /// The builder of goroutine `id`, made if needed.
     fn builder(&mut self, id: i64) -> Option<&mut GBuild> {
-        let entry = *self.slot(id);
-        let index = match entry.checked_sub(1) {
-            Some(e) if e & DONE == 0 => e,
-            Some(e) => {
-                let g = self.take_done(e & !DONE);
-                self.place(id, g)
-            }
-            None => self.place(id, None),
+        let index = match self.index.get(&id) {
+            Some(&i) => i,
+            None => self.place(id),
         };
         self.building.get_mut(index as usize).and_then(Option::as_mut)
     }
 
-    /// Puts a builder for `id` (reopened from `old`, if any) in a free
-    /// place and returns the place.
-    fn place(&mut self, id: i64, old: Option<Goroutine>) -> u32 {
-        let b = match old {
-            Some(g) => GBuild::reopen(g),
-            None => GBuild::new(id),
-        };
+    /// Puts a new builder for `id` in a free place and returns the place.
+    fn place(&mut self, id: i64) -> u32 {
+        let b = GBuild::new(id);
         let index = match self.free.pop() {
             Some(i) => {
                 if let Some(slot) = self.building.get_mut(i as usize) {
@@ -168,21 +120,8 @@ impl Shard {
                 self.building.len() as u32 - 1
             }
         };
-        *self.slot(id) = index + 1;
+        self.index.insert(id, index);
         index
-    }
-
-    /// Removes finished goroutine `i` from `done`.
-    fn take_done(&mut self, i: u32) -> Option<Goroutine> {
-        if i as usize >= self.done.len() {
-            return None;
-        }
-        let g = self.done.swap_remove(i as usize);
-        // The goroutine moved into place `i` needs its slot updated.
-        if let Some(moved) = self.done.get(i as usize).map(|m| m.id.0) {
-            *self.slot(moved) = (i | DONE) + 1;
-        }
-        Some(g)
     }
 
     /// Appends a goroutine's piece of the next generation; `map` renumbers
@@ -247,15 +186,25 @@ impl Shard {
         }
     }
 
+    /// Files a goroutine finished where its generation was collected.
+    pub fn add_finished(&mut self, f: Finished, strings: &Strings, stacks: &StackTree) {
+        if self.index.contains_key(&f.id) {
+            // A damaged trace named it before: stitched on like any piece.
+            return self.stitch(f.into_piece(), None, None, strings, stacks);
+        }
+        let fn_stack = if f.start_stack != StackId::NONE { f.start_stack } else { f.first_stack };
+        let start_fn = stacks.start_function(fn_stack, strings);
+        let (id, parent) = (GoroutineId(f.id), GoroutineId(f.parent));
+        self.done.push(record(id, parent, start_fn, f.creation_stack, true, f.track, strings));
+    }
+
     /// Finishes exited goroutine `id` now; its track ends at the exit.
     fn retire(&mut self, id: i64, strings: &Strings, stacks: &StackTree) {
-        let Some(index) = self.slot(id).checked_sub(1).filter(|e| e & DONE == 0) else { return };
+        let Some(index) = self.index.remove(&id) else { return };
         let Some(b) = self.building.get_mut(index as usize).and_then(Option::take) else { return };
         self.free.push(index);
         let end = b.track.last_start_ns();
         self.done.push(b.finish(end, strings, stacks, &self.store));
-        let entry = (self.done.len() as u32 - 1) | DONE;
-        *self.slot(id) = entry + 1;
     }
 
     /// Grows the finished goroutines' vector ahead (see
@@ -274,6 +223,41 @@ impl Shard {
     }
 }
 
+/// Joins the records of each goroutine a damaged trace named again after
+/// it exited into one, in time order; `gs` must be sorted by ID.
+pub(crate) fn join_named_again(gs: &mut Vec<Goroutine>, strings: &Strings) {
+    if !gs.iter().zip(gs.iter().skip(1)).any(|(a, b)| a.id == b.id) {
+        return;
+    }
+    let mut out: Vec<Goroutine> = Vec::with_capacity(gs.len());
+    let mut run: Vec<Goroutine> = Vec::new();
+    for g in std::mem::take(gs) {
+        if run.last().is_some_and(|l| l.id != g.id) {
+            out.extend(join(std::mem::take(&mut run), strings));
+        }
+        run.push(g);
+    }
+    out.extend(join(run, strings));
+    *gs = out;
+}
+
+/// One goroutine's records as one: the spans one after the other, and the
+/// facts of the latest creation.
+fn join(mut run: Vec<Goroutine>, strings: &Strings) -> Option<Goroutine> {
+    run.sort_by_cached_key(|g| (g.track.start_ns(), g.track.end_ns(), g.track.len()));
+    let mut run = run.into_iter();
+    let first = run.next()?;
+    Some(run.fold(first, |a, b| {
+        let from = if b.created_in_trace() { &b } else { &a };
+        let (parent, start_fn, creation_stack) = (from.parent, from.start_fn(), from.creation_stack);
+        let (id, created) = (a.id, a.created_in_trace() || b.created_in_trace());
+        let end_ns = b.track.end_ns().unwrap_or(0);
+        let mut track = TrackBuilder::reopen(a.track);
+        track.append(TrackBuilder::reopen(b.track), false);
+        record(id, parent, start_fn, creation_stack, created, track.finish(end_ns), strings)
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,7 +272,7 @@ mod tests {
     }
 
     #[test]
-    fn exited_goroutines_are_finished_and_reopened_if_named_again() {
+    fn exited_goroutines_are_finished_and_joined_if_named_again() {
         let (strings, stacks) = (Strings::default(), StackTree::default());
         let mut shard = Shard::default();
         shard.stitch(piece(64, &[(10, GState::Running), (20, GState::Exited)]), None, None, &strings, &stacks);
@@ -298,6 +282,7 @@ mod tests {
         shard.stitch(piece(64, &[(30, GState::Running), (40, GState::Sleep)]), None, None, &strings, &stacks);
         let mut gs = shard.finish(100, &strings, &stacks);
         gs.sort_by_key(|g| g.id);
+        join_named_again(&mut gs, &strings);
         assert_eq!(gs.iter().map(|g| g.id.0).collect::<Vec<_>>(), [64, 128]);
         let spans: Vec<(i64, i64, u8)> = gs[0].track.spans().iter().map(|s| (s.start_ns, s.end_ns, s.state)).collect();
         let want = [
@@ -309,5 +294,42 @@ mod tests {
         assert_eq!(spans, want);
         assert_eq!(gs[0].exited_ns(), None);
         assert_eq!(gs[1].track.end_ns(), Some(100));
+    }
+
+    fn finished(id: i64, spans: &[(i64, GState)], store: &Arc<PagedBytes>) -> Finished {
+        let mut track = TrackBuilder::default();
+        for &(at, state) in spans {
+            track.push(at, state as u8, StackId::NONE, -1, -1);
+        }
+        let end = spans.last().map_or(0, |s| s.0);
+        Finished {
+            id,
+            parent: 1,
+            creation_stack: StackId(3),
+            start_stack: StackId::NONE,
+            first_stack: StackId::NONE,
+            track: track.finish(end).into_store(store),
+        }
+    }
+
+    #[test]
+    fn goroutines_finished_early_are_filed_or_stitched() {
+        let (strings, stacks, store) = (Strings::default(), StackTree::default(), PagedBytes::new());
+        let mut shard = Shard::default();
+        let g = [(10, GState::Created), (12, GState::Running), (20, GState::Exited)];
+        shard.add_finished(finished(64, &g, &store), &strings, &stacks);
+        assert_eq!((shard.done.len(), shard.index.len()), (1, 0));
+        // One still alive gets a finished piece (a damaged trace): stitched on.
+        shard.stitch(piece(128, &[(5, GState::Runnable)]), None, None, &strings, &stacks);
+        shard.add_finished(finished(128, &[(30, GState::Running), (40, GState::Exited)], &store), &strings, &stacks);
+        assert_eq!((shard.done.len(), shard.index.len()), (2, 0));
+        let mut gs = shard.finish(100, &strings, &stacks);
+        gs.sort_by_key(|g| g.id);
+        let spans = |g: &Goroutine| g.track.spans().iter().map(|s| (s.start_ns, s.end_ns, s.state)).collect::<Vec<_>>();
+        let first = [(10, 12, GState::Created as u8), (12, 20, GState::Running as u8), (20, 20, GState::Exited as u8)];
+        assert_eq!(spans(&gs[0]), first);
+        assert_eq!((gs[0].parent.0, gs[0].creation_stack, gs[0].created_ns()), (1, StackId(3), Some(10)));
+        assert_eq!(gs[1].exited_ns(), Some(40));
+        assert_eq!(spans(&gs[1]).first(), Some(&(5, 30, GState::Runnable as u8)));
     }
 }

@@ -1168,6 +1168,9 @@ impl TrackBuilder {
             }
         }
         t.bytes.drain(..closed);
+        // What is left is the open block; the room the spilled bytes took
+        // would stay resident, up to megabytes per P.
+        t.bytes.shrink_to(2 * t.bytes.len() + 64);
     }
 
     /// Ends the last span at `end_ns` and returns the track.
