@@ -29,6 +29,7 @@ pub mod build;
 mod chunked;
 pub mod counter;
 pub mod decode;
+mod finished;
 pub mod group;
 mod merge;
 pub mod model;

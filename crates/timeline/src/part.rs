@@ -9,10 +9,10 @@ use trace_core::spec::ev;
 use trace_core::{Event, EventContext, EventKind, GoState, ProcState, ResolvedFrame, ResourceId, TimeNs};
 
 use crate::chunked::Chunked;
-use crate::paged::PagedBytes;
+use crate::finished::{FinishQueue, Finished};
 use crate::stacks::StackId;
 use crate::state::{GState, MState, PState};
-use crate::track::{Track, TrackBuilder};
+use crate::track::TrackBuilder;
 
 /// Times are clamped to +-2^61 ns (73 years), far beyond any real trace.
 pub(crate) const MAX_TIME_NS: i64 = 1 << 61;
@@ -129,65 +129,6 @@ pub(crate) struct GSeg {
     pub head_has_first_stack: bool,
     /// The first such stack after the first span (local, 0 if none).
     pub first_stack: u32,
-}
-
-/// A goroutine created and exited within one generation, finished where
-/// the generation was collected: its record and its track, already packed
-/// into the part's store.
-///
-/// Most goroutines of a busy program live so briefly. As pieces they were
-/// most of the memory of a part in flight (232 bytes each plus their
-/// unpacked spans, a few hundred thousand per part); finished, they take a
-/// fifth of that, and the merge only files them.
-pub(crate) struct Finished {
-    pub id: i64,
-    pub parent: i64,
-    /// Trace-wide stacks (only parts with a [`StackMap`] finish early).
-    pub creation_stack: StackId,
-    pub start_stack: StackId,
-    /// The first stack where it blocked or stopped (see [`blocking_stack`]).
-    pub first_stack: StackId,
-    /// Its spans, the last one the empty `Exited` span.
-    pub track: Track,
-}
-
-impl Finished {
-    /// Finishes `piece` (which must hold its creation), its track packed
-    /// into `store`.
-    fn new(piece: GSeg, store: &Arc<PagedBytes>) -> Option<Finished> {
-        let GSeg { seg, created, head_has_first_stack, first_stack } = piece;
-        let c = created?;
-        let first_stack = match seg.track.first() {
-            Some(head) if head_has_first_stack => head.stack,
-            _ => StackId(first_stack),
-        };
-        let end_ns = seg.track.last_start_ns();
-        Some(Finished {
-            id: seg.id,
-            parent: c.parent,
-            creation_stack: StackId(c.creation_stack),
-            start_stack: StackId(c.start_stack),
-            first_stack,
-            track: seg.track.finish(end_ns).into_store(store),
-        })
-    }
-
-    /// Back as a piece, to stitch to what a damaged trace said of the same
-    /// goroutine before.
-    pub fn into_piece(self) -> GSeg {
-        let created = Created {
-            time: self.track.start_ns().unwrap_or(0),
-            parent: self.parent,
-            creation_stack: self.creation_stack.0,
-            start_stack: self.start_stack.0,
-        };
-        GSeg {
-            seg: Seg { id: self.id, track: TrackBuilder::reopen(self.track), head_restate: false },
-            created: Some(created),
-            head_has_first_stack: false,
-            first_stack: self.first_stack.0,
-        }
-    }
 }
 
 /// One shard's goroutines of a part: those finished early, and the pieces
@@ -377,10 +318,8 @@ pub(crate) struct GenPart<'a> {
     /// Goroutine pieces by [`shard_of`], each shard's indexed by `id / SHARDS`
     /// (sharded here already, so the merge takes them without moving them).
     goroutines: Vec<SegMap<GSeg>>,
-    /// Goroutines finished early (see [`Finished`]), by [`shard_of`].
-    finished: Vec<Chunked<Finished>>,
-    /// Where their tracks are packed.
-    store: Arc<PagedBytes>,
+    /// Goroutines finished early (see [`Finished`]).
+    finished: FinishQueue,
     procs: SegMap<Seg>,
     threads: SegMap<Seg>,
     /// Which tracks to collect.
@@ -432,8 +371,7 @@ impl<'a> GenPart<'a> {
             premapped,
             stack_index: FxHashMap::default(),
             goroutines: (0..SHARDS).map(|_| SegMap::default()).collect(),
-            finished: (0..SHARDS).map(|_| Chunked::default()).collect(),
-            store: PagedBytes::new(),
+            finished: FinishQueue::default(),
             procs: SegMap::default(),
             threads: SegMap::default(),
             tracks: Tracks::All,
@@ -495,8 +433,7 @@ impl<'a> GenPart<'a> {
     /// The goroutine pieces, by [`shard_of`], each shard's the goroutines
     /// finished early first, then the pieces.
     pub fn take_goroutines(&mut self) -> Vec<ShardPieces> {
-        self.store.seal();
-        let finished = std::mem::take(&mut self.finished);
+        let finished = std::mem::take(&mut self.finished).finish();
         finished.into_iter().zip(std::mem::take(&mut self.goroutines).into_iter().map(|m| m.items)).collect()
     }
 
@@ -617,11 +554,9 @@ impl<'a> GenPart<'a> {
         if !map.find(key).is_some_and(settled) {
             return;
         }
-        let Some(f) = map.take(key).and_then(|g| Finished::new(g, &self.store)) else { return };
+        let Some(piece) = map.take(key) else { return };
         hooks::count_finished();
-        if let Some(list) = self.finished.get_mut(shard_of(id)) {
-            list.push(f);
-        }
+        self.finished.push(piece);
     }
 
     /// A P state change (`a` is the goroutine).
