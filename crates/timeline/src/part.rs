@@ -861,11 +861,15 @@ pub(crate) mod hooks {
         pub(crate) static FINISHED: Cell<usize> = const { Cell::new(0) };
     }
 
-    /// [`super::EARLY_EVENTS`], or a test's number.
+    /// [`super::EARLY_EVENTS`], or a test's number; when fuzzing, a small
+    /// one, so small inputs reach the early finish and the recollection
+    /// that only traces of over 131 072 events a generation reach.
     pub(super) fn early_events() -> usize {
         #[cfg(test)]
         return EARLY_EVENTS.get();
-        #[cfg(not(test))]
+        #[cfg(all(fuzzing, not(test)))]
+        return 64;
+        #[cfg(not(any(test, fuzzing)))]
         super::EARLY_EVENTS
     }
 
