@@ -311,7 +311,7 @@ mod tests {
     }
 
     /// Goroutines finished where their generation was collected
-    /// ([`crate::part::Finished`]) come out as stitched ones do. The first
+    /// ([`crate::finished::Finished`]) come out as stitched ones do. The first
     /// events' times are kept for far fewer events than in real builds, so
     /// small traces reach the early finish too.
     #[test]
