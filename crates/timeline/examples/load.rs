@@ -245,7 +245,8 @@ fn main() {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
         for g in &tl.goroutines {
-            (g.id.0, g.parent.0, g.start_fn().0, g.creation_stack.0, g.created_in_trace()).hash(&mut h);
+            let o = tl.origin(g);
+            (g.id.0, o.parent.0, g.start_fn().0, o.creation_stack.0, g.created_in_trace()).hash(&mut h);
             for s in g.track.spans() {
                 (s.start_ns, s.end_ns, s.state, s.stack.0, s.a, s.b).hash(&mut h);
             }

@@ -7,6 +7,7 @@ use trace_core::{GoroutineId, ProcId, ThreadId};
 use crate::model::{
     Counters, CpuSample, Goroutine, LogEntry, Proc, RangeKind, RangeSpan, Region, Task, Thread, Timeline,
 };
+use crate::origins::Origins;
 use crate::paged::PagedBytes;
 use crate::part::{Edge, GenPart, MetricKind, Retime, SHARDS, Seg, ShardPieces, StackMap, UserKind};
 use crate::ranges::RangeList;
@@ -377,16 +378,22 @@ impl Merger {
         let end_ns = self.end_ns.max(start_ns);
         let shards = std::mem::take(&mut self.shards);
         let (strings, stacks) = (&self.strings, &self.stacks);
-        let finish_shard = |shard: Shard| -> Vec<Goroutine> { shard.finish(end_ns, strings, stacks) };
-        let done: Vec<Vec<Goroutine>> = if self.parallel {
+        let finish_shard = |shard: Shard| shard.finish(end_ns, strings, stacks);
+        let done: Vec<(Vec<Goroutine>, Origins)> = if self.parallel {
             shards.into_par_iter().map(finish_shard).collect()
         } else {
             shards.into_iter().map(finish_shard).collect()
         };
-        let mut goroutines = Vec::with_capacity(done.iter().map(Vec::len).sum());
-        for gs in done {
-            goroutines.extend(gs);
+        let mut goroutines = Vec::with_capacity(done.iter().map(|(gs, _)| gs.len()).sum());
+        let mut origins = Origins::default();
+        for (gs, shard_origins) in done {
+            let offset = origins.append(shard_origins);
+            goroutines.extend(gs.into_iter().map(|mut g| {
+                g.origin.0 += offset;
+                g
+            }));
         }
+        origins.seal();
         // Each P's and thread's track goes to a store of its own, so a view
         // showing them all keeps a few pages of each at hand.
         let stored = |b: TrackBuilder| {
@@ -474,6 +481,7 @@ impl Merger {
             logs: self.logs,
             logs_by_goroutine: Vec::new(),
             cpu_samples: self.samples,
+            origins,
             stacks: self.stacks,
             strings: self.strings,
             event_count: self.events,

@@ -14,6 +14,7 @@ use trace_core::GoroutineId;
 
 use crate::finished::Finished;
 use crate::model::Goroutine;
+use crate::origins::{Origin, OriginId, Origins};
 use crate::paged::PagedBytes;
 use crate::part::{GSeg, Retime};
 use crate::stacks::{StackId, StackTree};
@@ -54,27 +55,33 @@ impl GBuild {
 
     /// The final record, its last span ending at `end_ns`, its track moved
     /// into `store`.
-    fn finish(self, end_ns: i64, strings: &Strings, stacks: &StackTree, store: &Arc<PagedBytes>) -> Goroutine {
+    fn finish(self, end_ns: i64, ctx: Ctx<'_>, origins: &mut Origins, store: &Arc<PagedBytes>) -> Goroutine {
         let fn_stack = if self.start_stack != StackId::NONE { self.start_stack } else { self.first_stack };
-        let start_fn = stacks.start_function(fn_stack, strings);
-        let (id, parent) = (GoroutineId(self.id), GoroutineId(self.parent));
+        let start_fn = ctx.stacks.start_function(fn_stack, ctx.strings);
+        let origin = origins.intern(Origin { parent: GoroutineId(self.parent), creation_stack: self.creation_stack });
         let track = self.track.finish(end_ns).into_store(store);
-        record(id, parent, start_fn, self.creation_stack, self.created_ns.is_some(), track, strings)
+        record(GoroutineId(self.id), origin, start_fn, self.created_ns.is_some(), track, ctx.strings)
     }
+}
+
+/// What naming a goroutine's start function takes.
+#[derive(Clone, Copy)]
+struct Ctx<'a> {
+    strings: &'a Strings,
+    stacks: &'a StackTree,
 }
 
 /// A goroutine's final record.
 fn record(
     id: GoroutineId,
-    parent: GoroutineId,
+    origin: OriginId,
     start_fn: StrId,
-    creation_stack: StackId,
     created: bool,
     track: Track,
     strings: &Strings,
 ) -> Goroutine {
     let name = strings.get(start_fn);
-    let mut g = Goroutine::new(id, parent, start_fn, creation_stack, created, track);
+    let mut g = Goroutine::new(id, origin, start_fn, created, track);
     g.set_system(name.starts_with("runtime.") && name != "runtime.main");
     g
 }
@@ -94,6 +101,8 @@ pub(crate) struct Shard {
     /// Free places in `building`.
     free: Vec<u32>,
     done: Vec<Goroutine>,
+    /// Who created the finished goroutines, and where.
+    origins: Origins,
     /// Where the finished goroutines' tracks are kept, compressed.
     store: Arc<PagedBytes>,
 }
@@ -197,8 +206,8 @@ impl Shard {
         }
         let fn_stack = if f.start_stack != StackId::NONE { f.start_stack } else { f.first_stack };
         let start_fn = stacks.start_function(fn_stack, strings);
-        let (id, parent) = (GoroutineId(f.id), GoroutineId(f.parent));
-        self.done.push(record(id, parent, start_fn, f.creation_stack, true, f.track, strings));
+        let origin = self.origins.intern(Origin { parent: GoroutineId(f.parent), creation_stack: f.creation_stack });
+        self.done.push(record(GoroutineId(f.id), origin, start_fn, true, f.track, strings));
     }
 
     /// Finishes exited goroutine `id` now; its track ends at the exit.
@@ -207,7 +216,7 @@ impl Shard {
         let Some(b) = self.building.get_mut(index as usize).and_then(Option::take) else { return };
         self.free.push(index);
         let end = b.track.last_start_ns();
-        self.done.push(b.finish(end, strings, stacks, &self.store));
+        self.done.push(b.finish(end, Ctx { strings, stacks }, &mut self.origins, &self.store));
     }
 
     /// Grows the finished goroutines' vector ahead (see
@@ -216,13 +225,14 @@ impl Shard {
         crate::track::reserve_scaled(&mut self.done, scale);
     }
 
-    /// Every goroutine of the shard, the last spans ending at `end_ns`.
-    pub fn finish(self, end_ns: i64, strings: &Strings, stacks: &StackTree) -> Vec<Goroutine> {
-        let mut out = self.done;
-        let store = self.store;
-        out.extend(self.building.into_iter().flatten().map(|b| b.finish(end_ns, strings, stacks, &store)));
+    /// Every goroutine of the shard, the last spans ending at `end_ns`,
+    /// and their origins.
+    pub fn finish(self, end_ns: i64, strings: &Strings, stacks: &StackTree) -> (Vec<Goroutine>, Origins) {
+        let (mut out, mut origins, store) = (self.done, self.origins, self.store);
+        let ctx = Ctx { strings, stacks };
+        out.extend(self.building.into_iter().flatten().map(|b| b.finish(end_ns, ctx, &mut origins, &store)));
         store.seal();
-        out
+        (out, origins)
     }
 }
 
@@ -252,12 +262,12 @@ fn join(mut run: Vec<Goroutine>, strings: &Strings) -> Option<Goroutine> {
     let first = run.next()?;
     Some(run.fold(first, |a, b| {
         let from = if b.created_in_trace() { &b } else { &a };
-        let (parent, start_fn, creation_stack) = (from.parent, from.start_fn(), from.creation_stack);
+        let (origin, start_fn) = (from.origin, from.start_fn());
         let (id, created) = (a.id, a.created_in_trace() || b.created_in_trace());
         let end_ns = b.track.end_ns().unwrap_or(0);
         let mut track = TrackBuilder::reopen(a.track);
         track.append(TrackBuilder::reopen(b.track), false);
-        record(id, parent, start_fn, creation_stack, created, track.finish(end_ns), strings)
+        record(id, origin, start_fn, created, track.finish(end_ns), strings)
     }))
 }
 
@@ -283,7 +293,7 @@ mod tests {
         assert_eq!((shard.done.len(), shard.building.iter().flatten().count()), (1, 1));
         // A damaged trace names goroutine 64 again after its exit.
         shard.stitch(piece(64, &[(30, GState::Running), (40, GState::Sleep)]), None, None, &strings, &stacks);
-        let mut gs = shard.finish(100, &strings, &stacks);
+        let (mut gs, _) = shard.finish(100, &strings, &stacks);
         gs.sort_by_key(|g| g.id);
         join_named_again(&mut gs, &strings);
         assert_eq!(gs.iter().map(|g| g.id.0).collect::<Vec<_>>(), [64, 128]);
@@ -326,12 +336,13 @@ mod tests {
         shard.stitch(piece(128, &[(5, GState::Runnable)]), None, None, &strings, &stacks);
         shard.add_finished(finished(128, &[(30, GState::Running), (40, GState::Exited)], &store), &strings, &stacks);
         assert_eq!((shard.done.len(), shard.index.len()), (2, 0));
-        let mut gs = shard.finish(100, &strings, &stacks);
+        let (mut gs, origins) = shard.finish(100, &strings, &stacks);
         gs.sort_by_key(|g| g.id);
         let spans = |g: &Goroutine| g.track.spans().iter().map(|s| (s.start_ns, s.end_ns, s.state)).collect::<Vec<_>>();
         let first = [(10, 12, GState::Created as u8), (12, 20, GState::Running as u8), (20, 20, GState::Exited as u8)];
         assert_eq!(spans(&gs[0]), first);
-        assert_eq!((gs[0].parent.0, gs[0].creation_stack, gs[0].created_ns()), (1, StackId(3), Some(10)));
+        let origin = origins.get(gs[0].origin);
+        assert_eq!((origin.parent.0, origin.creation_stack, gs[0].created_ns()), (1, StackId(3), Some(10)));
         assert_eq!(gs[1].exited_ns(), Some(40));
         assert_eq!(spans(&gs[1]).first(), Some(&(5, 30, GState::Runnable as u8)));
     }

@@ -526,7 +526,11 @@ fn reference_profile(tl: &Timeline, kind: ProfileKind, filter: &Filter, from_fir
             if i + 1 == spans.len() || end <= start || unknown_reason || !kind.matches(state) {
                 continue;
             }
-            let stack = if kind == ProfileKind::Sched && state == GState::Created { g.creation_stack } else { s.stack };
+            let stack = if kind == ProfileKind::Sched && state == GState::Created {
+                tl.origin(g).creation_stack
+            } else {
+                s.stack
+            };
             let e = by_stack.entry(stack).or_default();
             e.0 += end - start;
             e.1 += 1;

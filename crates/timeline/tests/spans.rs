@@ -133,9 +133,9 @@ fn digest(tl: &Timeline) -> String {
         s += &format!(
             "g{} {} {} {:?} {:?} {:?} {:?}\n",
             g.id.0,
-            g.parent.0,
+            tl.origin(g).parent.0,
             tl.strings.get(g.start_fn()),
-            tl.stacks.frames(g.creation_stack),
+            tl.stacks.frames(tl.origin(g).creation_stack),
             g.created_ns(),
             g.exited_ns(),
             g.track.spans()
@@ -226,7 +226,11 @@ fn blocked_receiver_blocks_60ms_in_chan_receive_in_every_version() {
         let waker = tl.goroutine(by).unwrap();
         assert_eq!(tl.strings.get(waker.start_fn()), "main.main", "{}", path.display());
         assert!(stack_funcs(&tl, wake_stack).contains(&"main.delayedSender".to_string()));
-        assert!(g.parent.is_some());
+        // Started by the main goroutine, at the go statement in main.run.
+        let origin = tl.origin(g);
+        let parent = tl.goroutine(origin.parent).expect("its parent is in the trace");
+        assert_eq!(tl.strings.get(parent.start_fn()), "main.main", "{}", path.display());
+        assert_eq!(stack_funcs(&tl, origin.creation_stack).first().map(String::as_str), Some("main.run"));
         versions += 1;
     }
     assert!(versions >= 8, "{versions} versions");

@@ -95,6 +95,7 @@ fn states_table(ui: &mut Ui, theme: &Theme, id: &str, totals: &[(GState, i64)]) 
 
 fn goroutine_ui(ui: &mut Ui, tl: &Timeline, theme: &Theme, state: &mut TraceViewState, gi: usize, index: usize) {
     let Some(g) = tl.goroutines.get(gi) else { return };
+    let origin = tl.origin(g);
     ui.label(RichText::new(tl.goroutine_label(g)).strong().size(15.0));
     egui::Grid::new("goroutine_facts").num_columns(2).show(ui, |ui| {
         ui.label("ID");
@@ -104,7 +105,7 @@ fn goroutine_ui(ui: &mut Ui, tl: &Timeline, theme: &Theme, state: &mut TraceView
         ui.label(tl.strings.get(g.start_fn()));
         ui.end_row();
         ui.label("Parent");
-        goroutine_link(ui, tl, state, g.parent, g.created_ns());
+        goroutine_link(ui, tl, state, origin.parent, g.created_ns());
         ui.end_row();
         ui.label("Created");
         ui.label(g.created_ns().map_or("before the trace".into(), |t| format_duration(t - tl.start_ns)));
@@ -113,10 +114,10 @@ fn goroutine_ui(ui: &mut Ui, tl: &Timeline, theme: &Theme, state: &mut TraceView
         ui.label(g.exited_ns().map_or("after the trace".into(), |t| format_duration(t - tl.start_ns)));
         ui.end_row();
     });
-    if g.creation_stack != StackId::NONE {
+    if origin.creation_stack != StackId::NONE {
         egui::CollapsingHeader::new("Creation stack").default_open(false).show(ui, |ui| {
-            copy_stack_button(ui, tl, &format!("goroutine {} [running]", g.parent.0), g.creation_stack);
-            stack_ui(ui, tl, g.creation_stack);
+            copy_stack_button(ui, tl, &format!("goroutine {} [running]", origin.parent.0), origin.creation_stack);
+            stack_ui(ui, tl, origin.creation_stack);
         });
     }
     ui.separator();

@@ -171,6 +171,7 @@ pub(crate) mod testutil {
     use trace_core::GoroutineId;
 
     use crate::model::{Goroutine, Timeline};
+    use crate::origins::OriginId;
     use crate::stacks::{Frame, StackId};
     use crate::state::GState;
     use crate::strings::StrId;
@@ -182,7 +183,7 @@ pub(crate) mod testutil {
         for &(t, s, stack, a, arg_b) in spans {
             b.push(t, s as u8, stack, a, arg_b);
         }
-        Goroutine::new(GoroutineId(id), GoroutineId(-1), start_fn, StackId::NONE, false, b.finish(end))
+        Goroutine::new(GoroutineId(id), OriginId::NONE, start_fn, false, b.finish(end))
     }
 
     /// A goroutine from `(start, state)` spans with no stacks or arguments.

@@ -133,7 +133,7 @@ fn profile(tl: &Timeline, kind: ProfileKind, filter: &Filter, from_first_run: bo
         .par_iter()
         .filter(|g| filter.includes(g.id))
         .fold(ByStack::default, |mut by_stack, g| {
-            add_waits(&mut by_stack, g, kind, filter.range, from_first_run);
+            add_waits(&mut by_stack, tl, g, kind, filter.range, from_first_run);
             by_stack
         })
         .reduce(ByStack::default, merge);
@@ -145,7 +145,14 @@ fn profile(tl: &Timeline, kind: ProfileKind, filter: &Filter, from_first_run: bo
 
 /// Adds the waits of `g` that count for `kind` inside `range` (see
 /// [`blocking_profile`] and [`go_tool_blocking_profile`]).
-fn add_waits(by_stack: &mut ByStack, g: &Goroutine, kind: ProfileKind, range: TimeRange, from_first_run: bool) {
+fn add_waits(
+    by_stack: &mut ByStack,
+    tl: &Timeline,
+    g: &Goroutine,
+    kind: ProfileKind,
+    range: TimeRange,
+    from_first_run: bool,
+) {
     let last = g.track.len().saturating_sub(1);
     let runs_from = if from_first_run { first_run_ns(g) } else { None };
     super::for_each_clipped(g, range, |i, s, start, end| {
@@ -155,7 +162,7 @@ fn add_waits(by_stack: &mut ByStack, g: &Goroutine, kind: ProfileKind, range: Ti
         if i == last || end <= start || unknown_reason || !kind.matches(state) {
             return;
         }
-        let stack = if kind == ProfileKind::Sched { runnable_stack(g, s) } else { s.stack };
+        let stack = if kind == ProfileKind::Sched { runnable_stack(tl, g, s) } else { s.stack };
         let e = by_stack.entry(stack).or_default();
         // Saturating, as everywhere a damaged trace's times add up.
         e.0 = e.0.saturating_add(end - start);
@@ -179,7 +186,9 @@ mod tests {
     use super::*;
     use crate::analysis::TimeRange;
     use crate::analysis::testutil::{goroutine, stack};
+    use crate::origins::Origin;
     use crate::strings::StrId;
+    use trace_core::GoroutineId;
 
     #[test]
     fn waits_add_up_per_stack() {
@@ -243,7 +252,8 @@ mod tests {
             ],
             100,
         );
-        tl.goroutines.push(Goroutine::new(g.id, g.parent, g.start_fn(), create, true, g.track));
+        let origin = tl.origins.intern(Origin { parent: GoroutineId(2), creation_stack: create });
+        tl.goroutines.push(Goroutine::new(g.id, origin, g.start_fn(), true, g.track));
         tl.goroutines.push(goroutine(
             2,
             StrId(0),

@@ -68,9 +68,9 @@ impl Ord for Ranked {
 }
 
 /// Where a runnable span of `g` became runnable (see [`RunnableWait::stack`]).
-pub(crate) fn runnable_stack(g: &Goroutine, s: &Span) -> StackId {
+pub(crate) fn runnable_stack(tl: &Timeline, g: &Goroutine, s: &Span) -> StackId {
     match Goroutine::state(s) {
-        GState::Created => g.creation_stack,
+        GState::Created => tl.origin(g).creation_stack,
         _ => s.stack,
     }
 }
@@ -125,7 +125,10 @@ pub fn longest_runnable_waits_stoppable(
                 }
                 let Some((start_ns, end_ns)) = range.clip(s.start_ns, s.end_ns) else { return };
                 let woken_by = (state == GState::Runnable && s.a >= 0).then_some(GoroutineId(s.a));
-                keep(heap, RunnableWait { g: g.id, state, start_ns, end_ns, stack: runnable_stack(g, s), woken_by });
+                keep(
+                    heap,
+                    RunnableWait { g: g.id, state, start_ns, end_ns, stack: runnable_stack(tl, g, s), woken_by },
+                );
             });
             heap
         })
@@ -732,7 +735,7 @@ mod tests {
         let n = StackId::NONE;
         let g1 = [(0, GState::Running, n, 0, -1), (20, GState::Runnable, wake, 2, -1), (50, GState::Running, n, 1, -1)];
         let mut g2 = simple(2, StrId(0), &[(35, GState::Created), (48, GState::Running)], 100);
-        g2.creation_stack = create;
+        g2.origin = tl.origins.intern(crate::Origin { parent: GoroutineId(1), creation_stack: create });
         let g3 = [(0, GState::Running, n, 0, -1), (70, GState::Preempted, n, -1, -1), (80, GState::Running, n, 0, -1)];
         tl.goroutines = vec![goroutine(1, StrId(0), &g1, 100), g2, goroutine(3, StrId(0), &g3, 100)];
         for id in 10..21 {
@@ -768,7 +771,7 @@ mod tests {
             w[0].stack,
             crate::analysis::found(tl.goroutines[0].track.span(1), "tl.goroutines[0].track.span(1)").stack
         );
-        assert_eq!(w[1].stack, tl.goroutines[1].creation_stack);
+        assert_eq!(w[1].stack, tl.origin(&tl.goroutines[1]).creation_stack);
         assert_eq!(w[2].woken_by, None);
         // Clipped to [40, 45): g1 and g2 wait 5 ns each from 40, so the lower
         // ID comes first.
