@@ -255,20 +255,25 @@ pub(crate) fn join_named_again(gs: &mut Vec<Goroutine>, strings: &Strings) {
 }
 
 /// One goroutine's records as one: the spans one after the other, and the
-/// facts of the latest creation.
+/// facts of the latest creation. Each record is copied once, so a trace
+/// naming one goroutine again thousands of times costs linear time.
 fn join(mut run: Vec<Goroutine>, strings: &Strings) -> Option<Goroutine> {
     run.sort_by_cached_key(|g| (g.track.start_ns(), g.track.end_ns(), g.track.len()));
     let mut run = run.into_iter();
     let first = run.next()?;
-    Some(run.fold(first, |a, b| {
-        let from = if b.created_in_trace() { &b } else { &a };
-        let (origin, start_fn) = (from.origin, from.start_fn());
-        let (id, created) = (a.id, a.created_in_trace() || b.created_in_trace());
-        let end_ns = b.track.end_ns().unwrap_or(0);
-        let mut track = TrackBuilder::reopen(a.track);
-        track.append(TrackBuilder::reopen(b.track), false);
-        record(id, origin, start_fn, created, track.finish(end_ns), strings)
-    }))
+    let Some(second) = run.next() else { return Some(first) };
+    let (id, mut origin, mut start_fn, mut created) =
+        (first.id, first.origin, first.start_fn(), first.created_in_trace());
+    let mut end_ns = 0;
+    let mut track = TrackBuilder::reopen(first.track);
+    for g in std::iter::once(second).chain(run) {
+        if g.created_in_trace() {
+            (origin, start_fn, created) = (g.origin, g.start_fn(), true);
+        }
+        end_ns = g.track.end_ns().unwrap_or(0);
+        track.append(TrackBuilder::reopen(g.track), false);
+    }
+    Some(record(id, origin, start_fn, created, track.finish(end_ns), strings))
 }
 
 #[cfg(test)]
@@ -307,6 +312,30 @@ mod tests {
         assert_eq!(spans, want);
         assert_eq!(gs[0].exited_ns(), None);
         assert_eq!(gs[1].track.end_ns(), Some(100));
+    }
+
+    #[test]
+    fn a_goroutine_named_again_many_times_joins_in_time_order_with_its_latest_creation() {
+        let strings = Strings::default();
+        let rec = |at: i64, created: bool, origin: u32| {
+            let mut track = TrackBuilder::default();
+            track.push(at, if created { GState::Created } else { GState::Running } as u8, StackId::NONE, -1, -1);
+            track.push(at + 5, GState::Exited as u8, StackId::NONE, -1, -1);
+            Goroutine::new(GoroutineId(9), OriginId(origin), StrId(0), created, track.finish(at + 5))
+        };
+        // Out of time order, as shards and the sort leave them; the record
+        // at 30 is the latest created, the one at 40 was not created.
+        let mut gs = vec![rec(20, true, 2), rec(40, false, 4), rec(10, true, 1), rec(30, true, 3)];
+        gs.extend((0..3_000).map(|k| rec(1_000 + 10 * k, false, 5)));
+        gs.push(Goroutine::new(GoroutineId(10), OriginId(7), StrId(0), false, Track::default()));
+        join_named_again(&mut gs, &strings);
+        assert_eq!(gs.iter().map(|g| g.id.0).collect::<Vec<_>>(), [9, 10]);
+        let g = &gs[0];
+        assert_eq!((g.origin, g.created_in_trace(), g.track.len()), (OriginId(3), true, 2 * 3_004));
+        let starts: Vec<i64> = g.track.spans().iter().map(|s| s.start_ns).collect();
+        assert!(starts.windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!((starts[0], starts[2], starts[4], starts[6]), (10, 20, 30, 40));
+        assert_eq!((g.track.end_ns(), g.exited_ns()), (Some(1_000 + 10 * 2_999 + 5), Some(1_000 + 10 * 2_999 + 5)));
     }
 
     fn finished(id: i64, spans: &[(i64, GState)], store: &Arc<PagedBytes>) -> Finished {
