@@ -15,6 +15,10 @@ fuzz_target!(|data: &[u8]| {
             // many as the headers say.
             assert_eq!(g.track.spans().len(), g.track.len());
             let _ = (g.created_ns(), g.exited_ns(), tl.strings.get(g.start_fn()));
+            // Every record names an origin in the table (the shards' tables
+            // are appended, their IDs moved).
+            assert!((g.origin.0 as usize) < tl.origins.len());
+            let _ = tl.stacks.frames(tl.origin(g).creation_stack);
         }
         // A range read (which stops at the range's end) gives what a filter
         // over every span gives.
