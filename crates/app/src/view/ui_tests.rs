@@ -97,6 +97,11 @@ fn blocked_span_click(tl: Timeline) {
     assert!(h.query_all_by_label("main.blockedReceiver").count() >= 1);
     h.get_by_label("Unblocked by");
     h.get_by_label("main.delayedSender");
+    // Where main created it: the go statement in main.run, once opened.
+    let shown = h.query_all_by_label("main.run").count();
+    h.get_by_label("Creation stack").click();
+    h.run_steps(3);
+    assert_eq!(h.query_all_by_label("main.run").count(), shown + 1);
     // Parent and waker links sit in the side panel; the waker link is last.
     let panel_left = h.get_by_label("Unblocked by").rect().left();
     let links: Vec<_> = h.query_all_by_label("g1 main.main").filter(|n| n.rect().left() >= panel_left - 1.0).collect();
