@@ -160,10 +160,12 @@ fn main() {
     let c = &tl.counters;
     let cs: usize = [&c.running, &c.runnable, &c.blocked, &c.syscall, &c.heap_alloc].iter().map(|c| c.len()).sum();
     println!(
-        "goroutine tracks {} MB ({} spans) + structs {} MB; P tracks {} MB ({} spans); M tracks {} MB ({} spans); counter samples {}; stacks {} MB; strings {} MB",
+        "goroutine tracks {} MB ({} spans) + structs {} MB + {} origins {} MB; P tracks {} MB ({} spans); M tracks {} MB ({} spans); counter samples {}; stacks {} MB; strings {} MB",
         mb(gt),
         gspans,
         mb(tl.goroutines.len() * std::mem::size_of::<timeline::Goroutine>()),
+        tl.origins.len(),
+        mb(tl.origins.heap_bytes()),
         mb(pt),
         pspans,
         mb(mt),
