@@ -12,20 +12,20 @@
 /// a few MB even for the largest pieces.
 const CHUNK: usize = 256;
 
-/// A list of `T` in chunks of [`CHUNK`].
+/// A list of `T` in chunks of `N` (by default [`CHUNK`]).
 #[derive(Debug)]
-pub(crate) struct Chunked<T> {
+pub(crate) struct Chunked<T, const N: usize = CHUNK> {
     chunks: Vec<Vec<T>>,
     len: usize,
 }
 
-impl<T> Default for Chunked<T> {
+impl<T, const N: usize> Default for Chunked<T, N> {
     fn default() -> Self {
         Chunked { chunks: Vec::new(), len: 0 }
     }
 }
 
-impl<T> Chunked<T> {
+impl<T, const N: usize> Chunked<T, N> {
     /// Number of items.
     pub fn len(&self) -> usize {
         self.len
@@ -34,9 +34,9 @@ impl<T> Chunked<T> {
     /// Appends `item`.
     pub fn push(&mut self, item: T) {
         match self.chunks.last_mut() {
-            Some(last) if last.len() < CHUNK => last.push(item),
+            Some(last) if last.len() < N => last.push(item),
             _ => {
-                let mut chunk = Vec::with_capacity(CHUNK);
+                let mut chunk = Vec::with_capacity(N);
                 chunk.push(item);
                 self.chunks.push(chunk);
             }
@@ -46,7 +46,7 @@ impl<T> Chunked<T> {
 
     /// Item `i`.
     pub fn get_mut(&mut self, i: usize) -> Option<&mut T> {
-        self.chunks.get_mut(i / CHUNK)?.get_mut(i % CHUNK)
+        self.chunks.get_mut(i / N)?.get_mut(i % N)
     }
 
     /// Items in order.
@@ -56,7 +56,7 @@ impl<T> Chunked<T> {
     }
 }
 
-impl<T> IntoIterator for Chunked<T> {
+impl<T, const N: usize> IntoIterator for Chunked<T, N> {
     type Item = T;
     type IntoIter = std::iter::Flatten<std::vec::IntoIter<Vec<T>>>;
 
@@ -72,7 +72,7 @@ mod tests {
 
     #[test]
     fn keeps_order_and_index_across_chunks() {
-        let mut c = Chunked::default();
+        let mut c: Chunked<usize> = Chunked::default();
         let n = 3 * CHUNK + 7;
         for i in 0..n {
             c.push(i);
@@ -92,12 +92,22 @@ mod tests {
 
     #[test]
     fn spare_room_is_at_most_one_chunk() {
-        let mut c = Chunked::default();
+        let mut c: Chunked<usize> = Chunked::default();
         for i in 0..5 * CHUNK + 1 {
             c.push(i);
         }
         let room: usize = c.chunks.iter().map(|v| v.capacity()).sum();
         assert_eq!(c.chunks.len(), 6);
         assert!(room - c.len() < CHUNK, "{room} room for {}", c.len());
+    }
+
+    #[test]
+    fn a_chunk_size_of_its_own() {
+        let mut c: Chunked<u8, 4> = Chunked::default();
+        for i in 0..9 {
+            c.push(i);
+        }
+        assert_eq!((c.chunks.len(), c.get_mut(4).copied()), (3, Some(4)));
+        assert_eq!(c.into_iter().collect::<Vec<_>>(), (0..9).collect::<Vec<_>>());
     }
 }

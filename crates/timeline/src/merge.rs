@@ -4,14 +4,12 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use trace_core::{GoroutineId, ProcId, ThreadId};
 
-use crate::model::{
-    Counters, CpuSample, Goroutine, LogEntry, Proc, RangeKind, RangeSpan, Region, Task, Thread, Timeline,
-};
+use crate::model::{Counters, CpuSample, LogEntry, Proc, RangeKind, RangeSpan, Region, Task, Thread, Timeline};
 use crate::origins::Origins;
 use crate::paged::PagedBytes;
 use crate::part::{Edge, GenPart, MetricKind, Retime, SHARDS, Seg, ShardPieces, StackMap, UserKind};
 use crate::ranges::RangeList;
-use crate::shard::Shard;
+use crate::shard::{Done, Shard};
 use crate::stacks::{Frame, StackId, StackTree};
 use crate::state::{MState, PState};
 use crate::strings::{StrId, Strings};
@@ -119,15 +117,12 @@ impl Merger {
             .then(|| (self.file_bytes as f64 / done * SLACK).clamp(1.0, 64.0))
     }
 
-    /// Grows the P, thread and counter vectors and the shards' finished
-    /// goroutines ahead (see [`TrackBuilder::reserve_scaled`]).
+    /// Grows the P, thread and counter vectors ahead (see
+    /// [`TrackBuilder::reserve_scaled`]).
     fn reserve_ahead(&mut self) {
         let Some(scale) = self.growth_ahead() else { return };
         for b in self.procs.values_mut().chain(self.threads.values_mut()) {
             b.reserve_scaled(scale);
-        }
-        for s in &mut self.shards {
-            s.reserve_scaled(scale);
         }
         let c = &mut self.counters;
         for counter in [&mut c.running, &mut c.runnable, &mut c.blocked, &mut c.syscall, &mut c.heap_alloc] {
@@ -379,7 +374,7 @@ impl Merger {
         let shards = std::mem::take(&mut self.shards);
         let (strings, stacks) = (&self.strings, &self.stacks);
         let finish_shard = |shard: Shard| shard.finish(end_ns, strings, stacks);
-        let done: Vec<(Vec<Goroutine>, Origins)> = if self.parallel {
+        let done: Vec<(Done, Origins)> = if self.parallel {
             shards.into_par_iter().map(finish_shard).collect()
         } else {
             shards.into_iter().map(finish_shard).collect()

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 use trace_core::GoroutineId;
 
+use crate::chunked::Chunked;
 use crate::finished::Finished;
 use crate::model::Goroutine;
 use crate::origins::{Origin, OriginId, Origins};
@@ -86,6 +87,13 @@ fn record(
     g
 }
 
+/// Finished records in chunks of 2 MiB: large enough that each chunk,
+/// freed as the final list is made, goes back to the system at once (with
+/// small chunks the allocator's pages emptied only at the very end, so the
+/// records were held twice for a moment: 50 MiB more at the peak of a
+/// 1 GB trace).
+pub(crate) type Done = Chunked<Goroutine, { 64 * 1024 }>;
+
 /// The goroutines of one shard (IDs `k`, `k + SHARDS`, `k + 2 * SHARDS`...).
 #[derive(Default)]
 pub(crate) struct Shard {
@@ -100,7 +108,9 @@ pub(crate) struct Shard {
     building: Vec<Option<GBuild>>,
     /// Free places in `building`.
     free: Vec<u32>,
-    done: Vec<Goroutine>,
+    /// Finished goroutines, in chunks: a vector grown ahead was copied
+    /// whole whenever the estimate fell short, each time into fresh pages.
+    done: Done,
     /// Who created the finished goroutines, and where.
     origins: Origins,
     /// Where the finished goroutines' tracks are kept, compressed.
@@ -219,18 +229,14 @@ impl Shard {
         self.done.push(b.finish(end, Ctx { strings, stacks }, &mut self.origins, &self.store));
     }
 
-    /// Grows the finished goroutines' vector ahead (see
-    /// [`TrackBuilder::reserve_scaled`]).
-    pub fn reserve_scaled(&mut self, scale: f64) {
-        crate::track::reserve_scaled(&mut self.done, scale);
-    }
-
     /// Every goroutine of the shard, the last spans ending at `end_ns`,
     /// and their origins.
-    pub fn finish(self, end_ns: i64, strings: &Strings, stacks: &StackTree) -> (Vec<Goroutine>, Origins) {
+    pub fn finish(self, end_ns: i64, strings: &Strings, stacks: &StackTree) -> (Done, Origins) {
         let (mut out, mut origins, store) = (self.done, self.origins, self.store);
         let ctx = Ctx { strings, stacks };
-        out.extend(self.building.into_iter().flatten().map(|b| b.finish(end_ns, ctx, &mut origins, &store)));
+        for b in self.building.into_iter().flatten() {
+            out.push(b.finish(end_ns, ctx, &mut origins, &store));
+        }
         store.seal();
         (out, origins)
     }
@@ -298,7 +304,7 @@ mod tests {
         assert_eq!((shard.done.len(), shard.building.iter().flatten().count()), (1, 1));
         // A damaged trace names goroutine 64 again after its exit.
         shard.stitch(piece(64, &[(30, GState::Running), (40, GState::Sleep)]), None, None, &strings, &stacks);
-        let (mut gs, _) = shard.finish(100, &strings, &stacks);
+        let mut gs: Vec<Goroutine> = shard.finish(100, &strings, &stacks).0.into_iter().collect();
         gs.sort_by_key(|g| g.id);
         join_named_again(&mut gs, &strings);
         assert_eq!(gs.iter().map(|g| g.id.0).collect::<Vec<_>>(), [64, 128]);
@@ -365,7 +371,8 @@ mod tests {
         shard.stitch(piece(128, &[(5, GState::Runnable)]), None, None, &strings, &stacks);
         shard.add_finished(finished(128, &[(30, GState::Running), (40, GState::Exited)], &store), &strings, &stacks);
         assert_eq!((shard.done.len(), shard.index.len()), (2, 0));
-        let (mut gs, origins) = shard.finish(100, &strings, &stacks);
+        let (gs, origins) = shard.finish(100, &strings, &stacks);
+        let mut gs: Vec<Goroutine> = gs.into_iter().collect();
         gs.sort_by_key(|g| g.id);
         let spans = |g: &Goroutine| g.track.spans().iter().map(|s| (s.start_ns, s.end_ns, s.state)).collect::<Vec<_>>();
         let first = [(10, 12, GState::Created as u8), (12, 20, GState::Running as u8), (20, 20, GState::Exited as u8)];

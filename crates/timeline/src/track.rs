@@ -26,6 +26,10 @@ use crate::varint::{read_uvarint, unzigzag, write_uvarint, zigzag};
 /// more (a block is decoded from its start up to the view's end).
 pub const BLOCK_SPANS: usize = 256;
 
+/// Closed bytes of a piece that a track which spills already takes
+/// straight into its store (see [`TrackBuilder::append`]).
+const DIRECT_SPILL_BYTES: usize = 4 * 1024;
+
 /// One span, decoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Span {
@@ -1078,7 +1082,25 @@ impl TrackBuilder {
                         ..*h
                     });
                 }
-                t.bytes.extend_from_slice(body.bytes.get(base..).unwrap_or_default());
+                let rest = body.bytes.get(base..).unwrap_or_default();
+                let last_start = body.blocks.last().map_or(base, |h| h.byte_start as usize).max(base);
+                match t.spilled.as_deref_mut() {
+                    // A track that spills already (a P's, a long-lived
+                    // goroutine's) takes a piece's closed blocks straight
+                    // into its store: copied into its own bytes first, they
+                    // made it grow to megabytes each generation, and faulted
+                    // in fresh pages every time, only to be drained.
+                    Some(spilled) if last_start - base >= DIRECT_SPILL_BYTES => {
+                        let (closed, open) = rest.split_at((last_start - base).min(rest.len()));
+                        if !t.bytes.is_empty() {
+                            spilled.push(&t.bytes);
+                        }
+                        spilled.push(closed);
+                        t.bytes.clear();
+                        t.bytes.extend_from_slice(open);
+                    }
+                    _ => t.bytes.extend_from_slice(rest),
+                }
                 t.len += body.len - next.first_index;
                 self.written_start_ns = written_start_ns;
                 self.open_count = t.blocks.last().map_or(0, |h| h.count);
@@ -1136,7 +1158,10 @@ impl TrackBuilder {
     /// copied once or twice instead of at every doubling, each copy
     /// faulting in fresh pages. [`TrackBuilder::finish`] trims it.
     pub fn reserve_scaled(&mut self, scale: f64) {
-        reserve_scaled(&mut self.track.bytes, scale);
+        // A track that spills keeps a block or so of bytes at a time.
+        if self.track.spilled.is_none() {
+            reserve_scaled(&mut self.track.bytes, scale);
+        }
         reserve_scaled(&mut self.track.blocks, scale);
     }
 
@@ -1508,18 +1533,32 @@ mod tests {
         let mut plain = TrackBuilder::default();
         let mut spilling = TrackBuilder::default();
         let shared = PagedBytes::new();
-        for (k, chunk) in spans.chunks(700).enumerate() {
-            // Pieces appended as the merge appends them to a P's track.
+        let (mut at, mut direct) = (0, 0);
+        for k in 0.. {
+            // Pieces of different sizes, appended as the merge appends them
+            // to a P's track: the big ones, once the track spills, go
+            // straight to the store, all but their last block.
+            let Some(chunk) = spans.get(at..(at + [700, 3000, 150][k % 3]).min(spans.len())) else { break };
+            if chunk.is_empty() {
+                break;
+            }
+            at += chunk.len();
+            let spilled_before = spilling.track.spilled_len();
             for b in [&mut plain, &mut spilling] {
                 let mut piece = TrackBuilder::default();
                 push_all(&mut piece, chunk);
-                b.append(piece, k % 3 == 1);
+                b.append(piece, k % 4 == 1);
+            }
+            if spilling.track.spilled_len() > spilled_before {
+                direct += 1;
+                assert!(spilling.closed_bytes() == 0 && spilling.track.blocks.last().is_some_and(|h| h.count > 0));
             }
             spilling.spill(if k % 2 == 0 { 1 } else { 3000 }, || shared.clone());
             // Other tracks written to the same store in between.
             shared.append(&[k as u8; 100]);
             assert_eq!(spilling.len(), plain.len());
         }
+        assert!(direct >= 5, "{direct} pieces went straight to the store");
         assert!(spilling.track.spilled.as_ref().is_some_and(|s| s.extents.len() > 5));
         assert!(spilling.track.bytes.len() < plain.track.bytes.len() / 10);
         let end = spans.last().map_or(0, |s| s.0 + 10);
