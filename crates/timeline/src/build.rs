@@ -5,7 +5,7 @@ use trace_core::{Event, GenerationRun, ParallelDecode, Reader, TimeNs, Version};
 
 use crate::merge::{COUNTER_RESOLUTION_NS, Merger};
 use crate::model::{Thread, Timeline};
-use crate::part::{GenPart, Retime, StackMap, Tracks};
+use crate::part::{GenPart, PartSizes, Retime, StackMap, Tracks};
 use crate::progress::{Phase, Progress};
 use std::sync::Arc;
 
@@ -75,9 +75,9 @@ fn collect<'a>(
     run: &mut GenerationRun<'a>,
     index: usize,
     floor: Option<TimeNs>,
-    (stacks, tracks): What,
+    (stacks, tracks, sizes): What,
 ) -> GenPart<'a> {
-    let mut part = GenPart::new(COUNTER_RESOLUTION_NS, index, floor, stacks).with_tracks(tracks);
+    let mut part = GenPart::new(COUNTER_RESOLUTION_NS, index, floor, stacks).with_tracks(tracks).with_sizes(sizes);
     let mut ev = Event::EMPTY;
     let mut ord = 0u32;
     // A decode error is recorded in the run and reported by the chain.
@@ -89,12 +89,13 @@ fn collect<'a>(
     part
 }
 
-/// What collecting a generation needs: its stack map and which tracks.
-type What = (Option<Arc<StackMap>>, Tracks);
+/// What collecting a generation needs: its stack map, which tracks, and
+/// the sizes of the part merged last (to reserve as much).
+type What = (Option<Arc<StackMap>>, Tracks, PartSizes);
 
 /// What collecting generation `i` needs.
-fn what(stacks: &[Arc<StackMap>], i: usize, tracks: Tracks) -> What {
-    (stacks.get(i).cloned(), tracks)
+fn what(stacks: &[Arc<StackMap>], i: usize, tracks: Tracks, sizes: PartSizes) -> What {
+    (stacks.get(i).cloned(), tracks, sizes)
 }
 
 /// Generations collecting or waiting to be merged beyond one per thread:
@@ -129,17 +130,18 @@ fn build_v2(data: &[u8], progress: &Progress, mode: Mode, tracks: Tracks) -> Res
             let built = pd.generation(i);
             let map = built.as_ref().map(|g| merger.intern_table(&g.table)).unwrap_or_default();
             stacks.push(Arc::new(map));
-            (built, what(stacks, i, tracks))
+            (built, what(stacks, i, tracks, merger.part_sizes()))
         },
         |i, (built, what)| pd.run_generation(i, built, |r| collect(r, i, None, what)),
         |(merger, stacks, chainer, cancelled), i, started| {
-            chainer.feed(started, |r| collect(r, i, None, what(stacks, i, tracks)));
+            let sizes = merger.part_sizes();
+            chainer.feed(started, |r| collect(r, i, None, what(stacks, i, tracks, sizes)));
             // Parts are collected before the chain knows each one's time
             // floor; `confirm` applies it.
             let confirmed: Vec<_> = chainer
                 .take_confirmed()
                 .into_iter()
-                .map(|(p, f, _)| confirm(&pd, p, f, |i| what(stacks, i, tracks)))
+                .map(|(p, f, _)| confirm(&pd, p, f, |i| what(stacks, i, tracks, sizes)))
                 .collect();
             if let Some((p, _)) = confirmed.last() {
                 progress.set_done(p.end_offset);
@@ -158,7 +160,7 @@ fn build_v2(data: &[u8], progress: &Progress, mode: Mode, tracks: Tracks) -> Res
         .values
         .drain(..)
         .zip(chained.time_floors.drain(..))
-        .map(|(p, f)| confirm(&pd, p, f, |i| what(&stacks, i, tracks)))
+        .map(|(p, f)| confirm(&pd, p, f, |i| what(&stacks, i, tracks, merger.part_sizes())))
         .collect();
     merger.merge(rest);
     Ok(merger.finish(chained.error, data.len() as u64))

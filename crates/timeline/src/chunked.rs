@@ -50,7 +50,6 @@ impl<T, const N: usize> Chunked<T, N> {
     }
 
     /// Items in order.
-    #[cfg(test)]
     pub fn iter(&self) -> impl Iterator<Item = &T> {
         self.chunks.iter().flatten()
     }

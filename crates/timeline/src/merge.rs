@@ -7,7 +7,7 @@ use trace_core::{GoroutineId, ProcId, ThreadId};
 use crate::model::{Counters, CpuSample, LogEntry, Proc, RangeKind, RangeSpan, Region, Task, Thread, Timeline};
 use crate::origins::Origins;
 use crate::paged::PagedBytes;
-use crate::part::{Edge, GenPart, MetricKind, Retime, SHARDS, Seg, ShardPieces, StackMap, UserKind};
+use crate::part::{Edge, GenPart, MetricKind, PartSizes, Retime, SHARDS, Seg, ShardPieces, StackMap, UserKind};
 use crate::ranges::RangeList;
 use crate::shard::{Done, Shard};
 use crate::stacks::{Frame, StackId, StackTree};
@@ -75,6 +75,8 @@ pub(crate) struct Merger {
     /// The trace's size, and how far into it the parts merged so far reach.
     file_bytes: u64,
     merged_bytes: u64,
+    /// The sizes of the part merged last.
+    part_sizes: PartSizes,
 }
 
 impl Merger {
@@ -105,6 +107,7 @@ impl Merger {
             end_ns: 0,
             file_bytes,
             merged_bytes: 0,
+            part_sizes: PartSizes::default(),
         }
     }
 
@@ -130,6 +133,11 @@ impl Merger {
         }
     }
 
+    /// The sizes of the part merged last, for sizing the next parts.
+    pub fn part_sizes(&self) -> PartSizes {
+        self.part_sizes
+    }
+
     /// Adds the next generations' parts, in order.
     pub fn merge(&mut self, parts: Vec<(GenPart<'_>, Option<Retime>)>) {
         // Per shard, each part's goroutine pieces with its stack map.
@@ -138,6 +146,7 @@ impl Merger {
         let mut retimes = Vec::with_capacity(parts.len());
         for (pi, (mut part, retime)) in parts.into_iter().enumerate() {
             self.merged_bytes = self.merged_bytes.max(part.end_offset);
+            self.part_sizes = part.sizes();
             let r = retime.as_ref();
             maps.push(self.merge_global(&part, r));
             for (s, pieces) in part.take_goroutines().into_iter().enumerate() {

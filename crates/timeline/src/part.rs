@@ -201,6 +201,11 @@ impl<T> SegMap<T> {
         self.items.get_mut(i as usize)?.take()
     }
 
+    /// All items, by reference (in no particular order).
+    fn items(&self) -> impl Iterator<Item = &T> {
+        self.items.iter().flatten()
+    }
+
     /// All items (in no particular order).
     fn into_items(self) -> impl Iterator<Item = T> {
         self.items.into_iter().flatten()
@@ -257,6 +262,21 @@ fn new_seg(id: i64) -> Seg {
 fn new_gseg(id: i64) -> GSeg {
     GSeg { seg: new_seg(id), created: None, head_has_first_stack: false, first_stack: 0 }
 }
+
+/// The sizes of a part, from which the next parts reserve their vectors
+/// and P pieces ([`GenPart::with_sizes`]); a busy trace's generations are
+/// much alike.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct PartSizes {
+    pub counts: usize,
+    pub metrics: usize,
+    pub ranges: usize,
+    /// Span bytes of the largest P piece.
+    pub proc_bytes: usize,
+}
+
+/// The most span bytes a P piece reserves ahead.
+const MAX_PROC_HINT: usize = 64 << 20;
 
 /// Phase of a range event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -350,6 +370,8 @@ pub(crate) struct GenPart<'a> {
     min_slack: i64,
     /// Counter bucket width.
     pub bucket_ns: i64,
+    /// Span bytes to reserve for each P's piece ([`PartSizes`]).
+    proc_bytes: usize,
 }
 
 impl<'a> Default for GenPart<'a> {
@@ -376,6 +398,7 @@ impl<'a> GenPart<'a> {
             threads: SegMap::default(),
             tracks: Tracks::All,
             last_thread: -1,
+            proc_bytes: 0,
             counts: Vec::new(),
             metrics: Vec::new(),
             ranges: Vec::new(),
@@ -398,6 +421,31 @@ impl<'a> GenPart<'a> {
     pub fn with_tracks(mut self, tracks: Tracks) -> Self {
         self.tracks = tracks;
         self
+    }
+
+    /// Reserves what a part of `sizes` needs up front, and half as much
+    /// again (generations differ by that much): grown by doubling, every
+    /// part's vectors and P pieces were copied over and over, each copy
+    /// into fresh pages. Room reserved and not used is never touched, so
+    /// it costs no memory.
+    pub fn with_sizes(mut self, sizes: PartSizes) -> Self {
+        let ahead = |n: usize| n.saturating_add(n / 2);
+        self.counts.reserve(ahead(sizes.counts));
+        self.metrics.reserve(ahead(sizes.metrics));
+        self.ranges.reserve(ahead(sizes.ranges));
+        self.proc_bytes = ahead(sizes.proc_bytes);
+        self
+    }
+
+    /// What this part holds, for sizing the parts after it.
+    pub fn sizes(&self) -> PartSizes {
+        let proc_bytes = self.procs.items().map(|s| s.track.byte_len()).max().unwrap_or(0);
+        PartSizes {
+            counts: self.counts.len(),
+            metrics: self.metrics.len(),
+            ranges: self.ranges.len(),
+            proc_bytes: proc_bytes.min(MAX_PROC_HINT),
+        }
     }
 
     /// Whether a time `floor` (from the chain) raises the time of an event
@@ -564,7 +612,13 @@ impl<'a> GenPart<'a> {
         if id < 0 || self.tracks == Tracks::ThreadsOnly {
             return;
         }
-        if let Some(s) = self.procs.get(id, || new_seg(id)) {
+        let hint = self.proc_bytes;
+        let new = || {
+            let mut s = new_seg(id);
+            s.track.reserve(hint);
+            s
+        };
+        if let Some(s) = self.procs.get(id, new) {
             push_simple(s, time, state as u8, a, restate, state == PState::Idle);
         }
     }
@@ -906,6 +960,31 @@ mod tests {
         assert_eq!((m.get(u64::MAX), m.get(1 << 40)), (Some(StackId(7)), Some(StackId(8))));
         assert!(m.dense.len() <= 101, "{}", m.dense.len());
         assert_eq!(StackMap::default().get(3), None);
+    }
+
+    #[test]
+    fn parts_reserve_what_the_last_part_held_and_half_again() {
+        let mut first = GenPart::default();
+        for t in 0..1_000 {
+            first.p(0, t * 10, if t % 2 == 0 { PState::Running } else { PState::Idle }, t, false);
+            first.p(1, t * 10, PState::Running, t, false);
+        }
+        first.ranges.resize_with(300, || RangeRec {
+            time: 0,
+            kind: crate::model::RangeKind::Sweep,
+            edge: Edge::Begin,
+            scope: 0,
+            reason: b"",
+        });
+        let sizes = first.sizes();
+        let biggest = first.procs.items().map(|s| s.track.byte_len()).max();
+        assert_eq!((Some(sizes.proc_bytes), sizes.ranges), (biggest, 300));
+        assert!(sizes.proc_bytes > 1_000);
+        let mut next = GenPart::default().with_sizes(sizes);
+        next.p(3, 5, PState::Running, 1, false);
+        let piece = next.procs.items().next().map(|s| s.track.bytes_capacity());
+        assert!(piece >= Some(sizes.proc_bytes * 3 / 2), "{piece:?}");
+        assert!(next.ranges.capacity() >= 450);
     }
 
     #[test]

@@ -1165,6 +1165,25 @@ impl TrackBuilder {
         reserve_scaled(&mut self.track.blocks, scale);
     }
 
+    /// Reserves room for `bytes` more span bytes (and their block headers).
+    pub(crate) fn reserve(&mut self, bytes: usize) {
+        if bytes > 0 {
+            self.track.bytes.reserve(bytes);
+            self.track.blocks.reserve(bytes / (BLOCK_SPANS * 4));
+        }
+    }
+
+    /// Room for span bytes, in tests.
+    #[cfg(test)]
+    pub(crate) fn bytes_capacity(&self) -> usize {
+        self.track.bytes.capacity()
+    }
+
+    /// Span bytes written, spilled or not.
+    pub(crate) fn byte_len(&self) -> usize {
+        self.track.bytes_len()
+    }
+
     /// Bytes of the closed blocks not yet spilled.
     pub fn closed_bytes(&self) -> usize {
         let t = &self.track;
