@@ -29,26 +29,50 @@ pub(crate) struct Finished {
     pub track: Track,
 }
 
-impl Finished {
-    /// Finishes `piece` (which must hold its creation).
-    fn new(piece: GSeg) -> Option<Finished> {
+/// A finished goroutine waiting in the [`FinishQueue`]: its track still a
+/// builder, finished straight into the store when it is packed.
+struct Queued {
+    /// How many goroutines were queued before it, so an unstable sort keeps
+    /// equal IDs in order of exit.
+    seq: u64,
+    id: i64,
+    parent: i64,
+    creation_stack: StackId,
+    start_stack: StackId,
+    first_stack: StackId,
+    track: TrackBuilder,
+}
+
+impl Queued {
+    /// Takes `piece` (which must hold its creation).
+    fn new(piece: GSeg, seq: u64) -> Option<Queued> {
         let GSeg { seg, created, head_has_first_stack, first_stack } = piece;
         let c = created?;
         let first_stack = match seg.track.first() {
             Some(head) if head_has_first_stack => head.stack,
             _ => StackId(first_stack),
         };
-        let end_ns = seg.track.last_start_ns();
-        Some(Finished {
+        Some(Queued {
+            seq,
             id: seg.id,
             parent: c.parent,
             creation_stack: StackId(c.creation_stack),
             start_stack: StackId(c.start_stack),
             first_stack,
-            track: seg.track.finish(end_ns),
+            track: seg.track,
         })
     }
 
+    /// The finished goroutine, its track ending at its exit, packed into `store`.
+    fn pack(self, store: &Arc<PagedBytes>) -> Finished {
+        let Queued { id, parent, creation_stack, start_stack, first_stack, track, .. } = self;
+        let end_ns = track.last_start_ns();
+        let track = track.finish_into_store(end_ns, store);
+        Finished { id, parent, creation_stack, start_stack, first_stack, track }
+    }
+}
+
+impl Finished {
     /// Back as a piece, to stitch to what a damaged trace said of the same
     /// goroutine before.
     pub fn into_piece(self) -> GSeg {
@@ -76,9 +100,7 @@ impl Finished {
 /// up to [`QUEUE`] at a time, sorted, and the lower half packed, they come
 /// out in ID order but for the rare one that lives much longer.
 pub(crate) struct FinishQueue {
-    /// Each with the count of goroutines queued before it, so an unstable
-    /// sort keeps equal IDs in order of exit.
-    queue: Vec<(u64, Finished)>,
+    queue: Vec<Queued>,
     queued: u64,
     store: Arc<PagedBytes>,
     /// Packed, by [`shard_of`].
@@ -103,11 +125,11 @@ impl FinishQueue {
     /// Queues `piece` (which must hold its creation); when the queue is
     /// full, packs its lower half.
     pub fn push(&mut self, piece: GSeg) {
-        let Some(queued) = Finished::new(piece) else { return };
+        let Some(queued) = Queued::new(piece, self.queued) else { return };
         if self.queue.capacity() == 0 {
             self.queue.reserve_exact(QUEUE);
         }
-        self.queue.push((self.queued, queued));
+        self.queue.push(queued);
         self.queued += 1;
         if self.queue.len() >= QUEUE {
             self.pack(QUEUE / 2);
@@ -119,14 +141,13 @@ impl FinishQueue {
     fn pack(&mut self, n: usize) {
         // Unstable, so in place: a stable sort took a scratch copy of half
         // the queue (384 KiB) each time, faulted in afresh.
-        self.queue.sort_unstable_by_key(|(k, f)| (f.id, *k));
+        self.queue.sort_unstable_by_key(|q| (q.id, q.seq));
         let n = n.min(self.queue.len());
-        for (_, f) in self.queue.drain(..n) {
-            // Moved out, not taken: an empty track is an allocation.
-            let Finished { id, parent, creation_stack, start_stack, first_stack, track } = f;
-            let track = track.into_store(&self.store);
-            if let Some(list) = self.out.get_mut(shard_of(id)) {
-                list.push(Finished { id, parent, creation_stack, start_stack, first_stack, track });
+        for q in self.queue.drain(..n) {
+            let shard = shard_of(q.id);
+            let f = q.pack(&self.store);
+            if let Some(list) = self.out.get_mut(shard) {
+                list.push(f);
             }
         }
     }

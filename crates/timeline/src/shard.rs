@@ -60,7 +60,7 @@ impl GBuild {
         let fn_stack = if self.start_stack != StackId::NONE { self.start_stack } else { self.first_stack };
         let start_fn = ctx.stacks.start_function(fn_stack, ctx.strings);
         let origin = origins.intern(Origin { parent: GoroutineId(self.parent), creation_stack: self.creation_stack });
-        let track = self.track.finish(end_ns).into_store(store);
+        let track = self.track.finish_into_store(end_ns, store);
         record(GoroutineId(self.id), origin, start_fn, self.created_ns.is_some(), track, ctx.strings)
     }
 }

@@ -26,6 +26,11 @@ use crate::varint::{read_uvarint, unzigzag, write_uvarint, zigzag};
 /// more (a block is decoded from its start up to the view's end).
 pub const BLOCK_SPANS: usize = 256;
 
+thread_local! {
+    /// A short finished track laid out before it is appended to a store.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Closed bytes of a piece that a track which spills already takes
 /// straight into its store (see [`TrackBuilder::append`]).
 const DIRECT_SPILL_BYTES: usize = 4 * 1024;
@@ -348,11 +353,38 @@ impl Store {
     /// Room is left for the span bytes, which usually follow.
     fn head(&self) -> Vec<u8> {
         let mut data = Vec::with_capacity(header_offset(self.blocks.len()) + self.bytes.len());
-        data.extend_from_slice(&(self.blocks.len() as u32).to_le_bytes());
-        for (i, h) in self.blocks.iter().enumerate() {
-            h.write(&mut data, i == 0);
-        }
+        self.write_head(&mut data);
         data
+    }
+
+    /// Appends the block count and the headers packed to `out`.
+    fn write_head(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&(self.blocks.len() as u32).to_le_bytes());
+        for (i, h) in self.blocks.iter().enumerate() {
+            h.write(out, i == 0);
+        }
+    }
+
+    /// [`Store::into_track`] then [`Track::into_store`], without the
+    /// allocation in between for a short track (most goroutines'):
+    /// its bytes are laid out in a buffer each thread keeps.
+    fn into_stored_track(self, store: &Arc<PagedBytes>) -> Track {
+        let len = header_offset(self.blocks.len()) + self.bytes.len();
+        if self.blocks.is_empty() || self.spilled.is_some() || len > SMALL_TRACK_BYTES {
+            return self.into_track().into_store(store);
+        }
+        let at = SCRATCH.with(|buf| {
+            let mut buf = buf.borrow_mut();
+            buf.clear();
+            self.write_head(&mut buf);
+            buf.extend_from_slice(&self.bytes);
+            store.append(&buf)
+        });
+        if at >> (64 - LEN_BITS) != 0 {
+            // Past what the packed offset holds (a terabyte): keep it here.
+            return self.into_track();
+        }
+        Track { repr: Repr::Paged { store: store.clone(), at: at << LEN_BITS | len as u64 } }
     }
 
     fn into_track(self) -> Track {
@@ -1219,12 +1251,23 @@ impl TrackBuilder {
 
     /// Ends the last span at `end_ns` and returns the track.
     pub fn finish(mut self, end_ns: i64) -> Track {
+        self.close(end_ns);
+        self.track.into_track()
+    }
+
+    /// [`TrackBuilder::finish`] then [`Track::into_store`], in one step.
+    pub(crate) fn finish_into_store(mut self, end_ns: i64, store: &Arc<PagedBytes>) -> Track {
+        self.close(end_ns);
+        self.track.into_stored_track(store)
+    }
+
+    /// Ends the last span at `end_ns` and closes the last block.
+    fn close(&mut self, end_ns: i64) {
         if let Some(p) = self.pending.take() {
             let end_ns = end_ns.max(p.start_ns);
             self.write(p, end_ns);
         }
         close_block(&mut self.track, &self.stats);
-        self.track.into_track()
     }
 }
 
@@ -1544,6 +1587,26 @@ mod tests {
         again.push(t, 3, StackId(2), 1, -1);
         want.push(t, 3, StackId(2), 1, -1);
         assert_eq!(again.finish(t + 50).spans(), want.finish(t + 50).spans());
+    }
+
+    #[test]
+    fn finishing_into_a_store_equals_finishing_then_storing() {
+        let (direct, two_steps) = (PagedBytes::new(), PagedBytes::new());
+        // Short tracks (most goroutines') and long ones, which keep their
+        // headers at hand.
+        for (n, seed) in [(1, 1), (3, 2), (40, 3), (600, 4), (5_000, 5)] {
+            let spans = random_spans(n, seed);
+            let (mut a, mut b) = (TrackBuilder::default(), TrackBuilder::default());
+            push_all(&mut a, &spans);
+            push_all(&mut b, &spans);
+            let end = spans.last().map_or(0, |s| s.0 + 7);
+            let (got, want) = (a.finish_into_store(end, &direct), b.finish(end).into_store(&two_steps));
+            assert_eq!(got.spans(), want.spans(), "{n} spans");
+            assert_eq!(matches!(got.repr, Repr::Paged { .. }), matches!(want.repr, Repr::Paged { .. }), "{n} spans");
+            assert_eq!(got.own_heap_bytes(), want.own_heap_bytes(), "{n} spans");
+        }
+        assert_eq!(direct.heap_bytes(), two_steps.heap_bytes());
+        assert_eq!(TrackBuilder::default().finish_into_store(9, &direct).len(), 0);
     }
 
     #[test]
