@@ -271,7 +271,7 @@ pub(crate) struct PartSizes {
     pub counts: usize,
     pub metrics: usize,
     pub ranges: usize,
-    /// Span bytes of the largest P piece.
+    /// Span bytes of a P piece, on average.
     pub proc_bytes: usize,
 }
 
@@ -439,7 +439,10 @@ impl<'a> GenPart<'a> {
 
     /// What this part holds, for sizing the parts after it.
     pub fn sizes(&self) -> PartSizes {
-        let proc_bytes = self.procs.items().map(|s| s.track.byte_len()).max().unwrap_or(0);
+        // The mean, not the largest: every P reserves it, so what all of
+        // them reserve stays within what the part held.
+        let (n, total) = self.procs.items().fold((0, 0), |(n, t), s| (n + 1, t + s.track.byte_len()));
+        let proc_bytes = total / n.max(1);
         PartSizes {
             counts: self.counts.len(),
             metrics: self.metrics.len(),
@@ -977,8 +980,8 @@ mod tests {
             reason: b"",
         });
         let sizes = first.sizes();
-        let biggest = first.procs.items().map(|s| s.track.byte_len()).max();
-        assert_eq!((Some(sizes.proc_bytes), sizes.ranges), (biggest, 300));
+        let total: usize = first.procs.items().map(|s| s.track.byte_len()).sum();
+        assert_eq!((sizes.proc_bytes, sizes.ranges), (total / 2, 300));
         assert!(sizes.proc_bytes > 1_000);
         let mut next = GenPart::default().with_sizes(sizes);
         next.p(3, 5, PState::Running, 1, false);
