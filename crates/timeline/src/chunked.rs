@@ -6,9 +6,11 @@
 //! room reserved from the last part's count (parts differ by 2x) or left by
 //! doubling, and while growing, the old and the new vector at once. Here
 //! the spare room is at most one chunk per list, and consuming the list
-//! frees each chunk as soon as it is read.
+//! frees each chunk as soon as it is read. A shard's finished goroutine
+//! records are kept the same way, in larger chunks
+//! ([`crate::shard::Done`]).
 
-/// Items per chunk: small enough that the spare room of 64 shards stays
+/// Items per chunk by default: small enough that the spare room of 64 shards stays
 /// a few MB even for the largest pieces.
 const CHUNK: usize = 256;
 
