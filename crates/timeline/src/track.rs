@@ -1186,9 +1186,10 @@ impl TrackBuilder {
     }
 
     /// About to outgrow its storage, grows it once to `scale` times what it
-    /// holds: a track that grows steadily through the trace (a P's) is
-    /// copied once or twice instead of at every doubling, each copy
-    /// faulting in fresh pages. [`TrackBuilder::finish`] trims it.
+    /// holds: a track that grows steadily through the trace (a P's block
+    /// headers; its span bytes once it spills go to its store) is copied
+    /// once or twice instead of at every doubling, each copy faulting in
+    /// fresh pages. [`TrackBuilder::finish`] trims it.
     pub fn reserve_scaled(&mut self, scale: f64) {
         // A track that spills keeps a block or so of bytes at a time.
         if self.track.spilled.is_none() {
