@@ -21,6 +21,11 @@ fn rss_kb(field: &str) -> u64 {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// Whether allocations are counted: only for `--rss-trace` and `--drop`,
+/// since two threads updating the same counters on every allocation cost
+/// the build about 2% of its time.
+static COUNTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Bytes allocated and not yet freed, for `--rss-trace`.
 static LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
@@ -35,28 +40,31 @@ fn class(size: usize) -> &'static std::sync::atomic::AtomicIsize {
 }
 
 fn count(size: usize, sign: isize) {
+    if !COUNTING.load(std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
+    if sign > 0 {
+        LIVE.fetch_add(size, std::sync::atomic::Ordering::Relaxed);
+    } else {
+        LIVE.fetch_sub(size, std::sync::atomic::Ordering::Relaxed);
+    }
     class(size).fetch_add(sign * size as isize, std::sync::atomic::Ordering::Relaxed);
 }
 
 unsafe impl std::alloc::GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: std::alloc::Layout) -> *mut u8 {
-        LIVE.fetch_add(l.size(), std::sync::atomic::Ordering::Relaxed);
         count(l.size(), 1);
         unsafe { mimalloc::MiMalloc.alloc(l) }
     }
     unsafe fn dealloc(&self, p: *mut u8, l: std::alloc::Layout) {
-        LIVE.fetch_sub(l.size(), std::sync::atomic::Ordering::Relaxed);
         count(l.size(), -1);
         unsafe { mimalloc::MiMalloc.dealloc(p, l) }
     }
     unsafe fn alloc_zeroed(&self, l: std::alloc::Layout) -> *mut u8 {
-        LIVE.fetch_add(l.size(), std::sync::atomic::Ordering::Relaxed);
         count(l.size(), 1);
         unsafe { mimalloc::MiMalloc.alloc_zeroed(l) }
     }
     unsafe fn realloc(&self, p: *mut u8, l: std::alloc::Layout, new: usize) -> *mut u8 {
-        LIVE.fetch_add(new, std::sync::atomic::Ordering::Relaxed);
-        LIVE.fetch_sub(l.size(), std::sync::atomic::Ordering::Relaxed);
         count(l.size(), -1);
         count(new, 1);
         unsafe { mimalloc::MiMalloc.realloc(p, l, new) }
@@ -123,6 +131,10 @@ fn cpu_secs() -> (f64, f64) {
 
 fn main() {
     return_freed_memory_at_once();
+    let counted = ["--rss-trace", "--drop"];
+    if std::env::args().any(|a| counted.contains(&a.as_str())) {
+        COUNTING.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     let peak = peak_anon_sampler();
     let path = std::env::args().nth(1).expect("trace path");
     let f = std::fs::File::open(&path).unwrap();
