@@ -9,7 +9,8 @@
 //! `--drop`: the live bytes of each part of the timeline, and by size
 //! class; `SEQ=1` in the environment builds on one thread. It also prints
 //! the CPU time the build used, less noisy than wall time for comparisons;
-//! `ANALYSES=a,b` times only the analyses whose names start so).
+//! `ANALYSES=a,b` times only the analyses whose names start so; `KEEP=1`
+//! leaves mimalloc's purge delay as it is instead of 0, as the viewer sets it).
 fn rss_kb(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .unwrap_or_default()
@@ -130,7 +131,9 @@ fn cpu_secs() -> (f64, f64) {
 }
 
 fn main() {
-    return_freed_memory_at_once();
+    if std::env::var_os("KEEP").is_none() {
+        return_freed_memory_at_once();
+    }
     let counted = ["--rss-trace", "--drop"];
     if std::env::args().any(|a| counted.contains(&a.as_str())) {
         COUNTING.store(true, std::sync::atomic::Ordering::Relaxed);

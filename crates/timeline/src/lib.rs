@@ -42,6 +42,7 @@ pub mod progress;
 pub mod ranges;
 pub mod search;
 mod shard;
+mod spancode;
 pub mod stacks;
 pub mod state;
 pub mod strings;

@@ -3,9 +3,9 @@
 //! A span is a start time, a state code, a stack and two small arguments;
 //! its end is the next span's start (the last one ends at the track's end).
 //! Spans are stored [`BLOCK_SPANS`] to a block: the start as a varint delta
-//! from the previous span, one byte holding the state and which of stack,
-//! `a` and `b` follow (absent arguments are -1, an absent stack is 0), then
-//! those as varints. A typical span takes 4 to 6 bytes. Block
+//! from the previous span, then the state, stack and arguments in full or
+//! as one byte naming an earlier span of the block they repeat
+//! ([`crate::spancode`]). A typical span takes 2 to 6 bytes. Block
 //! headers keep time bounds and the dominant state, so zoomed-out queries
 //! never decode a block whose spans all fall inside one pixel.
 //!
@@ -17,8 +17,8 @@ use std::sync::Arc;
 
 use crate::group::BlockGroup;
 use crate::paged::PagedBytes;
+use crate::spancode::{REF_STATE, Recent, STATE_MASK, encode_span};
 use crate::stacks::StackId;
-use crate::varint::{read_uvarint, unzigzag, write_uvarint, zigzag};
 
 /// Most spans a block holds. Headers stay uncompressed in memory, so
 /// bigger blocks hold less: on a 1 GB trace, 256 rather than 64 spans a
@@ -824,6 +824,8 @@ pub struct TrackBuilder {
     /// Time per state in the last block, kept as spans are written so
     /// closing the block need not decode it.
     stats: BlockStats,
+    /// Where the last spans' fields were written, for references to them.
+    recent: Recent,
 }
 
 /// Time per state of a block's spans, for up to [`BlockStats::SLOTS`]
@@ -897,11 +899,6 @@ fn dominant(first: u8, by_state: &[(u8, i64)]) -> u8 {
     best
 }
 
-const STATE_MASK: u8 = 0x1f;
-const HAS_STACK: u8 = 0x20;
-const HAS_A: u8 = 0x40;
-const HAS_B: u8 = 0x80;
-
 impl TrackBuilder {
     /// The state of the last span pushed.
     pub fn last_state(&self) -> Option<u8> {
@@ -931,7 +928,8 @@ impl TrackBuilder {
     }
 
     /// Starts a new span at `start_ns` (clamped to not go back in time),
-    /// ending the previous one there. States must be below 32.
+    /// ending the previous one there. States must be below 31 (31 is
+    /// taken as 30).
     pub fn push(&mut self, start_ns: i64, state: u8, stack: StackId, a: i64, b: i64) {
         let start_ns = match self.pending {
             Some(p) => start_ns.max(p.start_ns),
@@ -941,7 +939,8 @@ impl TrackBuilder {
             self.write(p, start_ns);
         }
         self.has_stacks |= stack != StackId::NONE;
-        self.pending = Some(Span { start_ns, end_ns: start_ns, state: state & STATE_MASK, stack, a, b });
+        let state = (state & STATE_MASK).min(REF_STATE - 1);
+        self.pending = Some(Span { start_ns, end_ns: start_ns, state, stack, a, b });
     }
 
     /// A finished track back as a builder, its last span pending again.
@@ -964,6 +963,8 @@ impl TrackBuilder {
             open_count,
             has_stacks: true,
             stats: BlockStats::unknown(),
+            // The spans of the block reopened are not known here.
+            recent: Recent::default(),
         };
         for s in spans {
             b.push(s.start_ns, s.state, s.stack, s.a, s.b);
@@ -1022,10 +1023,14 @@ impl TrackBuilder {
             let Some(h) = self.track.blocks.get_mut(bi) else { break };
             let src = old.get(h.byte_start as usize..next.unwrap_or(old.len())).unwrap_or_default();
             h.byte_start = bytes.len() as u32;
-            let mut prev = h.start_ns;
+            // Stacks that differed may map to the same one: encoded afresh,
+            // the last block's references are those `write` goes on from.
+            self.recent.reset();
+            let mut prev = None;
             decode_spans(src, h, |s| {
-                encode_span(&mut bytes, (s.start_ns - prev) as u64, &Span { stack: get(s.stack), ..s });
-                prev = s.start_ns;
+                let delta = prev.map(|p| (s.start_ns - p) as u64);
+                encode_span(&mut bytes, &mut self.recent, delta, &Span { stack: get(s.stack), ..s });
+                prev = Some(s.start_ns);
             });
         }
         self.track.bytes = bytes;
@@ -1080,7 +1085,7 @@ impl TrackBuilder {
     /// by span through `map` (leaving out its very first span if `skip`),
     /// the other blocks copied whole.
     fn extend(&mut self, other: TrackBuilder, mut skip: bool, replay: usize, map: impl Fn(Span) -> Span) {
-        let TrackBuilder { track: body, pending, written_start_ns, has_stacks, stats, .. } = other;
+        let TrackBuilder { track: body, pending, written_start_ns, has_stacks, stats, recent, .. } = other;
         debug_assert!(body.spilled.is_none(), "pieces never spill");
         self.has_stacks |= has_stacks;
         let mut push = |me: &mut TrackBuilder, s: Span| {
@@ -1101,8 +1106,11 @@ impl TrackBuilder {
                     self.write(p, next.start_ns);
                 }
                 close_block(&mut self.track, &self.stats);
-                // The last block is now `other`'s, and so are its stats.
+                // The last block is now `other`'s, and so are its stats and
+                // the references into it (distances from the end of the
+                // bytes, which end with its bytes here too).
                 self.stats = stats;
+                self.recent = recent;
                 let base = next.byte_start as usize;
                 let t = &mut self.track;
                 let byte_shift = t.bytes_len() as i64 - base as i64;
@@ -1170,11 +1178,11 @@ impl TrackBuilder {
                 dominant: s.state,
                 max_span: 0,
             });
-            t.bytes.push(0);
+            self.recent.reset();
+            encode_span(&mut t.bytes, &mut self.recent, None, &s);
         } else {
-            write_uvarint(&mut t.bytes, (s.start_ns - self.written_start_ns) as u64);
+            encode_span(&mut t.bytes, &mut self.recent, Some((s.start_ns - self.written_start_ns) as u64), &s);
         }
-        encode_fields(&mut t.bytes, &s);
         self.stats.add(s.state, end_ns - s.start_ns);
         self.open_count += 1;
         if let Some(h) = t.blocks.last_mut() {
@@ -1318,64 +1326,8 @@ fn decode_spans(bytes: &[u8], h: &BlockHeader, f: impl FnMut(Span)) {
 
 /// [`decode_spans`], stopping at the first span that starts at or after
 /// `until_ns` (which is not passed to `f`).
-fn decode_spans_until(mut bytes: &[u8], h: &BlockHeader, until_ns: i64, mut f: impl FnMut(Span)) {
-    let mut t = h.start_ns;
-    let mut prev: Option<Span> = None;
-    for k in 0..h.count as usize {
-        let delta = read_uvarint(&mut bytes);
-        let flags = read_byte(&mut bytes);
-        let stack = if flags & HAS_STACK != 0 { read_uvarint(&mut bytes) as u32 } else { 0 };
-        let a = if flags & HAS_A != 0 { unzigzag(read_uvarint(&mut bytes)) } else { -1 };
-        let b = if flags & HAS_B != 0 { unzigzag(read_uvarint(&mut bytes)) } else { -1 };
-        if k > 0 {
-            t += delta as i64;
-        }
-        if let Some(mut p) = prev.take() {
-            p.end_ns = t;
-            f(p);
-        }
-        if t >= until_ns {
-            return;
-        }
-        prev = Some(Span { start_ns: t, end_ns: h.end_ns, state: flags & STATE_MASK, stack: StackId(stack), a, b });
-    }
-    if let Some(p) = prev {
-        f(p);
-    }
-}
-
-/// Encodes a span: the start as a delta, then flags and fields.
-fn encode_span(out: &mut Vec<u8>, delta: u64, s: &Span) {
-    write_uvarint(out, delta);
-    encode_fields(out, s);
-}
-
-/// Encodes a span's flags byte and the fields it announces.
-fn encode_fields(out: &mut Vec<u8>, s: &Span) {
-    let mut flags = s.state;
-    flags |= if s.stack.0 != 0 { HAS_STACK } else { 0 };
-    flags |= if s.a != -1 { HAS_A } else { 0 };
-    flags |= if s.b != -1 { HAS_B } else { 0 };
-    out.push(flags);
-    if s.stack.0 != 0 {
-        write_uvarint(out, u64::from(s.stack.0));
-    }
-    if s.a != -1 {
-        write_uvarint(out, zigzag(s.a));
-    }
-    if s.b != -1 {
-        write_uvarint(out, zigzag(s.b));
-    }
-}
-
-fn read_byte(bytes: &mut &[u8]) -> u8 {
-    match bytes.split_first() {
-        Some((&b, rest)) => {
-            *bytes = rest;
-            b
-        }
-        None => 0,
-    }
+fn decode_spans_until(bytes: &[u8], h: &BlockHeader, until_ns: i64, f: impl FnMut(Span)) {
+    crate::spancode::decode_spans_until(bytes, (h.start_ns, h.end_ns, h.count as usize), until_ns, f);
 }
 
 #[cfg(test)]
