@@ -321,4 +321,35 @@ mod tests {
         got.remove(3);
         assert!(got.iter().all(|s| s.state == 0 && s.a == -1));
     }
+
+    /// Fields that repeat often (a few values) or are anything at all.
+    fn fields() -> impl proptest::strategy::Strategy<Value = (u8, u32, i64, i64)> {
+        use proptest::prelude::*;
+        let small = (0u8..4, 0u32..3, -1i64..3, -1i64..1);
+        let any = (0u8..REF_STATE, any::<u32>(), any::<i64>(), any::<i64>());
+        prop_oneof![4 => small, 1 => any]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_spans_decode_as_they_were_encoded(
+            fields in proptest::collection::vec(fields(), 1..300),
+            gaps in proptest::collection::vec(0i64..1 << 40, 300),
+        ) {
+            let mut t = -5_000;
+            let spans: Vec<Span> = fields.iter().zip(&gaps).map(|(&(st, sk, a, b), &gap)| {
+                t += gap;
+                span(t, st, sk, a, b)
+            }).collect();
+            let (_, got) = round_trip(&spans);
+            proptest::prop_assert_eq!(got, spans);
+        }
+
+        #[test]
+        fn any_bytes_decode_without_panicking(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200), count in 0usize..300) {
+            let mut n = 0;
+            decode_spans_until(&bytes, (0, 10, count), i64::MAX, |_| n += 1);
+            proptest::prop_assert_eq!(n, count);
+        }
+    }
 }
