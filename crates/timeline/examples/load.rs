@@ -6,6 +6,7 @@
 //! full-range analysis queries; `--checksum`: a digest of every span, to
 //! compare two builds; `--rss-trace`: prints phase, bytes merged and
 //! anonymous RSS every 50 ms of the build, to find where the peak is;
+//! `--cpu-trace`: phase and cores busy every 200 ms, to find idle cores;
 //! `--drop`: the live bytes of each part of the timeline, and by size
 //! class; `SEQ=1` in the environment builds on one thread. It also prints
 //! the CPU time the build used, less noisy than wall time for comparisons;
@@ -114,6 +115,38 @@ fn rss_trace(progress: std::sync::Arc<timeline::Progress>, t0: std::time::Instan
     Stop(stop)
 }
 
+/// Prints phase, progress and the cores the process kept busy, every
+/// 200 ms of the build (`--cpu-trace`; no allocation counting, which would
+/// slow it), to find where the build leaves a core idle.
+fn cpu_trace(progress: std::sync::Arc<timeline::Progress>, t0: std::time::Instant) -> impl Drop {
+    struct Stop(std::sync::Arc<std::sync::atomic::AtomicBool>);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let s = stop.clone();
+    std::thread::spawn(move || {
+        let mut last = (0.0, 0.0);
+        while !s.load(std::sync::atomic::Ordering::Relaxed) {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            let (user_s, sys_s) = cpu_secs();
+            let now = (t0.elapsed().as_secs_f64(), user_s + sys_s);
+            let (done, total) = progress.bytes();
+            eprintln!(
+                "cpu {:7.2}s {:<15} {:5.1}% {:4.2} cores",
+                now.0,
+                progress.phase().name(),
+                done as f64 * 100.0 / total.max(1) as f64,
+                (now.1 - last.1) / (now.0 - last.0)
+            );
+            last = now;
+        }
+    });
+    Stop(stop)
+}
+
 /// As the `gotv` binary does (see its `alloc` module).
 fn return_freed_memory_at_once() {
     // SAFETY: sets mimalloc's integer option 15, `mi_option_purge_delay`.
@@ -145,11 +178,13 @@ fn main() {
     let t0 = std::time::Instant::now();
     let progress = std::sync::Arc::new(timeline::Progress::default());
     let tracing = std::env::args().any(|a| a == "--rss-trace").then(|| rss_trace(progress.clone(), t0));
+    let cpu_tracing = std::env::args().any(|a| a == "--cpu-trace").then(|| cpu_trace(progress.clone(), t0));
     let mode = if std::env::var_os("SEQ").is_some() { timeline::Mode::Sequential } else { timeline::Mode::Parallel };
     let tl = timeline::build_with(&bytes, &progress, mode).unwrap();
     let dt = t0.elapsed();
     let (user_s, sys_s) = cpu_secs();
     drop(tracing);
+    drop(cpu_tracing);
     println!(
         "{path}: {} gens, {} MB in {:.2}s ({:.0} MB/s; cpu {user_s:.2}s user + {sys_s:.2}s sys); {} events, {} goroutines, {} spans; heap_bytes {} MB; RssAnon {} MB, peak RssAnon {} MB, VmHWM {} MB; err {:?}",
         tl.generations,

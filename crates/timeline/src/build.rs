@@ -99,11 +99,13 @@ fn what(stacks: &[Arc<StackMap>], i: usize, tracks: Tracks, sizes: PartSizes) ->
 }
 
 /// Generations collecting or waiting to be merged beyond one per thread:
-/// none. A thread then waits now and then for the merge, which runs on the
-/// pool too, so the build is hardly slower (1-3% on 2 cores), while each
-/// part in flight holds about 50 MB of a busy 1 GB trace: two more parts
-/// raised the peak by 115 MB.
-const IN_FLIGHT_EXTRA: usize = 0;
+/// one. With none, a thread waited now and then for the merge (which runs
+/// on the pool too), and the cores were 1.87 busy on average; one more part
+/// in flight took busy-1gb from 13.6-14.6 s to 13.2-13.3 s for 15-25 MiB
+/// more at the peak (a part in flight holds about 50 MB of it, but the
+/// peak is not where every part is at its largest). Two took another
+/// 0.3 s for another 40 MiB.
+const IN_FLIGHT_EXTRA: usize = 1;
 
 fn build_v2(data: &[u8], progress: &Progress, mode: Mode, tracks: Tracks) -> Result<Timeline, BuildError> {
     let pd = ParallelDecode::new(data)?;
