@@ -824,7 +824,7 @@ pub struct TrackBuilder {
     /// Time per state in the last block, kept as spans are written so
     /// closing the block need not decode it.
     stats: BlockStats,
-    /// Where the last spans' fields were written, for references to them.
+    /// The last spans' fields, which the next spans may refer to.
     recent: Recent,
 }
 
@@ -1107,8 +1107,7 @@ impl TrackBuilder {
                 }
                 close_block(&mut self.track, &self.stats);
                 // The last block is now `other`'s, and so are its stats and
-                // the references into it (distances from the end of the
-                // bytes, which end with its bytes here too).
+                // its last spans' fields, which the next spans may repeat.
                 self.stats = stats;
                 self.recent = recent;
                 let base = next.byte_start as usize;
