@@ -180,7 +180,7 @@ pub(crate) fn decode_spans_until(
             *slot = fields;
         }
         if k > 0 {
-            t += delta as i64;
+            t = t.wrapping_add(delta as i64);
         }
         if let Some(mut p) = prev.take() {
             p.end_ns = t;
@@ -320,6 +320,11 @@ mod tests {
         assert_eq!(got.get(3).map(|s| s.state), Some(2));
         got.remove(3);
         assert!(got.iter().all(|s| s.state == 0 && s.a == -1));
+        // A delta past the end of time (found by the proptest below, in a
+        // debug build) wraps rather than panics.
+        let mut n = 0;
+        decode_spans_until(&[0, 0, 10, 0], (i64::MAX - 5, i64::MAX, 2), i64::MAX, |_| n += 1);
+        assert_eq!(n, 2);
     }
 
     /// Fields that repeat often (a few values) or are anything at all.

@@ -5,7 +5,7 @@
 //! Spans are stored [`BLOCK_SPANS`] to a block: the start as a varint delta
 //! from the previous span, then the state, stack and arguments in full or
 //! as one byte naming an earlier span of the block they repeat
-//! ([`crate::spancode`]). A typical span takes 2 to 6 bytes. Block
+//! (the `spancode` module). A typical span takes 2 to 6 bytes. Block
 //! headers keep time bounds and the dominant state, so zoomed-out queries
 //! never decode a block whose spans all fall inside one pixel.
 //!
