@@ -87,9 +87,9 @@ fn peak_anon_sampler() -> std::sync::Arc<std::sync::atomic::AtomicU64> {
     peak
 }
 
-/// Prints time, phase, bytes merged and anonymous RSS every 50 ms until
-/// the returned guard is dropped.
-fn rss_trace(progress: std::sync::Arc<timeline::Progress>, t0: std::time::Instant) -> impl Drop {
+/// Runs `f` every `period` on a thread of its own until the returned
+/// guard is dropped.
+fn every(period: std::time::Duration, mut f: impl FnMut() + Send + 'static) -> impl Drop {
     struct Stop(std::sync::Arc<std::sync::atomic::AtomicBool>);
     impl Drop for Stop {
         fn drop(&mut self) {
@@ -100,40 +100,39 @@ fn rss_trace(progress: std::sync::Arc<timeline::Progress>, t0: std::time::Instan
     let s = stop.clone();
     std::thread::spawn(move || {
         while !s.load(std::sync::atomic::Ordering::Relaxed) {
-            let (done, total) = progress.bytes();
-            eprintln!(
-                "rss {:7.2}s {:<10} {:5.1}% {:6} MiB, live {:6} MiB",
-                t0.elapsed().as_secs_f64(),
-                progress.phase().name(),
-                done as f64 * 100.0 / total.max(1) as f64,
-                rss_kb("RssAnon:") / 1024,
-                LIVE.load(std::sync::atomic::Ordering::Relaxed) >> 20
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
+            f();
+            std::thread::sleep(period);
         }
     });
     Stop(stop)
+}
+
+/// Prints time, phase, bytes merged and anonymous RSS every 50 ms until
+/// the returned guard is dropped.
+fn rss_trace(progress: std::sync::Arc<timeline::Progress>, t0: std::time::Instant) -> impl Drop {
+    every(std::time::Duration::from_millis(50), move || {
+        let (done, total) = progress.bytes();
+        eprintln!(
+            "rss {:7.2}s {:<10} {:5.1}% {:6} MiB, live {:6} MiB",
+            t0.elapsed().as_secs_f64(),
+            progress.phase().name(),
+            done as f64 * 100.0 / total.max(1) as f64,
+            rss_kb("RssAnon:") / 1024,
+            LIVE.load(std::sync::atomic::Ordering::Relaxed) >> 20
+        );
+    })
 }
 
 /// Prints phase, progress and the cores the process kept busy, every
 /// 200 ms of the build (`--cpu-trace`; no allocation counting, which would
 /// slow it), to find where the build leaves a core idle.
 fn cpu_trace(progress: std::sync::Arc<timeline::Progress>, t0: std::time::Instant) -> impl Drop {
-    struct Stop(std::sync::Arc<std::sync::atomic::AtomicBool>);
-    impl Drop for Stop {
-        fn drop(&mut self) {
-            self.0.store(true, std::sync::atomic::Ordering::Relaxed);
-        }
-    }
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let s = stop.clone();
-    std::thread::spawn(move || {
-        let mut last = (0.0, 0.0);
-        while !s.load(std::sync::atomic::Ordering::Relaxed) {
-            std::thread::sleep(std::time::Duration::from_millis(200));
-            let (user_s, sys_s) = cpu_secs();
-            let now = (t0.elapsed().as_secs_f64(), user_s + sys_s);
-            let (done, total) = progress.bytes();
+    let mut last = (0.0, 0.0);
+    every(std::time::Duration::from_millis(200), move || {
+        let (user_s, sys_s) = cpu_secs();
+        let now = (t0.elapsed().as_secs_f64(), user_s + sys_s);
+        let (done, total) = progress.bytes();
+        if last.0 > 0.0 && now.0 > last.0 {
             eprintln!(
                 "cpu {:7.2}s {:<15} {:5.1}% {:4.2} cores",
                 now.0,
@@ -141,10 +140,9 @@ fn cpu_trace(progress: std::sync::Arc<timeline::Progress>, t0: std::time::Instan
                 done as f64 * 100.0 / total.max(1) as f64,
                 (now.1 - last.1) / (now.0 - last.0)
             );
-            last = now;
         }
-    });
-    Stop(stop)
+        last = now;
+    })
 }
 
 /// As the `gotv` binary does (see its `alloc` module).
