@@ -8,7 +8,7 @@
 //! anonymous RSS every 50 ms of the build, to find where the peak is;
 //! `--cpu-trace`: phase and cores busy every 200 ms, to find idle cores;
 //! `--drop`: the live bytes of each part of the timeline, and by size
-//! class; `SEQ=1` in the environment builds on one thread. It also prints
+//! class; `--hist`: goroutines and spans by spans per goroutine; `SEQ=1` in the environment builds on one thread. It also prints
 //! the CPU time the build used, less noisy than wall time for comparisons;
 //! `ANALYSES=a,b` times only the analyses whose names start so; `KEEP=1`
 //! leaves mimalloc's purge delay as it is instead of 0, as the viewer sets it).
@@ -222,6 +222,25 @@ fn main() {
         mb(tl.stacks.heap_bytes()),
         mb(tl.strings.heap_bytes())
     );
+    if std::env::args().any(|a| a == "--hist") {
+        // Goroutines (and their spans) by how many spans they have.
+        let labels = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9-32", "33-256", ">256"];
+        let (mut goroutines, mut spans) = ([0u64; 12], [0u64; 12]);
+        for g in tl.goroutines.iter() {
+            let n = g.track.len();
+            let i = match n {
+                0..=8 => n,
+                9..=32 => 9,
+                33..=256 => 10,
+                _ => 11,
+            };
+            goroutines[i] += 1;
+            spans[i] += n as u64;
+        }
+        for (i, label) in labels.iter().enumerate() {
+            eprintln!("spans {label:>7}: {:>9} goroutines, {:>10} spans", goroutines[i], spans[i]);
+        }
+    }
     if std::env::args().any(|a| a == "--drop") {
         live_by_part(tl);
         return;

@@ -79,6 +79,10 @@ impl StackMap {
     }
 }
 
+/// Reason string IDs past this are classified at each event, not kept
+/// (Go numbers a generation's strings from 1; a few thousand at most).
+const MAX_KEPT_REASON: usize = 1 << 16;
+
 /// Events of a generation whose times are kept, so that the time floor the
 /// chain finds later can be applied to them without decoding again.
 pub(crate) const EARLY_EVENTS: usize = 1 << 17;
@@ -372,6 +376,9 @@ pub(crate) struct GenPart<'a> {
     pub bucket_ns: i64,
     /// Span bytes to reserve for each P's piece ([`PartSizes`]).
     proc_bytes: usize,
+    /// What each stop or block reason string means, by string ID (see
+    /// [`GenPart::reason_state`]).
+    reasons: Vec<u8>,
 }
 
 impl<'a> Default for GenPart<'a> {
@@ -414,6 +421,7 @@ impl<'a> GenPart<'a> {
             early_end: i64::MAX,
             min_slack: i64::MAX,
             bucket_ns: bucket_ns.max(1),
+            reasons: Vec::new(),
         }
     }
 
@@ -805,13 +813,8 @@ impl<'a> GenPart<'a> {
                 self.m(m, time, MState::Running, arg_g, false);
             }
             ev::GO_STOP | ev::GO_BLOCK => {
-                let reason = ctx.string(trace_core::StringId(e.args[0]));
                 let stack = self.stack(ctx, e.stack());
-                let mut state = if e.typ == ev::GO_STOP {
-                    GState::from_stop_reason(reason)
-                } else {
-                    GState::from_block_reason(reason)
-                };
+                let mut state = self.reason_state(ctx, e.typ == ev::GO_STOP, e.args[0]);
                 if state == GState::Sync {
                     state = GState::refine_sync(funcs(ctx, e.stack()));
                 }
@@ -856,6 +859,33 @@ impl<'a> GenPart<'a> {
             }
             _ => {}
         }
+    }
+
+    /// The state a stop (`stop`) or block reason string names. A
+    /// generation names a handful of reasons in millions of events, so each
+    /// string's state is kept by its ID rather than matched again.
+    fn reason_state(&mut self, ctx: &EventContext<'_, 'a>, stop: bool, id: u64) -> GState {
+        let classify = || {
+            let reason = ctx.string(trace_core::StringId(id));
+            if stop { GState::from_stop_reason(reason) } else { GState::from_block_reason(reason) }
+        };
+        // Two slots per ID (a damaged trace may use one string both ways);
+        // IDs past the limit are classified each time.
+        let Some(i) = usize::try_from(id).ok().filter(|&i| i < MAX_KEPT_REASON).map(|i| 2 * i + usize::from(stop))
+        else {
+            return classify();
+        };
+        if let Some(state) = self.reasons.get(i).and_then(|&s| s.checked_sub(1)).and_then(GState::from_u8) {
+            return state;
+        }
+        let state = classify();
+        if i >= self.reasons.len() {
+            self.reasons.resize(i + 1, 0);
+        }
+        if let Some(slot) = self.reasons.get_mut(i) {
+            *slot = (state as u8).saturating_add(1);
+        }
+        state
     }
 
     fn go_status(&mut self, e: &Event, ctx: &EventContext<'_, 'a>, time: i64) {

@@ -126,6 +126,46 @@ fn goroutine_spans_match_go_on_every_committed_trace() {
     assert!(goroutines > 1000, "only {goroutines} goroutines checked");
 }
 
+/// The state a blocked or stopped span shows is the reason Go reports for
+/// it: from the oracle, every goroutine going from running to waiting or
+/// runnable with a reason, and our span starting then.
+#[test]
+fn blocked_and_stopped_spans_carry_the_reason_go_reports() {
+    let sync_family = [GState::Sync, GState::Mutex, GState::RwMutex, GState::WaitGroup];
+    let mut checked = BTreeMap::<String, usize>::new();
+    for (trace, oracle) in committed() {
+        let tl = load(&trace, Mode::Parallel);
+        let tracks: BTreeMap<i64, _> = tl.goroutines.iter().map(|g| (g.id.0, g.track.spans())).collect();
+        for line in oracle_text(&oracle).lines().filter(|l| l.contains(" StateTransition ")) {
+            let (Some(g), Some(reason)) = (field(line, "GoID="), line.split("Reason=\"").nth(1)) else { continue };
+            let reason = reason.trim_end_matches('"');
+            let tr = line.split(&format!("GoID={g} ")).nth(1).unwrap().split(' ').next().unwrap();
+            let want = match tr {
+                _ if reason.is_empty() => continue,
+                "Running->Waiting" => GState::from_block_reason(reason.as_bytes()),
+                "Running->Runnable" => GState::from_stop_reason(reason.as_bytes()),
+                _ => continue,
+            };
+            let time: i64 = field(line, "Time=").unwrap().parse().unwrap();
+            let spans = &tracks[&g.parse::<i64>().unwrap()];
+            let got = spans
+                .iter()
+                .filter(|s| s.start_ns == time)
+                .filter_map(|s| GState::from_u8(s.state))
+                .find(|s| s.category() == want.category())
+                .unwrap_or_else(|| panic!("{}: g{g} at {time}: no {want:?} span", trace.display()));
+            let same = got == want || (want == GState::Sync && sync_family.contains(&got));
+            assert!(same, "{}: g{g} at {time}, reason {reason:?}: {got:?}, want {want:?}", trace.display());
+            *checked.entry(reason.to_string()).or_default() += 1;
+        }
+    }
+    // Reasons of both kinds, on many spans.
+    for reason in ["chan receive", "chan send", "select", "sleep", "sync", "network", "preempted", "runtime.Gosched"] {
+        assert!(checked.get(reason).is_some_and(|&n| n > 0), "no span blocked or stopped for {reason:?}: {checked:?}");
+    }
+    assert!(checked.values().sum::<usize>() > 1000, "{checked:?}");
+}
+
 /// Everything observable of a timeline, as text.
 fn digest(tl: &Timeline) -> String {
     let mut s = format!("{} {} {} {}\n", tl.start_ns, tl.end_ns, tl.event_count, tl.generations);
