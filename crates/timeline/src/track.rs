@@ -369,22 +369,26 @@ impl Store {
     /// allocation in between for a short track (most goroutines'):
     /// its bytes are laid out in a buffer each thread keeps.
     fn into_stored_track(self, store: &Arc<PagedBytes>) -> Track {
-        let len = header_offset(self.blocks.len()) + self.bytes.len();
-        if self.blocks.is_empty() || self.spilled.is_some() || len > SMALL_TRACK_BYTES {
-            return self.into_track().into_store(store);
-        }
-        let at = SCRATCH.with(|buf| {
+        SCRATCH.with(|buf| {
             let mut buf = buf.borrow_mut();
             buf.clear();
-            self.write_head(&mut buf);
-            buf.extend_from_slice(&self.bytes);
-            store.append(&buf)
-        });
-        if at >> (64 - LEN_BITS) != 0 {
-            // Past what the packed offset holds (a terabyte): keep it here.
-            return self.into_track();
+            match self.lay_out(&mut buf) {
+                Ok(_) => Track::stored(&buf, store),
+                Err(track) => track.into_store(store),
+            }
+        })
+    }
+
+    /// A short track's bytes appended to `out`, as a [`Track`] holds them
+    /// (their length is returned); any other track as a [`Track`].
+    fn lay_out(self, out: &mut Vec<u8>) -> Result<usize, Track> {
+        let len = header_offset(self.blocks.len()) + self.bytes.len();
+        if self.blocks.is_empty() || self.spilled.is_some() || len > SMALL_TRACK_BYTES {
+            return Err(self.into_track());
         }
-        Track { repr: Repr::Paged { store: store.clone(), at: at << LEN_BITS | len as u64 } }
+        self.write_head(out);
+        out.extend_from_slice(&self.bytes);
+        Ok(len)
     }
 
     fn into_track(self) -> Track {
@@ -573,6 +577,17 @@ impl Track {
                 }
             },
         }
+    }
+
+    /// A short track whose bytes [`TrackBuilder::finish_laid_out`] laid
+    /// out, appended to `store`.
+    pub(crate) fn stored(laid: &[u8], store: &Arc<PagedBytes>) -> Track {
+        let at = store.append(laid);
+        if at >> (64 - LEN_BITS) != 0 {
+            // Past what the packed offset holds (a terabyte): keep it here.
+            return Track { repr: Repr::owned(laid.into()) };
+        }
+        Track { repr: Repr::Paged { store: store.clone(), at: at << LEN_BITS | laid.len() as u64 } }
     }
 
     /// The same track with its bytes moved into `store`, where they are
@@ -1267,6 +1282,14 @@ impl TrackBuilder {
     pub(crate) fn finish_into_store(mut self, end_ns: i64, store: &Arc<PagedBytes>) -> Track {
         self.close(end_ns);
         self.track.into_stored_track(store)
+    }
+
+    /// [`TrackBuilder::finish`], but a short track (see [`Store::lay_out`])
+    /// is laid out at the end of `out`, for [`Track::stored`] to take later:
+    /// a goroutine's builder can then be freed as soon as it exits.
+    pub(crate) fn finish_laid_out(mut self, end_ns: i64, out: &mut Vec<u8>) -> Result<usize, Track> {
+        self.close(end_ns);
+        self.track.lay_out(out)
     }
 
     /// Ends the last span at `end_ns` and closes the last block.
