@@ -1,20 +1,22 @@
 //! The byte code of a block's spans.
 //!
-//! Each span is its start as a varint delta from the span before (the
-//! block's first span writes a 0: its start is in the block header), then
-//! either its fields in full or one byte naming an earlier span of the same
-//! block whose fields it repeats.
+//! Each span starts with one varint: its start as a delta from the span
+//! before (the block's first span has 0: its start is in the block header),
+//! shifted left three bits, and in those bits a tag. Tag `k` from 1 to
+//! [`REFS`] says the span repeats the fields of the span `k` back in its
+//! block, and nothing follows. Tag 0 says its fields follow in full. Tag
+//! [`TAG_WIDE`] is for a delta too wide to shift (only damaged times have
+//! one): the delta follows as a varint of its own, then the fields in full.
 //!
 //! In full, the fields are a flags byte (the state in the low five bits, and
 //! whether a stack, `a` and `b` follow) and those as varints (`a` and `b`
-//! zigzagged; an absent stack is 0, absent arguments -1). A span repeating
-//! the state, stack and arguments of the span `k` back (`k` from 1 to
-//! [`REFS`]) is written as the byte `REF_STATE | k << 5` instead. Goroutines
-//! and Ps cycle through a few states (running on P 3, blocked in the same
+//! zigzagged; an absent stack is 0, absent arguments -1). Goroutines and Ps
+//! cycle through a few states (running on P 3, blocked in the same
 //! `select`, woken by the same goroutine...), so on a busy trace most spans
-//! are references (busy-300mb: 81% of the spans written; 5.1 bytes a
-//! goroutine span became 3.4, 4.0 a P span 3.2), which leaves less for
-//! zstd to pack.
+//! are references (busy-300mb: 81% of the spans written), and most of
+//! those are one or two bytes, which leaves less for zstd to pack. (With
+//! the reference as a byte of its own after the delta, a goroutine span
+//! took 3.4 bytes and a P span 3.2.)
 //!
 //! A reference never reaches outside its block, so a block still decodes on
 //! its own. Only fields whose `b` is absent (nearly all) are referred to.
@@ -28,10 +30,16 @@ pub(crate) const STATE_MASK: u8 = 0x1f;
 const HAS_STACK: u8 = 0x20;
 const HAS_A: u8 = 0x40;
 const HAS_B: u8 = 0x80;
-/// The state code of a reference byte; no span has this state.
+/// A state code no span has (kept free, so a state always fits).
 pub(crate) const REF_STATE: u8 = STATE_MASK;
 /// How many spans back a reference reaches.
 pub(crate) const REFS: usize = 4;
+/// Bits of a span's first varint holding its tag.
+const TAG_BITS: u32 = 3;
+/// The tag of a span whose delta follows on its own.
+const TAG_WIDE: u64 = 7;
+/// Deltas from here on are written after a [`TAG_WIDE`].
+const WIDE_DELTA: u64 = 1 << (64 - TAG_BITS);
 /// The fields of the last [`REFS`] spans of the open block, for the
 /// encoder, as [`key`]s.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,13 +119,17 @@ fn put_varint(out: &mut Vec<u8>, v: u64) {
 /// it in the block when its fields repeat theirs. `s.state` must not be
 /// [`REF_STATE`].
 pub(crate) fn encode_span(out: &mut Vec<u8>, recent: &mut Recent, delta: Option<u64>, s: &Span) {
-    put_varint(out, delta.unwrap_or(0));
+    let delta = delta.unwrap_or(0);
     let key = key(s);
     let back = if key == UNKNOWN { None } else { recent.keys.iter().position(|&k| k == key) };
     recent.push(key);
-    if let Some(k) = back {
-        out.push(REF_STATE | ((k as u8 + 1) << 5));
-        return;
+    match back {
+        Some(k) if delta < WIDE_DELTA => return put_varint(out, delta << TAG_BITS | (k as u64 + 1)),
+        _ if delta < WIDE_DELTA => put_varint(out, delta << TAG_BITS),
+        _ => {
+            put_varint(out, TAG_WIDE);
+            put_varint(out, delta);
+        }
     }
     let mut flags = s.state & STATE_MASK;
     flags |= if s.stack.0 != 0 { HAS_STACK } else { 0 };
@@ -164,13 +176,16 @@ pub(crate) fn decode_spans_until(
     // The fields of the last spans, the `j`-th span's at `j % REFS`.
     let mut ring = [Fields::NONE; REFS];
     for k in 0..count {
-        let delta = read_uvarint(&mut bytes);
-        let flags = read_byte(&mut bytes);
-        let fields = if flags & STATE_MASK == REF_STATE {
-            let back = usize::from(flags >> 5);
-            let earlier = k.checked_sub(back).filter(|_| (1..=REFS).contains(&back));
+        let head = read_uvarint(&mut bytes);
+        let tag = head & ((1 << TAG_BITS) - 1);
+        let delta = if tag == TAG_WIDE { read_uvarint(&mut bytes) } else { head >> TAG_BITS };
+        let fields = if tag != 0 && tag != TAG_WIDE {
+            // Tags past REFS only come with damaged bytes.
+            let back = tag as usize;
+            let earlier = k.checked_sub(back).filter(|_| back <= REFS);
             earlier.and_then(|j| ring.get(j % REFS)).copied().unwrap_or(Fields::NONE)
         } else {
+            let flags = read_byte(&mut bytes);
             let stack = if flags & HAS_STACK != 0 { read_uvarint(&mut bytes) as u32 } else { 0 };
             let a = if flags & HAS_A != 0 { unzigzag(read_uvarint(&mut bytes)) } else { -1 };
             let b = if flags & HAS_B != 0 { unzigzag(read_uvarint(&mut bytes)) } else { -1 };
@@ -249,10 +264,11 @@ mod tests {
         // 1000, flags and stack 17; the delta, flags, stack 23 and the
         // goroutine (a 4-byte varint zigzagged).
         let full = (1 + 1 + 1) + (2 + 1 + 1) + (2 + 1 + 1 + 4);
-        assert_eq!(bytes.len(), full + 27 * 3, "{bytes:?}");
-        // Then each span is the delta and a reference 3 spans back.
+        assert_eq!(bytes.len(), full + 27 * 2, "{bytes:?}");
+        // Then each span is one varint: the delta 1000, shifted, and a
+        // reference 3 spans back (8003).
         let tail = bytes.get(full..).unwrap_or_default();
-        assert!(tail.chunks(3).all(|c| c == [0xe8, 0x07, REF_STATE | 3 << 5]), "{tail:?}");
+        assert!(tail.chunks(2).all(|c| c == [0xc3, 0x3e]), "{tail:?}");
     }
 
     #[test]
@@ -266,7 +282,7 @@ mod tests {
                 .collect();
             let (bytes, got) = round_trip(&spans);
             assert_eq!(got, spans, "period {period}");
-            let refs = bytes.iter().filter(|&&b| b & STATE_MASK == REF_STATE).count();
+            let refs = tags(&bytes, spans.len()).iter().filter(|&&t| t != 0).count();
             let want = if period <= REFS { 40 - period } else { 0 };
             assert_eq!(refs, want, "period {period}: {bytes:?}");
         }
@@ -278,7 +294,7 @@ mod tests {
         let spans = [span(0, 5, 9, 300, -1), span(1, 5, 9, 44, -1), span(2, 5, 9, 300, 7), span(3, 5, 9, 300, -1)];
         let (bytes, got) = round_trip(&spans);
         assert_eq!(got, spans);
-        assert_eq!(bytes.iter().filter(|&&b| b & STATE_MASK == REF_STATE).count(), 1, "{bytes:?}");
+        assert_eq!(tags(&bytes, spans.len()), [0, 0, 0, 3], "{bytes:?}");
     }
 
     #[test]
@@ -311,20 +327,52 @@ mod tests {
 
     #[test]
     fn damaged_references_decode_without_panicking() {
-        // References before the block's first span, past REFS and to 0
-        // back, after a span of state 2.
-        let bytes = [0, REF_STATE | 4 << 5, 5, REF_STATE | 7 << 5, 1, 0xff, 1, 2, 1, REF_STATE];
+        // A reference before the block's first span; a span of state 2; a
+        // tag past REFS; a wide delta; references 3 and 1 back (to state 2).
+        let bytes = [4, 5 << 3, 2, 1 << 3 | 6, 7, 1, 0, 1 << 3 | 3, 1 << 3 | 1];
         let mut got = Vec::new();
         decode_spans_until(&bytes, (10, 100, 6), i64::MAX, |s| got.push(s));
-        assert_eq!(got.len(), 6);
-        assert_eq!(got.get(3).map(|s| s.state), Some(2));
-        got.remove(3);
-        assert!(got.iter().all(|s| s.state == 0 && s.a == -1));
+        assert_eq!(got.iter().map(|s| s.state).collect::<Vec<_>>(), [0, 2, 0, 0, 2, 2]);
+        assert_eq!(got.iter().map(|s| s.start_ns).collect::<Vec<_>>(), [10, 15, 16, 17, 18, 19]);
+        assert!(got.iter().all(|s| s.a == -1 && s.stack == StackId(0)));
         // A delta past the end of time (found by the proptest below, in a
         // debug build) wraps rather than panics.
         let mut n = 0;
-        decode_spans_until(&[0, 0, 10, 0], (i64::MAX - 5, i64::MAX, 2), i64::MAX, |_| n += 1);
+        decode_spans_until(&[0, 0, 10 << 3, 0], (i64::MAX - 5, i64::MAX, 2), i64::MAX, |_| n += 1);
         assert_eq!(n, 2);
+    }
+
+    #[test]
+    fn deltas_too_wide_to_shift_follow_their_tag() {
+        // From one end of time to the other and back, each span repeating
+        // the one before: no reference can carry such a delta.
+        let spans = [span(-(1 << 61), 3, 9, 5, -1), span(1 << 61, 3, 9, 5, -1), span(1 << 61, 3, 9, 5, -1)];
+        let (bytes, got) = round_trip(&spans);
+        assert_eq!(got, spans);
+        assert_eq!(tags(&bytes, spans.len()), [0, TAG_WIDE, 1], "{bytes:?}");
+    }
+
+    /// The tag of each of the `count` spans in `bytes`.
+    fn tags(mut bytes: &[u8], count: usize) -> Vec<u64> {
+        let mut out = Vec::new();
+        for _ in 0..count {
+            let head = read_uvarint(&mut bytes);
+            let tag = head & ((1 << TAG_BITS) - 1);
+            out.push(tag);
+            if tag == TAG_WIDE {
+                read_uvarint(&mut bytes);
+            }
+            if tag == 0 || tag == TAG_WIDE {
+                let flags = read_byte(&mut bytes);
+                for bit in [HAS_STACK, HAS_A, HAS_B] {
+                    if flags & bit != 0 {
+                        read_uvarint(&mut bytes);
+                    }
+                }
+            }
+        }
+        assert!(bytes.is_empty(), "{bytes:?} left");
+        out
     }
 
     /// Fields that repeat often (a few values) or are anything at all.

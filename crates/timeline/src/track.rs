@@ -3,9 +3,9 @@
 //! A span is a start time, a state code, a stack and two small arguments;
 //! its end is the next span's start (the last one ends at the track's end).
 //! Spans are stored [`BLOCK_SPANS`] to a block: the start as a varint delta
-//! from the previous span, then the state, stack and arguments in full or
-//! as one byte naming an earlier span of the block they repeat
-//! (the `spancode` module). A typical span takes 2 to 6 bytes. Block
+//! from the previous span with a tag naming an earlier span of the block
+//! whose state, stack and arguments it repeats, or else those in full
+//! (the `spancode` module). A typical span takes 1 to 6 bytes. Block
 //! headers keep time bounds and the dominant state, so zoomed-out queries
 //! never decode a block whose spans all fall inside one pixel.
 //!
