@@ -77,7 +77,11 @@ fn collect<'a>(
     floor: Option<TimeNs>,
     (stacks, tracks, sizes): What,
 ) -> GenPart<'a> {
-    let mut part = GenPart::new(COUNTER_RESOLUTION_NS, index, floor, stacks).with_tracks(tracks).with_sizes(sizes);
+    let unit = run.context().table.map_or(0, |t| crate::part::time_unit(t.ns_per_tick));
+    let mut part = GenPart::new(COUNTER_RESOLUTION_NS, index, floor, stacks)
+        .with_tracks(tracks)
+        .with_sizes(sizes)
+        .with_time_unit(unit);
     let mut ev = Event::EMPTY;
     let mut ord = 0u32;
     // A decode error is recorded in the run and reported by the chain.

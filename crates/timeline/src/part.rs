@@ -79,6 +79,14 @@ impl StackMap {
     }
 }
 
+/// The largest power of two, `2^unit` ns, that one tick of a clock of
+/// `ns_per_tick` is, up to 128 ns; 0 if a tick is no such whole number of
+/// ns. Go 1.22 and later count `nanotime() / 64` on amd64 (64 ns a tick)
+/// and `/ 16` elsewhere, so every time they record is a multiple of that.
+pub(crate) fn time_unit(ns_per_tick: f64) -> u8 {
+    (1..=7u8).rev().find(|&k| ns_per_tick == f64::from(1u32 << k)).unwrap_or(0)
+}
+
 /// Reason string IDs past this are classified at each event, not kept
 /// (Go numbers a generation's strings from 1; a few thousand at most).
 const MAX_KEPT_REASON: usize = 1 << 16;
@@ -259,12 +267,12 @@ impl IdIndex {
     }
 }
 
-fn new_seg(id: i64) -> Seg {
-    Seg { id, track: TrackBuilder::default(), head_restate: false }
+fn new_seg(id: i64, unit: u8) -> Seg {
+    Seg { id, track: TrackBuilder::with_unit(unit), head_restate: false }
 }
 
-fn new_gseg(id: i64) -> GSeg {
-    GSeg { seg: new_seg(id), created: None, head_has_first_stack: false, first_stack: 0 }
+fn new_gseg(id: i64, unit: u8) -> GSeg {
+    GSeg { seg: new_seg(id, unit), created: None, head_has_first_stack: false, first_stack: 0 }
 }
 
 /// The sizes of a part, from which the next parts reserve their vectors
@@ -379,6 +387,8 @@ pub(crate) struct GenPart<'a> {
     /// What each stop or block reason string means, by string ID (see
     /// [`GenPart::reason_state`]).
     reasons: Vec<u8>,
+    /// The time unit of its tracks' blocks ([`GenPart::with_time_unit`]).
+    unit: u8,
 }
 
 impl<'a> Default for GenPart<'a> {
@@ -422,7 +432,15 @@ impl<'a> GenPart<'a> {
             min_slack: i64::MAX,
             bucket_ns: bucket_ns.max(1),
             reasons: Vec::new(),
+            unit: 0,
         }
+    }
+
+    /// Writes its tracks' times in units of `2^unit` ns, the resolution of
+    /// the generation's clock (see [`time_unit`]).
+    pub fn with_time_unit(mut self, unit: u8) -> Self {
+        self.unit = unit;
+        self
     }
 
     /// Collects only some tracks.
@@ -498,7 +516,8 @@ impl<'a> GenPart<'a> {
 
     /// Goroutine `id`'s piece, made if new.
     fn gseg(&mut self, id: i64) -> Option<&mut GSeg> {
-        self.goroutines.get_mut(shard_of(id))?.get(id.div_euclid(SHARDS as i64), || new_gseg(id))
+        let unit = self.unit;
+        self.goroutines.get_mut(shard_of(id))?.get(id.div_euclid(SHARDS as i64), || new_gseg(id, unit))
     }
 
     /// Goroutine `id`'s piece, if it has one.
@@ -623,9 +642,9 @@ impl<'a> GenPart<'a> {
         if id < 0 || self.tracks == Tracks::ThreadsOnly {
             return;
         }
-        let hint = self.proc_bytes;
+        let (hint, unit) = (self.proc_bytes, self.unit);
         let new = || {
-            let mut s = new_seg(id);
+            let mut s = new_seg(id, unit);
             s.track.reserve(hint);
             s
         };
@@ -639,15 +658,16 @@ impl<'a> GenPart<'a> {
         if id < 0 {
             return;
         }
+        let unit = self.unit;
         if self.tracks == Tracks::NoThreads {
             // Only the list of threads is kept: note each one once.
             if id != self.last_thread {
-                self.threads.get(id, || new_seg(id));
+                self.threads.get(id, || new_seg(id, unit));
                 self.last_thread = id;
             }
             return;
         }
-        if let Some(s) = self.threads.get(id, || new_seg(id)) {
+        if let Some(s) = self.threads.get(id, || new_seg(id, unit)) {
             push_simple(s, time, state as u8, a, restate, state == MState::Idle);
         }
     }
@@ -978,6 +998,12 @@ pub(crate) mod hooks {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_time_unit_is_a_whole_power_of_two_ns_per_tick() {
+        let units: Vec<u8> = [64.0, 16.0, 128.0, 1.0, 2.0, 256.0, 22.07, 0.5, 63.999].map(time_unit).into();
+        assert_eq!(units, [6, 4, 7, 0, 1, 0, 0, 0, 0]);
+    }
 
     #[test]
     fn stack_maps_find_dense_and_wild_ids_and_stay_small() {

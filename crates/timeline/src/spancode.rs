@@ -1,12 +1,14 @@
 //! The byte code of a block's spans.
 //!
 //! Each span starts with one varint: its start as a delta from the span
-//! before (the block's first span has 0: its start is in the block header),
-//! shifted left three bits, and in those bits a tag. Tag `k` from 1 to
-//! [`REFS`] says the span repeats the fields of the span `k` back in its
-//! block, and nothing follows. Tag 0 says its fields follow in full. Tag
-//! [`TAG_WIDE`] is for a delta too wide to shift (only damaged times have
-//! one): the delta follows as a varint of its own, then the fields in full.
+//! before (the block's first span has 0: its start is in the block header)
+//! in the block's time unit (`2^unit` ns), shifted left three bits, and in
+//! those bits a tag. Tag `k` from 1 to [`REFS`] says the span repeats the
+//! fields of the span `k` back in its block, and nothing follows. Tag 0
+//! says its fields follow in full. Tag [`TAG_WIDE`] is for a delta off the
+//! unit's grid (a repaired time) or too wide to shift (only damaged times
+//! have one): the delta follows in ns as a varint of its own, then the
+//! fields in full.
 //!
 //! In full, the fields are a flags byte (the state in the low five bits, and
 //! whether a stack, `a` and `b` follow) and those as varints (`a` and `b`
@@ -114,18 +116,20 @@ fn put_varint(out: &mut Vec<u8>, v: u64) {
     }
 }
 
-/// Appends span `s` to `out`, its start `delta` after the span before
-/// (`None` for a block's first span), referring to one of the spans before
-/// it in the block when its fields repeat theirs. `s.state` must not be
-/// [`REF_STATE`].
-pub(crate) fn encode_span(out: &mut Vec<u8>, recent: &mut Recent, delta: Option<u64>, s: &Span) {
+/// Appends span `s` to `out`, its start `delta` ns after the span before
+/// (`None` for a block's first span) in a block whose unit is `2^unit` ns,
+/// referring to one of the spans before it in the block when its fields
+/// repeat theirs. `s.state` must not be [`REF_STATE`].
+pub(crate) fn encode_span(out: &mut Vec<u8>, recent: &mut Recent, delta: Option<u64>, unit: u32, s: &Span) {
     let delta = delta.unwrap_or(0);
     let key = key(s);
     let back = if key == UNKNOWN { None } else { recent.keys.iter().position(|&k| k == key) };
     recent.push(key);
+    let on_grid = delta.trailing_zeros() >= unit;
+    let units = delta >> unit;
     match back {
-        Some(k) if delta < WIDE_DELTA => return put_varint(out, delta << TAG_BITS | (k as u64 + 1)),
-        _ if delta < WIDE_DELTA => put_varint(out, delta << TAG_BITS),
+        Some(k) if on_grid && units < WIDE_DELTA => return put_varint(out, units << TAG_BITS | (k as u64 + 1)),
+        _ if on_grid && units < WIDE_DELTA => put_varint(out, units << TAG_BITS),
         _ => {
             put_varint(out, TAG_WIDE);
             put_varint(out, delta);
@@ -163,11 +167,12 @@ impl Fields {
 }
 
 /// Decodes the `count` spans of a block from `bytes`, the first starting at
-/// `start_ns` and the last ending at `end_ns`, stopping at the first span
-/// that starts at or after `until_ns` (which is not passed to `f`).
+/// `start_ns` and the last ending at `end_ns`, its unit `2^unit` ns,
+/// stopping at the first span that starts at or after `until_ns` (which is
+/// not passed to `f`).
 pub(crate) fn decode_spans_until(
     mut bytes: &[u8],
-    (start_ns, end_ns, count): (i64, i64, usize),
+    (start_ns, end_ns, count, unit): (i64, i64, usize, u32),
     until_ns: i64,
     mut f: impl FnMut(Span),
 ) {
@@ -178,7 +183,8 @@ pub(crate) fn decode_spans_until(
     for k in 0..count {
         let head = read_uvarint(&mut bytes);
         let tag = head & ((1 << TAG_BITS) - 1);
-        let delta = if tag == TAG_WIDE { read_uvarint(&mut bytes) } else { head >> TAG_BITS };
+        // (A damaged unit may lose high bits here, but never panics.)
+        let delta = if tag == TAG_WIDE { read_uvarint(&mut bytes) } else { (head >> TAG_BITS).wrapping_shl(unit) };
         let fields = if tag != 0 && tag != TAG_WIDE {
             // Tags past REFS only come with damaged bytes.
             let back = tag as usize;
@@ -232,18 +238,22 @@ mod tests {
 
     /// Encodes `spans` as one block; returns the bytes and the spans decoded.
     fn round_trip(spans: &[Span]) -> (Vec<u8>, Vec<Span>) {
+        round_trip_in(0, spans)
+    }
+
+    /// [`round_trip`] in a block whose unit is `2^unit` ns.
+    fn round_trip_in(unit: u32, spans: &[Span]) -> (Vec<u8>, Vec<Span>) {
         let mut out = vec![0xAA; 3]; // bytes of blocks before
         let mut recent = Recent::default();
         let mut prev = None;
         for s in spans {
-            encode_span(&mut out, &mut recent, prev.map(|p: i64| (s.start_ns - p) as u64), s);
+            encode_span(&mut out, &mut recent, prev.map(|p: i64| (s.start_ns - p) as u64), unit, s);
             prev = Some(s.start_ns);
         }
         let first = spans.first().map_or(0, |s| s.start_ns);
         let mut got = Vec::new();
-        decode_spans_until(out.get(3..).unwrap_or_default(), (first, 1_000_000, spans.len()), i64::MAX, |s| {
-            got.push(s)
-        });
+        let block = (first, 1_000_000, spans.len(), unit);
+        decode_spans_until(out.get(3..).unwrap_or_default(), block, i64::MAX, |s| got.push(s));
         // Ends are the next start; compare without them.
         let got = got.into_iter().map(|s| Span { end_ns: s.start_ns, ..s }).collect();
         (out.split_off(3), got)
@@ -331,15 +341,44 @@ mod tests {
         // tag past REFS; a wide delta; references 3 and 1 back (to state 2).
         let bytes = [4, 5 << 3, 2, 1 << 3 | 6, 7, 1, 0, 1 << 3 | 3, 1 << 3 | 1];
         let mut got = Vec::new();
-        decode_spans_until(&bytes, (10, 100, 6), i64::MAX, |s| got.push(s));
+        decode_spans_until(&bytes, (10, 100, 6, 0), i64::MAX, |s| got.push(s));
         assert_eq!(got.iter().map(|s| s.state).collect::<Vec<_>>(), [0, 2, 0, 0, 2, 2]);
         assert_eq!(got.iter().map(|s| s.start_ns).collect::<Vec<_>>(), [10, 15, 16, 17, 18, 19]);
         assert!(got.iter().all(|s| s.a == -1 && s.stack == StackId(0)));
         // A delta past the end of time (found by the proptest below, in a
         // debug build) wraps rather than panics.
         let mut n = 0;
-        decode_spans_until(&[0, 0, 10 << 3, 0], (i64::MAX - 5, i64::MAX, 2), i64::MAX, |_| n += 1);
+        decode_spans_until(&[0, 0, 10 << 3, 0], (i64::MAX - 5, i64::MAX, 2, 0), i64::MAX, |_| n += 1);
         assert_eq!(n, 2);
+        // So does a delta that a damaged unit shifts past 64 bits.
+        let mut n = 0;
+        let wide = [0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f];
+        decode_spans_until(&wide, (0, 9, 2, 7), i64::MAX, |_| n += 1);
+        assert_eq!(n, 2);
+    }
+
+    #[test]
+    fn deltas_on_the_units_grid_are_written_in_units() {
+        // 64 ns a tick: each delta of 512 ns (8 units) fits one byte with
+        // its tag. A start off the grid (a repaired time) and the start
+        // after it are written with their deltas in ns.
+        let mut spans: Vec<Span> = (0..20).map(|i| span(i * 512, 2 + (i % 2) as u8, 0, -1, -1)).collect();
+        spans.push(span(19 * 512 + 1, 2, 0, -1, -1));
+        spans.push(span(20 * 512, 3, 0, -1, -1));
+        spans.push(span(21 * 512, 2, 0, -1, -1));
+        let (bytes, got) = round_trip_in(6, &spans);
+        assert_eq!(got, spans);
+        let want: Vec<u64> = [0, 0].into_iter().chain([2; 18]).chain([TAG_WIDE, TAG_WIDE, 2]).collect();
+        assert_eq!(tags(&bytes, spans.len()), want, "{bytes:?}");
+        // Two spans in full (a one-byte delta and flags each), 18
+        // references of one byte, two spans with their delta in full (tag,
+        // delta of 1 then 511 ns, flags), one reference.
+        assert_eq!(bytes.len(), 2 * 2 + 18 + 3 + 4 + 1, "{bytes:?}");
+        // Without the unit, each delta of 512 ns takes two bytes (19 more,
+        // and one more for the last), and the two off the grid are
+        // references (1 and 2 bytes).
+        let (plain, _) = round_trip_in(0, &spans);
+        assert_eq!(plain.len(), bytes.len() + 19 + 1 - (3 - 1) - (4 - 2), "{plain:?}");
     }
 
     #[test]
@@ -395,13 +434,17 @@ mod tests {
                 span(t, st, sk, a, b)
             }).collect();
             let (_, got) = round_trip(&spans);
-            proptest::prop_assert_eq!(got, spans);
+            proptest::prop_assert_eq!(&got, &spans);
+            for unit in [4, 6, 7] {
+                let (_, got) = round_trip_in(unit, &spans);
+                proptest::prop_assert_eq!(&got, &spans, "unit {}", unit);
+            }
         }
 
         #[test]
         fn any_bytes_decode_without_panicking(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200), count in 0usize..300) {
             let mut n = 0;
-            decode_spans_until(&bytes, (0, 10, count), i64::MAX, |_| n += 1);
+            decode_spans_until(&bytes, (0, 10, count, 6), i64::MAX, |_| n += 1);
             proptest::prop_assert_eq!(n, count);
         }
     }

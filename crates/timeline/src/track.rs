@@ -74,6 +74,9 @@ pub struct BlockHeader {
     pub count: u16,
     /// The state covering most of the block's time.
     pub dominant: u8,
+    /// The block's spans start `2^unit` ns apart or a multiple of it, and
+    /// their deltas are written divided by it (see [`TrackBuilder::with_unit`]).
+    unit: u8,
     /// The longest span in the block, in ns, `u32::MAX` for 4.3 s or more
     /// (see [`BlockHeader::max_span_ns`]).
     max_span: u32,
@@ -226,7 +229,8 @@ impl BlockHeader {
             out.extend_from_slice(&self.first_index.to_le_bytes());
         }
         out.extend_from_slice(&self.count.to_le_bytes());
-        out.push(self.dominant);
+        // A state fits five bits: the unit takes the other three.
+        out.push(self.dominant & STATE_MASK | self.unit << 5);
         out.extend_from_slice(&self.max_span.to_le_bytes());
     }
 
@@ -279,7 +283,8 @@ impl BlockHeader {
             byte_start: u32::from_le_bytes([b0, b1, b2, b3]),
             first_index: u32::from_le_bytes([f0, f1, f2, f3]),
             count: u16::from_le_bytes([c0, c1]),
-            dominant: d,
+            dominant: d & STATE_MASK,
+            unit: d >> 5,
             max_span: u32::from_le_bytes([m0, m1, m2, m3]),
         })
     }
@@ -841,6 +846,11 @@ pub struct TrackBuilder {
     stats: BlockStats,
     /// The last spans' fields, which the next spans may refer to.
     recent: Recent,
+    /// The unit of the blocks it opens ([`TrackBuilder::with_unit`]).
+    unit: u8,
+    /// The unit of the last block, kept here for the same reason as
+    /// `open_count`.
+    open_unit: u8,
 }
 
 /// Time per state of a block's spans, for up to [`BlockStats::SLOTS`]
@@ -942,6 +952,15 @@ impl TrackBuilder {
         }
     }
 
+    /// An empty builder whose blocks count time in units of `2^unit` ns
+    /// (at most 7): when every time is a multiple of that, as a Go 1.22+
+    /// trace's are of 64 ns on amd64 (it counts `nanotime() / 64`), each
+    /// span's start delta takes `unit` bits less. A start off that grid
+    /// (a repaired time) is written in full.
+    pub(crate) fn with_unit(unit: u8) -> TrackBuilder {
+        TrackBuilder { unit: unit.min(7), ..TrackBuilder::default() }
+    }
+
     /// Starts a new span at `start_ns` (clamped to not go back in time),
     /// ending the previous one there. States must be below 31 (31 is
     /// taken as 30).
@@ -971,6 +990,7 @@ impl TrackBuilder {
             track.for_each_in_block(bi, |s| written_start_ns = s.start_ns);
         }
         let open_count = track.blocks.last().map_or(0, |h| h.count);
+        let open_unit = track.blocks.last().map_or(last.unit, |h| h.unit);
         let mut b = TrackBuilder {
             track,
             pending: None,
@@ -980,6 +1000,8 @@ impl TrackBuilder {
             stats: BlockStats::unknown(),
             // The spans of the block reopened are not known here.
             recent: Recent::default(),
+            unit: last.unit,
+            open_unit,
         };
         for s in spans {
             b.push(s.start_ns, s.state, s.stack, s.a, s.b);
@@ -1042,9 +1064,10 @@ impl TrackBuilder {
             // the last block's references are those `write` goes on from.
             self.recent.reset();
             let mut prev = None;
+            let unit = u32::from(h.unit);
             decode_spans(src, h, |s| {
                 let delta = prev.map(|p| (s.start_ns - p) as u64);
-                encode_span(&mut bytes, &mut self.recent, delta, &Span { stack: get(s.stack), ..s });
+                encode_span(&mut bytes, &mut self.recent, delta, unit, &Span { stack: get(s.stack), ..s });
                 prev = Some(s.start_ns);
             });
         }
@@ -1100,7 +1123,7 @@ impl TrackBuilder {
     /// by span through `map` (leaving out its very first span if `skip`),
     /// the other blocks copied whole.
     fn extend(&mut self, other: TrackBuilder, mut skip: bool, replay: usize, map: impl Fn(Span) -> Span) {
-        let TrackBuilder { track: body, pending, written_start_ns, has_stacks, stats, recent, .. } = other;
+        let TrackBuilder { track: body, pending, written_start_ns, has_stacks, stats, recent, unit, .. } = other;
         debug_assert!(body.spilled.is_none(), "pieces never spill");
         self.has_stacks |= has_stacks;
         let mut push = |me: &mut TrackBuilder, s: Span| {
@@ -1158,6 +1181,8 @@ impl TrackBuilder {
                 t.len += body.len - next.first_index;
                 self.written_start_ns = written_start_ns;
                 self.open_count = t.blocks.last().map_or(0, |h| h.count);
+                self.open_unit = t.blocks.last().map_or(0, |h| h.unit);
+                self.unit = unit;
             } else {
                 // Time would go back: replay (push clamps it).
                 for bi in replay..body.blocks.len() {
@@ -1190,12 +1215,15 @@ impl TrackBuilder {
                 first_index: t.len,
                 count: 0,
                 dominant: s.state,
+                unit: self.unit,
                 max_span: 0,
             });
+            self.open_unit = self.unit;
             self.recent.reset();
-            encode_span(&mut t.bytes, &mut self.recent, None, &s);
+            encode_span(&mut t.bytes, &mut self.recent, None, 0, &s);
         } else {
-            encode_span(&mut t.bytes, &mut self.recent, Some((s.start_ns - self.written_start_ns) as u64), &s);
+            let delta = (s.start_ns - self.written_start_ns) as u64;
+            encode_span(&mut t.bytes, &mut self.recent, Some(delta), u32::from(self.open_unit), &s);
         }
         self.stats.add(s.state, end_ns - s.start_ns);
         self.open_count += 1;
@@ -1349,7 +1377,8 @@ fn decode_spans(bytes: &[u8], h: &BlockHeader, f: impl FnMut(Span)) {
 /// [`decode_spans`], stopping at the first span that starts at or after
 /// `until_ns` (which is not passed to `f`).
 fn decode_spans_until(bytes: &[u8], h: &BlockHeader, until_ns: i64, f: impl FnMut(Span)) {
-    crate::spancode::decode_spans_until(bytes, (h.start_ns, h.end_ns, h.count as usize), until_ns, f);
+    let block = (h.start_ns, h.end_ns, h.count as usize, u32::from(h.unit));
+    crate::spancode::decode_spans_until(bytes, block, until_ns, f);
 }
 
 #[cfg(test)]
@@ -1713,6 +1742,81 @@ mod tests {
         push_all(&mut want, &spans[..100]);
         push_all(&mut want, &spans[101..]);
         assert_eq!(got, want.finish(10_000_000).spans());
+    }
+
+    /// Spans on a 64 ns grid, one in 40 a few ns off it (a repaired time).
+    fn grid_spans(n: usize, seed: u64, from: i64) -> Vec<(i64, u8, u32)> {
+        let mut t = from;
+        random_spans(n, seed)
+            .into_iter()
+            .enumerate()
+            .map(|(i, (dt, state, stack))| {
+                t += (dt % 5_000) / 64 * 64 + 64;
+                (t + i64::from(i % 40 == 7) * 3, state, stack)
+            })
+            .collect()
+    }
+
+    fn starts(t: &Track) -> Vec<(i64, u8, u32)> {
+        t.spans().iter().map(|s| (s.start_ns, s.state, s.stack.0)).collect()
+    }
+
+    #[test]
+    fn blocks_keep_their_time_unit_through_appends_reopens_and_stack_maps() {
+        let first = grid_spans(700, 3, 0);
+        let second = grid_spans(700, 4, first.last().map_or(0, |s| s.0));
+        let third = grid_spans(300, 5, second.last().map_or(0, |s| s.0));
+        let all: Vec<_> = first.iter().chain(&second).chain(&third).copied().collect();
+        let end = all.last().map_or(0, |s| s.0 + 100);
+        for (u1, u2) in [(0, 6), (6, 0), (6, 6), (4, 7)] {
+            // Blocks of both units in one track, and spans written after
+            // another's blocks were taken over.
+            let mut b = TrackBuilder::with_unit(u1);
+            push_all(&mut b, &first);
+            let mut piece = TrackBuilder::with_unit(u2);
+            push_all(&mut piece, &second);
+            b.append(piece, false);
+            push_all(&mut b, &third);
+            let track = b.finish(end);
+            check_headers(&track);
+            assert_eq!(starts(&track), all, "units {u1} {u2}");
+            assert!(track.blocks().any(|h| h.unit == u1) && track.blocks().any(|h| h.unit == u2), "{u1} {u2}");
+            // Through a store and back, then reopened with more spans.
+            let stored = track.into_store(&PagedBytes::new());
+            assert_eq!(starts(&stored), all, "stored, units {u1} {u2}");
+            let mut again = TrackBuilder::reopen(stored);
+            let more = grid_spans(50, 6, end);
+            push_all(&mut again, &more);
+            let again = again.finish(end + 1_000_000);
+            let want: Vec<_> = all.iter().chain(&more).copied().collect();
+            assert_eq!(starts(&again), want, "reopened, units {u1} {u2}");
+        }
+        // Reopened where the block before the last is not full (a piece's
+        // blocks taken over whole after a partial one): the spans go on in
+        // that block, in its unit.
+        let (a, p) = (grid_spans(100, 7, 0), grid_spans(300, 8, 1 << 20));
+        let mut b = TrackBuilder::with_unit(6);
+        push_all(&mut b, &a);
+        let mut piece = TrackBuilder::with_unit(6);
+        push_all(&mut piece, &p);
+        b.append(piece, false);
+        let t = b.finish(end);
+        assert_eq!(t.blocks().map(|h| h.count).collect::<Vec<_>>(), [256, 100, 44]);
+        let want: Vec<_> = a.iter().chain(&p).copied().collect();
+        assert_eq!(starts(&TrackBuilder::reopen(t).finish(end)), want);
+        // Stacks renumbered: each block encoded afresh in its own unit.
+        let mut b = TrackBuilder::with_unit(6);
+        push_all(&mut b, &first);
+        b.map_stacks(&[StackId(0), StackId(10), StackId(11), StackId(12), StackId(13)]);
+        let want: Vec<_> = first.iter().map(|&(t, st, sk)| (t, st, if sk == 0 { 0 } else { sk + 9 })).collect();
+        assert_eq!(starts(&b.finish(end)), want);
+        // A trace on the grid takes fewer bytes in units.
+        let len = |unit| {
+            let mut b = TrackBuilder::with_unit(unit);
+            push_all(&mut b, &all);
+            b.byte_len()
+        };
+        assert!(len(6) < len(0) * 9 / 10, "{} {}", len(6), len(0));
     }
 
     #[test]
