@@ -1,12 +1,15 @@
 //! The byte code of a block's spans.
 //!
-//! Each span starts with one varint: its start as a delta from the span
-//! before (the block's first span has 0: its start is in the block header)
-//! in the block's time unit (`2^unit` ns), shifted left three bits, and in
-//! those bits a tag. Tag `k` from 1 to [`REFS`] says the span repeats the
-//! fields of the span `k` back in its block, and nothing follows. Tag 0
-//! says its fields follow in full. Tag [`TAG_WIDE`] is for a delta off the
-//! unit's grid (a repaired time) or too wide to shift (only damaged times
+//! Each span starts with one varint: how many of the block's time units
+//! (`2^unit` ns) its start is past the span before's, counting whole units
+//! of each (the block's first span has 0: its start is in the block
+//! header), shifted left three bits, and in those bits a tag. Tag `k` from
+//! 1 to [`REFS`] says the span repeats the fields of the span `k` back in
+//! its block, and nothing follows. Tag 0 says its fields follow in full.
+//! Tag [`TAG_REM`] is for a start off the unit's grid (Go moves an event 1
+//! ns past one at the same tick): the ns past the unit follow as a varint,
+//! then a varint `k`, a reference as above or 0 for the fields in full.
+//! Tag [`TAG_WIDE`] is for a delta too wide to shift (only damaged times
 //! have one): the delta follows in ns as a varint of its own, then the
 //! fields in full.
 //!
@@ -38,6 +41,8 @@ pub(crate) const REF_STATE: u8 = STATE_MASK;
 pub(crate) const REFS: usize = 4;
 /// Bits of a span's first varint holding its tag.
 const TAG_BITS: u32 = 3;
+/// The tag of a span starting off its block's time grid.
+const TAG_REM: u64 = 5;
 /// The tag of a span whose delta follows on its own.
 const TAG_WIDE: u64 = 7;
 /// Deltas from here on are written after a [`TAG_WIDE`].
@@ -116,23 +121,38 @@ fn put_varint(out: &mut Vec<u8>, v: u64) {
     }
 }
 
-/// Appends span `s` to `out`, its start `delta` ns after the span before
+/// Appends span `s` to `out`, the span before it starting at `prev_ns`
 /// (`None` for a block's first span) in a block whose unit is `2^unit` ns,
 /// referring to one of the spans before it in the block when its fields
 /// repeat theirs. `s.state` must not be [`REF_STATE`].
-pub(crate) fn encode_span(out: &mut Vec<u8>, recent: &mut Recent, delta: Option<u64>, unit: u32, s: &Span) {
-    let delta = delta.unwrap_or(0);
+pub(crate) fn encode_span(out: &mut Vec<u8>, recent: &mut Recent, prev_ns: Option<i64>, unit: u32, s: &Span) {
     let key = key(s);
     let back = if key == UNKNOWN { None } else { recent.keys.iter().position(|&k| k == key) };
     recent.push(key);
-    let on_grid = delta.trailing_zeros() >= unit;
-    let units = delta >> unit;
-    match back {
-        Some(k) if on_grid && units < WIDE_DELTA => return put_varint(out, units << TAG_BITS | (k as u64 + 1)),
-        _ if on_grid && units < WIDE_DELTA => put_varint(out, units << TAG_BITS),
-        _ => {
+    let prev = prev_ns.unwrap_or(s.start_ns);
+    // Whole units from the one the span before starts in.
+    let units = (s.start_ns >> unit).wrapping_sub(prev >> unit) as u64;
+    let rem = (s.start_ns & ((1 << unit) - 1)) as u64;
+    let refer = back.map_or(0, |k| k as u64 + 1);
+    match () {
+        _ if units >= WIDE_DELTA => {
             put_varint(out, TAG_WIDE);
-            put_varint(out, delta);
+            put_varint(out, s.start_ns.wrapping_sub(prev) as u64);
+        }
+        // A block's first span starts where its header says.
+        _ if rem == 0 || prev_ns.is_none() => {
+            put_varint(out, units << TAG_BITS | refer);
+            if refer != 0 {
+                return;
+            }
+        }
+        _ => {
+            put_varint(out, units << TAG_BITS | TAG_REM);
+            put_varint(out, rem);
+            put_varint(out, refer);
+            if refer != 0 {
+                return;
+            }
         }
     }
     let mut flags = s.state & STATE_MASK;
@@ -180,14 +200,25 @@ pub(crate) fn decode_spans_until(
     let mut prev: Option<Span> = None;
     // The fields of the last spans, the `j`-th span's at `j % REFS`.
     let mut ring = [Fields::NONE; REFS];
+    // (A damaged unit never panics: shifts wrap.)
+    let unit = unit.min(63);
     for k in 0..count {
         let head = read_uvarint(&mut bytes);
-        let tag = head & ((1 << TAG_BITS) - 1);
-        // (A damaged unit may lose high bits here, but never panics.)
-        let delta = if tag == TAG_WIDE { read_uvarint(&mut bytes) } else { (head >> TAG_BITS).wrapping_shl(unit) };
+        let mut tag = head & ((1 << TAG_BITS) - 1);
+        let units = (head >> TAG_BITS) as i64;
+        let next = if tag == TAG_WIDE {
+            t.wrapping_add(read_uvarint(&mut bytes) as i64)
+        } else {
+            let mut rem = 0;
+            if tag == TAG_REM {
+                rem = read_uvarint(&mut bytes) as i64;
+                tag = read_uvarint(&mut bytes);
+            }
+            (t >> unit).wrapping_add(units).wrapping_shl(unit).wrapping_add(rem)
+        };
         let fields = if tag != 0 && tag != TAG_WIDE {
-            // Tags past REFS only come with damaged bytes.
-            let back = tag as usize;
+            // References past REFS only come with damaged bytes.
+            let back = usize::try_from(tag).unwrap_or(usize::MAX);
             let earlier = k.checked_sub(back).filter(|_| back <= REFS);
             earlier.and_then(|j| ring.get(j % REFS)).copied().unwrap_or(Fields::NONE)
         } else {
@@ -201,7 +232,7 @@ pub(crate) fn decode_spans_until(
             *slot = fields;
         }
         if k > 0 {
-            t = t.wrapping_add(delta as i64);
+            t = next;
         }
         if let Some(mut p) = prev.take() {
             p.end_ns = t;
@@ -247,7 +278,7 @@ mod tests {
         let mut recent = Recent::default();
         let mut prev = None;
         for s in spans {
-            encode_span(&mut out, &mut recent, prev.map(|p: i64| (s.start_ns - p) as u64), unit, s);
+            encode_span(&mut out, &mut recent, prev, unit, s);
             prev = Some(s.start_ns);
         }
         let first = spans.first().map_or(0, |s| s.start_ns);
@@ -360,25 +391,25 @@ mod tests {
     #[test]
     fn deltas_on_the_units_grid_are_written_in_units() {
         // 64 ns a tick: each delta of 512 ns (8 units) fits one byte with
-        // its tag. A start off the grid (a repaired time) and the start
-        // after it are written with their deltas in ns.
+        // its tag. A start off the grid (moved 1 ns past a tick) takes two
+        // bytes more, the span after it none.
         let mut spans: Vec<Span> = (0..20).map(|i| span(i * 512, 2 + (i % 2) as u8, 0, -1, -1)).collect();
         spans.push(span(19 * 512 + 1, 2, 0, -1, -1));
         spans.push(span(20 * 512, 3, 0, -1, -1));
         spans.push(span(21 * 512, 2, 0, -1, -1));
         let (bytes, got) = round_trip_in(6, &spans);
         assert_eq!(got, spans);
-        let want: Vec<u64> = [0, 0].into_iter().chain([2; 18]).chain([TAG_WIDE, TAG_WIDE, 2]).collect();
+        let want: Vec<u64> = [0, 0].into_iter().chain([2; 18]).chain([TAG_REM, 2, 2]).collect();
         assert_eq!(tags(&bytes, spans.len()), want, "{bytes:?}");
         // Two spans in full (a one-byte delta and flags each), 18
-        // references of one byte, two spans with their delta in full (tag,
-        // delta of 1 then 511 ns, flags), one reference.
-        assert_eq!(bytes.len(), 2 * 2 + 18 + 3 + 4 + 1, "{bytes:?}");
-        // Without the unit, each delta of 512 ns takes two bytes (19 more,
-        // and one more for the last), and the two off the grid are
-        // references (1 and 2 bytes).
+        // references of one byte, one off the grid (its tag and 0 units,
+        // 1 ns, a reference), two references.
+        assert_eq!(bytes.len(), 2 * 2 + 18 + 3 + 1 + 1, "{bytes:?}");
+        assert_eq!(bytes.get(22..25), Some(&[TAG_REM as u8, 1, 2][..]), "{bytes:?}");
+        // Without the unit, each of the 20 deltas of 512 ns takes a byte
+        // more, the 1 ns one two bytes less, the 511 ns after it one more.
         let (plain, _) = round_trip_in(0, &spans);
-        assert_eq!(plain.len(), bytes.len() + 19 + 1 - (3 - 1) - (4 - 2), "{plain:?}");
+        assert_eq!(plain.len(), bytes.len() + 20 - 2 + 1, "{plain:?}");
     }
 
     #[test]
@@ -398,10 +429,15 @@ mod tests {
             let head = read_uvarint(&mut bytes);
             let tag = head & ((1 << TAG_BITS) - 1);
             out.push(tag);
+            let mut kind = tag;
             if tag == TAG_WIDE {
                 read_uvarint(&mut bytes);
             }
-            if tag == 0 || tag == TAG_WIDE {
+            if tag == TAG_REM {
+                read_uvarint(&mut bytes);
+                kind = read_uvarint(&mut bytes);
+            }
+            if kind == 0 || kind == TAG_WIDE {
                 let flags = read_byte(&mut bytes);
                 for bit in [HAS_STACK, HAS_A, HAS_B] {
                     if flags & bit != 0 {

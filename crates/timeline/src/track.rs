@@ -1066,8 +1066,7 @@ impl TrackBuilder {
             let mut prev = None;
             let unit = u32::from(h.unit);
             decode_spans(src, h, |s| {
-                let delta = prev.map(|p| (s.start_ns - p) as u64);
-                encode_span(&mut bytes, &mut self.recent, delta, unit, &Span { stack: get(s.stack), ..s });
+                encode_span(&mut bytes, &mut self.recent, prev, unit, &Span { stack: get(s.stack), ..s });
                 prev = Some(s.start_ns);
             });
         }
@@ -1222,8 +1221,8 @@ impl TrackBuilder {
             self.recent.reset();
             encode_span(&mut t.bytes, &mut self.recent, None, 0, &s);
         } else {
-            let delta = (s.start_ns - self.written_start_ns) as u64;
-            encode_span(&mut t.bytes, &mut self.recent, Some(delta), u32::from(self.open_unit), &s);
+            let prev = Some(self.written_start_ns);
+            encode_span(&mut t.bytes, &mut self.recent, prev, u32::from(self.open_unit), &s);
         }
         self.stats.add(s.state, end_ns - s.start_ns);
         self.open_count += 1;
