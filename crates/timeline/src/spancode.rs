@@ -35,7 +35,8 @@ pub(crate) const STATE_MASK: u8 = 0x1f;
 const HAS_STACK: u8 = 0x20;
 const HAS_A: u8 = 0x40;
 const HAS_B: u8 = 0x80;
-/// A state code no span has (kept free, so a state always fits).
+/// A state code no span is given (`TrackBuilder::push` takes it as 30):
+/// it marked references in an earlier form of this code.
 pub(crate) const REF_STATE: u8 = STATE_MASK;
 /// How many spans back a reference reaches.
 pub(crate) const REFS: usize = 4;

@@ -74,8 +74,8 @@ pub struct BlockHeader {
     pub count: u16,
     /// The state covering most of the block's time.
     pub dominant: u8,
-    /// The block's spans start `2^unit` ns apart or a multiple of it, and
-    /// their deltas are written divided by it (see [`TrackBuilder::with_unit`]).
+    /// Its spans' start deltas are written in units of `2^unit` ns (see
+    /// [`TrackBuilder::with_unit`]).
     unit: u8,
     /// The longest span in the block, in ns, `u32::MAX` for 4.3 s or more
     /// (see [`BlockHeader::max_span_ns`]).
@@ -956,7 +956,8 @@ impl TrackBuilder {
     /// (at most 7): when every time is a multiple of that, as a Go 1.22+
     /// trace's are of 64 ns on amd64 (it counts `nanotime() / 64`), each
     /// span's start delta takes `unit` bits less. A start off that grid
-    /// (a repaired time) is written in full.
+    /// (Go moves an event a few ns past another at the same tick) takes a
+    /// byte or two more.
     pub(crate) fn with_unit(unit: u8) -> TrackBuilder {
         TrackBuilder { unit: unit.min(7), ..TrackBuilder::default() }
     }
@@ -1743,7 +1744,8 @@ mod tests {
         assert_eq!(got, want.finish(10_000_000).spans());
     }
 
-    /// Spans on a 64 ns grid, one in 40 a few ns off it (a repaired time).
+    /// Spans on a 64 ns grid, one in 40 a few ns off it (moved past a
+    /// tick, as Go does).
     fn grid_spans(n: usize, seed: u64, from: i64) -> Vec<(i64, u8, u32)> {
         let mut t = from;
         random_spans(n, seed)
