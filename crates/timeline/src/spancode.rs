@@ -6,9 +6,10 @@
 //! header), shifted left three bits, and in those bits a tag. Tag `k` from
 //! 1 to [`REFS`] says the span repeats the fields of the span `k` back in
 //! its block, and nothing follows. Tag 0 says its fields follow in full.
-//! Tag [`TAG_REM`] is for a start off the unit's grid (Go moves an event 1
-//! ns past one at the same tick): the ns past the unit follow as a varint,
-//! then a varint `k`, a reference as above or 0 for the fields in full.
+//! Tag [`TAG_REM`] is for a start off the unit's grid (Go's reader moves an
+//! event no later than the one before it to 1 ns past it): the ns past the
+//! unit follow as a varint, then a varint `k`, a reference as above or 0
+//! for the fields in full.
 //! Tag [`TAG_WIDE`] is for a delta too wide to shift (only damaged times
 //! have one): the delta follows in ns as a varint of its own, then the
 //! fields in full.

@@ -956,8 +956,8 @@ impl TrackBuilder {
     /// (at most 7): when every time is a multiple of that, as a Go 1.22+
     /// trace's are of 64 ns on amd64 (it counts `nanotime() / 64`), each
     /// span's start delta takes `unit` bits less. A start off that grid
-    /// (Go moves an event a few ns past another at the same tick) takes a
-    /// byte or two more.
+    /// (Go's reader moves an event no later than the one before it to 1 ns
+    /// past it) takes a byte or two more.
     pub(crate) fn with_unit(unit: u8) -> TrackBuilder {
         TrackBuilder { unit: unit.min(7), ..TrackBuilder::default() }
     }
