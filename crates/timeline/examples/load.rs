@@ -8,8 +8,9 @@
 //! anonymous RSS every 50 ms of the build, to find where the peak is;
 //! `--cpu-trace`: phase and cores busy every 200 ms, to find idle cores;
 //! `--drop`: the live bytes of each part of the timeline, and by size
-//! class; `--hist`: goroutines and spans by spans per goroutine; `SEQ=1` in the environment builds on one thread. It also prints
-//! the CPU time the build used, less noisy than wall time for comparisons;
+//! class; `--hist`: goroutines and spans by spans per goroutine; `SEQ=1`
+//! in the environment builds on one thread. It also prints the CPU time
+//! the build used, less noisy than wall time for comparisons;
 //! `ANALYSES=a,b` times only the analyses whose names start so; `KEEP=1`
 //! leaves mimalloc's purge delay as it is instead of 0, as the viewer sets it).
 fn rss_kb(field: &str) -> u64 {

@@ -126,7 +126,7 @@ fn put_varint(out: &mut Vec<u8>, v: u64) {
 /// Appends span `s` to `out`, the span before it starting at `prev_ns`
 /// (`None` for a block's first span) in a block whose unit is `2^unit` ns,
 /// referring to one of the spans before it in the block when its fields
-/// repeat theirs. `s.state` must not be [`REF_STATE`].
+/// repeat theirs.
 pub(crate) fn encode_span(out: &mut Vec<u8>, recent: &mut Recent, prev_ns: Option<i64>, unit: u32, s: &Span) {
     let key = key(s);
     let back = if key == UNKNOWN { None } else { recent.keys.iter().position(|&k| k == key) };
