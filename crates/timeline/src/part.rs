@@ -164,6 +164,15 @@ pub(crate) fn blocking_stack(state: GState, stack: u32) -> bool {
     stack != 0 && (state.is_blocked() || matches!(state, GState::Syscall | GState::Preempted | GState::Yielded))
 }
 
+/// Whether an exited goroutine's piece can be finished where it was
+/// collected: it was created in this generation, and its times are past
+/// those the chain's time floor may move (see [`GenPart::take_retime`]);
+/// `floored` when the part has its floor already, `early_end` the time
+/// from which nothing moves otherwise.
+fn settled(g: &GSeg, floored: bool, early_end: i64) -> bool {
+    g.created.is_some() && g.seg.track.first().is_some_and(|s| floored || s.start_ns >= early_end)
+}
+
 /// Pieces of one kind of resource, by ID; a place freed by
 /// [`SegMap::take`] goes to the next new ID.
 struct SegMap<T> {
@@ -589,10 +598,30 @@ impl<'a> GenPart<'a> {
     /// already known is dropped.
     #[allow(clippy::too_many_arguments)]
     fn g(&mut self, id: i64, time: i64, state: GState, stack: u32, a: i64, b: i64, restate: bool) {
+        self.g_created(id, time, state, stack, (a, b), restate, None);
+    }
+
+    /// [`GenPart::g`], noting the goroutine's creation first when
+    /// `created` says it was created now (one lookup for both).
+    #[allow(clippy::too_many_arguments)]
+    fn g_created(
+        &mut self,
+        id: i64,
+        time: i64,
+        state: GState,
+        stack: u32,
+        (a, b): (i64, i64),
+        restate: bool,
+        created: Option<Created>,
+    ) {
         if self.tracks == Tracks::ThreadsOnly {
             return;
         }
+        let (floored, early_end) = (self.floor.is_some(), self.early_end);
         let Some(g) = self.gseg(id) else { return };
+        if created.is_some() {
+            g.created = created;
+        }
         let t = &mut g.seg.track;
         if t.is_empty() {
             g.seg.head_restate = restate;
@@ -609,29 +638,20 @@ impl<'a> GenPart<'a> {
             }
         }
         t.push(time, state as u8, StackId(stack), a, b);
-        if state == GState::Exited {
+        if state == GState::Exited && settled(g, floored, early_end) {
             self.finish_early(id);
         }
     }
 
-    /// Finishes goroutine `id`, which just exited, if it was created in this
-    /// generation (so no other generation has a piece of it) and nothing
-    /// can still change its spans: its stacks are numbered trace-wide and
-    /// its times are past those the chain's time floor may move (see
-    /// [`GenPart::take_retime`]).
+    /// Finishes goroutine `id`, which just exited and is [`settled`], if
+    /// its stacks are numbered trace-wide (so no other generation has a
+    /// piece of it and nothing can still change its spans).
     fn finish_early(&mut self, id: i64) {
         if self.premapped.is_none() || !hooks::finish_early() {
             return;
         }
-        let (floored, early_end) = (self.floor.is_some(), self.early_end);
         let key = id.div_euclid(SHARDS as i64);
         let Some(map) = self.goroutines.get_mut(shard_of(id)) else { return };
-        let settled = |g: &mut GSeg| {
-            g.created.is_some() && g.seg.track.first().is_some_and(|s| floored || s.start_ns >= early_end)
-        };
-        if !map.find(key).is_some_and(settled) {
-            return;
-        }
         let Some(piece) = map.take(key) else { return };
         hooks::count_finished();
         self.finished.push(piece);
@@ -819,10 +839,8 @@ impl<'a> GenPart<'a> {
                     _ => GState::Syscall,
                 };
                 let parent = if e.typ == ev::GO_CREATE_SYSCALL { none } else { g };
-                if let Some(s) = self.gseg(arg_g) {
-                    s.created = Some(Created { time, parent, creation_stack: creation, start_stack: start });
-                }
-                self.g(arg_g, time, state, start, none, none, false);
+                let created = Created { time, parent, creation_stack: creation, start_stack: start };
+                self.g_created(arg_g, time, state, start, (none, none), false, Some(created));
                 if e.typ == ev::GO_CREATE_SYSCALL {
                     self.m(m, time, MState::Syscall, arg_g, false);
                 }
