@@ -25,6 +25,11 @@ impl Default for Strings {
 impl Strings {
     /// Interns raw bytes (invalid UTF-8 is replaced).
     pub fn intern(&mut self, bytes: &[u8]) -> StrId {
+        // The empty string is always 0: most ranges (mark assists, sweeps)
+        // have an empty reason, and a busy trace has a million of them.
+        if bytes.is_empty() && !self.list.is_empty() {
+            return StrId(0);
+        }
         let text = String::from_utf8_lossy(bytes);
         if let Some(&id) = self.index.get(&*text) {
             return StrId(id);
@@ -76,6 +81,7 @@ mod tests {
         assert_eq!(s.get(a), "main.main");
         assert_eq!(s.get(StrId(0)), "");
         assert_eq!(s.find("main.main"), Some(a));
+        assert_eq!(s.intern(b""), StrId(0));
         assert_eq!(s.len(), 2);
     }
 }
