@@ -825,6 +825,9 @@ impl<'a> GenPart<'a> {
     }
 
     fn transition(&mut self, e: &Event, ctx: &EventContext<'_, 'a>, time: i64) {
+        if self.tracks == Tracks::ThreadsOnly {
+            return self.thread_transition(e, time);
+        }
         let (g, p, m) = (e.g.0, e.p.0, e.m.0);
         let arg_g = e.args[0] as i64;
         let none = -1i64;
@@ -894,6 +897,31 @@ impl<'a> GenPart<'a> {
                 let Some((pid, _, to)) = e.state_transition().and_then(|s| s.proc()) else { return };
                 let state = if to == Some(ProcState::Running) { PState::Scheduling } else { PState::Idle };
                 self.p(pid.0, time, state, none, true);
+            }
+            _ => {}
+        }
+    }
+
+    /// The thread's side of a state change alone, as [`GenPart::transition`]
+    /// makes it, for a part building thread tracks only: it skips the
+    /// stacks and reasons only goroutine spans carry.
+    fn thread_transition(&mut self, e: &Event, time: i64) {
+        let (g, m, arg_g) = (e.g.0, e.m.0, e.args[0] as i64);
+        match e.typ {
+            ev::GO_CREATE_SYSCALL => self.m(m, time, MState::Syscall, arg_g, false),
+            ev::GO_START => self.m(m, time, MState::Running, arg_g, false),
+            ev::GO_STOP | ev::GO_BLOCK | ev::GO_DESTROY | ev::GO_DESTROY_SYSCALL | ev::GO_SYSCALL_END_BLOCKED => {
+                self.m(m, time, MState::Idle, -1, false);
+            }
+            ev::GO_SYSCALL_BEGIN => self.m(m, time, MState::Syscall, g, false),
+            ev::GO_SYSCALL_END => self.m(m, time, MState::Running, g, false),
+            ev::GO_STATUS | ev::GO_STATUS_STACK => {
+                let Some((gid, _, to)) = e.state_transition().and_then(|st| st.goroutine()) else { return };
+                match to {
+                    Some(GoState::Running) => self.m(m, time, MState::Running, gid.0, true),
+                    Some(GoState::Syscall) => self.m(m, time, MState::Syscall, gid.0, true),
+                    _ => {}
+                }
             }
             _ => {}
         }
