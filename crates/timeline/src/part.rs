@@ -715,7 +715,7 @@ impl<'a> GenPart<'a> {
         self.last_time = time;
         if self.tracks == Tracks::ThreadsOnly {
             if e.kind() == EventKind::StateTransition {
-                self.transition(e, ctx, time);
+                self.thread_transition(e, time);
             }
             return;
         }
@@ -825,9 +825,6 @@ impl<'a> GenPart<'a> {
     }
 
     fn transition(&mut self, e: &Event, ctx: &EventContext<'_, 'a>, time: i64) {
-        if self.tracks == Tracks::ThreadsOnly {
-            return self.thread_transition(e, time);
-        }
         let (g, p, m) = (e.g.0, e.p.0, e.m.0);
         let arg_g = e.args[0] as i64;
         let none = -1i64;
