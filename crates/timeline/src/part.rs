@@ -614,9 +614,6 @@ impl<'a> GenPart<'a> {
         restate: bool,
         created: Option<Created>,
     ) {
-        if self.tracks == Tracks::ThreadsOnly {
-            return;
-        }
         let (floored, early_end) = (self.floor.is_some(), self.early_end);
         let Some(g) = self.gseg(id) else { return };
         if created.is_some() {
@@ -659,7 +656,7 @@ impl<'a> GenPart<'a> {
 
     /// A P state change (`a` is the goroutine).
     fn p(&mut self, id: i64, time: i64, state: PState, a: i64, restate: bool) {
-        if id < 0 || self.tracks == Tracks::ThreadsOnly {
+        if id < 0 {
             return;
         }
         let (hint, unit) = (self.proc_bytes, self.unit);
@@ -825,7 +822,8 @@ impl<'a> GenPart<'a> {
     }
 
     fn transition(&mut self, e: &Event, ctx: &EventContext<'_, 'a>, time: i64) {
-        let (g, p, m) = (e.g.0, e.p.0, e.m.0);
+        self.thread_transition(e, time);
+        let (g, p) = (e.g.0, e.p.0);
         let arg_g = e.args[0] as i64;
         let none = -1i64;
         match e.typ {
@@ -841,14 +839,10 @@ impl<'a> GenPart<'a> {
                 let parent = if e.typ == ev::GO_CREATE_SYSCALL { none } else { g };
                 let created = Created { time, parent, creation_stack: creation, start_stack: start };
                 self.g_created(arg_g, time, state, start, (none, none), false, Some(created));
-                if e.typ == ev::GO_CREATE_SYSCALL {
-                    self.m(m, time, MState::Syscall, arg_g, false);
-                }
             }
             ev::GO_START => {
                 self.g(arg_g, time, GState::Running, 0, p, none, false);
                 self.p(p, time, PState::Running, arg_g, false);
-                self.m(m, time, MState::Running, arg_g, false);
             }
             ev::GO_STOP | ev::GO_BLOCK => {
                 let stack = self.stack(ctx, e.stack());
@@ -858,14 +852,12 @@ impl<'a> GenPart<'a> {
                 }
                 self.g(g, time, state, stack, none, none, false);
                 self.p(p, time, PState::Scheduling, none, false);
-                self.m(m, time, MState::Idle, none, false);
             }
             ev::GO_DESTROY | ev::GO_DESTROY_SYSCALL => {
                 self.g(g, time, GState::Exited, 0, none, none, false);
                 if e.typ == ev::GO_DESTROY {
                     self.p(p, time, PState::Scheduling, none, false);
                 }
-                self.m(m, time, MState::Idle, none, false);
             }
             ev::GO_UNBLOCK | ev::GO_SWITCH | ev::GO_SWITCH_DESTROY => {
                 let stack = self.stack(ctx, e.stack());
@@ -875,16 +867,13 @@ impl<'a> GenPart<'a> {
                 let stack = self.stack(ctx, e.stack());
                 self.g(g, time, GState::Syscall, stack, none, none, false);
                 self.p(p, time, PState::Syscall, g, false);
-                self.m(m, time, MState::Syscall, g, false);
             }
             ev::GO_SYSCALL_END => {
                 self.g(g, time, GState::Running, 0, p, none, false);
                 self.p(p, time, PState::Running, g, false);
-                self.m(m, time, MState::Running, g, false);
             }
             ev::GO_SYSCALL_END_BLOCKED => {
                 self.g(g, time, GState::Runnable, 0, none, none, false);
-                self.m(m, time, MState::Idle, none, false);
             }
             ev::GO_STATUS | ev::GO_STATUS_STACK => self.go_status(e, ctx, time),
             ev::PROC_START => self.p(arg_g, time, PState::Scheduling, none, false),
@@ -899,9 +888,9 @@ impl<'a> GenPart<'a> {
         }
     }
 
-    /// The thread's side of a state change alone, as [`GenPart::transition`]
-    /// makes it, for a part building thread tracks only: it skips the
-    /// stacks and reasons only goroutine spans carry.
+    /// The thread's side of a state change: all a part building thread
+    /// tracks only makes (without the stacks and reasons of goroutine
+    /// spans), and the first thing [`GenPart::transition`] makes.
     fn thread_transition(&mut self, e: &Event, time: i64) {
         let (g, m, arg_g) = (e.g.0, e.m.0, e.args[0] as i64);
         match e.typ {
@@ -955,7 +944,7 @@ impl<'a> GenPart<'a> {
         let Some(st) = e.state_transition() else { return };
         let Some((gid, _, to)) = st.goroutine() else { return };
         let stack = self.stack(ctx, st.stack);
-        let (p, m) = (e.p.0, e.m.0);
+        let p = e.p.0;
         let state = match to {
             Some(GoState::Runnable) => GState::Runnable,
             Some(GoState::Running) => GState::Running,
@@ -966,14 +955,8 @@ impl<'a> GenPart<'a> {
         let a = if state == GState::Running { p } else { -1 };
         self.g(gid.0, time, state, stack, a, -1, true);
         match state {
-            GState::Running => {
-                self.p(p, time, PState::Running, gid.0, true);
-                self.m(m, time, MState::Running, gid.0, true);
-            }
-            GState::Syscall => {
-                self.p(p, time, PState::Syscall, gid.0, true);
-                self.m(m, time, MState::Syscall, gid.0, true);
-            }
+            GState::Running => self.p(p, time, PState::Running, gid.0, true),
+            GState::Syscall => self.p(p, time, PState::Syscall, gid.0, true),
             _ => {}
         }
     }

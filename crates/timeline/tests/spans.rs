@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use timeline::{Category, GState, Mode, PState, Progress, Timeline, build_all, build_threads, build_with};
+use timeline::{Category, GState, MState, Mode, PState, Progress, Timeline, build_all, build_threads, build_with};
 
 fn traces_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/traces")
@@ -162,6 +162,50 @@ fn blocked_and_stopped_spans_carry_the_reason_go_reports() {
     // Reasons of both kinds, on many spans.
     for reason in ["chan receive", "chan send", "select", "sleep", "sync", "network", "preempted", "runtime.Gosched"] {
         assert!(checked.get(reason).is_some_and(|&n| n > 0), "no span blocked or stopped for {reason:?}: {checked:?}");
+    }
+    assert!(checked.values().sum::<usize>() > 1000, "{checked:?}");
+}
+
+/// A thread's track follows what Go's own parse says each thread did: from
+/// the oracle, every goroutine starting to run, entering a syscall, or
+/// stopping (blocked, stopped, exited, or back from a syscall that lost its
+/// P) on a thread, and that thread's span starting then, in that state
+/// and, running or in a syscall, for that goroutine. (Restatements at a
+/// generation's start are left out: a thread's track drops one that says
+/// what it already showed.)
+#[test]
+fn thread_spans_follow_the_goroutines_go_reports_on_each_thread() {
+    let mut checked = BTreeMap::<String, usize>::new();
+    for (trace, oracle) in committed() {
+        let tl = build_all(&std::fs::read(&trace).unwrap(), &Progress::default(), Mode::Parallel).unwrap();
+        let tracks: BTreeMap<i64, _> = tl.threads.iter().map(|t| (t.id.0, t.track.spans())).collect();
+        for line in oracle_text(&oracle).lines().filter(|l| l.contains(" StateTransition ")) {
+            let (Some(m), Some(g)) = (field(line, "M="), field(line, "GoID=")) else { continue };
+            let tr = line.split(&format!("GoID={g} ")).nth(1).unwrap().split(' ').next().unwrap();
+            let (from, to) = tr.split_once("->").unwrap();
+            let want = match (from, to) {
+                // Restatements, at a generation's start.
+                ("Undetermined", _) => continue,
+                (f, t) if f == t => continue,
+                (_, "Running") => MState::Running,
+                (_, "Syscall") => MState::Syscall,
+                ("Running", _) | ("Syscall", _) => MState::Idle,
+                _ => continue,
+            };
+            let m: i64 = m.parse().unwrap();
+            if m == -1 {
+                continue;
+            }
+            let (time, g): (i64, i64) = (field(line, "Time=").unwrap().parse().unwrap(), g.parse().unwrap());
+            let spans = &tracks[&m];
+            let found =
+                spans.iter().any(|s| s.start_ns == time && s.state == want as u8 && (want == MState::Idle || s.a == g));
+            assert!(found, "{}: m{m} at {time}: no {want:?} span for g{g} ({tr})", trace.display());
+            *checked.entry(tr.to_string()).or_default() += 1;
+        }
+    }
+    for tr in ["Runnable->Running", "Running->Waiting", "Running->Syscall", "Syscall->Running", "Running->NotExist"] {
+        assert!(checked.get(tr).is_some_and(|&n| n > 0), "no {tr} checked: {checked:?}");
     }
     assert!(checked.values().sum::<usize>() > 1000, "{checked:?}");
 }
