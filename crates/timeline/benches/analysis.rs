@@ -47,7 +47,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| all_goroutine_stats(tl, TimeRange::ALL).len())
         });
         g.bench_with_input(BenchmarkId::new("goroutine_table", &name), &tl, |b, tl| {
-            b.iter(|| GoroutineTable::compute(tl).rows.len())
+            b.iter(|| GoroutineTable::compute(tl).len())
         });
         g.bench_with_input(BenchmarkId::new("runnable_waits", &name), &tl, |b, tl| {
             b.iter(|| longest_runnable_waits(tl, &all, 10).len())

@@ -408,12 +408,12 @@ fn analyses(tl: &timeline::Timeline) {
             t.step(tl, std::time::Duration::from_millis(30));
             steps += 1;
         }
-        println!("goroutine_table: {} rows, {} groups, {steps} steps", t.rows.len(), t.groups.len());
-        t.rows.len()
+        println!("goroutine_table: {} rows, {} groups, {steps} steps", t.len(), t.groups.len());
+        t.len()
     });
     time("goroutine_table_1thread", &|| {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build();
-        pool.map_or(0, |p| p.install(|| a::GoroutineTable::compute(tl).rows.len()))
+        pool.map_or(0, |p| p.install(|| a::GoroutineTable::compute(tl).len()))
     });
     time("idle_proc_gaps", &|| {
         let gaps = a::idle_proc_gaps(tl, TimeRange::ALL, GapOrder::Waiting, 10, 8);

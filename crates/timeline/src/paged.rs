@@ -12,6 +12,7 @@
 //! page boundaries fall.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Bytes compressed together: small enough that reading one block
@@ -19,6 +20,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub const PAGE_BYTES: usize = 32 * 1024;
 /// Decompressed pages kept per store, most recently read first.
 const CACHED_PAGES: usize = 8;
+/// Decompressed pages each thread keeps of those it read last, of any
+/// store (see [`RECENT`]).
+const RECENT_PAGES: usize = 4;
 /// zstd's fastest regular level: the spans compress about 3.5x at it, and
 /// higher levels gain little for much more build time.
 const LEVEL: i32 = 1;
@@ -31,9 +35,19 @@ const ZSTD: u8 = 1;
 ///
 /// Appending and reading both take `&self`, so tracks can hold the store
 /// while more tracks are being appended to it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct PagedBytes {
+    /// Unique among the stores of this process, so a thread's [`RECENT`]
+    /// pages cannot be taken for another store's.
+    id: u64,
     inner: Mutex<Inner>,
+}
+
+impl Default for PagedBytes {
+    fn default() -> Self {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+        PagedBytes { id: NEXT_ID.fetch_add(1, Ordering::Relaxed), inner: Mutex::default() }
+    }
 }
 
 /// Where a compressed page lies: slab, offset and length.
@@ -157,9 +171,14 @@ impl PagedBytes {
     /// ends first).
     pub fn read<R>(&self, at: u64, len: usize, f: impl FnOnce(&[u8]) -> R) -> R {
         let end = at.saturating_add(len as u64);
+        if let Some((start, page)) = recent_page(self.id, at, end) {
+            let from = (at - start) as usize;
+            return f(page.get(from..from + len).unwrap_or_default());
+        }
         match self.page(|me| me.starts.partition_point(|&s| s <= at).saturating_sub(1)) {
             // The usual case: it lies inside one page.
             Some((start, page)) if end <= start + page.len() as u64 => {
+                remember(self.id, start, &page);
                 let from = at.saturating_sub(start) as usize;
                 f(page.get(from..from + len).unwrap_or_default())
             }
@@ -309,6 +328,43 @@ thread_local! {
     static PAGE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
+thread_local! {
+    /// The pages this thread read last, as (store id, logical start, page),
+    /// most recent first. Reading one of them takes no lock: two threads
+    /// reading the tracks of neighbouring goroutines otherwise queue for
+    /// their store's lock and pass its cache's counts back and forth, and
+    /// were no faster together than one alone. Sealed pages never change,
+    /// so an entry stays true for as long as it is kept.
+    static RECENT: RefCell<Vec<RecentPage>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A page in [`RECENT`]: its store's id, its logical start, its bytes.
+type RecentPage = (u64, u64, Arc<Vec<u8>>);
+
+/// The one of this thread's [`RECENT`] pages of store `id` that holds
+/// `[at, end)`, with its logical start.
+fn recent_page(id: u64, at: u64, end: u64) -> Option<(u64, Arc<Vec<u8>>)> {
+    RECENT
+        .try_with(|recent| {
+            let recent = recent.try_borrow().ok()?;
+            let (_, start, page) =
+                recent.iter().find(|(i, start, page)| *i == id && *start <= at && end <= start + page.len() as u64)?;
+            Some((*start, page.clone()))
+        })
+        .ok()
+        .flatten()
+}
+
+/// Adds page `start` of store `id` to this thread's [`RECENT`] pages.
+fn remember(id: u64, start: u64, page: &Arc<Vec<u8>>) {
+    let _ = RECENT.try_with(|recent| {
+        let Ok(mut recent) = recent.try_borrow_mut() else { return };
+        recent.retain(|(i, s, _)| (*i, *s) != (id, start));
+        recent.insert(0, (id, start, page.clone()));
+        recent.truncate(RECENT_PAGES);
+    });
+}
+
 /// Calls `f` with the page for `bytes`, as its tag and body: zstd if that
 /// works and is smaller, else as is. The body is compressed into a buffer
 /// each thread keeps, so packing allocates nothing and `f` copies the page
@@ -389,6 +445,45 @@ mod tests {
         // Packed smaller than the bytes (the sample repeats a lot).
         let packed = store.lock().packed_bytes;
         assert!(packed < all.len() / 2, "{packed} of {}", all.len());
+    }
+
+    /// A thread's recent pages are its own store's: two stores with their
+    /// bytes at the same offsets read back their own, interleaved, nested
+    /// in each other's reads, and on other threads.
+    #[test]
+    fn recent_pages_never_answer_for_another_store() {
+        let stores: Vec<_> = (0..3u64).map(|_| PagedBytes::new()).collect();
+        let data: Vec<Vec<u8>> = (0..3u64).map(|k| sample(PAGE_BYTES * 3, 100 + k)).collect();
+        for (store, bytes) in stores.iter().zip(&data) {
+            for piece in bytes.chunks(1000) {
+                store.append(piece);
+            }
+            store.seal();
+        }
+        let check = |round: usize| {
+            for at in (0..PAGE_BYTES as u64 * 3 - 100).step_by(7_919) {
+                for (k, (store, bytes)) in stores.iter().zip(&data).enumerate() {
+                    let want = &bytes[at as usize..at as usize + 100];
+                    let got = store.read(at, 100, |a| {
+                        // A read of the next store inside this one's.
+                        let (other, other_bytes) = (&stores[(k + 1) % 3], &data[(k + 1) % 3]);
+                        assert_eq!(other.read(at, 100, <[u8]>::to_vec), other_bytes[at as usize..at as usize + 100]);
+                        a.to_vec()
+                    });
+                    assert_eq!(got, want, "round {round}, store {k}, at {at}");
+                }
+            }
+        };
+        check(0);
+        check(1);
+        std::thread::scope(|s| {
+            for round in 2..4 {
+                s.spawn(move || check(round));
+            }
+        });
+        // Recent pages are kept, a few per thread.
+        let kept = RECENT.with(|r| r.borrow().len());
+        assert!((1..=RECENT_PAGES).contains(&kept), "{kept}");
     }
 
     #[test]

@@ -636,6 +636,18 @@ impl Track {
         self.view(|v| v.block_count())
     }
 
+    /// Bytes the track's spans and headers take encoded, without reading
+    /// them: a measure of the work a pass over its spans is.
+    pub fn encoded_len(&self) -> usize {
+        match &self.repr {
+            Repr::Paged { at, .. } => (at & LEN_MASK) as usize,
+            Repr::Held(held) => match &**held {
+                Held::Owned(data) => data.len(),
+                Held::Split(s) => s.head.len() + s.spans_len,
+            },
+        }
+    }
+
     /// Header of block `i`.
     pub fn block(&self, i: usize) -> Option<BlockHeader> {
         self.view(|v| v.block(i))

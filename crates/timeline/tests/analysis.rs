@@ -733,18 +733,20 @@ fn goroutine_table_matches_one_pass_on_any_threads_and_steps() {
     let tl = load("go1.27/chan.trace");
     let table = GoroutineTable::compute(&tl);
     assert!(table.is_done(&tl));
-    assert_eq!(table.rows.len(), tl.goroutines.len());
-    for (i, r) in table.rows.iter().enumerate() {
+    assert_eq!(table.len(), tl.goroutines.len());
+    assert_eq!(table.rows(&tl).count(), tl.goroutines.len());
+    for (i, r) in table.rows(&tl).enumerate() {
         assert_eq!(r.gi as usize, i);
         let g = &tl.goroutines[i];
         let t = g.state_totals(i64::MIN, i64::MAX);
         let blocked: i64 = GState::ALL.iter().zip(t).filter(|(s, _)| s.is_blocked()).map(|(_, v)| v).sum();
         assert_eq!((r.blocked_ns, r.running_ns), (blocked, t[GState::Running as usize]));
         assert_eq!(table.groups[r.group as usize].start_fn, g.start_fn());
+        let end = g.exited_ns().unwrap_or(tl.end_ns);
+        assert_eq!((r.start_ns, r.end_ns), (g.track.start_ns().unwrap(), end));
     }
     let rows: Vec<_> = table
-        .rows
-        .iter()
+        .rows(&tl)
         .filter(|r| tl.strings.get(tl.goroutines[r.gi as usize].start_fn()) == "main.blockedReceiver")
         .collect();
     assert_eq!(rows.len(), 1);
@@ -761,12 +763,12 @@ fn goroutine_table_matches_one_pass_on_any_threads_and_steps() {
                 .iter()
                 .map(|g| (g.start_fn, g.count, g.blocked_ns, g.blocked.clone(), g.runnable.clone()))
                 .collect();
-            (groups, t.rows.clone())
+            (groups, t.rows(&tl).collect::<Vec<_>>())
         };
         let one = on_threads(1, || GoroutineTable::compute(&tl));
         assert_eq!(key(&one).0, want, "{name}");
         // Each row names its own goroutine's group (chunks number theirs apart).
-        for r in &one.rows {
+        for r in one.rows(&tl) {
             assert_eq!(one.groups[r.group as usize].start_fn, tl.goroutines[r.gi as usize].start_fn(), "{name}");
         }
         for threads in POOLS {

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use egui::Ui;
-use rayon::iter::{IntoParallelRefIterator, ParallelIterator};
+use rayon::iter::{IntoParallelIterator, IntoParallelRefIterator, ParallelIterator};
 use rayon::slice::ParallelSliceMut;
-use timeline::analysis::{FunctionGroup, GoroutineRow, GoroutineTable, LogHist};
+use timeline::analysis::{FunctionGroup, GoroutineRow, GoroutineTable, LogHist, RowTime};
 use timeline::ticks::format_duration;
 use timeline::{GState, Goroutine, Timeline};
 use trace_core::GoroutineId;
@@ -25,10 +25,11 @@ use crate::view::ViewCommand;
 const STEP_BUDGET: Duration = Duration::from_millis(50);
 /// Names of the bins of [`LogHist::decades`].
 const DECADE_NAMES: [&str; 8] = ["< 1µs", "1-10µs", "10-100µs", "100µs-1ms", "1-10ms", "10-100ms", "100ms-1s", ">= 1s"];
-/// Goroutine rows from which a new sort runs on a thread of its own (the
-/// order shown stays until it is done): 7.4 M rows take about half a
-/// second to sort, which would freeze the window.
-const SORT_ON_THREAD_ROWS: usize = 1_000_000;
+/// Goroutine rows from which a new sort, or a new filter, runs on a thread
+/// of its own (the rows shown stay until it is done): 7.4 M rows take about
+/// half a second to sort, and up to 0.2 s to filter, which would freeze the
+/// window (the filter at every keystroke).
+const ON_THREAD_ROWS: usize = 1_000_000;
 /// Most rows "Copy CSV" copies.
 const CSV_MAX_ROWS: usize = 200_000;
 
@@ -87,16 +88,20 @@ pub struct GoroutinesState {
     table: Cached<TraceKey, Arc<GoroutineTable>>,
     /// The order shown; while `sorting`, the one from before.
     #[serde(skip)]
-    order: Option<(OrderKey, Vec<u32>)>,
+    order: Option<(OrderKey, Arc<Vec<u32>>)>,
     /// A new order of many goroutine rows, being sorted on its own thread.
     #[serde(skip)]
     pub(super) sorting: Option<(OrderKey, Job<Vec<u32>>)>,
-    /// Rows from which a new order is sorted on a thread of its own
-    /// ([`SORT_ON_THREAD_ROWS`]; tests lower it).
+    /// Rows from which a new order is sorted, and a new filter applied, on
+    /// a thread of its own ([`ON_THREAD_ROWS`]; tests lower it).
     #[serde(skip)]
-    pub(super) sort_thread_rows: usize,
+    pub(super) thread_rows: usize,
+    /// The rows shown; while `filtering`, the ones from before.
     #[serde(skip)]
-    visible: Option<(VisibleKey, Vec<u32>)>,
+    visible: Option<(VisibleKey, Shown)>,
+    /// The filter of many goroutine rows, being applied on its own thread.
+    #[serde(skip)]
+    pub(super) filtering: Option<(VisibleKey, Job<Vec<u32>>)>,
     #[serde(skip)]
     selected: Option<u32>,
     #[serde(skip)]
@@ -114,8 +119,9 @@ impl Default for GoroutinesState {
             table: Cached::default(),
             order: None,
             sorting: None,
-            sort_thread_rows: SORT_ON_THREAD_ROWS,
+            thread_rows: ON_THREAD_ROWS,
             visible: None,
+            filtering: None,
             selected: None,
             note: None,
         }
@@ -129,9 +135,29 @@ impl GoroutinesState {
         self.order = None;
         self.sorting = None;
         self.visible = None;
+        self.filtering = None;
         self.selected = None;
         self.note = None;
     }
+
+    /// The rows shown, in order (none before the first sort).
+    fn shown(&self) -> &[u32] {
+        match &self.visible {
+            Some((_, Shown::Matched(rows))) => rows,
+            Some((_, Shown::All)) => self.order.as_ref().map_or(&[], |(_, o)| o.as_slice()),
+            None => &[],
+        }
+    }
+}
+
+/// The rows a filter lets through.
+#[derive(Debug)]
+enum Shown {
+    /// All of the order (no filter), which is not copied: it can be millions
+    /// of rows.
+    All,
+    /// These entries of the order, in its order.
+    Matched(Vec<u32>),
 }
 
 /// What a sorted order was computed from.
@@ -144,7 +170,7 @@ pub(super) struct OrderKey {
 
 /// What a filtered order was computed from.
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct VisibleKey {
+pub(super) struct VisibleKey {
     order: OrderKey,
     filter: String,
 }
@@ -179,6 +205,7 @@ pub fn goroutines_ui(
     update_order(tl, state, key);
     toolbar_ui(ui, tl, state);
     update_order(tl, state, key);
+    filter_on_thread(ui.ctx(), tl, state);
     if state.grouped {
         groups_table_ui(ui, input, state);
     } else {
@@ -210,7 +237,7 @@ fn toolbar_ui(ui: &mut Ui, tl: &Timeline, state: &mut GoroutinesState) {
             ui.ctx().copy_text(csv);
             state.note = Some(format!("copied {rows} rows"));
         }
-        let shown = state.visible.as_ref().map_or(0, |(_, v)| v.len());
+        let shown = state.shown().len();
         let total = state.order.as_ref().map_or(0, |(_, v)| v.len());
         let what = if state.grouped { "start functions" } else { "goroutines" };
         ui.label(format!("{shown} of {total} {what}"));
@@ -220,13 +247,17 @@ fn toolbar_ui(ui: &mut Ui, tl: &Timeline, state: &mut GoroutinesState) {
         if state.sorting.is_some() {
             ui.weak("sorting…");
         }
+        if state.filtering.is_some() {
+            ui.weak("filtering…");
+        }
         took_label(ui, state.table.took());
     });
 }
 
-/// Whether the goroutine rows are sorted on a thread of their own.
-fn sorts_on_thread(state: &GoroutinesState, stats: &GoroutineTable) -> bool {
-    !state.grouped && stats.rows.len() >= state.sort_thread_rows
+/// Whether the goroutine rows are sorted and filtered on a thread of their
+/// own.
+fn on_thread(state: &GoroutinesState, stats: &GoroutineTable) -> bool {
+    !state.grouped && stats.len() >= state.thread_rows
 }
 
 /// On a table of many goroutines, sorts the rows in a new order on a
@@ -234,7 +265,7 @@ fn sorts_on_thread(state: &GoroutinesState, stats: &GoroutineTable) -> bool {
 fn sort_on_thread(ctx: &egui::Context, tl: &Arc<Timeline>, state: &mut GoroutinesState, trace: TraceKey) {
     let Some(stats) = state.table.get(&trace) else { return };
     let okey = OrderKey { trace, grouped: false, sort: state.sort };
-    if !sorts_on_thread(state, stats) || state.order.as_ref().is_some_and(|(k, _)| *k == okey) {
+    if !on_thread(state, stats) || state.order.as_ref().is_some_and(|(k, _)| *k == okey) {
         state.sorting = None;
         return;
     }
@@ -247,8 +278,8 @@ fn sort_on_thread(ctx: &egui::Context, tl: &Arc<Timeline>, state: &mut Goroutine
             // The thread is gone (it panicked): sort here after all.
             JobState::Failed => sort_rows(tl, stats, okey.sort),
         };
-        state.order = Some((okey, order));
-        state.visible = None;
+        // The rows shown stay until they are filtered in the new order.
+        state.order = Some((okey, Arc::new(order)));
         state.sorting = None;
         return;
     }
@@ -257,15 +288,16 @@ fn sort_on_thread(ctx: &egui::Context, tl: &Arc<Timeline>, state: &mut Goroutine
 }
 
 /// Recomputes the sorted and the filtered orders if their inputs changed
-/// (a sort of many rows is left to [`sort_on_thread`]).
+/// (a sort or a filter of many rows is left to [`sort_on_thread`] and
+/// [`filter_on_thread`]).
 fn update_order(tl: &Timeline, state: &mut GoroutinesState, trace: TraceKey) {
     let Some(stats) = state.table.get(&trace) else { return };
     let sort = if state.grouped { state.group_sort } else { state.sort };
     let okey = OrderKey { trace, grouped: state.grouped, sort };
     if state.order.as_ref().is_none_or(|(k, _)| *k != okey) {
-        if !sorts_on_thread(state, stats) {
+        if !on_thread(state, stats) {
             let order = if state.grouped { sort_groups(tl, stats, sort) } else { sort_rows(tl, stats, sort) };
-            state.order = Some((okey.clone(), order));
+            state.order = Some((okey.clone(), Arc::new(order)));
             state.visible = None;
         } else if state.order.as_ref().is_some_and(|(k, _)| k.trace != trace || k.grouped) {
             // The order shown is of other rows: show none until sorted.
@@ -273,13 +305,44 @@ fn update_order(tl: &Timeline, state: &mut GoroutinesState, trace: TraceKey) {
             state.visible = None;
         }
     }
-    let Some((shown, _)) = &state.order else { return };
+    let Some((shown, order)) = &state.order else { return };
     let vkey = VisibleKey { order: shown.clone(), filter: state.filter.clone() };
-    if state.visible.as_ref().is_none_or(|(k, _)| *k != vkey) {
-        let order = state.order.as_ref().map(|(_, o)| o.as_slice()).unwrap_or_default();
-        let visible = filter(tl, stats, state.grouped, &state.filter, order);
-        state.visible = Some((vkey, visible));
+    if state.visible.as_ref().is_some_and(|(k, _)| *k == vkey) {
+        return;
     }
+    if state.filter.trim().is_empty() {
+        state.visible = Some((vkey, Shown::All));
+    } else if !on_thread(state, stats) {
+        let rows = filter(tl, stats, state.grouped, &state.filter, order);
+        state.visible = Some((vkey, Shown::Matched(rows)));
+    }
+}
+
+/// On a table of many goroutines, applies a new filter on a thread of its
+/// own; the rows shown stay until it is done, and typing on starts it
+/// again (the stale run stops unheeded).
+fn filter_on_thread(ctx: &egui::Context, tl: &Arc<Timeline>, state: &mut GoroutinesState) {
+    let (Some(stats), Some((okey, order))) = (state.table.get(&TraceKey::of(tl)), &state.order) else { return };
+    let vkey = VisibleKey { order: okey.clone(), filter: state.filter.clone() };
+    if !on_thread(state, stats) || state.visible.as_ref().is_some_and(|(k, _)| *k == vkey) {
+        state.filtering = None;
+        return;
+    }
+    if let Some((k, job)) = &state.filtering
+        && *k == vkey
+    {
+        let rows = match job.poll() {
+            JobState::Running => return,
+            JobState::Done(rows) => rows,
+            // The thread is gone (it panicked): filter here after all.
+            JobState::Failed => filter(tl, stats, false, &vkey.filter, order),
+        };
+        state.visible = Some((vkey, Shown::Matched(rows)));
+        state.filtering = None;
+        return;
+    }
+    let (shared, table, order, text) = (Arc::clone(tl), Arc::clone(stats), Arc::clone(order), vkey.filter.clone());
+    state.filtering = Some((vkey, Job::start(ctx, move |_| Some(filter(&shared, &table, false, &text, &order)))));
 }
 
 /// Ranks of the groups by function name.
@@ -298,26 +361,55 @@ fn name_ranks(tl: &Timeline, groups: &[FunctionGroup]) -> Vec<u32> {
 /// Sorts the goroutine rows (ties: goroutine ID).
 fn sort_rows(tl: &Timeline, stats: &GoroutineTable, sort: Sort) -> Vec<u32> {
     let rank = name_ranks(tl, &stats.groups);
-    let key = |r: &GoroutineRow| -> i64 {
-        match sort.col {
-            1 => i64::from(rank.get(r.group as usize).copied().unwrap_or(0)),
-            2 => r.lifetime_ns(),
-            3 => r.running_ns,
-            4 => r.runnable_ns,
-            5 => r.blocked_ns,
-            6 => r.top_block.map_or(0, |(_, ns)| ns),
-            7 => r.syscall_ns,
-            _ => i64::from(r.gi),
+    let time = match sort.col {
+        2 => Some(RowTime::Lifetime),
+        3 => Some(RowTime::Running),
+        4 => Some(RowTime::Runnable),
+        5 => Some(RowTime::Blocked),
+        6 => Some(RowTime::TopBlock),
+        7 => Some(RowTime::Syscall),
+        _ => None,
+    };
+    let key = |gi: usize| -> i64 {
+        match (time, sort.col) {
+            (Some(t), _) => stats.time(gi, t).unwrap_or(0),
+            (None, 1) => stats.group_of(tl, gi).and_then(|g| rank.get(g as usize)).map_or(0, |&r| i64::from(r)),
+            (None, _) => gi as i64,
         }
     };
-    let mut keyed: Vec<(i64, u32)> = stats.rows.iter().map(|r| (key(r), r.gi)).collect();
-    // On all cores: a 1 GB trace's 4.75 M rows take about half a second on
-    // one. (Keys are unique, so any sort gives this order.)
-    keyed.par_sort_unstable_by(|a, b| {
-        let o = a.0.cmp(&b.0);
-        (if sort.descending { o.reverse() } else { o }).then(a.1.cmp(&b.1))
-    });
-    keyed.into_iter().map(|(_, i)| i).collect()
+    order_by_key(stats.len(), sort.descending, key)
+}
+
+/// The indices `0..n` ordered by `key` (never negative), ascending or
+/// descending; ties by index, ascending.
+///
+/// A key and its index are sorted as one `u64`, the key (inverted when
+/// descending) in the high half: 8 bytes a row rather than 16 for an
+/// `(i64, u32)` pair, 59 MB rather than 118 for a 1 GB trace's 7.4 M
+/// goroutines. Keys of 32 bits or more (times over 4.29 s) all take the
+/// highest half, so they sort together at one end; that run alone is then
+/// sorted by full key.
+fn order_by_key(n: usize, descending: bool, key: impl Fn(usize) -> i64 + Sync) -> Vec<u32> {
+    const SAT: u64 = u32::MAX as u64;
+    let high = |k: i64| {
+        let k = u64::try_from(k).unwrap_or(0).min(SAT);
+        if descending { SAT - k } else { k }
+    };
+    let mut packed: Vec<u64> = (0..n).into_par_iter().map(|i| (high(key(i)) << 32) | i as u64).collect();
+    // On all cores: 7.4 M rows take about half a second on one.
+    packed.par_sort_unstable();
+    let saturated = if descending {
+        0..packed.partition_point(|&p| p >> 32 == 0)
+    } else {
+        packed.partition_point(|&p| p >> 32 < SAT)..packed.len()
+    };
+    if let Some(run) = packed.get_mut(saturated) {
+        run.sort_by_cached_key(|&p| {
+            let k = key(p as u32 as usize).max(0);
+            (if descending { -k } else { k }, p as u32)
+        });
+    }
+    packed.into_iter().map(|p| p as u32).collect()
 }
 
 /// Sorts the groups (ties: function name).
@@ -383,19 +475,19 @@ fn filter(tl: &Timeline, stats: &GoroutineTable, grouped: bool, text: &str, orde
         .ok()
         .and_then(|id| tl.goroutine_index(GoroutineId(id)))
         .map(|gi| gi as u32)
-        .filter(|&gi| (gi as usize) < stats.rows.len());
+        .filter(|&gi| (gi as usize) < stats.len());
     if !group_match.contains(&true) {
         return named.filter(|gi| order.contains(gi)).into_iter().collect();
     }
     // A row's group is its goroutine's start function, so the marks come
-    // from the 32-byte records rather than the 72-byte rows.
+    // from the goroutines' records.
     let mut fn_match = vec![false; tl.strings.len()];
     for (g, _) in stats.groups.iter().zip(&group_match).filter(|(_, m)| **m) {
         if let Some(m) = fn_match.get_mut(g.start_fn.0 as usize) {
             *m = true;
         }
     }
-    let with_rows = tl.goroutines.get(..stats.rows.len()).unwrap_or_default();
+    let with_rows = tl.goroutines.get(..stats.len()).unwrap_or_default();
     let marked: Vec<bool> =
         with_rows.par_iter().map(|g| fn_match.get(g.start_fn().0 as usize).copied().unwrap_or(false)).collect();
     // On this thread: collected from all threads, 7.4 M matches took
@@ -415,9 +507,10 @@ fn goroutine_table_ui(
     if table::header_ui(ui, theme, &G_COLS, &spans, &mut state.sort) {
         update_order(tl, state, TraceKey::of(tl));
     }
-    let (Some(stats), Some((_, visible))) = (state.table.get(&TraceKey::of(tl)), state.visible.as_ref()) else {
+    let (Some(stats), true) = (state.table.get(&TraceKey::of(tl)), state.visible.is_some()) else {
         return;
     };
+    let visible = state.shown();
     let mut clicked = None;
     ui.scope(|ui| {
         ui.spacing_mut().item_spacing.y = 0.0;
@@ -427,13 +520,13 @@ fn goroutine_table_ui(
             visible.len(),
             |ui, range| {
                 for k in range {
-                    let Some(r) = visible.get(k).and_then(|&gi| stats.rows.get(gi as usize)) else { continue };
-                    let cells = goroutine_cells(tl, r);
+                    let Some(r) = visible.get(k).and_then(|&gi| stats.row(tl, gi as usize)) else { continue };
+                    let cells = goroutine_cells(tl, &r);
                     let sel = state.selected == Some(r.gi);
                     let resp = table::row_ui(ui, theme, &G_COLS, &spans, &cells, k % 2 == 1, sel);
-                    let resp = resp.on_hover_ui_at_pointer(|ui| goroutine_tooltip(ui, tl, theme, r));
+                    let resp = resp.on_hover_ui_at_pointer(|ui| goroutine_tooltip(ui, tl, theme, &r));
                     if resp.clicked() {
-                        clicked = Some(*r);
+                        clicked = Some(r);
                     }
                 }
             },
@@ -511,9 +604,10 @@ fn groups_table_ui(ui: &mut Ui, input: &PanelInput<'_>, state: &mut GoroutinesSt
     if table::header_ui(ui, theme, &cols, &spans, &mut state.group_sort) {
         update_order(tl, state, TraceKey::of(tl));
     }
-    let (Some(stats), Some((_, visible))) = (state.table.get(&TraceKey::of(tl)), state.visible.as_ref()) else {
+    let (Some(stats), true) = (state.table.get(&TraceKey::of(tl)), state.visible.is_some()) else {
         return;
     };
+    let visible = state.shown();
     let mut clicked = None;
     ui.scope(|ui| {
         ui.spacing_mut().item_spacing.y = 0.0;
@@ -601,9 +695,10 @@ fn group_tooltip(ui: &mut Ui, tl: &Timeline, g: &FunctionGroup) {
 
 /// The rows shown, as CSV (at most [`CSV_MAX_ROWS`]); and how many rows.
 fn csv(tl: &Timeline, state: &GoroutinesState) -> (String, usize) {
-    let (Some(stats), Some((_, visible))) = (state.table.get(&TraceKey::of(tl)), state.visible.as_ref()) else {
+    let (Some(stats), true) = (state.table.get(&TraceKey::of(tl)), state.visible.is_some()) else {
         return (String::new(), 0);
     };
+    let visible = state.shown();
     let visible = visible.get(..CSV_MAX_ROWS.min(visible.len())).unwrap_or_default();
     let mut out = String::new();
     if state.grouped {
@@ -629,7 +724,7 @@ fn csv(tl: &Timeline, state: &GoroutinesState) -> (String, usize) {
     } else {
         out.push_str("id,start_function,start_offset_ns,end_offset_ns,lifetime_ns,running_ns,runnable_ns,");
         out.push_str("blocked_ns,blocked_most_on,blocked_most_ns,syscall_ns\n");
-        for r in visible.iter().filter_map(|&i| stats.rows.get(i as usize)) {
+        for r in visible.iter().filter_map(|&i| stats.row(tl, i as usize)) {
             let Some(g) = tl.goroutines.get(r.gi as usize) else { continue };
             let (reason, reason_ns) = r.top_block.map_or(("", 0), |(s, ns)| (s.name(), ns));
             out.push_str(&format!(
@@ -664,20 +759,20 @@ mod tests {
     fn rows_match_the_timeline_and_sort_and_filter() {
         let tl = load("chan.trace");
         let stats = GoroutineTable::compute(&tl);
-        assert_eq!(stats.rows.len(), tl.goroutines.len());
+        assert_eq!(stats.len(), tl.goroutines.len());
         // Per-state totals agree with the timeline's own.
-        for r in &stats.rows {
+        for r in stats.rows(&tl) {
             let t = tl.goroutines[r.gi as usize].state_totals(i64::MIN, i64::MAX);
             let blocked: i64 = GState::ALL.iter().zip(t).filter(|(s, _)| s.is_blocked()).map(|(_, v)| v).sum();
             assert_eq!(r.blocked_ns, blocked);
             assert_eq!(r.running_ns, t[GState::Running as usize]);
         }
         let by_blocked = sort_rows(&tl, &stats, Sort { col: 5, descending: true });
-        let blocked: Vec<i64> = by_blocked.iter().map(|&i| stats.rows[i as usize].blocked_ns).collect();
+        let blocked: Vec<i64> = by_blocked.iter().map(|&i| stats.row(&tl, i as usize).unwrap().blocked_ns).collect();
         assert!(blocked.windows(2).all(|w| w[0] >= w[1]));
         let hits = filter(&tl, &stats, false, "BlockedReceiver", &by_blocked);
         assert_eq!(hits.len(), 1);
-        let r = stats.rows[hits[0] as usize];
+        let r = stats.row(&tl, hits[0] as usize).unwrap();
         assert_eq!(r.top_block.map(|(s, _)| s), Some(GState::ChanRecv));
         assert!((50_000_000..70_000_000).contains(&r.blocked_ns), "{}", r.blocked_ns);
         let id = tl.goroutines[r.gi as usize].id.0;
@@ -691,7 +786,7 @@ mod tests {
                 .iter()
                 .copied()
                 .filter(|&gi| {
-                    let f = tl.strings.get(stats.groups[stats.rows[gi as usize].group as usize].start_fn);
+                    let f = tl.strings.get(stats.groups[stats.row(&tl, gi as usize).unwrap().group as usize].start_fn);
                     needle.is_empty()
                         || f.to_lowercase().contains(&needle)
                         || id == Some(tl.goroutines[gi as usize].id.0)
@@ -709,6 +804,32 @@ mod tests {
         let groups = sort_groups(&tl, &stats, Sort { col: 0, descending: false });
         let names: Vec<&str> = groups.iter().map(|&i| tl.strings.get(stats.groups[i as usize].start_fn)).collect();
         assert!(names.windows(2).all(|w| w[0] <= w[1]), "{names:?}");
+    }
+
+    /// The packed sort equals a plain sort of (key, index) pairs, with keys
+    /// below, at and above 32 bits, ties among each, in both directions.
+    #[test]
+    fn order_by_key_equals_a_plain_sort() {
+        let big = i64::from(u32::MAX);
+        let keys: Vec<i64> = (0..2_000i64)
+            .map(|i| match i % 7 {
+                0 => big + (i * 7_919) % 13,
+                1 => big - 1 - i % 3,
+                2 => i64::MAX - i % 2,
+                3 => big,
+                _ => (i * 104_729) % 1_000,
+            })
+            .collect();
+        for descending in [false, true] {
+            let got = order_by_key(keys.len(), descending, |i| keys[i]);
+            let mut want: Vec<(i64, u32)> = keys.iter().enumerate().map(|(i, &k)| (k, i as u32)).collect();
+            want.sort_by(|a, b| {
+                let o = a.0.cmp(&b.0);
+                (if descending { o.reverse() } else { o }).then(a.1.cmp(&b.1))
+            });
+            let want: Vec<u32> = want.into_iter().map(|(_, i)| i).collect();
+            assert_eq!(got, want, "descending: {descending}");
+        }
     }
 
     #[test]

@@ -63,7 +63,7 @@ pub use stats::{
     DurationStats, FunctionStats, GoroutineStats, StateStats, all_goroutine_stats, goroutine_stats, start_fn_stats,
 };
 pub use stop::Stop;
-pub use table::{FunctionGroup, GoroutineRow, GoroutineTable};
+pub use table::{FunctionGroup, GoroutineRow, GoroutineTable, RowTime};
 pub use tasks::{
     TaskEvent, TaskEventKind, TaskSpan, TypeSummary, region_state_totals, region_types, regions_of_type, task_events,
     task_span, task_types, tasks_of_type,

@@ -21,7 +21,6 @@
 
 use std::time::{Duration, Instant};
 
-use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use super::LogHist;
@@ -29,10 +28,8 @@ use crate::model::{Goroutine, Timeline};
 use crate::state::{Category, GState};
 use crate::strings::StrId;
 
-/// Goroutines one thread takes at a time.
-const CHUNK: usize = 512;
-
-/// One goroutine's row: its lifetime and time per kind of state.
+/// One goroutine's row: its lifetime and time per kind of state, as
+/// [`GoroutineTable::row`] assembles it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GoroutineRow {
     /// Index in [`Timeline::goroutines`] (and so in ID order).
@@ -119,11 +116,50 @@ impl FunctionGroup {
     }
 }
 
+/// The times a row keeps for each goroutine, in [`RowTime`] order.
+const TIMES: usize = 6;
+/// A time slot that holds this keeps its time in [`GoroutineTable::big`].
+const BIG: u32 = u32::MAX;
+/// The top-block slot of a goroutine that never blocked.
+const NO_BLOCK: u8 = u8::MAX;
+
+/// One of the times a goroutine row keeps, for sorting by it without
+/// assembling rows ([`GoroutineTable::time`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowTime {
+    /// [`GoroutineRow::lifetime_ns`].
+    Lifetime,
+    /// [`GoroutineRow::running_ns`].
+    Running,
+    /// [`GoroutineRow::runnable_ns`].
+    Runnable,
+    /// [`GoroutineRow::blocked_ns`].
+    Blocked,
+    /// [`GoroutineRow::syscall_ns`].
+    Syscall,
+    /// The time of [`GoroutineRow::top_block`] (0 if it never blocked).
+    TopBlock,
+}
+
 /// Rows and groups computed so far.
+///
+/// Rows are kept packed, not as [`GoroutineRow`]s: a 1 GB trace has 7.4 M
+/// goroutines, whose 72-byte rows took 534 MB, half the file again on top
+/// of the timeline. A row keeps its six times in 32 bits each (a time
+/// over 4.29 s, which few goroutines have, goes to a list on the side) and
+/// its top block reason in a byte, 25 bytes in all; the rest (start, end,
+/// group) comes from the goroutine's record when a row is asked for.
 #[derive(Debug, Default)]
 pub struct GoroutineTable {
-    /// One row per goroutine done, in goroutine order.
-    pub rows: Vec<GoroutineRow>,
+    /// Per goroutine done, in goroutine order: its times in [`RowTime`]
+    /// order, [`BIG`] where the time is in `big`.
+    times: Vec<[u32; TIMES]>,
+    /// Per goroutine done: the [`GState`] it was blocked in longest, or
+    /// [`NO_BLOCK`].
+    top_block: Vec<u8>,
+    /// The times of rows with a time that does not fit in 32 bits, by
+    /// goroutine index (ascending: rows are added in goroutine order).
+    big: Vec<(u32, [i64; TIMES])>,
     /// One group per start function seen, in order of first appearance.
     pub groups: Vec<FunctionGroup>,
     by_fn: FxHashMap<StrId, u32>,
@@ -132,7 +168,7 @@ pub struct GoroutineTable {
 
 impl GoroutineTable {
     /// Goroutines a step takes at once (about 6 ms of work on one core of a
-    /// busy trace), spread over the threads in chunks.
+    /// busy trace), spread over the threads by weight.
     pub const BATCH: usize = 4096;
 
     /// The whole table at once.
@@ -152,21 +188,72 @@ impl GoroutineTable {
         self.next
     }
 
+    /// How many rows there are: the goroutines with indices below this
+    /// have one.
+    pub fn len(&self) -> usize {
+        self.times.len()
+    }
+
+    /// Whether there are no rows yet.
+    pub fn is_empty(&self) -> bool {
+        self.times.is_empty()
+    }
+
+    /// One time of the row of goroutine `gi` (its index in
+    /// [`Timeline::goroutines`]), if it has a row.
+    pub fn time(&self, gi: usize, which: RowTime) -> Option<i64> {
+        let packed = *self.times.get(gi)?.get(which as usize)?;
+        if packed != BIG {
+            return Some(i64::from(packed));
+        }
+        let at = self.big.binary_search_by_key(&(gi as u32), |(i, _)| *i).ok()?;
+        self.big.get(at).and_then(|(_, t)| t.get(which as usize)).copied()
+    }
+
+    /// The group of goroutine `gi`'s start function, if it has a row.
+    pub fn group_of(&self, tl: &Timeline, gi: usize) -> Option<u32> {
+        let g = tl.goroutines.get(gi).filter(|_| gi < self.len())?;
+        self.by_fn.get(&g.start_fn()).copied()
+    }
+
+    /// The row of goroutine `gi`, if it has one (`tl` is the timeline the
+    /// table was computed from).
+    pub fn row(&self, tl: &Timeline, gi: usize) -> Option<GoroutineRow> {
+        let g = tl.goroutines.get(gi)?;
+        let time = |which| self.time(gi, which);
+        let start_ns = start_of(tl, g);
+        let top_block =
+            self.top_block.get(gi).and_then(|&s| GState::from_u8(s)).map(|s| (s, time(RowTime::TopBlock).unwrap_or(0)));
+        Some(GoroutineRow {
+            gi: gi as u32,
+            group: self.group_of(tl, gi)?,
+            start_ns,
+            end_ns: start_ns.saturating_add(time(RowTime::Lifetime)?),
+            running_ns: time(RowTime::Running)?,
+            runnable_ns: time(RowTime::Runnable)?,
+            blocked_ns: time(RowTime::Blocked)?,
+            syscall_ns: time(RowTime::Syscall)?,
+            top_block,
+        })
+    }
+
+    /// Every row, in goroutine order.
+    pub fn rows<'a>(&'a self, tl: &'a Timeline) -> impl Iterator<Item = GoroutineRow> + 'a {
+        (0..self.len()).filter_map(move |gi| self.row(tl, gi))
+    }
+
     /// Adds rows batch by batch until all are done or `budget` is spent
     /// (at least one batch is done per call).
     pub fn step(&mut self, tl: &Timeline, budget: Duration) {
         let started = Instant::now();
-        self.rows.reserve(tl.goroutines.len().saturating_sub(self.rows.len()));
+        let more = tl.goroutines.len().saturating_sub(self.times.len());
+        self.times.reserve_exact(more);
+        self.top_block.reserve_exact(more);
         while let Some(batch) = tl.goroutines.get(self.next..).filter(|rest| !rest.is_empty()) {
             let batch = batch.get(..Self::BATCH.min(batch.len())).unwrap_or(batch);
             let first = self.next;
-            // Chunks on all threads, absorbed in order: rows stay in
-            // goroutine order and groups in order of first appearance.
-            let parts: Vec<Part> =
-                batch.par_chunks(CHUNK).enumerate().map(|(c, gs)| Part::collect(tl, first + c * CHUNK, gs)).collect();
-            for p in parts {
-                self.absorb(p);
-            }
+            let weights: Vec<usize> = batch.iter().map(|g| g.track.encoded_len()).collect();
+            self.absorb(Part::split_by_weight(tl, first, batch, &weights));
             self.next += batch.len();
             if started.elapsed() >= budget {
                 break;
@@ -174,77 +261,172 @@ impl GoroutineTable {
         }
     }
 
-    /// Takes a chunk's rows and groups.
+    /// Takes a part's rows and groups.
     fn absorb(&mut self, part: Part) {
-        let global: Vec<u32> = part
+        for g in &part.groups {
+            let i = *self.by_fn.entry(g.start_fn).or_insert_with(|| {
+                self.groups.push(FunctionGroup::new(g.start_fn));
+                (self.groups.len() - 1) as u32
+            });
+            if let Some(mine) = self.groups.get_mut(i as usize) {
+                mine.merge(g);
+            }
+        }
+        for r in &part.rows {
+            self.push(r);
+        }
+    }
+
+    /// Packs row `r` (the next goroutine's) at the end.
+    fn push(&mut self, r: &GoroutineRow) {
+        let top_ns = r.top_block.map_or(0, |(_, ns)| ns);
+        let times = [r.lifetime_ns(), r.running_ns, r.runnable_ns, r.blocked_ns, r.syscall_ns, top_ns];
+        let packed = times.map(|t| u32::try_from(t).ok().filter(|&p| p != BIG).unwrap_or(BIG));
+        if packed.contains(&BIG) {
+            self.big.push((self.times.len() as u32, times));
+        }
+        self.times.push(packed);
+        self.top_block.push(r.top_block.map_or(NO_BLOCK, |(s, _)| s as u8));
+    }
+}
+
+/// When goroutine `g` was created, or first seen (its end, an exit, is
+/// costlier to find: it is in the last block, which may be compressed).
+fn start_of(tl: &Timeline, g: &Goroutine) -> i64 {
+    g.track.start_ns().unwrap_or(tl.start_ns)
+}
+
+/// The rows of a run of goroutines, and their groups in order of first
+/// appearance (a row's `group` numbers its group within the part).
+#[derive(Default)]
+struct Part {
+    rows: Vec<GoroutineRow>,
+    groups: Vec<FunctionGroup>,
+    by_fn: FxHashMap<StrId, u32>,
+}
+
+/// Encoded span bytes below which a part's goroutines are done on one
+/// thread (about a millisecond of work).
+const PART_BYTES: usize = 64 * 1024;
+
+impl Part {
+    /// The rows of `gs`, the goroutines from index `first` on, `weights`
+    /// their encoded lengths: halved by weight, the halves done on all
+    /// threads, down to parts of about [`PART_BYTES`] or one goroutine.
+    ///
+    /// Split by weight, not in chunks of so many goroutines: a few can
+    /// hold most spans (busy-300mb's 20 largest hold 47% of them, side by
+    /// side), and in chunks of 512, one thread did most of the work while
+    /// the other waited. The halves are joined in order, so rows stay in
+    /// goroutine order and groups in order of first appearance.
+    fn split_by_weight(tl: &Timeline, first: usize, gs: &[Goroutine], weights: &[usize]) -> Part {
+        let total: usize = weights.iter().sum();
+        if gs.len() <= 1 || total <= PART_BYTES {
+            let mut part = Part::default();
+            for (k, g) in gs.iter().enumerate() {
+                part.add(tl, first + k, g);
+            }
+            return part;
+        }
+        // The first goroutine at which the running weight reaches half,
+        // kept off both ends so each half has one.
+        let mut sum = 0;
+        let mid = weights.iter().position(|w| {
+            sum += w;
+            sum * 2 >= total
+        });
+        let mid = mid.unwrap_or(0).clamp(1, gs.len() - 1);
+        let ((left, right), (lw, rw)) = (gs.split_at(mid), weights.split_at(mid));
+        let (a, b) = rayon::join(
+            || Part::split_by_weight(tl, first, left, lw),
+            || Part::split_by_weight(tl, first + mid, right, rw),
+        );
+        a.append(b)
+    }
+
+    /// Adds the row of goroutine `g`, index `gi`, after the others.
+    fn add(&mut self, tl: &Timeline, gi: usize, g: &Goroutine) {
+        let group = self.group(g.start_fn());
+        let Some(grp) = self.groups.get_mut(group as usize) else { return };
+        let spans = add_spans(g, grp);
+        let row = row_from_spans(tl, gi, group, &spans);
+        grp.add_row(&row);
+        self.rows.push(row);
+    }
+
+    /// The number of `start_fn`'s group, added if new.
+    fn group(&mut self, start_fn: StrId) -> u32 {
+        *self.by_fn.entry(start_fn).or_insert_with(|| {
+            self.groups.push(FunctionGroup::new(start_fn));
+            (self.groups.len() - 1) as u32
+        })
+    }
+
+    /// This part followed by `next` (the goroutines after this part's).
+    fn append(mut self, next: Part) -> Part {
+        let numbers: Vec<u32> = next
             .groups
             .iter()
             .map(|g| {
-                let i = *self.by_fn.entry(g.start_fn).or_insert_with(|| {
-                    self.groups.push(FunctionGroup::new(g.start_fn));
-                    (self.groups.len() - 1) as u32
-                });
+                let i = self.group(g.start_fn);
                 if let Some(mine) = self.groups.get_mut(i as usize) {
                     mine.merge(g);
                 }
                 i
             })
             .collect();
-        self.rows.extend(part.rows.into_iter().map(|mut r| {
-            r.group = global.get(r.group as usize).copied().unwrap_or(r.group);
+        self.rows.extend(next.rows.into_iter().map(|mut r| {
+            r.group = numbers.get(r.group as usize).copied().unwrap_or(r.group);
             r
         }));
+        self
     }
 }
 
-/// The rows of a chunk of goroutines, their groups numbered within it.
-struct Part {
-    rows: Vec<GoroutineRow>,
-    groups: Vec<FunctionGroup>,
-}
-
-impl Part {
-    /// The rows of `gs`, the goroutines from index `first` on.
-    fn collect(tl: &Timeline, first: usize, gs: &[Goroutine]) -> Part {
-        let mut part = Part { rows: Vec::with_capacity(gs.len()), groups: Vec::new() };
-        let mut by_fn: FxHashMap<StrId, u32> = FxHashMap::default();
-        for (k, g) in gs.iter().enumerate() {
-            let group = *by_fn.entry(g.start_fn()).or_insert_with(|| {
-                part.groups.push(FunctionGroup::new(g.start_fn()));
-                (part.groups.len() - 1) as u32
-            });
-            let Some(grp) = part.groups.get_mut(group as usize) else { continue };
-            let totals = add_spans(g, grp);
-            let row = row_from_totals(tl, first + k, group, g, &totals);
-            grp.add_row(&row);
-            part.rows.push(row);
-        }
-        part
-    }
+/// What a row needs of a goroutine's spans.
+struct SpanSums {
+    /// Time per state.
+    totals: [i64; GState::COUNT],
+    /// The start of the first span.
+    first_ns: Option<i64>,
+    /// The start of the last span if it is the exit.
+    exit_ns: Option<i64>,
 }
 
 /// Time per state of `g`, its blocked and runnable spans counted in `grp`.
-fn add_spans(g: &Goroutine, grp: &mut FunctionGroup) -> [i64; GState::COUNT] {
+///
+/// All in one read of its bytes: each of `Track`'s own methods looks them
+/// up in their store again, under its lock, and with a read per block,
+/// one per start and one for the exit, two threads spent more time
+/// waiting for that lock than one thread took alone.
+fn add_spans(g: &Goroutine, grp: &mut FunctionGroup) -> SpanSums {
     let mut totals = [0i64; GState::COUNT];
-    for bi in 0..g.track.block_count() {
-        g.track.for_each_in_block(bi, |s| {
-            let state = Goroutine::state(&s);
-            let d = s.end_ns - s.start_ns;
-            match state.category() {
-                Category::Blocked => grp.blocked.add(d),
-                Category::Runnable => grp.runnable.add(d),
-                _ => {}
-            }
-            if let Some(t) = totals.get_mut(state as usize) {
-                *t = t.saturating_add(d);
-            }
-        });
-    }
-    totals
+    let mut last = None;
+    let first_ns = g.track.with_blocks(|blocks| {
+        for bi in 0..blocks.count() {
+            blocks.for_each_in_block(bi, |s| {
+                let state = Goroutine::state(&s);
+                let d = s.end_ns - s.start_ns;
+                match state.category() {
+                    Category::Blocked => grp.blocked.add(d),
+                    Category::Runnable => grp.runnable.add(d),
+                    _ => {}
+                }
+                if let Some(t) = totals.get_mut(state as usize) {
+                    *t = t.saturating_add(d);
+                }
+                last = Some((state, s.start_ns));
+            });
+        }
+        blocks.get(0).map(|b| b.start_ns)
+    });
+    let exit_ns = last.filter(|(s, _)| *s == GState::Exited).map(|(_, t)| t);
+    SpanSums { totals, first_ns, exit_ns }
 }
 
-/// A goroutine's row from its time per state.
-fn row_from_totals(tl: &Timeline, gi: usize, group: u32, g: &Goroutine, totals: &[i64; GState::COUNT]) -> GoroutineRow {
+/// A goroutine's row from its spans.
+fn row_from_spans(tl: &Timeline, gi: usize, group: u32, spans: &SpanSums) -> GoroutineRow {
+    let totals = &spans.totals;
     let sum = |c: Category| {
         GState::ALL.iter().zip(totals).filter(|(s, _)| s.category() == c).fold(0i64, |a, (_, t)| a.saturating_add(*t))
     };
@@ -254,8 +436,8 @@ fn row_from_totals(tl: &Timeline, gi: usize, group: u32, g: &Goroutine, totals: 
         .filter(|(s, t)| s.is_blocked() && **t > 0)
         .max_by_key(|(s, t)| (**t, std::cmp::Reverse(**s)))
         .map(|(s, t)| (*s, *t));
-    let start_ns = g.created_ns().or(g.track.start_ns()).unwrap_or(tl.start_ns);
-    let end_ns = g.exited_ns().unwrap_or(tl.end_ns).max(start_ns);
+    let start_ns = spans.first_ns.unwrap_or(tl.start_ns);
+    let end_ns = spans.exit_ns.unwrap_or(tl.end_ns).max(start_ns);
     GoroutineRow {
         gi: gi as u32,
         group,
@@ -266,5 +448,59 @@ fn row_from_totals(tl: &Timeline, gi: usize, group: u32, g: &Goroutine, totals: 
         blocked_ns: sum(Category::Blocked),
         syscall_ns: sum(Category::Syscall),
         top_block,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(times: [i64; TIMES], top: Option<GState>) -> GoroutineRow {
+        let [lifetime, running_ns, runnable_ns, blocked_ns, syscall_ns, top_ns] = times;
+        GoroutineRow {
+            gi: 0,
+            group: 0,
+            start_ns: 1_000,
+            end_ns: 1_000 + lifetime,
+            running_ns,
+            runnable_ns,
+            blocked_ns,
+            syscall_ns,
+            top_block: top.map(|s| (s, top_ns)),
+        }
+    }
+
+    /// Times that do not fit in 32 bits come back exact, and only the rows
+    /// that have one are kept on the side.
+    #[test]
+    fn packed_times_come_back_exact() {
+        let big = u32::MAX as i64;
+        let rows = [
+            ([0, 0, 0, 0, 0, 0], None),
+            ([10, 1, 2, 3, 4, 3], Some(GState::ChanRecv)),
+            ([big - 1, big - 1, 0, 0, 0, 0], None),
+            ([big, 1, 2, big + 1, 4, big], Some(GState::Select)),
+            ([1 << 40, 1 << 39, 7, 8, i64::MAX, 8], Some(GState::Sleep)),
+        ];
+        let mut t = GoroutineTable::default();
+        for (times, top) in rows {
+            t.push(&row(times, top));
+        }
+        assert_eq!(t.len(), rows.len());
+        assert_eq!(t.big.iter().map(|(gi, _)| *gi).collect::<Vec<_>>(), vec![3, 4]);
+        let all = [
+            RowTime::Lifetime,
+            RowTime::Running,
+            RowTime::Runnable,
+            RowTime::Blocked,
+            RowTime::Syscall,
+            RowTime::TopBlock,
+        ];
+        for (gi, (times, top)) in rows.iter().enumerate() {
+            let got: Vec<i64> = all.iter().map(|&w| t.time(gi, w).unwrap()).collect();
+            assert_eq!(got, times, "row {gi}");
+            assert_eq!(GState::from_u8(t.top_block[gi]), *top, "row {gi}");
+        }
+        assert_eq!(t.time(rows.len(), RowTime::Running), None);
     }
 }
