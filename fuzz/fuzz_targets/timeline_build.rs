@@ -57,8 +57,10 @@ fuzz_target!(|data: &[u8]| {
         }
         let _ = a::mutator_utilization(&tl, UtilFlags::ALL_GC | UtilFlags::PER_PROC);
         let table = a::GoroutineTable::compute(&tl);
-        assert_eq!(table.rows.len(), tl.goroutines.len());
-        for r in &table.rows {
+        assert_eq!(table.len(), tl.goroutines.len());
+        // Every row comes back from its packed form, whatever its times.
+        assert_eq!(table.rows(&tl).count(), table.len());
+        for r in table.rows(&tl) {
             let _ = (r.lifetime_ns(), table.groups.get(r.group as usize).map(|g| g.blocked.percentile(99)));
         }
         // User tasks, regions and logs, as the tasks panel and the rows read them.

@@ -13,6 +13,17 @@
 //! the build used, less noisy than wall time for comparisons;
 //! `ANALYSES=a,b` times only the analyses whose names start so; `KEEP=1`
 //! leaves mimalloc's purge delay as it is instead of 0, as the viewer sets it).
+/// `println!` that ends the program quietly when stdout is closed (as by
+/// `| head`) instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout(), $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
 fn rss_kb(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .unwrap_or_default()
@@ -184,7 +195,7 @@ fn main() {
     let (user_s, sys_s) = cpu_secs();
     drop(tracing);
     drop(cpu_tracing);
-    println!(
+    out!(
         "{path}: {} gens, {} MB in {:.2}s ({:.0} MB/s; cpu {user_s:.2}s user + {sys_s:.2}s sys); {} events, {} goroutines, {} spans; heap_bytes {} MB; RssAnon {} MB, peak RssAnon {} MB, VmHWM {} MB; err {:?}",
         tl.generations,
         bytes.len() / 1_000_000,
@@ -208,7 +219,7 @@ fn main() {
     let mspans: usize = tl.threads.iter().map(|t| t.track.len()).sum();
     let c = &tl.counters;
     let cs: usize = [&c.running, &c.runnable, &c.blocked, &c.syscall, &c.heap_alloc].iter().map(|c| c.len()).sum();
-    println!(
+    out!(
         "goroutine tracks {} MB ({} spans) + structs {} MB + {} origins {} MB; P tracks {} MB ({} spans); M tracks {} MB ({} spans); counter samples {}; stacks {} MB; strings {} MB",
         mb(gt),
         gspans,
@@ -264,7 +275,7 @@ fn main() {
                     .iter()
                     .fold(d, |d, &v| d.wrapping_mul(1_000_003).wrapping_add(v))
             });
-            println!(
+            out!(
                 "scan {round}: every goroutine span {scan:.2}s ({n}); 10 longest runnable waits {waits:.2}s ({}, digest {digest:x})",
                 w.len()
             );
@@ -283,7 +294,7 @@ fn main() {
                     n
                 })
                 .sum();
-            println!("pscan {round}: every goroutine span on all threads {:.2}s ({n})", t0.elapsed().as_secs_f64());
+            out!("pscan {round}: every goroutine span on all threads {:.2}s ({n})", t0.elapsed().as_secs_f64());
         }
     }
     if std::env::args().any(|a| a == "--analyses") {
@@ -303,7 +314,7 @@ fn main() {
             for _ in 0..10 {
                 n = k.decimate(tl.start_ns, tl.end_ns, 1600).len();
             }
-            println!(
+            out!(
                 "{name}: {} samples, {n} columns, {:.2} ms per decimation",
                 k.len(),
                 t0.elapsed().as_secs_f64() * 100.0
@@ -326,7 +337,7 @@ fn main() {
                 (s.start_ns, s.end_ns, s.state, s.stack.0, s.a, s.b).hash(&mut h);
             }
         }
-        println!("checksum {:016x}", h.finish());
+        out!("checksum {:016x}", h.finish());
     }
     if std::env::args().any(|a| a == "--threads") {
         // What the viewer does when the thread rows are first shown.
@@ -335,7 +346,7 @@ fn main() {
             timeline::build_threads(&bytes, &timeline::Progress::default(), timeline::Mode::Parallel).unwrap();
         let spans: usize = threads.iter().map(|t| t.track.len()).sum();
         let held: usize = threads.iter().map(|t| t.track.heap_bytes()).sum();
-        println!(
+        out!(
             "thread tracks: {} threads, {spans} spans, {} MB, built in {:.2}s; RssAnon now {} MB, peak {} MB",
             threads.len(),
             mb(held),
@@ -393,7 +404,7 @@ fn analyses(tl: &timeline::Timeline) {
         }
         let t0 = std::time::Instant::now();
         let n = f();
-        println!("analysis {name}: {:.2}s ({n})", t0.elapsed().as_secs_f64());
+        out!("analysis {name}: {:.2}s ({n})", t0.elapsed().as_secs_f64());
     };
     let all = Filter::all();
     time("all_goroutine_stats", &|| a::all_goroutine_stats(tl, TimeRange::ALL).len());
@@ -408,7 +419,7 @@ fn analyses(tl: &timeline::Timeline) {
             t.step(tl, std::time::Duration::from_millis(30));
             steps += 1;
         }
-        println!("goroutine_table: {} rows, {} groups, {steps} steps", t.len(), t.groups.len());
+        out!("goroutine_table: {} rows, {} groups, {steps} steps", t.len(), t.groups.len());
         t.len()
     });
     time("goroutine_table_1thread", &|| {
@@ -424,7 +435,7 @@ fn analyses(tl: &timeline::Timeline) {
                 [g.start_ns, g.end_ns, g.waiting_ns, i64::from(g.max_runnable), g.goroutine_count as i64, ids(g)];
             fields.iter().fold(d, |d, &v| d.wrapping_mul(1_000_003).wrapping_add(v))
         });
-        println!("idle_proc_gaps digest {digest:x}");
+        out!("idle_proc_gaps digest {digest:x}");
         gaps.len()
     });
     time("blocking_profile x4", &|| ProfileKind::ALL.iter().map(|&k| a::blocking_profile(tl, k, &all).len()).sum());
@@ -448,10 +459,7 @@ fn analyses(tl: &timeline::Timeline) {
                 let raised = std::time::Instant::now();
                 flag.store(true, std::sync::atomic::Ordering::Relaxed);
                 let gave_up = !worker.join().unwrap_or(true);
-                println!(
-                    "stop {name}: gave up {gave_up}, {:.0} ms after the flag",
-                    raised.elapsed().as_secs_f64() * 1e3
-                );
+                out!("stop {name}: gave up {gave_up}, {:.0} ms after the flag", raised.elapsed().as_secs_f64() * 1e3);
                 usize::from(gave_up)
             })
         });
