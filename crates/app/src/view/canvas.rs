@@ -5,7 +5,7 @@ use egui::{Align2, Color32, FontId, Mesh, Pos2, Rect, Sense, Shape, Stroke, Ui, 
 use timeline::ticks::{format_duration, format_offset, tick_step_ns, ticks};
 use timeline::{GState, MState, PState, PlanItem, RangeSpan, Timeline, Track, View};
 
-use super::rows::{Row, row_label, rows};
+use super::rows::{Row, RowList, row_label, rows};
 use super::{SpanRef, TraceViewState, TrackRef, ViewCommand, plots};
 use crate::theme::Theme;
 
@@ -200,7 +200,7 @@ fn item_color(theme: &Theme, track: TrackRef, state: u8) -> Color32 {
 /// The scrolling, virtualised track rows.
 fn tracks_ui(ui: &mut Ui, tl: &Timeline, theme: &Theme, frame: Frame, state: &mut TraceViewState) {
     let rows = rows(tl, state);
-    let rows = &rows[..];
+    let rows = &*rows;
     let scroll_to = state.t.scroll_to_row.take();
     let mut cache = std::mem::take(&mut state.t.plan_cache);
     let mut plan = Vec::new();
@@ -234,20 +234,20 @@ fn tracks_ui(ui: &mut Ui, tl: &Timeline, theme: &Theme, frame: Frame, state: &mu
             let painter = ui.painter_at(visible);
             let mut mesh = Mesh::default();
             let mut hits: Vec<(usize, Vec<PlanItem>)> = Vec::new();
-            for (ri, row) in rows.iter().enumerate().take(last).skip(first) {
+            for (ri, row) in (first..last).filter_map(|ri| Some((ri, rows.get(ri)?))) {
                 let y = top + ri as f32 * ROW_H;
                 let row_rect = Rect::from_min_max(pos2(visible.left(), y), pos2(visible.right(), y + ROW_H));
-                paint_row(&painter, &mut mesh, tl, theme, frame, state, *row, ri, row_rect, &mut cache, &mut plan);
+                paint_row(&painter, &mut mesh, tl, theme, frame, state, row, ri, row_rect, &mut cache, &mut plan);
                 if matches!(row, Row::Header(_)) {
                     continue;
                 }
                 hits.push((ri, plan.clone()));
             }
             painter.add(Shape::mesh(mesh));
-            for (ri, row) in rows.iter().enumerate().take(last).skip(first) {
+            for (ri, row) in (first..last).filter_map(|ri| Some((ri, rows.get(ri)?))) {
                 let y = top + ri as f32 * ROW_H;
                 let rect = Rect::from_min_max(pos2(visible.left(), y), pos2(frame.time_x0 - 4.0, y + ROW_H));
-                row_label_ui(ui, tl, theme, frame, state, *row, rect);
+                row_label_ui(ui, tl, theme, frame, state, row, rect);
             }
             paint_selected(&painter, tl, theme, frame, state, rows, top);
             if let Some(arrow) = state.t.selected.and_then(|sel| super::wake::wake_arrow(tl, rows, sel)) {
@@ -368,7 +368,7 @@ fn paint_selected(
     theme: &Theme,
     frame: Frame,
     state: &TraceViewState,
-    rows: &[Row],
+    rows: &RowList,
     top: f32,
 ) {
     let Some(sel) = state.t.selected else { return };
@@ -377,7 +377,7 @@ fn paint_selected(
         TrackRef::Proc(i) => Row::Proc(i),
         TrackRef::Thread(i) => Row::Thread(i),
     };
-    let Some(ri) = super::rows::row_index(rows, row) else { return };
+    let Some(ri) = rows.index_of(row) else { return };
     let Some((track, _)) = track_of(tl, row) else { return };
     let Some(span) = track.span(sel.index) else { return };
     let y = top + ri as f32 * ROW_H;
@@ -398,7 +398,7 @@ fn handle_track_input(
     tl: &Timeline,
     frame: Frame,
     state: &mut TraceViewState,
-    rows: &[Row],
+    rows: &RowList,
     top: f32,
     hits: &[(usize, Vec<PlanItem>)],
 ) {
@@ -434,7 +434,7 @@ fn handle_track_input(
         return;
     }
     let ri = ri as usize;
-    let Some(row) = rows.get(ri).copied() else { return };
+    let Some(row) = rows.get(ri) else { return };
     let Some((track, tref)) = track_of(tl, row) else { return };
     let Some(item) = hit_item(hits, ri, frame, p.x) else { return };
     // Nothing is drawn for an exited goroutine or an idle P or thread.

@@ -22,7 +22,7 @@ use timeline::Timeline;
 use crate::theme::Theme;
 
 pub use details::SELECTION_SUMMARY_BUTTON;
-pub use rows::{Row, Section};
+pub use rows::{Row, RowList, Section};
 pub use search::SearchKind;
 
 /// Which track a span is on.
@@ -179,7 +179,7 @@ pub struct Transient {
     /// Plans of the visible rows, reused while panning.
     pub plan_cache: plan_cache::PlanCache,
     /// The row list and what it was built from.
-    pub rows: Option<(rows::RowKey, std::sync::Arc<[Row]>)>,
+    pub rows: Option<(rows::RowKey, std::sync::Arc<rows::RowList>)>,
 }
 
 /// Screen geometry of the last frame, to map times and rows to positions
@@ -211,7 +211,7 @@ impl TraceViewState {
     /// The screen point of time `t_ns` on a row, as painted last frame.
     pub fn screen_pos(&mut self, tl: &Timeline, row: Row, t_ns: i64) -> Option<egui::Pos2> {
         let g = self.t.geometry?;
-        let ri = rows::row_index(&rows::rows(tl, self), row)?;
+        let ri = rows::rows(tl, self).index_of(row)?;
         Some(egui::pos2(g.frame.x(t_ns), g.rows_top + (ri as f32 + 0.5) * canvas::ROW_H))
     }
 }
@@ -409,7 +409,7 @@ fn apply(tl: &Timeline, state: &mut TraceViewState, cmd: ViewCommand) {
                 state.show_system_goroutines = true;
             }
             let rows = rows::rows(tl, state);
-            if let Some(r) = rows::row_index(&rows, Row::Goroutine(goroutine)) {
+            if let Some(r) = rows.index_of(Row::Goroutine(goroutine)) {
                 state.t.scroll_to_row = Some(r);
             }
         }

@@ -6,7 +6,7 @@ use egui::{Painter, Shape, Stroke, pos2, vec2};
 use timeline::{GState, Goroutine, Timeline};
 
 use super::canvas::{Frame, ROW_H};
-use super::rows::{Row, row_index};
+use super::rows::{Row, RowList};
 use super::{SpanRef, TrackRef};
 use crate::theme::Theme;
 
@@ -24,7 +24,7 @@ pub struct WakeArrow {
 /// The wake edge of the selected span, if it has one whose two goroutines
 /// both have rows: for a blocked span, the wake that ended it; for a
 /// runnable span, the wake that began it.
-pub fn wake_arrow(tl: &Timeline, rows: &[Row], sel: SpanRef) -> Option<WakeArrow> {
+pub fn wake_arrow(tl: &Timeline, rows: &RowList, sel: SpanRef) -> Option<WakeArrow> {
     let TrackRef::Goroutine(gi) = sel.track else { return None };
     let g = tl.goroutines.get(gi)?;
     let span = g.track.span(sel.index)?;
@@ -35,7 +35,7 @@ pub fn wake_arrow(tl: &Timeline, rows: &[Row], sel: SpanRef) -> Option<WakeArrow
         (span.end_ns, by)
     };
     let by = tl.goroutine_index(by).filter(|&i| i != gi)?;
-    let row_of = |i: usize| row_index(rows, Row::Goroutine(i));
+    let row_of = |i: usize| rows.index_of(Row::Goroutine(i));
     Some(WakeArrow { time_ns, from_row: row_of(by)?, to_row: row_of(gi)? })
 }
 
@@ -85,7 +85,7 @@ mod tests {
         let g1 = tl.goroutine_index(trace_core::GoroutineId(1)).unwrap();
         let spans = tl.goroutines[gi].track.spans();
         let recv = spans.iter().position(|s| s.state == GState::ChanRecv as u8).unwrap();
-        let row = |i| rows.iter().position(|r| *r == Row::Goroutine(i)).unwrap();
+        let row = |i| (0..rows.len()).position(|k| rows.get(k) == Some(Row::Goroutine(i))).unwrap();
         let expect = WakeArrow { time_ns: spans[recv].end_ns, from_row: row(g1), to_row: row(gi) };
         let sel = |index| SpanRef { track: TrackRef::Goroutine(gi), index };
         assert_eq!(wake_arrow(&tl, &rows, sel(recv)), Some(expect));
@@ -93,8 +93,10 @@ mod tests {
         // Its first span was not a wake; neither is a P's span.
         assert_eq!(wake_arrow(&tl, &rows, sel(0)), None);
         assert_eq!(wake_arrow(&tl, &rows, SpanRef { track: TrackRef::Proc(0), index: 1 }), None);
-        // No row for the waker (goroutines folded away): no arrow.
-        let only_g21: Vec<Row> = vec![Row::Goroutine(gi)];
+        // No row for the waker (all other goroutines left out): no arrow.
+        let others = (0..tl.goroutines.len() as u32).filter(|&i| i as usize != gi).collect();
+        let only_g21 = RowList::new(0, 0, tl.goroutines.len(), others);
+        assert!(only_g21.index_of(Row::Goroutine(gi)).is_some());
         assert_eq!(wake_arrow(&tl, &only_g21, sel(recv)), None);
     }
 }
