@@ -269,22 +269,40 @@ fn sort_on_thread(ctx: &egui::Context, tl: &Arc<Timeline>, state: &mut Goroutine
         state.sorting = None;
         return;
     }
-    if let Some((k, job)) = &state.sorting
-        && *k == okey
-    {
-        let order = match job.poll() {
-            JobState::Running => return,
-            JobState::Done(order) => order,
-            // The thread is gone (it panicked): sort here after all.
-            JobState::Failed => sort_rows(tl, stats, okey.sort),
-        };
+    let (shared, table, sort) = (Arc::clone(tl), Arc::clone(stats), okey.sort);
+    let work = move || sort_rows(&shared, &table, sort);
+    if let Some(order) = poll_or_start(ctx, &mut state.sorting, &okey, work, || sort_rows(tl, stats, sort)) {
         // The rows shown stay until they are filtered in the new order.
         state.order = Some((okey, Arc::new(order)));
-        state.sorting = None;
-        return;
     }
-    let (shared, table, sort) = (Arc::clone(tl), Arc::clone(stats), okey.sort);
-    state.sorting = Some((okey, Job::start(ctx, move |_| Some(sort_rows(&shared, &table, sort)))));
+}
+
+/// The result of the job for `key` in `slot`, once it is done (`None`
+/// while it runs); if `slot` holds no job for `key`, starts `work` on a
+/// thread of its own for it. If the thread is gone (it panicked), the
+/// result comes from `here`, on this thread after all.
+fn poll_or_start<K: Clone + PartialEq, T: Send + 'static>(
+    ctx: &egui::Context,
+    slot: &mut Option<(K, Job<T>)>,
+    key: &K,
+    work: impl FnOnce() -> T + Send + 'static,
+    here: impl FnOnce() -> T,
+) -> Option<T> {
+    match slot {
+        Some((k, job)) if k == key => {
+            let out = match job.poll() {
+                JobState::Running => return None,
+                JobState::Done(out) => out,
+                JobState::Failed => here(),
+            };
+            *slot = None;
+            Some(out)
+        }
+        _ => {
+            *slot = Some((key.clone(), Job::start(ctx, move |_| Some(work()))));
+            None
+        }
+    }
 }
 
 /// Recomputes the sorted and the filtered orders if their inputs changed
@@ -328,21 +346,12 @@ fn filter_on_thread(ctx: &egui::Context, tl: &Arc<Timeline>, state: &mut Gorouti
         state.filtering = None;
         return;
     }
-    if let Some((k, job)) = &state.filtering
-        && *k == vkey
-    {
-        let rows = match job.poll() {
-            JobState::Running => return,
-            JobState::Done(rows) => rows,
-            // The thread is gone (it panicked): filter here after all.
-            JobState::Failed => filter(tl, stats, false, &vkey.filter, order),
-        };
+    let (shared, table, all, text) = (Arc::clone(tl), Arc::clone(stats), Arc::clone(order), vkey.filter.clone());
+    let work = move || filter(&shared, &table, false, &text, &all);
+    let here = || filter(tl, stats, false, &vkey.filter, order);
+    if let Some(rows) = poll_or_start(ctx, &mut state.filtering, &vkey, work, here) {
         state.visible = Some((vkey, Shown::Matched(rows)));
-        state.filtering = None;
-        return;
     }
-    let (shared, table, order, text) = (Arc::clone(tl), Arc::clone(stats), Arc::clone(order), vkey.filter.clone());
-    state.filtering = Some((vkey, Job::start(ctx, move |_| Some(filter(&shared, &table, false, &text, &order)))));
 }
 
 /// Ranks of the groups by function name.
