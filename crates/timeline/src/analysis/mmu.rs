@@ -108,8 +108,10 @@ pub struct UtilPoint {
 
 /// A change to the utilisation inputs: 8 bytes, as a busy 1 GB trace has
 /// tens of millions of them (with 16, the list and the sort's buffer
-/// raised the peak by half the file).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// raised the peak by half the file). Ordered only so that a list of them
+/// sorts one way: their order at one instant does not change the
+/// utilisation, which is recorded after all of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Change {
     /// A P starts (+1) or stops (-1) doing GC work.
     Gc { p: u32, delta: i8 },
@@ -122,13 +124,11 @@ enum Change {
 /// A change list.
 type Changes = Vec<(i64, Change)>;
 
-/// Every change the flags ask for, in time order (changes at the same time
-/// in the order found: GC work in [`Timeline::gc_work`] order, then
-/// background workers, pauses and GOMAXPROCS).
+/// Every change the flags ask for, sorted (by time, then by [`Change`]'s
+/// order, so the list is the same however it was found).
 fn changes(tl: &Timeline, flags: UtilFlags, stop: Stop<'_>) -> Changes {
     let mut out = gc_work_changes(tl, flags, stop);
     if flags.contains(UtilFlags::BACKGROUND) {
-        // Joined in goroutine order, so the order is as one pass finds it.
         let workers = tl.goroutines.par_iter().filter(|g| g.is_system()).fold(Changes::new, |mut out, g| {
             if stop.is_raised() {
                 return out;
@@ -140,7 +140,9 @@ fn changes(tl: &Timeline, flags: UtilFlags, stop: Stop<'_>) -> Changes {
             });
             out
         });
-        out.append(&mut in_order(workers));
+        let mut workers = in_order(workers);
+        out.reserve_exact(workers.len());
+        out.append(&mut workers);
     }
     if flags.contains(UtilFlags::STW) {
         for r in tl.stw.iter().filter(|r| tl.strings.get(r.reason).contains("GC")) {
@@ -152,8 +154,8 @@ fn changes(tl: &Timeline, flags: UtilFlags, stop: Stop<'_>) -> Changes {
     for (t, n) in c.iter() {
         out.push((t, Change::Procs(u32::try_from(n).unwrap_or(0))));
     }
-    // Stable, so changes at the same time stay in the order above.
-    out.par_sort_by_key(|(t, _)| *t);
+    // In place: a stable sort's buffer doubled the list at its largest.
+    out.par_sort_unstable();
     out
 }
 
@@ -165,23 +167,19 @@ fn in_order<T: Send>(pieces: impl ParallelIterator<Item = Vec<T>>) -> Vec<T> {
     })
 }
 
-/// The changes of the sweeps and mark assists, by time, then by range in
-/// [`Timeline::gc_work`], then in the order found in the range.
+/// The changes of the sweeps and mark assists, unsorted.
 fn gc_work_changes(tl: &Timeline, flags: UtilFlags, stop: Stop<'_>) -> Changes {
     // Reading the assists goroutine by goroutine, in time order, finds the
     // pages a read needs in the store's cache (about 3x faster than in
-    // `gc_work` order); the index puts the changes back in that order.
-    let mut ranges: Vec<(u32, RangeSpan)> = tl.gc_work.iter().enumerate().map(|(i, r)| (i as u32, r)).collect();
-    ranges.par_sort_unstable_by_key(|&(i, r)| (r.kind == RangeKind::MarkAssist, r.scope, r.start_ns, i));
-    let mut found = in_order(ranges.par_iter().fold(Vec::new, |mut out, (i, r)| {
+    // `gc_work` order).
+    let mut ranges: Vec<RangeSpan> = tl.gc_work.iter().collect();
+    ranges.par_sort_unstable_by_key(|r| (r.kind == RangeKind::MarkAssist, r.scope, r.start_ns, r.end_ns));
+    in_order(ranges.par_iter().fold(Vec::new, |mut out, r| {
         if !stop.is_raised() {
-            range_changes(tl, flags, r, &mut |t, c| out.push((t, *i, c)));
+            range_changes(tl, flags, r, &mut |t, c| out.push((t, c)));
         }
         out
-    }));
-    // Stable: one range's changes at the same time stay in the order found.
-    found.par_sort_by_key(|&(t, i, _)| (t, i));
-    found.into_iter().map(|(t, _, c)| (t, c)).collect()
+    }))
 }
 
 /// The changes of one sweep or mark assist range the flags ask for.
@@ -340,8 +338,20 @@ pub fn mutator_utilization(tl: &Timeline, flags: UtilFlags) -> Vec<Vec<UtilPoint
 /// [`mutator_utilization`], giving up (`None`) once `stop` is raised.
 pub fn mutator_utilization_stoppable(tl: &Timeline, flags: UtilFlags, stop: Stop<'_>) -> Option<Vec<Vec<UtilPoint>>> {
     let Some(first) = tl.counters.gomaxprocs.first_time() else { return stop.unless_raised(Vec::new()) };
-    let mut st = UtilState { per_proc: flags.contains(UtilFlags::PER_PROC), ..UtilState::default() };
     let changes = stop.unless_raised(changes(tl, flags, stop))?;
+    sweep(&changes, first, tl.end_ns, flags.contains(UtilFlags::PER_PROC), stop)
+}
+
+/// The utilisation series from `changes` (in time order), recorded from
+/// `first` on and ending at `end_ns` or the last change.
+fn sweep(
+    changes: &[(i64, Change)],
+    first: i64,
+    end_ns: i64,
+    per_proc: bool,
+    stop: Stop<'_>,
+) -> Option<Vec<Vec<UtilPoint>>> {
+    let mut st = UtilState { per_proc, ..UtilState::default() };
     let mut i = 0;
     while let Some(&(t, _)) = changes.get(i) {
         if i % 4096 == 0 && stop.is_raised() {
@@ -355,7 +365,7 @@ pub fn mutator_utilization_stoppable(tl: &Timeline, flags: UtilFlags, stop: Stop
             st.record(t);
         }
     }
-    let end = tl.end_ns.max(changes.last().map_or(first, |c| c.0));
+    let end = end_ns.max(changes.last().map_or(first, |c| c.0));
     for s in &mut st.out {
         add_util(s, UtilPoint { time_ns: end, util: 0.0 });
     }
@@ -594,17 +604,17 @@ mod tests {
         for (t, n) in c.iter() {
             out.push((t, Change::Procs(u32::try_from(n).unwrap_or(0))));
         }
-        out.sort_by_key(|(t, _)| *t);
+        out.sort_unstable();
         out
     }
 
-    #[test]
-    fn changes_at_the_same_instant_keep_the_order_found() {
-        // Thousands of sweeps, assists and worker runs starting and ending
-        // at a few instants on many Ps: only joins in input order and stable
-        // sorts give the one-pass list.
+    /// Thousands of sweeps, assists and worker runs starting and ending at
+    /// a few instants on many Ps, and GOMAXPROCS changing at two of them.
+    fn crowded() -> Timeline {
         let mut tl = Timeline { start_ns: 0, end_ns: 1000, ..Timeline::default() };
         tl.counters.gomaxprocs.push(0, 64);
+        tl.counters.gomaxprocs.push(40, 32);
+        tl.counters.gomaxprocs.push(80, 64);
         let range = |kind, start_ns, scope| RangeSpan { kind, start_ns, end_ns: 0, reason: StrId(0), scope };
         let sweeps = (0..3000).map(|i| (i, range(RangeKind::Sweep, (i % 8) * 10, i % 64)));
         let sweeps = sweeps.map(|(i, r)| RangeSpan { end_ns: r.start_ns + 5 + (i % 4) * 10, ..r });
@@ -626,6 +636,40 @@ mod tests {
             goroutine(id, StrId(0), &spans, 1000)
         });
         tl.goroutines = workers.chain(assisters).collect();
+        tl
+    }
+
+    /// The changes at one instant may come in any order: the utilisation
+    /// is the same with each instant's changes reversed or rotated.
+    #[test]
+    fn the_order_of_changes_at_one_instant_does_not_matter() {
+        let tl = crowded();
+        for flags in [UtilFlags::ALL_GC, UtilFlags::ALL_GC | UtilFlags::PER_PROC] {
+            let sorted = changes(&tl, flags, Stop::NEVER);
+            let per_proc = flags.contains(UtilFlags::PER_PROC);
+            let one = sweep(&sorted, 0, tl.end_ns, per_proc, Stop::NEVER);
+            let points = one.as_ref().map_or(0, |s| s.iter().map(Vec::len).sum::<usize>());
+            assert!(points > 20, "{flags:?}: {points} points");
+            let (mut reversed, mut rotated) = (sorted.clone(), sorted.clone());
+            let mut ties = 0;
+            for group in reversed.chunk_by_mut(|a, b| a.0 == b.0) {
+                ties += usize::from(group.first() != group.last());
+                group.reverse();
+            }
+            for group in rotated.chunk_by_mut(|a, b| a.0 == b.0) {
+                group.rotate_left(group.len() / 2);
+            }
+            assert!(ties > 10, "{ties} instants with several changes");
+            assert_eq!(one, sweep(&reversed, 0, tl.end_ns, per_proc, Stop::NEVER), "{flags:?}, reversed");
+            assert_eq!(one, sweep(&rotated, 0, tl.end_ns, per_proc, Stop::NEVER), "{flags:?}, rotated");
+        }
+    }
+
+    #[test]
+    fn changes_at_the_same_instant_sort_the_same_on_any_threads() {
+        // The list is the one-pass list, sorted, whatever the threads
+        // found first.
+        let tl = crowded();
         let want = changes_one_pass(&tl, UtilFlags::ALL_GC);
         assert!(want.len() > 2 * (3000 + 2000 * 4 + 500), "{} changes", want.len());
         for threads in [2, 4, 7] {
