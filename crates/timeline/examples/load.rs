@@ -447,6 +447,11 @@ fn analyses(tl: &timeline::Timeline) {
     time("mutator_utilization per-P", &|| {
         a::mutator_utilization(tl, UtilFlags::ALL_GC | UtilFlags::PER_PROC).iter().map(Vec::len).sum()
     });
+    // As the MMU panel computes it: the series, the curve, its points.
+    time("mmu_curve", &|| {
+        let curve = a::MmuCurve::new(a::mutator_utilization(tl, UtilFlags::ALL_GC));
+        a::mmu_curve(&curve, &a::default_windows(tl.end_ns - tl.start_ns)).len()
+    });
     time("state_totals_in", &|| tl.state_totals_in(tl.start_ns, tl.end_ns).len());
     // How soon each stoppable query gives up once its flag is raised
     // 200 ms in (what a viewer waits when the selection moves on).
