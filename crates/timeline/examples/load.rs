@@ -452,6 +452,13 @@ fn analyses(tl: &timeline::Timeline) {
         let curve = a::MmuCurve::new(a::mutator_utilization(tl, UtilFlags::ALL_GC));
         a::mmu_curve(&curve, &a::default_windows(tl.end_ns - tl.start_ns)).len()
     });
+    // The MMU panel's list of the ten worst 1 ms windows, and one MMU
+    // scan of the same window length, on a curve built beforehand.
+    let curve = std::sync::OnceLock::new();
+    let curve = || curve.get_or_init(|| a::MmuCurve::new(a::mutator_utilization(tl, UtilFlags::ALL_GC)));
+    time("mmu_w_prepare", &|| usize::from(curve().mmu(0) > 0.5));
+    time("mmu_w_worst_windows", &|| curve().worst_windows(1_000_000, 10).len());
+    time("mmu_w_one_window", &|| usize::from(curve().mmu(1_000_000) > 0.5));
     time("state_totals_in", &|| tl.state_totals_in(tl.start_ns, tl.end_ns).len());
     // How soon each stoppable query gives up once its flag is raised
     // 200 ms in (what a viewer waits when the selection moves on).

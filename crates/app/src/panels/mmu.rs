@@ -2,6 +2,8 @@
 //! scale) for the GC work chosen, and the worst windows of one size, each a
 //! jump to the timeline.
 
+use std::sync::Arc;
+
 use egui::{Ui, vec2};
 use egui_plot::{GridInput, GridMark, HoverPosition, Line, Plot, VLine};
 use timeline::Timeline;
@@ -84,7 +86,7 @@ impl MmuState {
 /// The prepared curve and its points.
 #[derive(Debug)]
 struct MmuData {
-    curve: Option<MmuCurve>,
+    curve: Option<Arc<MmuCurve>>,
     /// `(window_ns, mmu)` for the default windows.
     points: Vec<(i64, f64)>,
 }
@@ -95,7 +97,7 @@ impl MmuData {
         if util.is_empty() {
             return Some(MmuData { curve: None, points: Vec::new() });
         }
-        let curve = MmuCurve::new(util);
+        let curve = Arc::new(MmuCurve::new(util));
         let points = analysis::mmu_curve(&curve, &analysis::default_windows(tl.end_ns - tl.start_ns));
         stop.unless_raised(MmuData { curve: Some(curve), points })
     }
@@ -136,9 +138,17 @@ pub fn mmu_ui(ui: &mut Ui, input: &PanelInput<'_>, state: &mut MmuState, command
         });
         ui.separator();
         ui.vertical(|ui| {
-            let worst = state.worst.get_or_compute(&(trace, code, window), || curve.worst_windows(window, WORST));
-            if let Some(w) = worst_ui(ui, tl, &windows, window, worst, commands) {
+            if let Some(w) = window_choice_ui(ui, &windows, window) {
                 picked = Some(w);
+            }
+            // On its own thread: a walk over every window of a big trace.
+            let curve = Arc::clone(curve);
+            let key = (trace, code, window);
+            let worst = state
+                .worst
+                .get_or_run(ui, input.tl, &key, move |_, stop| curve.worst_windows_stoppable(window, WORST, stop));
+            if let Some(worst) = worst {
+                worst_ui(ui, tl, window, worst, commands);
             }
         });
     });
@@ -214,15 +224,8 @@ fn plot_ui(ui: &mut Ui, input: &PanelInput<'_>, points: &[(i64, f64)], window: i
     resp.response.clicked().then_some(resp.inner).flatten().and_then(|p| nearest_window(&windows, p.x))
 }
 
-/// The window chooser and the worst windows; returns a window picked.
-fn worst_ui(
-    ui: &mut Ui,
-    tl: &Timeline,
-    windows: &[i64],
-    window: i64,
-    worst: &[UtilWindow],
-    commands: &mut Vec<ViewCommand>,
-) -> Option<i64> {
+/// The window chooser; returns a window picked.
+fn window_choice_ui(ui: &mut Ui, windows: &[i64], window: i64) -> Option<i64> {
     let mut picked = None;
     ui.horizontal(|ui| {
         ui.strong("Worst windows of");
@@ -234,6 +237,11 @@ fn worst_ui(
             }
         });
     });
+    picked
+}
+
+/// The worst windows of `window`, each a jump to the timeline.
+fn worst_ui(ui: &mut Ui, tl: &Timeline, window: i64, worst: &[UtilWindow], commands: &mut Vec<ViewCommand>) {
     if let Some(w) = worst.first() {
         ui.label(format!("MMU at {}: {:.1}%", format_duration(window), w.util * 100.0));
     }
@@ -248,7 +256,6 @@ fn worst_ui(
             }
         }
     });
-    picked
 }
 
 #[cfg(test)]
