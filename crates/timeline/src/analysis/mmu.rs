@@ -423,7 +423,7 @@ impl Series {
         let mut left = Cursor::at(pts, from);
         let mut right = Cursor::at(pts, from.saturating_add(w));
         let mut i = pts.partition_point(|p| p.time_ns < from);
-        let mut j = pts.partition_point(|p| p.time_ns - w < from);
+        let mut j = pts.partition_point(|p| p.time_ns.saturating_sub(w) < from);
         let mut prev = None;
         loop {
             // Candidates: a point under the left edge, or under the right.
@@ -600,8 +600,8 @@ impl Segments {
         let end_ns = bounds.map(|b| b.1).max()?;
         let span = end_ns.saturating_sub(start_ns).saturating_add(1);
         let most = i64::try_from(max_segments.max(1)).unwrap_or(i64::MAX);
-        let len_ns = window_ns.max(span.div_euclid(most) + 1);
-        let count = usize::try_from(span.div_euclid(len_ns) + 1).unwrap_or(1);
+        let len_ns = window_ns.max(span.div_euclid(most).saturating_add(1));
+        let count = usize::try_from(span.div_euclid(len_ns).saturating_add(1)).unwrap_or(1);
         Some(Segments { start_ns, len_ns, count })
     }
 
@@ -919,6 +919,12 @@ mod tests {
         let times: Vec<i64> = got.iter().map(|u| u.time_ns).collect();
         assert_eq!(times, (0..10).map(|k| k * 100_000).collect::<Vec<_>>());
         assert_eq!(c.worst_windows(0, 3), Vec::new());
+        // A series over nearly all of time, in one segment or many.
+        let wide = MmuCurve::new(vec![pts(&[(0, 1.0), (1 << 62, 0.0), (i64::MAX - 1, 0.0)])]);
+        for max_segments in [1, 7, 1 << 16] {
+            let got = wide.worst_in_segments(1 << 40, 3, max_segments, Stop::NEVER).unwrap_or_default();
+            assert_eq!(got, worst_by_sorting(&wide, 1 << 40, 3), "{max_segments} segments");
+        }
         assert_eq!(MmuCurve::new(Vec::new()).worst_windows(1_000, 3), Vec::new());
     }
 
