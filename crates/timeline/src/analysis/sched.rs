@@ -632,6 +632,73 @@ pub fn idle_proc_gaps_stoppable(
     gaps_counting_within(tl, ask, within, Batches::DEFAULT, stop)
 }
 
+/// What [`sweep_in_steps`] sweeps: the goroutine changes inside the idle
+/// `stretches` (key times from `base`), the other `events`, segments
+/// inside `range`; `later` from [`later_starts`].
+#[derive(Clone, Copy)]
+struct Sweeping<'a> {
+    base: i64,
+    later: &'a [i64],
+    stretches: &'a [(i64, i64)],
+    events: &'a [Ev],
+    range: TimeRange,
+}
+
+/// Sweeps the goroutines' runnable runs, batch by batch (in ID order,
+/// which is mostly creation order), each step up to the earliest start
+/// among the batches after: no goroutine read later has a change before
+/// it. Short goroutines are read whole, their later changes kept for their
+/// step; long ones (a few thousand on busy-1gb, with two thirds of the
+/// changes) a group of steps' stretch of time at a time. All the changes at
+/// once took 380 MB there, 520 MB at the peak. `None` once stopped.
+fn sweep_in_steps(
+    tl: &Timeline,
+    sweep: &mut Sweep<'_>,
+    what: Sweeping<'_>,
+    sizes: Batches,
+    stop: Stop<'_>,
+    on_segment: &mut impl FnMut(Segment),
+) -> Option<()> {
+    let Sweeping { base, later, stretches, events, range } = what;
+    let (batch, group) = (sizes.goroutines.max(1), sizes.group.max(1));
+    // Step `s` sweeps the changes before `untils[s]`.
+    let untils: Vec<i64> = (0..later.len()).map(|s| later.get(s + 1).copied().unwrap_or(i64::MAX)).collect();
+    let mut pending: Vec<Vec<u64>> = vec![Vec::new(); untils.len()];
+    let (mut carried, mut from_ns) = (Vec::new(), i64::MIN);
+    for (b, &until) in untils.iter().enumerate() {
+        let start = b.saturating_mul(batch);
+        let batch_end = start.saturating_add(batch).min(tl.goroutines.len());
+        // Long goroutines are read a group of steps at a time.
+        let group_end = (b / group + 1).saturating_mul(group);
+        let horizon = untils.get(group_end - 1).copied().unwrap_or(i64::MAX);
+        let mut read: Vec<usize> = Vec::new();
+        if b.is_multiple_of(group) {
+            read.append(&mut carried);
+        }
+        read.extend(start..batch_end);
+        let step = Step {
+            base,
+            untils: untils.get(b..).unwrap_or_default(),
+            horizon,
+            long: clip(stretches, from_ns, horizon),
+            short: clip(stretches, from_ns, i64::MAX),
+        };
+        let found = stop.unless_raised(goroutine_keys(tl, &read, &step, stop))?;
+        // Later changes wait for their step.
+        for (ahead, keys) in found.by_step.into_iter().enumerate() {
+            if let Some(p) = pending.get_mut(b + ahead) {
+                *p = join(std::mem::take(p), keys);
+            }
+        }
+        let mut now = pending.get_mut(b).map(std::mem::take).unwrap_or_default();
+        carried.extend(found.carried);
+        now.par_sort_unstable();
+        sweep.advance(Changes { keys: &now, base, events, until }, range, stop, on_segment);
+        from_ns = until;
+    }
+    Some(())
+}
+
 /// How [`gaps_counting_within`] reads the goroutines: how many at a time
 /// (a step), and how many steps' worth of a long goroutine at a time.
 #[derive(Clone, Copy, Debug)]
@@ -716,52 +783,15 @@ fn gaps_counting_within(
         gap.max_runnable = gap.max_runnable.max(seg.runnable);
         gap.max_idle_procs = gap.max_idle_procs.max(seg.idle);
     };
-    // Goroutines batch by batch (in ID order, which is mostly creation
-    // order), each step sweeping up to the earliest start among the
-    // batches after: no goroutine read later has a change before it. Short
-    // goroutines are read whole, their later changes kept for their step;
-    // long ones (a few thousand on busy-1gb, with two thirds of the
-    // changes) a group of steps' stretch of time at a time. All the
-    // changes at once took 380 MB there, 520 MB at the peak.
     let mut sweep = Sweep::new(tl);
-    // Step `s` sweeps the changes before `untils[s]`.
-    let untils: Vec<i64> = (0..later.len()).map(|s| later.get(s + 1).copied().unwrap_or(i64::MAX)).collect();
-    let mut pending: Vec<Vec<u64>> = vec![Vec::new(); untils.len()];
-    let (mut carried, mut from_ns) = (Vec::new(), i64::MIN);
-    for (b, &until) in untils.iter().enumerate() {
-        let start = b.saturating_mul(batch);
-        let batch_end = start.saturating_add(batch).min(tl.goroutines.len());
-        // Long goroutines are read a group of steps at a time.
-        let group_end = (b / sizes.group.max(1) + 1).saturating_mul(sizes.group.max(1));
-        let horizon = untils.get(group_end.saturating_sub(1)).copied().unwrap_or(i64::MAX);
-        let mut read: Vec<usize> = Vec::new();
-        if b.is_multiple_of(sizes.group.max(1)) {
-            read.append(&mut carried);
-        }
-        read.extend(start..batch_end);
-        let step = Step {
-            base,
-            untils: untils.get(b..).unwrap_or_default(),
-            horizon,
-            long: clip(&stretches, from_ns, horizon),
-            short: clip(&stretches, from_ns, i64::MAX),
-        };
-        let found = stop.unless_raised(goroutine_keys(tl, &read, &step, stop))?;
-        // Later changes wait for their step.
-        let mut now = Vec::new();
-        for (ahead, keys) in found.by_step.into_iter().enumerate() {
-            if let Some(p) = pending.get_mut(b + ahead) {
-                *p = join(std::mem::take(p), keys);
-            }
-        }
-        if let Some(p) = pending.get_mut(b) {
-            now = std::mem::take(p);
-        }
-        carried.extend(found.carried);
-        now.par_sort_unstable();
-        sweep.advance(Changes { keys: &now, base, events: &events, until }, range, stop, &mut on_segment);
-        from_ns = until;
-    }
+    sweep_in_steps(
+        tl,
+        &mut sweep,
+        Sweeping { base, later: &later, stretches: &stretches, events: &events, range },
+        sizes,
+        stop,
+        &mut on_segment,
+    )?;
     // The events after the last goroutine change.
     sweep.advance(Changes { keys: &[], base, events: &events, until: i64::MAX }, range, stop, &mut on_segment);
     gaps.extend(open);
