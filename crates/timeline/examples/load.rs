@@ -419,7 +419,12 @@ fn analyses(tl: &timeline::Timeline) {
             t.step(tl, std::time::Duration::from_millis(30));
             steps += 1;
         }
-        out!("goroutine_table: {} rows, {} groups, {steps} steps", t.len(), t.groups.len());
+        out!(
+            "goroutine_table: {} rows ({} on the side), {} groups, {steps} steps",
+            t.len(),
+            t.side_rows(),
+            t.groups.len()
+        );
         t.len()
     });
     time("goroutine_table_1thread", &|| {

@@ -116,12 +116,15 @@ impl FunctionGroup {
     }
 }
 
-/// The times a row keeps for each goroutine, in [`RowTime`] order.
+/// The times of a row, in [`RowTime`] order.
 const TIMES: usize = 6;
-/// A time slot that holds this keeps its time in [`GoroutineTable::big`].
-const BIG: u32 = u32::MAX;
-/// The top-block slot of a goroutine that never blocked.
-const NO_BLOCK: u8 = u8::MAX;
+/// The times a packed row keeps: all but the lifetime, which is the sum
+/// of the first four (a goroutine's spans tile its life).
+const PACKED: usize = TIMES - 1;
+/// In a row's top-block byte: its times are in [`GoroutineTable::big`].
+const ON_SIDE: u8 = 0x80;
+/// The top-block state of a goroutine that never blocked.
+const NO_BLOCK: u8 = 0x7f;
 
 /// One of the times a goroutine row keeps, for sorting by it without
 /// assembling rows ([`GoroutineTable::time`]).
@@ -145,20 +148,23 @@ pub enum RowTime {
 ///
 /// Rows are kept packed, not as [`GoroutineRow`]s: a 1 GB trace has 7.4 M
 /// goroutines, whose 72-byte rows took 534 MB, half the file again on top
-/// of the timeline. A row keeps its six times in 32 bits each (a time
-/// over 4.29 s, which few goroutines have, goes to a list on the side) and
-/// its top block reason in a byte, 25 bytes in all; the rest (start, end,
-/// group) comes from the goroutine's record when a row is asked for.
+/// of the timeline. A row keeps five times in 32 bits each and its top
+/// block reason in a byte, 21 bytes in all. The lifetime is not kept: a
+/// goroutine's spans tile its life, so it is the sum of the time running,
+/// runnable, blocked and in system calls. A row with a time over 4.29 s,
+/// or whose lifetime is not that sum, keeps its times on the side (few
+/// do). The rest (start, end, group) comes from the goroutine's record
+/// when a row is asked for.
 #[derive(Debug, Default)]
 pub struct GoroutineTable {
     /// Per goroutine done, in goroutine order: its times in [`RowTime`]
-    /// order, [`BIG`] where the time is in `big`.
-    times: Vec<[u32; TIMES]>,
+    /// order without the lifetime (meaningless for a row on the side).
+    times: Vec<[u32; PACKED]>,
     /// Per goroutine done: the [`GState`] it was blocked in longest, or
-    /// [`NO_BLOCK`].
+    /// [`NO_BLOCK`]; with [`ON_SIDE`] if its times are in `big`.
     top_block: Vec<u8>,
-    /// The times of rows with a time that does not fit in 32 bits, by
-    /// goroutine index (ascending: rows are added in goroutine order).
+    /// The times of rows kept on the side, by goroutine index (ascending:
+    /// rows are added in goroutine order).
     big: Vec<(u32, [i64; TIMES])>,
     /// One group per start function seen, in order of first appearance.
     pub groups: Vec<FunctionGroup>,
@@ -202,12 +208,21 @@ impl GoroutineTable {
     /// One time of the row of goroutine `gi` (its index in
     /// [`Timeline::goroutines`]), if it has a row.
     pub fn time(&self, gi: usize, which: RowTime) -> Option<i64> {
-        let packed = *self.times.get(gi)?.get(which as usize)?;
-        if packed != BIG {
-            return Some(i64::from(packed));
+        let packed = self.times.get(gi)?;
+        if self.top_block.get(gi).is_some_and(|b| b & ON_SIDE != 0) {
+            let at = self.big.binary_search_by_key(&(gi as u32), |(i, _)| *i).ok()?;
+            return self.big.get(at).and_then(|(_, t)| t.get(which as usize)).copied();
         }
-        let at = self.big.binary_search_by_key(&(gi as u32), |(i, _)| *i).ok()?;
-        self.big.get(at).and_then(|(_, t)| t.get(which as usize)).copied()
+        match which {
+            RowTime::Lifetime => Some(packed.iter().take(4).map(|&t| i64::from(t)).sum()),
+            _ => (which as usize).checked_sub(1).and_then(|i| packed.get(i)).map(|&t| i64::from(t)),
+        }
+    }
+
+    /// How many rows keep their times on the side (a time over 4.29 s, or
+    /// a lifetime that is not the sum of the time per kind of state).
+    pub fn side_rows(&self) -> usize {
+        self.big.len()
     }
 
     /// The group of goroutine `gi`'s start function, if it has a row.
@@ -222,8 +237,11 @@ impl GoroutineTable {
         let g = tl.goroutines.get(gi)?;
         let time = |which| self.time(gi, which);
         let start_ns = start_of(tl, g);
-        let top_block =
-            self.top_block.get(gi).and_then(|&s| GState::from_u8(s)).map(|s| (s, time(RowTime::TopBlock).unwrap_or(0)));
+        let top_block = self
+            .top_block
+            .get(gi)
+            .and_then(|&s| GState::from_u8(s & !ON_SIDE))
+            .map(|s| (s, time(RowTime::TopBlock).unwrap_or(0)));
         Some(GoroutineRow {
             gi: gi as u32,
             group: self.group_of(tl, gi)?,
@@ -281,12 +299,16 @@ impl GoroutineTable {
     fn push(&mut self, r: &GoroutineRow) {
         let top_ns = r.top_block.map_or(0, |(_, ns)| ns);
         let times = [r.lifetime_ns(), r.running_ns, r.runnable_ns, r.blocked_ns, r.syscall_ns, top_ns];
-        let packed = times.map(|t| u32::try_from(t).ok().filter(|&p| p != BIG).unwrap_or(BIG));
-        if packed.contains(&BIG) {
+        let [lifetime_ns, kept @ ..] = times;
+        let packed = kept.map(|t| u32::try_from(t).ok());
+        let tiled = kept.iter().take(4).try_fold(0i64, |a, &t| a.checked_add(t)) == Some(lifetime_ns);
+        let mut top = r.top_block.map_or(NO_BLOCK, |(s, _)| s as u8);
+        if !tiled || packed.contains(&None) {
             self.big.push((self.times.len() as u32, times));
+            top |= ON_SIDE;
         }
-        self.times.push(packed);
-        self.top_block.push(r.top_block.map_or(NO_BLOCK, |(s, _)| s as u8));
+        self.times.push(packed.map(|t| t.unwrap_or(0)));
+        self.top_block.push(top);
     }
 }
 
@@ -470,24 +492,28 @@ mod tests {
         }
     }
 
-    /// Times that do not fit in 32 bits come back exact, and only the rows
-    /// that have one are kept on the side.
+    /// Times that do not fit in 32 bits, and lifetimes that are not the
+    /// sum of the times per kind of state, come back exact, and only the
+    /// rows that have one are kept on the side.
     #[test]
     fn packed_times_come_back_exact() {
         let big = u32::MAX as i64;
         let rows = [
             ([0, 0, 0, 0, 0, 0], None),
             ([10, 1, 2, 3, 4, 3], Some(GState::ChanRecv)),
-            ([big - 1, big - 1, 0, 0, 0, 0], None),
+            ([2 * big, big, big - 1, 1, 0, 1], Some(GState::Cond)),
             ([big, 1, 2, big + 1, 4, big], Some(GState::Select)),
             ([1 << 40, 1 << 39, 7, 8, i64::MAX, 8], Some(GState::Sleep)),
+            ([10, 1, 2, 3, 3, 3], Some(GState::ChanSend)),
+            ([0, 0, 0, 0, 1, 0], None),
+            ([u32::MAX as i64, 1, 0, 0, 0, 0], None),
         ];
         let mut t = GoroutineTable::default();
         for (times, top) in rows {
             t.push(&row(times, top));
         }
         assert_eq!(t.len(), rows.len());
-        assert_eq!(t.big.iter().map(|(gi, _)| *gi).collect::<Vec<_>>(), vec![3, 4]);
+        assert_eq!(t.big.iter().map(|(gi, _)| *gi).collect::<Vec<_>>(), vec![3, 4, 5, 6, 7]);
         let all = [
             RowTime::Lifetime,
             RowTime::Running,
@@ -499,7 +525,7 @@ mod tests {
         for (gi, (times, top)) in rows.iter().enumerate() {
             let got: Vec<Option<i64>> = all.iter().map(|&w| t.time(gi, w)).collect();
             assert_eq!(got, times.map(Some), "row {gi}");
-            assert_eq!(GState::from_u8(t.top_block[gi]), *top, "row {gi}");
+            assert_eq!(t.top_block.get(gi).and_then(|&b| GState::from_u8(b & !ON_SIDE)), *top, "row {gi}");
         }
         assert_eq!(t.time(rows.len(), RowTime::Running), None);
     }
