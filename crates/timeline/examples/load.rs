@@ -408,7 +408,19 @@ fn analyses(tl: &timeline::Timeline) {
     };
     let all = Filter::all();
     time("all_goroutine_stats", &|| a::all_goroutine_stats(tl, TimeRange::ALL).len());
-    time("start_fn_stats", &|| a::start_fn_stats(tl, TimeRange::ALL).len());
+    time("start_fn_stats", &|| {
+        let stats = a::start_fn_stats(tl, TimeRange::ALL);
+        // A digest of every number, to compare two builds.
+        let digest = stats
+            .iter()
+            .flat_map(|f| f.stats.states.iter().map(|(_, d)| d).chain(f.stats.categories.iter().map(|(_, d)| d)))
+            .fold(0i64, |h, d| {
+                let fields = [d.count as i64, d.total_ns, d.min_ns, d.max_ns, d.p50_ns, d.p95_ns, d.p99_ns];
+                fields.iter().fold(h, |h, &v| h.wrapping_mul(1_000_003).wrapping_add(v))
+            });
+        out!("start_fn_stats digest {digest:x}");
+        stats.len()
+    });
     // The goroutine table stepped 30 ms at a time (the app's thread steps
     // 50 ms; the step count shows the overhead is small), and on one thread
     // as the app did before it moved here.

@@ -11,7 +11,8 @@
 //!
 //! | module | what |
 //! | --- | --- |
-//! | [`stats`] | count, total, min, max, mean and percentiles of span durations per state, per goroutine and per start function |
+//! | [`stats`] | count, total, min, max, mean and percentiles of span durations per state, per goroutine |
+//! | [`fnstats`] | the same per start function, with exact percentiles found in passes in bounded memory |
 //! | [`table`] | the goroutine table: per goroutine time per kind of state, per start function totals and [`loghist`] histograms, built in steps |
 //! | [`sched`] | longest runnable waits, times a goroutine waited while a P sat idle, longest stop-the-world pauses |
 //! | [`flame`] | flame-graph trees from CPU samples or from off-CPU (blocked) time, and their layout |
@@ -34,6 +35,7 @@
 //! ```
 
 pub mod flame;
+pub mod fnstats;
 pub mod loghist;
 pub mod mmu;
 pub mod profile;
@@ -49,6 +51,7 @@ pub use flame::{
     FlameKey, FlameNode, FlameRect, FlameTree, cpu_flame, flame_layout, is_off_cpu, offcpu_flame,
     offcpu_flame_stoppable,
 };
+pub use fnstats::{FunctionStats, start_fn_stats};
 pub use loghist::{DECADE_EDGES, LogHist};
 pub use mmu::{
     MarkWorker, MmuCurve, UtilFlags, UtilPoint, UtilWindow, default_windows, mmu_curve, mutator_utilization,
@@ -59,9 +62,7 @@ pub use sched::{
     GapOrder, IdleGap, RunnableWait, idle_proc_gaps, idle_proc_gaps_stoppable, longest_runnable_waits,
     longest_runnable_waits_stoppable, longest_stw,
 };
-pub use stats::{
-    DurationStats, FunctionStats, GoroutineStats, StateStats, all_goroutine_stats, goroutine_stats, start_fn_stats,
-};
+pub use stats::{DurationStats, GoroutineStats, StateStats, all_goroutine_stats, goroutine_stats};
 pub use stop::Stop;
 pub use table::{FunctionGroup, GoroutineRow, GoroutineTable, RowTime};
 pub use tasks::{

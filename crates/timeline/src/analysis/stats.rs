@@ -1,7 +1,6 @@
 //! How long goroutines spend in each state: count, total, min, max, mean and
-//! percentiles of span durations, per goroutine and per start function.
-
-use std::collections::BTreeMap;
+//! percentiles of span durations, per goroutine (per start function:
+//! [`super::fnstats`]).
 
 use rayon::prelude::*;
 use trace_core::GoroutineId;
@@ -9,10 +8,9 @@ use trace_core::GoroutineId;
 use super::{TimeRange, for_each_clipped};
 use crate::model::{Goroutine, Timeline};
 use crate::state::{Category, GState};
-use crate::strings::StrId;
 
 /// Every category, in declaration order.
-const CATEGORIES: [Category; 5] =
+pub(super) const CATEGORIES: [Category; 5] =
     [Category::Runnable, Category::Running, Category::Syscall, Category::Blocked, Category::Dead];
 
 /// Summary of a set of durations.
@@ -124,29 +122,9 @@ impl Durations {
         any
     }
 
-    /// Moves `other`'s durations in (their order does not matter: [`take`]
-    /// sorts them).
-    ///
-    /// [`take`]: Durations::take
-    fn append(&mut self, mut other: Durations) {
-        for (mine, theirs) in self.by_state.iter_mut().zip(&mut other.by_state) {
-            if mine.is_empty() {
-                std::mem::swap(mine, theirs);
-            } else {
-                mine.append(theirs);
-            }
-        }
-    }
-
     /// The statistics so far; empties the collection (keeping its memory).
     fn take(&mut self) -> StateStats {
         self.take_with(|v| v.sort_unstable())
-    }
-
-    /// [`take`](Durations::take), sorting on all threads: for the large
-    /// collections of whole start functions.
-    fn take_par(&mut self) -> StateStats {
-        self.take_with(|v| v.par_sort_unstable())
     }
 
     /// [`take`](Durations::take) with a given sort (any sort gives the same
@@ -221,53 +199,6 @@ pub fn all_goroutine_stats(tl: &Timeline, range: TimeRange) -> Vec<GoroutineStat
         .collect()
 }
 
-/// The statistics of all goroutines started in one function, together.
-#[derive(Clone, Debug, PartialEq)]
-pub struct FunctionStats {
-    /// The start function.
-    pub start_fn: StrId,
-    /// How many of its goroutines have a span inside the range.
-    pub goroutines: usize,
-    /// Statistics over all their spans.
-    pub stats: StateStats,
-}
-
-/// Per start function (by name, then ID): how many goroutines had a span in
-/// the range, and their durations.
-type ByFn<'t> = BTreeMap<(&'t str, StrId), (usize, Durations)>;
-
-/// Statistics per start function, over the goroutines with a span inside
-/// `range`, sorted by function name.
-pub fn start_fn_stats(tl: &Timeline, range: TimeRange) -> Vec<FunctionStats> {
-    // Each thread collects the durations per function of its goroutines;
-    // merged, they are the durations one pass collects, in another order,
-    // which sorting removes.
-    let pieces: Vec<ByFn<'_>> = tl
-        .goroutines
-        .par_iter()
-        .fold(ByFn::new, |mut by_fn, g| {
-            let entry = by_fn.entry((tl.strings.get(g.start_fn()), g.start_fn())).or_default();
-            if entry.1.add(g, range) {
-                entry.0 += 1;
-            }
-            by_fn
-        })
-        .collect();
-    let mut by_fn = ByFn::new();
-    for piece in pieces {
-        for (key, (n, d)) in piece {
-            let entry = by_fn.entry(key).or_default();
-            entry.0 += n;
-            entry.1.append(d);
-        }
-    }
-    by_fn
-        .into_par_iter()
-        .filter(|(_, (n, _))| *n > 0)
-        .map(|((_, start_fn), (goroutines, mut d))| FunctionStats { start_fn, goroutines, stats: d.take_par() })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,7 +211,9 @@ mod tests {
         assert_eq!((d.total_ns, d.count, d.p50_ns), (i64::MAX, 8, 1 << 61));
         assert_eq!(d.mean_ns, (1u64 << 61) as f64);
     }
+    use crate::analysis::fnstats::start_fn_stats;
     use crate::analysis::testutil::simple;
+    use crate::strings::StrId;
 
     #[test]
     fn percentiles_by_nearest_rank() {
