@@ -61,8 +61,16 @@ fuzz_target!(|data: &[u8]| {
         // Every row comes back from its packed form, whatever its times.
         assert_eq!(table.rows(&tl).count(), table.len());
         for r in table.rows(&tl) {
-            let _ = (r.lifetime_ns(), table.groups.get(r.group as usize).map(|g| g.blocked.percentile(99)));
+            let _ = table.groups.get(r.group as usize).map(|g| g.blocked.percentile(99));
+            // The lifetime, not kept but summed from the other times unless
+            // kept on the side, is the spans' own.
+            let spans = tl.goroutines[r.gi as usize].track.spans();
+            let start = spans.first().map_or(tl.start_ns, |s| s.start_ns);
+            let exit = spans.last().filter(|s| s.state == timeline::GState::Exited as u8).map(|s| s.start_ns);
+            assert_eq!(r.lifetime_ns(), exit.unwrap_or(tl.end_ns).max(start) - start, "g{}", r.gi);
         }
+        // Percentiles found in passes are those of sorting the durations.
+        check_start_fn_stats(&tl);
         // User tasks, regions and logs, as the tasks panel and the rows read them.
         let tasks = a::task_types(&tl);
         assert_eq!(tasks.iter().map(|t| t.count).sum::<usize>(), tl.tasks.len());
@@ -88,3 +96,25 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
+
+/// `start_fn_stats` over the whole trace against sorting every duration.
+fn check_start_fn_stats(tl: &timeline::Timeline) {
+    use std::collections::BTreeMap;
+    use timeline::analysis::{DurationStats, TimeRange, start_fn_stats};
+    let mut by_fn: BTreeMap<u32, Vec<Vec<i64>>> = BTreeMap::new();
+    for g in &tl.goroutines {
+        let v = by_fn.entry(g.start_fn().0).or_insert_with(|| vec![Vec::new(); timeline::GState::COUNT]);
+        for s in g.track.spans() {
+            if let Some(d) = v.get_mut(s.state as usize) {
+                d.push(s.end_ns - s.start_ns);
+            }
+        }
+    }
+    for f in start_fn_stats(tl, TimeRange::ALL) {
+        let Some(v) = by_fn.get(&f.start_fn.0) else { panic!("no goroutines of {:?}", f.start_fn) };
+        for (state, got) in &f.stats.states {
+            let want = DurationStats::from_durations(v[*state as usize].clone());
+            assert_eq!(Some(*got), want, "{:?} {state:?}", f.start_fn);
+        }
+    }
+}

@@ -1001,7 +1001,7 @@ pub(crate) mod hooks {
         #[cfg(test)]
         return EARLY_EVENTS.get();
         #[cfg(all(fuzzing, not(test)))]
-        return 64;
+        return super::EARLY_EVENTS.min(64);
         #[cfg(not(any(test, fuzzing)))]
         super::EARLY_EVENTS
     }

@@ -9,11 +9,12 @@ use std::time::Duration;
 use egui::Ui;
 use rayon::iter::{IntoParallelIterator, IntoParallelRefIterator, ParallelIterator};
 use rayon::slice::ParallelSliceMut;
-use timeline::analysis::{FunctionGroup, GoroutineRow, GoroutineTable, LogHist, RowTime};
+use timeline::analysis::{FunctionGroup, GoroutineRow, GoroutineTable, LogHist, RowTime, Stop};
 use timeline::ticks::format_duration;
 use timeline::{GState, Goroutine, Timeline};
 use trace_core::GoroutineId;
 
+use super::exact::ExactPercentiles;
 use super::job::{Job, JobProgress, JobState};
 use super::table::{self, Cell, Col, Sort};
 use super::{Cached, PanelInput, TraceKey, show_around, took_label};
@@ -49,13 +50,13 @@ const GROUP_COLS: [Col; 12] = [
     Col::num("Count", 70.0, "Goroutines"),
     Col::num("Running", 85.0, "Total time on a P"),
     Col::num("Runnable", 85.0, "Total time waiting for a P"),
-    Col::num("Run p50", 75.0, "Median runnable wait (within ~6%)"),
-    Col::num("Run p95", 75.0, "95th percentile runnable wait (within ~6%)"),
-    Col::num("Run p99", 75.0, "99th percentile runnable wait (within ~6%)"),
+    Col::num("Run p50", 75.0, "Median runnable wait (within ~6% until the exact one is computed)"),
+    Col::num("Run p95", 75.0, "95th percentile runnable wait (within ~6% until the exact one is computed)"),
+    Col::num("Run p99", 75.0, "99th percentile runnable wait (within ~6% until the exact one is computed)"),
     Col::num("Blocked", 85.0, "Total time blocked"),
-    Col::num("Blk p50", 75.0, "Median blocked span (within ~6%)"),
-    Col::num("Blk p95", 75.0, "95th percentile blocked span (within ~6%)"),
-    Col::num("Blk p99", 75.0, "99th percentile blocked span (within ~6%)"),
+    Col::num("Blk p50", 75.0, "Median blocked span (within ~6% until the exact one is computed)"),
+    Col::num("Blk p95", 75.0, "95th percentile blocked span (within ~6% until the exact one is computed)"),
+    Col::num("Blk p99", 75.0, "99th percentile blocked span (within ~6% until the exact one is computed)"),
     Col::text("Histogram", 110.0, "Spans per decade: <1µs, 1-10µs, ... >=1s"),
 ];
 
@@ -86,6 +87,9 @@ pub struct GoroutinesState {
     /// The table's numbers (on a big trace computed on a thread of its own).
     #[serde(skip)]
     table: Cached<TraceKey, Arc<GoroutineTable>>,
+    /// Exact percentiles of the start-function rows, once computed.
+    #[serde(skip)]
+    exact: Cached<TraceKey, Arc<ExactPercentiles>>,
     /// The order shown; while `sorting`, the one from before.
     #[serde(skip)]
     order: Option<(OrderKey, Arc<Vec<u32>>)>,
@@ -117,6 +121,7 @@ impl Default for GoroutinesState {
             group_sort: Sort { col: 7, descending: true },
             hist: HistOf::Blocked,
             table: Cached::default(),
+            exact: Cached::default(),
             order: None,
             sorting: None,
             thread_rows: ON_THREAD_ROWS,
@@ -132,6 +137,7 @@ impl GoroutinesState {
     /// Drops results (another trace was opened).
     pub fn forget_results(&mut self) {
         self.table = Cached::default();
+        self.exact = Cached::default();
         self.order = None;
         self.sorting = None;
         self.visible = None;
@@ -166,6 +172,8 @@ pub(super) struct OrderKey {
     trace: TraceKey,
     grouped: bool,
     sort: Sort,
+    /// Groups sorted by exact percentiles.
+    exact: bool,
 }
 
 /// What a filtered order was computed from.
@@ -203,7 +211,7 @@ pub fn goroutines_ui(
     }
     sort_on_thread(ui.ctx(), tl, state, key);
     update_order(tl, state, key);
-    toolbar_ui(ui, tl, state);
+    toolbar_ui(ui, tl, state, key);
     update_order(tl, state, key);
     filter_on_thread(ui.ctx(), tl, state);
     if state.grouped {
@@ -214,7 +222,7 @@ pub fn goroutines_ui(
 }
 
 /// Filter, grouping, histogram choice and "Copy CSV".
-fn toolbar_ui(ui: &mut Ui, tl: &Timeline, state: &mut GoroutinesState) {
+fn toolbar_ui(ui: &mut Ui, tl: &Arc<Timeline>, state: &mut GoroutinesState, key: TraceKey) {
     ui.horizontal(|ui| {
         ui.label("Filter");
         ui.add(
@@ -231,6 +239,7 @@ fn toolbar_ui(ui: &mut Ui, tl: &Timeline, state: &mut GoroutinesState) {
             ui.label("Histogram of");
             ui.selectable_value(&mut state.hist, HistOf::Blocked, "blocked");
             ui.selectable_value(&mut state.hist, HistOf::Runnable, "runnable");
+            exact_ui(ui, tl, state, key);
         }
         if ui.button("Copy CSV").on_hover_text("Copy the rows shown, in this order, as CSV").clicked() {
             let (csv, rows) = csv(tl, state);
@@ -254,6 +263,18 @@ fn toolbar_ui(ui: &mut Ui, tl: &Timeline, state: &mut GoroutinesState) {
     });
 }
 
+/// The exact percentiles of the start-function rows: computed on a thread
+/// on a big trace, the histograms' ones shown meanwhile.
+fn exact_ui(ui: &mut Ui, tl: &Arc<Timeline>, state: &mut GoroutinesState, key: TraceKey) {
+    if state.exact.is_running(&key) {
+        ui.weak("exact percentiles:");
+    }
+    let compute = |tl: &Timeline, stop: Stop<'_>| ExactPercentiles::compute(tl, stop).map(Arc::new);
+    if state.exact.get_or_run(ui, tl, &key, compute).is_some() {
+        ui.weak("percentiles exact").on_hover_text("p50, p95 and p99 of every span, not of the histograms");
+    }
+}
+
 /// Whether the goroutine rows are sorted and filtered on a thread of their
 /// own.
 fn on_thread(state: &GoroutinesState, stats: &GoroutineTable) -> bool {
@@ -264,7 +285,7 @@ fn on_thread(state: &GoroutinesState, stats: &GoroutineTable) -> bool {
 /// thread of its own; the order shown stays until the new one is ready.
 fn sort_on_thread(ctx: &egui::Context, tl: &Arc<Timeline>, state: &mut GoroutinesState, trace: TraceKey) {
     let Some(stats) = state.table.get(&trace) else { return };
-    let okey = OrderKey { trace, grouped: false, sort: state.sort };
+    let okey = OrderKey { trace, grouped: false, sort: state.sort, exact: false };
     if !on_thread(state, stats) || state.order.as_ref().is_some_and(|(k, _)| *k == okey) {
         state.sorting = None;
         return;
@@ -311,10 +332,15 @@ fn poll_or_start<K: Clone + PartialEq, T: Send + 'static>(
 fn update_order(tl: &Timeline, state: &mut GoroutinesState, trace: TraceKey) {
     let Some(stats) = state.table.get(&trace) else { return };
     let sort = if state.grouped { state.group_sort } else { state.sort };
-    let okey = OrderKey { trace, grouped: state.grouped, sort };
+    let exact = state.exact.get(&trace).filter(|_| state.grouped);
+    let okey = OrderKey { trace, grouped: state.grouped, sort, exact: exact.is_some() };
     if state.order.as_ref().is_none_or(|(k, _)| *k != okey) {
         if !on_thread(state, stats) {
-            let order = if state.grouped { sort_groups(tl, stats, sort) } else { sort_rows(tl, stats, sort) };
+            let order = if state.grouped {
+                sort_groups(tl, stats, exact.map(|e| &**e), sort)
+            } else {
+                sort_rows(tl, stats, sort)
+            };
             state.order = Some((okey.clone(), Arc::new(order)));
             state.visible = None;
         } else if state.order.as_ref().is_some_and(|(k, _)| k.trace != trace || k.grouped) {
@@ -422,21 +448,21 @@ fn order_by_key(n: usize, descending: bool, key: impl Fn(usize) -> i64 + Sync) -
 }
 
 /// Sorts the groups (ties: function name).
-fn sort_groups(tl: &Timeline, stats: &GoroutineTable, sort: Sort) -> Vec<u32> {
+fn sort_groups(tl: &Timeline, stats: &GoroutineTable, exact: Option<&ExactPercentiles>, sort: Sort) -> Vec<u32> {
     let rank = name_ranks(tl, &stats.groups);
-    let pct = |h: &LogHist, p: u32| h.percentile(p).unwrap_or(-1);
+    let pct = |g: &FunctionGroup, which: HistOf, k: usize| percentiles(g, which, exact)[k].unwrap_or(-1);
     let key = |i: usize, g: &FunctionGroup| -> i64 {
         match sort.col {
             1 => g.count as i64,
             2 => g.running_ns,
             3 => g.runnable_ns,
-            4 => pct(&g.runnable, 50),
-            5 => pct(&g.runnable, 95),
-            6 => pct(&g.runnable, 99),
+            4 => pct(g, HistOf::Runnable, 0),
+            5 => pct(g, HistOf::Runnable, 1),
+            6 => pct(g, HistOf::Runnable, 2),
             7 => g.blocked_ns,
-            8 => pct(&g.blocked, 50),
-            9 => pct(&g.blocked, 95),
-            10 => pct(&g.blocked, 99),
+            8 => pct(g, HistOf::Blocked, 0),
+            9 => pct(g, HistOf::Blocked, 1),
+            10 => pct(g, HistOf::Blocked, 2),
             11 => g.blocked.count as i64,
             _ => i64::from(rank.get(i).copied().unwrap_or(0)),
         }
@@ -599,6 +625,19 @@ fn longest_blocked_span(g: &Goroutine) -> Option<i64> {
     best.map(|(_, t)| t)
 }
 
+/// The p50, p95 and p99 of a group's `which` spans: exact if computed,
+/// else from its histogram.
+fn percentiles(g: &FunctionGroup, which: HistOf, exact: Option<&ExactPercentiles>) -> [Option<i64>; 3] {
+    if let Some(p) = exact.and_then(|e| e.get(g.start_fn, which)) {
+        return p.map(Some);
+    }
+    let h = match which {
+        HistOf::Runnable => &g.runnable,
+        HistOf::Blocked => &g.blocked,
+    };
+    [50, 95, 99].map(|p| h.percentile(p))
+}
+
 /// The table of start functions.
 fn groups_table_ui(ui: &mut Ui, input: &PanelInput<'_>, state: &mut GoroutinesState) {
     let (tl, theme) = (input.tl, input.theme);
@@ -617,6 +656,7 @@ fn groups_table_ui(ui: &mut Ui, input: &PanelInput<'_>, state: &mut GoroutinesSt
         return;
     };
     let visible = state.shown();
+    let exact = state.exact.get(&TraceKey::of(tl)).map(|e| &**e);
     let mut clicked = None;
     ui.scope(|ui| {
         ui.spacing_mut().item_spacing.y = 0.0;
@@ -627,7 +667,7 @@ fn groups_table_ui(ui: &mut Ui, input: &PanelInput<'_>, state: &mut GoroutinesSt
             |ui, range| {
                 for k in range {
                     let Some(g) = visible.get(k).and_then(|&i| stats.groups.get(i as usize)) else { continue };
-                    let cells = group_cells(tl, theme, g, state.hist);
+                    let cells = group_cells(tl, theme, g, state.hist, exact);
                     let resp = table::row_ui(ui, theme, &cols, &spans, &cells, k % 2 == 1, false);
                     let resp = resp.on_hover_ui_at_pointer(|ui| group_tooltip(ui, tl, g));
                     if resp.clicked() {
@@ -644,25 +684,33 @@ fn groups_table_ui(ui: &mut Ui, input: &PanelInput<'_>, state: &mut GoroutinesSt
 }
 
 /// The cells of a group row.
-fn group_cells(tl: &Timeline, theme: &Theme, g: &FunctionGroup, hist: HistOf) -> Vec<Cell> {
+fn group_cells(
+    tl: &Timeline,
+    theme: &Theme,
+    g: &FunctionGroup,
+    hist: HistOf,
+    exact: Option<&ExactPercentiles>,
+) -> Vec<Cell> {
     let dur = |ns: i64| Cell::Text(if ns > 0 { format_duration(ns) } else { "-".into() });
-    let pct = |h: &LogHist, p: u32| Cell::Text(h.percentile(p).map_or("-".into(), format_duration));
+    let pcts = |which| percentiles(g, which, exact).map(|p| Cell::Text(p.map_or("-".into(), format_duration)));
     let (h, color) = match hist {
         HistOf::Blocked => (&g.blocked, theme.gstate(GState::ChanRecv)),
         HistOf::Runnable => (&g.runnable, theme.gstate(GState::Runnable)),
     };
+    let [r50, r95, r99] = pcts(HistOf::Runnable);
+    let [b50, b95, b99] = pcts(HistOf::Blocked);
     vec![
         Cell::Text(tl.strings.get(g.start_fn).to_string()),
         Cell::Text(g.count.to_string()),
         dur(g.running_ns),
         spans_total(&g.runnable),
-        pct(&g.runnable, 50),
-        pct(&g.runnable, 95),
-        pct(&g.runnable, 99),
+        r50,
+        r95,
+        r99,
         spans_total(&g.blocked),
-        pct(&g.blocked, 50),
-        pct(&g.blocked, 95),
-        pct(&g.blocked, 99),
+        b50,
+        b95,
+        b99,
         Cell::Hist(h.decades(), color),
     ]
 }
@@ -713,21 +761,17 @@ fn csv(tl: &Timeline, state: &GoroutinesState) -> (String, usize) {
     if state.grouped {
         out.push_str("start_function,count,running_ns,runnable_ns,runnable_p50_ns,runnable_p95_ns,runnable_p99_ns,");
         out.push_str("blocked_ns,blocked_p50_ns,blocked_p95_ns,blocked_p99_ns\n");
+        let exact = state.exact.get(&TraceKey::of(tl)).map(|e| &**e);
         for g in visible.iter().filter_map(|&i| stats.groups.get(i as usize)) {
-            let p = |h: &LogHist, q: u32| h.percentile(q).map_or(String::new(), |v| v.to_string());
+            let p = |which| percentiles(g, which, exact).map(|p| p.map_or(String::new(), |v| v.to_string()));
+            let ([r50, r95, r99], [b50, b95, b99]) = (p(HistOf::Runnable), p(HistOf::Blocked));
             out.push_str(&format!(
-                "{},{},{},{},{},{},{},{},{},{},{}\n",
+                "{},{},{},{},{r50},{r95},{r99},{},{b50},{b95},{b99}\n",
                 table::csv_field(tl.strings.get(g.start_fn)),
                 g.count,
                 g.running_ns,
                 g.runnable_ns,
-                p(&g.runnable, 50),
-                p(&g.runnable, 95),
-                p(&g.runnable, 99),
                 g.blocked_ns,
-                p(&g.blocked, 50),
-                p(&g.blocked, 95),
-                p(&g.blocked, 99),
             ));
         }
     } else {
@@ -810,7 +854,7 @@ mod tests {
         // Groups: one per start function, counts add up.
         let total: u64 = stats.groups.iter().map(|g| g.count).sum();
         assert_eq!(total as usize, tl.goroutines.len());
-        let groups = sort_groups(&tl, &stats, Sort { col: 0, descending: false });
+        let groups = sort_groups(&tl, &stats, None, Sort { col: 0, descending: false });
         let names: Vec<&str> = groups.iter().map(|&i| tl.strings.get(stats.groups[i as usize].start_fn)).collect();
         assert!(names.windows(2).all(|w| w[0] <= w[1]), "{names:?}");
     }

@@ -11,6 +11,7 @@
 //! early (timeline's stoppable queries) when their result is no longer
 //! wanted.
 
+mod exact;
 mod flame;
 mod gaps;
 mod goroutines;
@@ -342,6 +343,11 @@ impl<K: PartialEq + Clone, V> Cached<K, V> {
             *took = started.elapsed();
             v
         })
+    }
+
+    /// Whether a thread is computing the value for `key`.
+    pub fn is_running(&self, key: &K) -> bool {
+        self.job.as_ref().is_some_and(|(k, _, _)| k == key) && self.get(key).is_none()
     }
 
     /// The value, if it was computed for `key`.

@@ -150,6 +150,51 @@ fn goroutine_table_sorts_and_groups() {
     assert!(!rows.is_empty() && rows.iter().all(|r| r.contains("main.shortLived")), "{:?}", &rows[..3.min(rows.len())]);
 }
 
+/// The start-function rows show the histograms' percentiles at once and
+/// the exact ones when their thread is done (a big trace's path).
+#[test]
+fn group_percentiles_turn_exact_when_computed() {
+    let mut tl = load("manyg.trace");
+    tl.event_count = super::AUTO_COMPUTE_EVENTS + 1;
+    let mut h = harness(tl);
+    click_tab(&mut h, "Goroutines");
+    let rows = |h: &Harness<'_, Ctx>| labels(h, Role::Row, "");
+    for _ in 0..1000 {
+        if !rows(&h).is_empty() {
+            break;
+        }
+        h.step();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    click(&mut h, Role::CheckBox, "Group by start function");
+    let approximate = rows(&h);
+    assert!(!approximate.is_empty(), "no group rows");
+    let mut computing = false;
+    for _ in 0..1000 {
+        if h.query_by_label("percentiles exact").is_some() {
+            break;
+        }
+        computing |= h.query_by_label("exact percentiles:").is_some();
+        h.step();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    h.get_by_label("percentiles exact");
+    assert!(computing, "never shown as computing");
+    let exact = rows(&h);
+    assert_ne!(approximate, exact, "no percentile changed");
+    let tl = &h.state().tl;
+    let stats = analysis::start_fn_stats(tl, analysis::TimeRange::ALL);
+    for f in &stats {
+        let name = tl.strings.get(f.start_fn);
+        let Some(row) = exact.iter().find(|r| r.starts_with(&format!("{name}  "))) else { panic!("no row {name}") };
+        for c in [timeline::Category::Runnable, timeline::Category::Blocked] {
+            let Some(d) = f.stats.category(c) else { continue };
+            let want = [d.p50_ns, d.p95_ns, d.p99_ns].map(format_duration).join("  ");
+            assert!(row.contains(&want), "{name} {c:?}: {want} not in {row}");
+        }
+    }
+}
+
 /// On a table of many goroutines a new sort runs on a thread of its own:
 /// the rows keep their old order (and the panel says "sorting…") until the
 /// new one is ready, then show it. (manyg's 7 020 rows stand in for the

@@ -41,7 +41,7 @@ use std::sync::Mutex;
 use rayon::prelude::*;
 
 use super::stats::{CATEGORIES, DurationStats, StateStats};
-use super::{TimeRange, for_each_clipped};
+use super::{Stop, TimeRange, for_each_clipped};
 use crate::model::{Goroutine, Timeline};
 use crate::state::{Category, GState};
 use crate::strings::StrId;
@@ -58,7 +58,8 @@ pub struct FunctionStats {
 }
 
 /// Parts a target's range is cut into in a pass; a target with no more
-/// durations than this in its range always has them collected.
+/// durations than this in its range has them collected (if the range is
+/// under 2^32 ns wide: they are kept as 32-bit offsets into it).
 const SPLIT: usize = 4096;
 /// The most targets one pass takes.
 const ACTIVE: usize = 1024;
@@ -67,7 +68,7 @@ const ACTIVE: usize = 1024;
 /// trace most percentiles are then found in the second pass, not a third).
 const COLLECT: u64 = 1 << 20;
 /// Durations one pass collects at most, besides those of targets with at
-/// most [`SPLIT`] (64 MB).
+/// most [`SPLIT`] (32 MB).
 const BUDGET: u64 = 1 << 23;
 /// Durations kept as they are per function and state before they go to
 /// the histogram.
@@ -94,12 +95,17 @@ const LIMITS: Limits = Limits { split: SPLIT, active: ACTIVE, small: SMALL, coll
 /// found in a few passes over the spans with bounded memory (see the
 /// module's notes).
 pub fn start_fn_stats(tl: &Timeline, range: TimeRange) -> Vec<FunctionStats> {
-    start_fn_stats_with(tl, range, LIMITS)
+    start_fn_stats_with(tl, range, LIMITS, Stop::NEVER).unwrap_or_default()
 }
 
-fn start_fn_stats_with(tl: &Timeline, range: TimeRange, limits: Limits) -> Vec<FunctionStats> {
+/// [`start_fn_stats`], giving up (`None`) once `stop` is raised.
+pub fn start_fn_stats_stoppable(tl: &Timeline, range: TimeRange, stop: Stop<'_>) -> Option<Vec<FunctionStats>> {
+    start_fn_stats_with(tl, range, LIMITS, stop)
+}
+
+fn start_fn_stats_with(tl: &Timeline, range: TimeRange, limits: Limits, stop: Stop<'_>) -> Option<Vec<FunctionStats>> {
     let groups = Groups::of(tl);
-    let sums = first_pass(tl, &groups, range, limits.small);
+    let sums = first_pass(tl, &groups, range, limits.small, stop);
     let mut targets = Vec::new();
     let mut out: Vec<Draft> = Vec::new();
     for (gi, s) in sums.iter().enumerate() {
@@ -107,7 +113,10 @@ fn start_fn_stats_with(tl: &Timeline, range: TimeRange, limits: Limits) -> Vec<F
             out.push(Draft::new(gi as u32, s, &mut targets, limits.small));
         }
     }
-    resolve(tl, &groups, range, &mut targets, limits);
+    resolve(tl, &groups, range, &mut targets, limits, stop);
+    if stop.is_raised() {
+        return None;
+    }
     let mut sorted: BTreeMap<(&str, StrId), FunctionStats> = BTreeMap::new();
     for d in out {
         let Some(&start_fn) = groups.fns.get(d.group as usize) else { continue };
@@ -117,7 +126,7 @@ fn start_fn_stats_with(tl: &Timeline, range: TimeRange, limits: Limits) -> Vec<F
             FunctionStats { start_fn, goroutines, stats: d.finish(&targets) },
         );
     }
-    sorted.into_values().collect()
+    Some(sorted.into_values().collect())
 }
 
 /// The start functions, numbered densely.
@@ -154,10 +163,18 @@ impl Groups {
 
 /// Runs `f` on every goroutine on all threads, with one accumulator per
 /// thread (so the memory is the threads', not the number of jobs').
-fn per_thread<A: Send>(tl: &Timeline, init: impl Fn() -> A + Sync, f: impl Fn(&mut A, &Goroutine) + Sync) -> Vec<A> {
+fn per_thread<A: Send>(
+    tl: &Timeline,
+    stop: Stop<'_>,
+    init: impl Fn() -> A + Sync,
+    f: impl Fn(&mut A, &Goroutine) + Sync,
+) -> Vec<A> {
     let n = rayon::current_num_threads().max(1);
     let accs: Vec<Mutex<A>> = (0..n).map(|_| Mutex::new(init())).collect();
     tl.goroutines.par_chunks(256).for_each(|chunk| {
+        if stop.is_raised() {
+            return;
+        }
         let t = rayon::current_thread_index().unwrap_or(0) % n;
         if let Some(Ok(mut acc)) = accs.get(t).map(Mutex::lock) {
             for g in chunk {
@@ -251,9 +268,9 @@ fn hist_add(hist: &mut Vec<u64>, b: usize, n: u64) {
 
 /// The first pass: per function, how many goroutines have a span in the
 /// range, and per state the [`Sums`] of their durations.
-fn first_pass(tl: &Timeline, groups: &Groups, range: TimeRange, small: usize) -> Vec<FnSums> {
+fn first_pass(tl: &Timeline, groups: &Groups, range: TimeRange, small: usize, stop: Stop<'_>) -> Vec<FnSums> {
     let init = || vec![FnSums { goroutines: 0, states: vec![Sums::default(); GState::COUNT] }; groups.fns.len()];
-    let accs = per_thread(tl, init, |acc, g| {
+    let accs = per_thread(tl, stop, init, |acc, g| {
         let Some(f) = groups.of_goroutine(g).and_then(|i| acc.get_mut(i)) else { return };
         let mut any = false;
         for_each_clipped(g, range, |_, s, start, end| {
@@ -347,10 +364,11 @@ impl Target {
         self.found = Some(0);
     }
 
-    /// Picks the rank among the collected durations.
-    fn pick(&mut self, values: &mut [i64]) {
+    /// Picks the rank among the collected durations (as offsets from `lo`).
+    fn pick(&mut self, offsets: &mut [u32]) {
         let at = (self.rank as usize).saturating_sub(1);
-        self.found = Some(if at < values.len() { *values.select_nth_unstable(at).1 } else { 0 });
+        let off = if at < offsets.len() { *offsets.select_nth_unstable(at).1 } else { 0 };
+        self.found = i64::try_from(self.lo + i128::from(off)).ok().or(Some(0));
     }
 }
 
@@ -482,19 +500,21 @@ struct Probe {
 /// One thread's counts and collected durations for a pass.
 struct Tally {
     counts: Vec<u64>,
-    values: Vec<Vec<i64>>,
+    /// Collected durations, as offsets from their target's `lo` (half the
+    /// memory of the durations).
+    values: Vec<Vec<u32>>,
 }
 
 /// Narrows every target to its value, pass by pass.
-fn resolve(tl: &Timeline, groups: &Groups, range: TimeRange, targets: &mut [Target], limits: Limits) {
-    loop {
+fn resolve(tl: &Timeline, groups: &Groups, range: TimeRange, targets: &mut [Target], limits: Limits, stop: Stop<'_>) {
+    while !stop.is_raised() {
         let open: Vec<usize> =
             (0..targets.len()).filter(|&i| targets.get(i).is_some_and(|t| t.found.is_none())).collect();
         if open.is_empty() {
             return;
         }
         let plan = Plan::new(targets, &open, groups.fns.len(), limits);
-        let mut tally = tally(tl, groups, range, &plan);
+        let mut tally = tally(tl, groups, range, &plan, stop);
         let (mut part, mut list) = (0usize, 0usize);
         for &(ti, shift) in &plan.taken {
             let Some(t) = targets.get_mut(ti) else { continue };
@@ -527,7 +547,9 @@ impl Plan {
         for &ti in open.iter().take(limits.active) {
             let Some(t) = targets.get(ti) else { continue };
             let few = t.count <= limits.split as u64;
-            let collect = few || (t.count <= limits.collect && t.count <= budget);
+            // Collected durations are kept as 32-bit offsets.
+            let narrow = t.hi - t.lo <= 1 << 32;
+            let collect = narrow && (few || (t.count <= limits.collect && t.count <= budget));
             if collect && !few {
                 budget -= t.count;
             }
@@ -573,9 +595,9 @@ impl Plan {
 
 /// One pass over the spans: the counts and durations of the plan's
 /// targets.
-fn tally(tl: &Timeline, groups: &Groups, range: TimeRange, plan: &Plan) -> Tally {
+fn tally(tl: &Timeline, groups: &Groups, range: TimeRange, plan: &Plan, stop: Stop<'_>) -> Tally {
     let init = || Tally { counts: vec![0; plan.parts], values: vec![Vec::new(); plan.collected] };
-    let accs = per_thread(tl, init, |acc, g| {
+    let accs = per_thread(tl, stop, init, |acc, g| {
         let Some(gi) = groups.of_goroutine(g).filter(|&gi| plan.groups.get(gi) == Some(&true)) else { return };
         for_each_clipped(g, range, |_, s, start, end| {
             let d = end - start;
@@ -586,7 +608,7 @@ fn tally(tl: &Timeline, groups: &Groups, range: TimeRange, plan: &Plan) -> Tally
                 }
                 if p.collect {
                     if let Some(v) = acc.values.get_mut(p.at as usize) {
-                        v.push(d);
+                        v.push(off as u32);
                     }
                 } else if let Some(n) = acc.counts.get_mut(p.at as usize + (off >> p.shift) as usize) {
                     *n += 1;
@@ -682,6 +704,14 @@ mod tests {
             .collect()
     }
 
+    #[test]
+    fn a_raised_stop_gives_nothing() {
+        let tl = timeline_of(&[(true, 10), (false, 20)]);
+        let flag = std::sync::atomic::AtomicBool::new(true);
+        assert_eq!(start_fn_stats_stoppable(&tl, TimeRange::ALL, Stop::when(&flag)), None);
+        assert_eq!(start_fn_stats_stoppable(&tl, TimeRange::ALL, Stop::NEVER).map(|v| v.len()), Some(2));
+    }
+
     /// Percentiles found in many passes (tiny parts, few targets a pass,
     /// few durations kept) equal those of sorting: many equal durations,
     /// wide ones, ones near the largest time, on any number of threads.
@@ -705,8 +735,8 @@ mod tests {
         ] {
             for threads in [1, 2, 3] {
                 let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build();
-                let got = pool.map(|p| p.install(|| start_fn_stats_with(&tl, TimeRange::ALL, limits)));
-                assert!(got.as_ref().is_ok_and(|g| *g == want), "{limits:?} on {threads} threads");
+                let got = pool.map(|p| p.install(|| start_fn_stats_with(&tl, TimeRange::ALL, limits, Stop::NEVER)));
+                assert!(got.as_ref().is_ok_and(|g| g.as_ref() == Some(&want)), "{limits:?} on {threads} threads");
             }
         }
     }

@@ -51,7 +51,7 @@ pub use flame::{
     FlameKey, FlameNode, FlameRect, FlameTree, cpu_flame, flame_layout, is_off_cpu, offcpu_flame,
     offcpu_flame_stoppable,
 };
-pub use fnstats::{FunctionStats, start_fn_stats};
+pub use fnstats::{FunctionStats, start_fn_stats, start_fn_stats_stoppable};
 pub use loghist::{DECADE_EDGES, LogHist};
 pub use mmu::{
     MarkWorker, MmuCurve, UtilFlags, UtilPoint, UtilWindow, default_windows, mmu_curve, mutator_utilization,
