@@ -15,12 +15,13 @@
 //!    target's range into at most 4 096 equal parts and counts the
 //!    durations in each, which narrows the range to one part; once the
 //!    range holds at most 4 096 durations (or up to 2^20, within
-//!    a budget per pass), the next pass collects them and picks the one
-//!    of that rank. A range one nanosecond wide is the value itself.
+//!    a budget per pass) and is under 2^32 ns wide, the next pass
+//!    collects them and picks the one of that rank. A range one
+//!    nanosecond wide is the value itself.
 //!
 //! Each pass reads only the goroutines of functions with a target left,
 //! and takes at most 1 024 targets, so its counts stay within a few
-//! tens of MB per thread. On a busy 1 GB trace two passes find all: 5.3 s
+//! tens of MB per thread. On a busy 1 GB trace two passes find all: 5.1 s
 //! and no memory above the timeline's, where sorting took 6-8 s and 2.3 GB.
 //!
 //! ```no_run
@@ -427,7 +428,7 @@ impl Pending {
         let percentiles = PERCENTILES.map(|pct| {
             let rank = nearest_rank(sums.count, pct);
             if sums.hist.is_empty() {
-                return Ok(sums.small.get(rank as usize - 1).copied().unwrap_or(0));
+                return Ok(sums.small.get((rank as usize).saturating_sub(1)).copied().unwrap_or(0));
             }
             let mut below = 0u64;
             let (b, n) = sums
@@ -441,7 +442,7 @@ impl Pending {
                 .map_or((0, 0), |(b, n)| (b, *n));
             let (lo, hi) = log_bucket_range(b);
             let found = if hi - lo == 1 { i64::try_from(lo).ok() } else { None };
-            targets.push(Target { group, mask, lo, hi, rank: rank - (below - n), count: n, found });
+            targets.push(Target { group, mask, lo, hi, rank: rank.saturating_sub(below - n), count: n, found });
             Err(targets.len() - 1)
         });
         sums.hist = Vec::new();
