@@ -117,6 +117,11 @@ fn put(out: &mut Vec<u8>, code: u64, len: usize) {
 
 /// Appends `v` as a varint.
 fn put_varint(out: &mut Vec<u8>, v: u64) {
+    // Most are one byte (a reference, a small delta).
+    if v < 0x80 {
+        out.push(v as u8);
+        return;
+    }
     match varint_code(v) {
         Some((code, len)) => put(out, code, len),
         None => write_uvarint(out, v),
