@@ -1116,6 +1116,49 @@ mod tests {
         assert_eq!(spans, 10);
     }
 
+    /// A status event restating what a thread already shows (a goroutine
+    /// still in its system call, or still running, when a generation
+    /// starts) adds no span: the call stays one span.
+    #[test]
+    fn a_thread_drops_restated_syscalls_and_runs() {
+        use trace_core::{GoState, GoroutineId, ProcId, ThreadId};
+        let extra = trace_core::event::ExtraStrings::default();
+        let ctx = EventContext { table: None, extra: &extra };
+        for tracks in [Tracks::All, Tracks::ThreadsOnly] {
+            let mut part = GenPart::default().with_tracks(tracks);
+            let at = |t: i64, typ, args| Event {
+                time: TimeNs(t),
+                g: GoroutineId(7),
+                p: ProcId(0),
+                m: ThreadId(3),
+                typ,
+                args,
+                offset: 0,
+            };
+            // Wire statuses: 2 running, 3 in a syscall; the orderer puts the
+            // state before in the high bits.
+            let status = |from: GoState, wire: u64| [7, 3, (from as u64) << 32 | wire, 0];
+            let events = [
+                at(100, ev::GO_START, [7, 1, 0, 0]),
+                at(200, ev::GO_SYSCALL_BEGIN, [0; 4]),
+                at(300, ev::GO_STATUS, status(GoState::Syscall, 3)),
+                at(400, ev::GO_SYSCALL_END, [0; 4]),
+                at(500, ev::GO_STATUS, status(GoState::Running, 2)),
+                at(600, ev::GO_BLOCK, [0; 4]),
+            ];
+            for (ord, e) in events.iter().enumerate() {
+                part.add(e, &ctx, ord as u32);
+            }
+            let spans: Vec<(i64, u8, i64)> = part
+                .take_threads()
+                .flat_map(|s| s.track.finish(700).spans())
+                .map(|s| (s.start_ns, s.state, s.a))
+                .collect();
+            let (run, sys, idle) = (MState::Running as u8, MState::Syscall as u8, MState::Idle as u8);
+            assert_eq!(spans, [(100, run, 7), (200, sys, 7), (400, run, 7), (600, idle, -1)], "{tracks:?}");
+        }
+    }
+
     /// A goroutine created in the generation is finished on exit, but only
     /// with trace-wide stacks and past the times a floor may still move.
     #[test]
