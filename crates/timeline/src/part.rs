@@ -822,7 +822,11 @@ impl<'a> GenPart<'a> {
     }
 
     fn transition(&mut self, e: &Event, ctx: &EventContext<'_, 'a>, time: i64) {
-        self.thread_transition(e, time);
+        // Listing threads only, the thread just noted has nothing to add
+        // (most events come from the thread of the one before).
+        if self.tracks != Tracks::NoThreads || e.m.0 != self.last_thread {
+            self.thread_transition(e, time);
+        }
         let (g, p) = (e.g.0, e.p.0);
         let arg_g = e.args[0] as i64;
         let none = -1i64;
