@@ -717,8 +717,8 @@ impl<'a> GenPart<'a> {
             return;
         }
         let (g, p, m) = (e.g.0, e.p.0, e.m.0);
-        if let Some(st) = e.state_transition() {
-            self.count(&st, time);
+        if let Some((from, to)) = e.goroutine_states() {
+            self.count(from, to, time);
         }
         match e.kind() {
             EventKind::StateTransition => self.transition(e, ctx, time),
@@ -792,8 +792,7 @@ impl<'a> GenPart<'a> {
     }
 
     /// Goroutine counters: category changes.
-    fn count(&mut self, st: &trace_core::StateTransition, time: i64) {
-        let Some((_, from, to)) = st.goroutine() else { return };
+    fn count(&mut self, from: Option<GoState>, to: Option<GoState>, time: i64) {
         let cat = |s: Option<GoState>| match s {
             Some(GoState::Runnable) => Some(0usize),
             Some(GoState::Running) => Some(1),

@@ -595,6 +595,33 @@ impl Event {
         if self.typ == ev::SYNC_PSEUDO && self.args[1] != 0 { ctx.table.and_then(|t| t.clock) } else { None }
     }
 
+    /// For a goroutine state transition, the states before and after, as
+    /// [`Event::state_transition`] gives them but without building the
+    /// rest (its stack and reason): for callers that look at every event.
+    pub fn goroutine_states(&self) -> Option<(Option<GoState>, Option<GoState>)> {
+        use GoState as G;
+        let (from, to) = match self.typ {
+            ev::GO_CREATE => (G::NotExist, G::Runnable),
+            ev::GO_CREATE_BLOCKED => (G::NotExist, G::Waiting),
+            ev::GO_CREATE_SYSCALL => (G::NotExist, G::Syscall),
+            ev::GO_START => (G::Runnable, G::Running),
+            ev::GO_DESTROY => (G::Running, G::NotExist),
+            ev::GO_DESTROY_SYSCALL => (G::Syscall, G::NotExist),
+            ev::GO_STOP => (G::Running, G::Runnable),
+            ev::GO_BLOCK => (G::Running, G::Waiting),
+            ev::GO_UNBLOCK | ev::GO_SWITCH | ev::GO_SWITCH_DESTROY => (G::Waiting, G::Runnable),
+            ev::GO_SYSCALL_BEGIN => (G::Running, G::Syscall),
+            ev::GO_SYSCALL_END => (G::Syscall, G::Running),
+            ev::GO_SYSCALL_END_BLOCKED => (G::Syscall, G::Runnable),
+            ev::GO_STATUS | ev::GO_STATUS_STACK => {
+                let packed = self.args[2];
+                return Some((G::from_u8((packed >> 32) as u8), Some(go_state_of_status(packed & 0xffff_ffff))));
+            }
+            _ => return None,
+        };
+        Some((Some(from), Some(to)))
+    }
+
     /// The state transition, for StateTransition events.
     pub fn state_transition(&self) -> Option<StateTransition> {
         let go = |g: GoroutineId, from: GoState, to: GoState| StateTransition {

@@ -119,3 +119,23 @@ fn every_format_version_is_covered() {
         );
     }
 }
+
+/// `Event::goroutine_states` (the cheap form) gives, for every event of
+/// every committed trace, the states `Event::state_transition` gives, and
+/// nothing for other events.
+#[test]
+fn goroutine_states_equal_those_of_the_state_transition() {
+    let mut seen = std::collections::BTreeMap::<u8, usize>::new();
+    for trace in traces_from(0) {
+        let bytes = std::fs::read(&trace).unwrap();
+        let mut reader = Reader::new(&bytes).unwrap();
+        while let Ok(Some(e)) = reader.next_event() {
+            let want = e.state_transition().and_then(|st| st.goroutine()).map(|(_, from, to)| (from, to));
+            assert_eq!(e.goroutine_states(), want, "{}: {e:?}", trace.display());
+            if want.is_some() {
+                *seen.entry(e.typ).or_default() += 1;
+            }
+        }
+    }
+    assert!(seen.len() >= 12, "goroutine event types seen: {seen:?}");
+}
