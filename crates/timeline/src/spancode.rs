@@ -116,6 +116,9 @@ fn put(out: &mut Vec<u8>, code: u64, len: usize) {
 }
 
 /// Appends `v` as a varint.
+// Inlined, as is `encode_span`: a call per span and per field cost more
+// instructions than the encoding (callgrind, busy-50mb: -3% each).
+#[inline(always)]
 fn put_varint(out: &mut Vec<u8>, v: u64) {
     // Most are one byte (a reference, a small delta).
     if v < 0x80 {
@@ -132,6 +135,7 @@ fn put_varint(out: &mut Vec<u8>, v: u64) {
 /// (`None` for a block's first span) in a block whose unit is `2^unit` ns,
 /// referring to one of the spans before it in the block when its fields
 /// repeat theirs.
+#[inline(always)]
 pub(crate) fn encode_span(out: &mut Vec<u8>, recent: &mut Recent, prev_ns: Option<i64>, unit: u32, s: &Span) {
     let key = key(s);
     let back = if key == UNKNOWN { None } else { recent.keys.iter().position(|&k| k == key) };
