@@ -50,6 +50,18 @@ fn click_tab(h: &mut Harness<'_, Ctx>, label: &str) {
     tab.click();
 }
 
+/// Runs one frame at a time (a job's thread may end between any two)
+/// until `done` holds, or about five seconds have passed.
+fn step_until(h: &mut Harness<'_, Ctx>, mut done: impl FnMut(&Harness<'_, Ctx>) -> bool) {
+    for _ in 0..1000 {
+        if done(h) {
+            return;
+        }
+        h.step();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
 /// The labels of the widgets with `role` whose label contains `text`.
 fn labels(h: &Harness<'_, Ctx>, role: Role, text: &str) -> Vec<String> {
     h.query_all_by(|n| n.role() == role && n.label().is_some_and(|l| l.contains(text)))
@@ -159,25 +171,15 @@ fn group_percentiles_turn_exact_when_computed() {
     let mut h = harness(tl);
     click_tab(&mut h, "Goroutines");
     let rows = |h: &Harness<'_, Ctx>| labels(h, Role::Row, "");
-    for _ in 0..1000 {
-        if !rows(&h).is_empty() {
-            break;
-        }
-        h.step();
-        std::thread::sleep(std::time::Duration::from_millis(2));
-    }
+    step_until(&mut h, |h| !rows(h).is_empty());
     click(&mut h, Role::CheckBox, "Group by start function");
     let approximate = rows(&h);
     assert!(!approximate.is_empty(), "no group rows");
     let mut computing = false;
-    for _ in 0..1000 {
-        if h.query_by_label("percentiles exact").is_some() {
-            break;
-        }
+    step_until(&mut h, |h| {
         computing |= h.query_by_label("exact percentiles:").is_some();
-        h.step();
-        std::thread::sleep(std::time::Duration::from_millis(2));
-    }
+        h.query_by_label("percentiles exact").is_some()
+    });
     h.get_by_label("percentiles exact");
     assert!(computing, "never shown as computing");
     let exact = rows(&h);
@@ -206,13 +208,7 @@ fn many_rows_sort_on_a_thread_and_keep_the_old_order_meanwhile() {
     open_tab(&mut h, "Goroutines");
     let first_row = |h: &Harness<'_, Ctx>| labels(h, Role::Row, "").into_iter().next().unwrap_or_default();
     // The first order too comes from the thread.
-    for _ in 0..500 {
-        if !first_row(&h).is_empty() {
-            break;
-        }
-        h.run_steps(1);
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    step_until(&mut h, |h| !first_row(h).is_empty());
     let by_blocked = first_row(&h);
     assert!(!by_blocked.is_empty(), "no rows");
     // By ID: the click does not reorder at once...
@@ -232,13 +228,7 @@ fn many_rows_sort_on_a_thread_and_keep_the_old_order_meanwhile() {
     h.get_by_label("sorting…");
     // ...and the new order comes.
     let highest = h.state().tl.goroutines.last().unwrap().id.0;
-    for _ in 0..500 {
-        if h.state().view.panels.goroutines.sorting.is_none() {
-            break;
-        }
-        h.run_steps(1);
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    step_until(&mut h, |h| h.state().view.panels.goroutines.sorting.is_none());
     h.run_steps(2);
     assert!(first_row(&h).starts_with(&format!("g{highest} ")), "{}", first_row(&h));
     assert!(h.query_by_label("sorting…").is_none());
@@ -254,14 +244,10 @@ fn many_rows_filter_on_a_thread_and_keep_the_rows_shown_meanwhile() {
     h.state_mut().view.panels.goroutines.thread_rows = 0;
     open_tab(&mut h, "Goroutines");
     let settle = |h: &mut Harness<'_, Ctx>| {
-        for _ in 0..500 {
+        step_until(h, |h| {
             let g = &h.state().view.panels.goroutines;
-            if g.sorting.is_none() && g.filtering.is_none() && !labels(h, Role::Row, "").is_empty() {
-                break;
-            }
-            h.run_steps(1);
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
+            g.sorting.is_none() && g.filtering.is_none() && !labels(h, Role::Row, "").is_empty()
+        });
         h.run_steps(2);
     };
     settle(&mut h);
@@ -431,23 +417,11 @@ fn worst_windows_of_a_big_trace_come_from_a_thread() {
     // One frame at a time: the curve's thread may end, and the list's too,
     // within the few frames `open_tab` runs.
     click_tab(&mut h, "MMU");
-    for _ in 0..1000 {
-        if h.query_by_label("Worst windows of").is_some() {
-            break;
-        }
-        h.step();
-        std::thread::sleep(std::time::Duration::from_millis(2));
-    }
+    step_until(&mut h, |h| h.query_by_label("Worst windows of").is_some());
     h.get_by_label("Worst windows of");
     assert!(labels(&h, Role::Button, "% utilisation  at").is_empty(), "listed in the curve's frame");
     h.get_by_label_contains("Computing…");
-    for _ in 0..1000 {
-        if !labels(&h, Role::Button, "% utilisation  at").is_empty() {
-            break;
-        }
-        h.step();
-        std::thread::sleep(std::time::Duration::from_millis(2));
-    }
+    step_until(&mut h, |h| !labels(h, Role::Button, "% utilisation  at").is_empty());
     let curve = analysis::MmuCurve::new(analysis::mutator_utilization(&h.state().tl, analysis::UtilFlags::ALL_GC));
     let tl = &h.state().tl;
     let want: Vec<String> = curve
