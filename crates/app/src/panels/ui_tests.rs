@@ -37,6 +37,14 @@ fn harness_with(tl: Timeline, builder: egui_kittest::HarnessBuilder<Ctx>) -> Har
     h
 }
 
+/// A harness on trace `name` taken for a big one: its analyses run on
+/// threads of their own.
+fn big_harness(name: &str) -> Harness<'static, Ctx> {
+    let mut tl = load(name);
+    tl.event_count = super::AUTO_COMPUTE_EVENTS + 1;
+    harness(tl)
+}
+
 /// Clicks the tab button `label` (the topmost widget with that label: the
 /// timeline has a "Goroutines" section too).
 fn open_tab(h: &mut Harness<'_, Ctx>, label: &str) {
@@ -166,9 +174,7 @@ fn goroutine_table_sorts_and_groups() {
 /// the exact ones when their thread is done (a big trace's path).
 #[test]
 fn group_percentiles_turn_exact_when_computed() {
-    let mut tl = load("manyg.trace");
-    tl.event_count = super::AUTO_COMPUTE_EVENTS + 1;
-    let mut h = harness(tl);
+    let mut h = big_harness("manyg.trace");
     click_tab(&mut h, "Goroutines");
     let rows = |h: &Harness<'_, Ctx>| labels(h, Role::Row, "");
     step_until(&mut h, |h| !rows(h).is_empty());
@@ -411,9 +417,7 @@ fn mmu_plots_and_lists_worst_windows() {
 /// the window chooser, and the list that comes is the one the curve gives.
 #[test]
 fn worst_windows_of_a_big_trace_come_from_a_thread() {
-    let mut tl = load("gc.trace");
-    tl.event_count = super::AUTO_COMPUTE_EVENTS + 1;
-    let mut h = harness(tl);
+    let mut h = big_harness("gc.trace");
     // One frame at a time: the curve's thread may end, and the list's too,
     // within the few frames `open_tab` runs.
     click_tab(&mut h, "MMU");
