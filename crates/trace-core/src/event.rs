@@ -599,6 +599,13 @@ impl Event {
     /// [`Event::state_transition`] gives them but without building the
     /// rest (its stack and reason): for callers that look at every event.
     pub fn goroutine_states(&self) -> Option<(Option<GoState>, Option<GoState>)> {
+        self.goroutine_states_raw().map(|(from, to)| (GoState::from_u8(from), GoState::from_u8(to)))
+    }
+
+    /// The raw goroutine states before and after, for a goroutine state
+    /// transition (a status event's state before is whatever the orderer
+    /// put there).
+    fn goroutine_states_raw(&self) -> Option<(u8, u8)> {
         use GoState as G;
         let (from, to) = match self.typ {
             ev::GO_CREATE => (G::NotExist, G::Runnable),
@@ -615,22 +622,36 @@ impl Event {
             ev::GO_SYSCALL_END_BLOCKED => (G::Syscall, G::Runnable),
             ev::GO_STATUS | ev::GO_STATUS_STACK => {
                 let packed = self.args[2];
-                return Some((G::from_u8((packed >> 32) as u8), Some(go_state_of_status(packed & 0xffff_ffff))));
+                return Some(((packed >> 32) as u8, go_state_of_status(packed & 0xffff_ffff) as u8));
             }
             _ => return None,
         };
-        Some((Some(from), Some(to)))
+        Some((from as u8, to as u8))
     }
 
     /// The state transition, for StateTransition events.
     pub fn state_transition(&self) -> Option<StateTransition> {
-        let go = |g: GoroutineId, from: GoState, to: GoState| StateTransition {
-            resource: ResourceId::Goroutine(g),
-            reason: StringId(0),
-            stack: StackId(0),
-            from: from as u8,
-            to: to as u8,
-        };
+        let a = &self.args;
+        if let Some((from, to)) = self.goroutine_states_raw() {
+            // The goroutine that changes: an argument, or the one running.
+            let subject = match self.typ {
+                ev::GO_DESTROY
+                | ev::GO_DESTROY_SYSCALL
+                | ev::GO_STOP
+                | ev::GO_BLOCK
+                | ev::GO_SYSCALL_BEGIN
+                | ev::GO_SYSCALL_END
+                | ev::GO_SYSCALL_END_BLOCKED => self.g,
+                _ => GoroutineId::from_wire(a[0]),
+            };
+            let stack = match self.typ {
+                ev::GO_CREATE | ev::GO_CREATE_BLOCKED => StackId(a[1]),
+                ev::GO_STOP | ev::GO_BLOCK | ev::GO_SYSCALL_BEGIN | ev::GO_STATUS | ev::GO_STATUS_STACK => self.stack(),
+                _ => StackId(0),
+            };
+            let reason = if matches!(self.typ, ev::GO_STOP | ev::GO_BLOCK) { StringId(a[0]) } else { StringId(0) };
+            return Some(StateTransition { resource: ResourceId::Goroutine(subject), reason, stack, from, to });
+        }
         let pr = |p: ProcId, from: u8, to: ProcState| StateTransition {
             resource: ResourceId::Proc(p),
             reason: StringId(0),
@@ -638,8 +659,6 @@ impl Event {
             from,
             to: to as u8,
         };
-        let a = &self.args;
-        use GoState as G;
         Some(match self.typ {
             ev::PROC_START => pr(ProcId::from_wire(a[0]), ProcState::Idle as u8, ProcState::Running),
             ev::PROC_STOP => pr(self.p, ProcState::Running as u8, ProcState::Idle),
@@ -649,34 +668,6 @@ impl Event {
                 pr(ProcId::from_wire(a[0]), before as u8, ProcState::Idle)
             }
             ev::PROC_STATUS => pr(ProcId::from_wire(a[0]), self.extra(0) as u8, proc_state_of_status(a[1])),
-            ev::GO_CREATE | ev::GO_CREATE_BLOCKED => {
-                let to = if self.typ == ev::GO_CREATE_BLOCKED { G::Waiting } else { G::Runnable };
-                StateTransition { stack: StackId(a[1]), ..go(GoroutineId::from_wire(a[0]), G::NotExist, to) }
-            }
-            ev::GO_CREATE_SYSCALL => go(GoroutineId::from_wire(a[0]), G::NotExist, G::Syscall),
-            ev::GO_START => go(GoroutineId::from_wire(a[0]), G::Runnable, G::Running),
-            ev::GO_DESTROY => go(self.g, G::Running, G::NotExist),
-            ev::GO_DESTROY_SYSCALL => go(self.g, G::Syscall, G::NotExist),
-            ev::GO_STOP | ev::GO_BLOCK => {
-                let to = if self.typ == ev::GO_STOP { G::Runnable } else { G::Waiting };
-                StateTransition { reason: StringId(a[0]), stack: self.stack(), ..go(self.g, G::Running, to) }
-            }
-            ev::GO_UNBLOCK | ev::GO_SWITCH | ev::GO_SWITCH_DESTROY => {
-                go(GoroutineId::from_wire(a[0]), G::Waiting, G::Runnable)
-            }
-            ev::GO_SYSCALL_BEGIN => StateTransition { stack: self.stack(), ..go(self.g, G::Running, G::Syscall) },
-            ev::GO_SYSCALL_END => go(self.g, G::Syscall, G::Running),
-            ev::GO_SYSCALL_END_BLOCKED => go(self.g, G::Syscall, G::Runnable),
-            ev::GO_STATUS | ev::GO_STATUS_STACK => {
-                let packed = a[2];
-                StateTransition {
-                    resource: ResourceId::Goroutine(GoroutineId::from_wire(a[0])),
-                    reason: StringId(0),
-                    stack: self.stack(),
-                    from: (packed >> 32) as u8,
-                    to: go_state_of_status(packed & 0xffff_ffff) as u8,
-                }
-            }
             _ => return None,
         })
     }
