@@ -37,6 +37,8 @@ for v in go1.21 go1.22 go1.25 go1.27; do
     tasks="$tasks,$v/$p.trace"
   done
 done
+# Regions of one type begun in several places (a Go 1.27 program only).
+tasks="$tasks,go1.27/regionsites.trace"
 cd "$scratch/goroot/src/cmd/trace"
 GOTOOLCHAIN=local GOROOT="$scratch/goroot" GOFLAGS=-mod=vendor GOPROXY=off \
   "$scratch/goroot/bin/go" test -count=1 -run '^TestGotvOracle$' . -args \

@@ -208,4 +208,66 @@ func gotvPrintTasks(out *strings.Builder, name string, t *parsedTrace) {
 	}
 	print("task", tasks, true)
 	print("region", regions, false)
+	gotvPrintRegionSites(out, name, t)
+}
+
+// gotvPrintRegionSites prints the regions split as the regions page splits
+// them, by type and the frame regionTopStackFrame picks from the region's
+// start stack: "regionsite TRACE COUNT SUM_NS MIN_NS MAX_NS LINE
+// FUNC<tab>FILE<tab>TYPE" (LINE 0 and FUNC and FILE empty for a region
+// without a start stack). Sorted by type, then function, file and line.
+func gotvPrintRegionSites(out *strings.Builder, name string, t *parsedTrace) {
+	type key struct {
+		typ string
+		pc  uint64
+	}
+	type agg struct {
+		frame                trace.StackFrame
+		count, sum, min, max int64
+	}
+	m := map[key]*agg{}
+	for _, g := range t.summary.Goroutines {
+		for _, r := range g.Regions {
+			f := regionTopStackFrame(r)
+			k := key{r.Name, f.PC}
+			a := m[k]
+			if a == nil {
+				a = &agg{frame: f, min: -1}
+				m[k] = a
+			}
+			d := int64(regionInterval(t, r).duration())
+			a.count++
+			a.sum += d
+			if a.min < 0 || d < a.min {
+				a.min = d
+			}
+			if d > a.max {
+				a.max = d
+			}
+		}
+	}
+	keys := make([]key, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := m[keys[i]].frame, m[keys[j]].frame
+		if keys[i].typ != keys[j].typ {
+			return keys[i].typ < keys[j].typ
+		}
+		if a.Func != b.Func {
+			return a.Func < b.Func
+		}
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return keys[i].pc < keys[j].pc
+	})
+	for _, k := range keys {
+		a := m[k]
+		fmt.Fprintf(out, "regionsite %s %d %d %d %d %d %s\t%s\t%s\n", name, a.count, a.sum, a.min, a.max, a.frame.Line, a.frame.Func, a.frame.File, k.typ)
+	}
 }

@@ -266,7 +266,7 @@ impl Merger {
                 }
             }
         }
-        self.merge_user(part, &fix);
+        self.merge_user(part, &fix, &stack);
         for &(t, g, p, m, s) in &part.samples {
             let t = fix(t);
             self.samples.push(CpuSample {
@@ -313,7 +313,7 @@ impl Merger {
         }
     }
 
-    fn merge_user(&mut self, part: &GenPart<'_>, fix: &impl Fn(i64) -> i64) {
+    fn merge_user(&mut self, part: &GenPart<'_>, fix: &impl Fn(i64) -> i64, stack: &impl Fn(u32) -> StackId) {
         for u in &part.user {
             let t = fix(u.time);
             match u.what {
@@ -340,7 +340,8 @@ impl Merger {
                     let typ = self.strings.intern(u.s1);
                     let open = self.open_regions.entry(u.g).or_default();
                     let depth = open.len() as u32;
-                    open.push(Region { g: GoroutineId(u.g), start_ns: t, end_ns: t, task: u.id, typ, depth });
+                    let stack = stack(u.stack);
+                    open.push(Region { g: GoroutineId(u.g), start_ns: t, end_ns: t, task: u.id, typ, depth, stack });
                     self.touch_task(u.id, u.g);
                 }
                 UserKind::RegionEnd => {
@@ -354,7 +355,8 @@ impl Merger {
                             r
                         }
                         None => {
-                            Region { g: GoroutineId(u.g), start_ns: i64::MIN, end_ns: t, task: u.id, typ, depth: 0 }
+                            let (g, task) = (GoroutineId(u.g), u.id);
+                            Region { g, start_ns: i64::MIN, end_ns: t, task, typ, depth: 0, stack: StackId::NONE }
                         }
                     };
                     self.regions.push(region);

@@ -227,6 +227,9 @@ pub struct Region {
     pub typ: StrId,
     /// Nesting depth on its goroutine (0 = outermost).
     pub depth: u32,
+    /// The stack it began in ([`StackId::NONE`] if it began before the
+    /// trace or without one).
+    pub stack: StackId,
 }
 
 /// A user log message (`runtime/trace.Log`).

@@ -327,6 +327,8 @@ pub(crate) struct UserRec<'a> {
     pub parent: u64,
     pub s1: &'a [u8],
     pub s2: &'a [u8],
+    /// Local stack: where a region began (0 for the other kinds).
+    pub stack: u32,
 }
 
 /// Which user annotation.
@@ -758,18 +760,28 @@ impl<'a> GenPart<'a> {
                     trace_core::event::StrRef::Table(s) => ctx.string(s),
                     trace_core::event::StrRef::Extra(_) => b"",
                 };
-                self.user.push(UserRec { time, what, g, id: t.id.0, parent: t.parent.0, s1: typ, s2: b"" });
+                self.user.push(UserRec { time, what, g, id: t.id.0, parent: t.parent.0, s1: typ, s2: b"", stack: 0 });
             }
             EventKind::RegionBegin | EventKind::RegionEnd => {
                 let Some(r) = e.region() else { return };
                 let what = if e.kind() == EventKind::RegionBegin { UserKind::RegionBegin } else { UserKind::RegionEnd };
                 let typ = ctx.string(r.typ);
-                self.user.push(UserRec { time, what, g, id: r.task.0, parent: 0, s1: typ, s2: b"" });
+                let stack = if what == UserKind::RegionBegin { self.stack(ctx, e.stack()) } else { 0 };
+                self.user.push(UserRec { time, what, g, id: r.task.0, parent: 0, s1: typ, s2: b"", stack });
             }
             EventKind::Log => {
                 let Some(l) = e.log() else { return };
                 let (cat, msg) = (ctx.string(l.category), ctx.string(l.message));
-                self.user.push(UserRec { time, what: UserKind::Log, g, id: l.task.0, parent: 0, s1: cat, s2: msg });
+                self.user.push(UserRec {
+                    time,
+                    what: UserKind::Log,
+                    g,
+                    id: l.task.0,
+                    parent: 0,
+                    s1: cat,
+                    s2: msg,
+                    stack: 0,
+                });
             }
             EventKind::StackSample => {
                 let stack = self.stack(ctx, e.stack());

@@ -14,7 +14,7 @@ impl StackId {
 }
 
 /// One frame: function, file and line.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Frame {
     /// Function name.
     pub func: StrId,
@@ -88,6 +88,16 @@ impl StackTree {
     pub fn top(&self, id: StackId) -> Option<Frame> {
         let n = self.nodes.get(id.0 as usize)?;
         self.frames.get(n.frame as usize).copied()
+    }
+
+    /// The outermost frame of a stack (where its goroutine started, as far
+    /// as the stack goes back).
+    pub fn outermost(&self, id: StackId) -> Option<Frame> {
+        let mut cur = id;
+        while self.depth(cur) > 1 {
+            cur = self.parent(cur);
+        }
+        self.top(cur)
     }
 
     /// The caller's stack (one frame shorter).

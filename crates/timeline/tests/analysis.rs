@@ -787,14 +787,15 @@ fn goroutine_table_matches_one_pass_on_any_threads_and_steps() {
     }
 }
 
-/// One task or region type's numbers as the oracle prints them: (count,
+/// One task or region row's numbers as the oracle prints them: (count,
 /// complete, sum, min, max), -1 for the min of none.
 type TypeNumbers = (usize, u64, i64, i64, i64);
 
-/// (trace, "task" or "region", type name).
-type TypeKey = (String, String, String);
+/// (trace, "task" or "region", type name, where the regions began as
+/// "func file:line", empty for tasks and for regions without a stack).
+type TypeKey = (String, String, String, String);
 
-/// Our summary of one task or region type, as the oracle prints it.
+/// Our summary of one task or region row, as the oracle prints it.
 fn summary_numbers(t: &timeline::analysis::TypeSummary) -> TypeNumbers {
     match &t.durations {
         Some(d) => (t.count, d.count, d.total_ns, d.min_ns, d.max_ns),
@@ -802,47 +803,61 @@ fn summary_numbers(t: &timeline::analysis::TypeSummary) -> TypeNumbers {
     }
 }
 
-/// Task and region types against `go tool trace`'s tasks and regions pages
-/// (the oracle's `task` and `region` lines, from Go's own summariser).
+/// A region row of the oracle ("regionsite" lines): (trace, type, site as
+/// "func file:line" or empty, numbers).
+fn oracle_region_rows() -> Vec<(String, String, String, TypeNumbers)> {
+    let mut out = Vec::new();
+    for line in oracle().lines().filter(|l| l.starts_with("regionsite ")) {
+        let f: Vec<&str> = line.splitn(8, ' ').collect();
+        let num = |i: usize| f[i].parse::<i64>().unwrap();
+        let [func, file, typ]: [&str; 3] = f[7].splitn(3, '\t').collect::<Vec<_>>().try_into().unwrap();
+        let site = if func.is_empty() { String::new() } else { format!("{func} {file}:{}", f[6]) };
+        // Every region is timed: all are "complete".
+        out.push((f[1].to_string(), typ.to_string(), site, (num(2) as usize, num(2) as u64, num(3), num(4), num(5))));
+    }
+    out
+}
+
+/// Our site of a region row, as [`oracle_region_rows`] writes it.
+fn site_text(tl: &Timeline, site: Option<timeline::Frame>) -> String {
+    site.map_or(String::new(), |f| format!("{} {}:{}", tl.strings.get(f.func), tl.strings.get(f.file), f.line))
+}
+
+/// Task types and region rows against `go tool trace`'s tasks and regions
+/// pages (the oracle's `task` and `regionsite` lines, from Go's own
+/// summariser and the regions page's split of a type by where its regions
+/// began).
 #[test]
 fn task_and_region_types_match_go() {
     use timeline::analysis::{region_types, task_types};
     let mut cache = Cache::default();
     let mut want: BTreeMap<TypeKey, TypeNumbers> = BTreeMap::new();
-    for line in oracle().lines() {
-        let (kind, rest) = line.split_once(' ').unwrap();
-        let n = match kind {
-            "task" => 6,
-            "region" => 5,
-            _ => continue,
-        };
-        let f: Vec<&str> = rest.splitn(n + 1, ' ').collect();
+    for line in oracle().lines().filter(|l| l.starts_with("task ")) {
+        let f: Vec<&str> = line.splitn(8, ' ').collect();
         let num = |i: usize| f[i].parse::<i64>().unwrap();
-        let typ = f[n].to_string();
-        let v = if kind == "task" {
-            (num(1) as usize, num(2) as u64, num(3), num(4), num(5))
-        } else {
-            // Every region is timed: all are "complete".
-            (num(1) as usize, num(1) as u64, num(2), num(3), num(4))
-        };
-        // Go's summariser adds two things no program wrote, which gotv
-        // does not list: the background task (ID 0) that untasked regions
-        // and logs belong to (no type, never begun or ended), and a nameless
-        // region for each goroutine created inside a region, spanning its
-        // life. No committed program names a task or region "".
-        if typ.is_empty() {
-            continue;
-        }
-        want.insert((f[0].to_string(), kind.to_string(), typ), v);
+        let v = (num(2) as usize, num(3) as u64, num(4), num(5), num(6));
+        want.insert((f[1].to_string(), "task".to_string(), f[7].to_string(), String::new()), v);
     }
+    for (trace, typ, site, v) in oracle_region_rows() {
+        want.insert((trace, "region".to_string(), typ, site), v);
+    }
+    // Go's summariser adds two things no program wrote, which gotv does
+    // not list: the background task (ID 0) that untasked regions and logs
+    // belong to (no type, never begun or ended), and a nameless region for
+    // each goroutine created inside a region, spanning its life. No
+    // committed program names a task or region "".
+    want.retain(|k, _| !k.2.is_empty());
     assert!(want.len() >= 40, "the oracle has task and region lines ({})", want.len());
+    let split = want.keys().filter(|k| k.0 == "go1.27/regionsites.trace" && k.2 == "query").count();
+    assert_eq!(split, 4, "one region type begun in four places");
     let traces: std::collections::BTreeSet<String> = want.keys().map(|k| k.0.clone()).collect();
     let mut got: BTreeMap<TypeKey, TypeNumbers> = BTreeMap::new();
     for trace in &traces {
         let tl = cache.get(trace);
         for (kind, types) in [("task", task_types(tl)), ("region", region_types(tl))] {
             for t in &types {
-                got.insert((trace.clone(), kind.to_string(), tl.strings.get(t.typ).to_string()), summary_numbers(t));
+                let key = (trace.clone(), kind.to_string(), tl.strings.get(t.typ).to_string(), site_text(tl, t.site));
+                got.insert(key, summary_numbers(t));
             }
         }
     }
@@ -891,28 +906,27 @@ fn stoppable_queries_give_up_when_stopped() {
     }
 }
 
-/// The time inside a region type, by state, adds up to the regions' own
+/// The time inside a region row, by state, adds up to the regions' own
 /// durations as Go's summariser times them (the goroutines live through
 /// their regions), and the handlers' "inner" regions hold their sleeps.
 #[test]
 fn region_state_totals_add_up_to_the_regions_durations() {
-    use timeline::analysis::region_state_totals;
+    use timeline::analysis::{region_state_totals, region_types};
     let mut cache = Cache::default();
     let mut checked = 0;
-    for line in oracle().lines().filter(|l| l.starts_with("region ")) {
-        let f: Vec<&str> = line.splitn(7, ' ').collect();
-        let (trace, sum_ns, typ) = (f[1], f[3].parse::<i64>().unwrap(), f[6]);
+    for (trace, typ, site, (_, _, sum_ns, _, _)) in oracle_region_rows() {
         if typ.is_empty() {
             continue;
         }
-        let tl = cache.get(trace);
-        let t = tl.strings.find(typ).unwrap();
-        let totals = region_state_totals(tl, t);
-        assert_eq!(totals.iter().sum::<i64>(), sum_ns, "{trace} {typ}");
+        let tl = cache.get(&trace);
+        let t = tl.strings.find(&typ).unwrap();
+        let row = region_types(tl).into_iter().find(|r| r.typ == t && site_text(tl, r.site) == site).unwrap();
+        let totals = region_state_totals(tl, t, row.site);
+        assert_eq!(totals.iter().sum::<i64>(), sum_ns, "{trace} {typ} {site}");
         if typ == "inner" {
             assert!(totals[GState::Sleep as usize] > sum_ns / 20, "{trace}: {totals:?}");
         }
         checked += 1;
     }
-    assert!(checked >= 20, "{checked}");
+    assert!(checked >= 24, "{checked}");
 }

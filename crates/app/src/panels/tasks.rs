@@ -1,13 +1,14 @@
 //! User tasks and regions (`runtime/trace.NewTask`, `trace.WithRegion`,
 //! `trace.Log`): their types with counts and duration percentiles, as
 //! `go tool trace`'s "User-defined tasks" and "User-defined regions" pages
-//! show them; a type's tasks or regions longest first, each a jump to the
-//! timeline; and a chosen task's events in time order.
+//! show them (a region type once per place its regions began, as that
+//! page splits it); a type's tasks or regions longest first, each a jump
+//! to the timeline; and a chosen task's events in time order.
 
 use egui::Ui;
 use timeline::analysis::{self, TaskEvent, TaskEventKind, TypeSummary};
 use timeline::ticks::format_duration;
-use timeline::{StrId, Timeline};
+use timeline::{Frame, StrId, Timeline};
 
 use super::table::{self, Cell, Col, Sort};
 use super::{Cached, PanelInput, TraceKey, link_row, show_around};
@@ -23,8 +24,8 @@ const TIP_EVENTS: usize = 12;
 enum Chosen {
     /// A task type.
     Task(StrId),
-    /// A region type.
-    Region(StrId),
+    /// A region type, begun at a place (see [`analysis::region_site`]).
+    Region(StrId, Option<Frame>),
 }
 
 /// Settings and results of the tasks panel.
@@ -45,30 +46,51 @@ pub struct TasksState {
     list: Cached<(TraceKey, Chosen), Listed>,
 }
 
-/// A chosen type as saved: task or region, and its name.
+/// A chosen type as saved: task or region, its name, and for a region
+/// where it began.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ChosenName {
     /// A region type (else a task type).
     pub region: bool,
     /// The type's name.
     pub name: String,
+    /// For a region type, where its regions began, as [`site_text`] writes
+    /// it ("" when unknown).
+    #[serde(default)]
+    pub site: String,
 }
 
 impl ChosenName {
     fn of(tl: &Timeline, c: Chosen) -> ChosenName {
         match c {
-            Chosen::Task(t) => ChosenName { region: false, name: tl.strings.get(t).to_string() },
-            Chosen::Region(t) => ChosenName { region: true, name: tl.strings.get(t).to_string() },
+            Chosen::Task(t) => ChosenName { region: false, name: tl.strings.get(t).to_string(), site: String::new() },
+            Chosen::Region(t, site) => {
+                ChosenName { region: true, name: tl.strings.get(t).to_string(), site: site_text(tl, site) }
+            }
         }
     }
 
-    /// The type in `tl`, if it has one of that kind and name.
+    /// The row in `tl` of that kind and name (for a region, the one begun
+    /// at the same place, else the type's first).
     fn find(&self, tl: &Timeline, types: &Types) -> Option<Chosen> {
         let id = tl.strings.find(&self.name)?;
-        let (list, make): (&[TypeSummary], fn(StrId) -> Chosen) =
-            if self.region { (&types.regions, Chosen::Region) } else { (&types.tasks, Chosen::Task) };
-        list.iter().any(|t| t.typ == id).then(|| make(id))
+        if !self.region {
+            return types.tasks.iter().any(|t| t.typ == id).then_some(Chosen::Task(id));
+        }
+        let mut rows = types.regions.iter().filter(|t| t.typ == id);
+        let first = rows.clone().next()?;
+        let row = rows.find(|t| site_text(tl, t.site) == self.site).unwrap_or(first);
+        Some(Chosen::Region(id, row.site))
     }
+}
+
+/// Where regions began, as the rows show it: the function, then the
+/// file's name and the line ("" when unknown).
+fn site_text(tl: &Timeline, site: Option<Frame>) -> String {
+    let Some(f) = site else { return String::new() };
+    let file = tl.strings.get(f.file);
+    let base = file.rsplit('/').next().unwrap_or(file);
+    format!("{} ({base}:{})", tl.strings.get(f.func), f.line)
 }
 
 /// The tasks or regions of the chosen type.
@@ -108,15 +130,28 @@ struct Types {
     regions: Vec<TypeSummary>,
 }
 
-/// Columns of the type tables.
+/// Columns of the task types table.
 const TYPE_COLS: [Col; 6] = [
-    Col::text("Type", 0.0, "The name given to trace.NewTask or trace.WithRegion"),
+    Col::text("Type", 0.0, "The name given to trace.NewTask"),
     Col::num("Count", 64.0, "How many, complete or not"),
     Col::num("p50", 76.0, "Median duration (tasks: complete ones only)"),
     Col::num("p95", 76.0, "95th percentile duration"),
     Col::num("p99", 76.0, "99th percentile duration"),
     Col::num("Max", 76.0, "Longest"),
 ];
+
+/// Columns of the region types table: as [`TYPE_COLS`], and a type is a
+/// row per place its regions began.
+const REGION_COLS: [Col; 6] = {
+    let mut cols = TYPE_COLS;
+    cols[0] = Col::text(
+        "Type · began in",
+        0.0,
+        "The name given to trace.WithRegion or trace.StartRegion, and where those regions began: the \
+         outermost frame of the stack they began in (as go tool trace's regions page splits a type)",
+    );
+    cols
+};
 
 /// Shows the panel; jumps go to `commands`.
 pub fn tasks_ui(ui: &mut Ui, input: &PanelInput<'_>, state: &mut TasksState, commands: &mut Vec<ViewCommand>) {
@@ -140,9 +175,19 @@ pub fn tasks_ui(ui: &mut Ui, input: &PanelInput<'_>, state: &mut TasksState, com
     ui.columns(2, |cols| {
         if let [left, right] = cols {
             egui::ScrollArea::vertical().id_salt("gotv_task_types").auto_shrink(false).show(left, |ui| {
-                types_table_ui(ui, input, "Tasks", &types.tasks, Chosen::Task, &mut chosen, &mut sort);
+                let task = |t: &TypeSummary| Chosen::Task(t.typ);
+                let region = |t: &TypeSummary| Chosen::Region(t.typ, t.site);
+                types_table_ui(ui, input, ("Tasks by type", &TYPE_COLS), &types.tasks, task, &mut chosen, &mut sort);
                 ui.add_space(8.0);
-                types_table_ui(ui, input, "Regions", &types.regions, Chosen::Region, &mut chosen, &mut sort);
+                types_table_ui(
+                    ui,
+                    input,
+                    ("Regions by type and where they began", &REGION_COLS),
+                    &types.regions,
+                    region,
+                    &mut chosen,
+                    &mut sort,
+                );
             });
             if let Some(c) = chosen {
                 // A big trace's region type can have millions of regions,
@@ -150,9 +195,9 @@ pub fn tasks_ui(ui: &mut Ui, input: &PanelInput<'_>, state: &mut TasksState, com
                 let listed = state.list.get_or_run(right, tl, &(key, c), move |tl, _| {
                     Some(match c {
                         Chosen::Task(t) => Listed { order: analysis::tasks_of_type(tl, t), states: None },
-                        Chosen::Region(t) => Listed {
-                            order: analysis::regions_of_type(tl, t),
-                            states: Some(analysis::region_state_totals(tl, t)),
+                        Chosen::Region(t, site) => Listed {
+                            order: analysis::regions_of_type(tl, t, site),
+                            states: Some(analysis::region_state_totals(tl, t, site)),
                         },
                     })
                 });
@@ -160,7 +205,7 @@ pub fn tasks_ui(ui: &mut Ui, input: &PanelInput<'_>, state: &mut TasksState, com
                     (Chosen::Task(t), Some(l)) => {
                         tasks_list_ui(right, tl, t, &l.order, &mut state.open_task, commands);
                     }
-                    (Chosen::Region(t), Some(l)) => regions_list_ui(right, input, t, l, commands),
+                    (Chosen::Region(t, site), Some(l)) => regions_list_ui(right, input, (t, site), l, commands),
                     (_, None) => {}
                 }
             } else {
@@ -175,33 +220,34 @@ pub fn tasks_ui(ui: &mut Ui, input: &PanelInput<'_>, state: &mut TasksState, com
     state.sort = sort;
 }
 
-/// A table of types (titled `title`); clicking a row chooses its type.
+/// A table of types (titled `title`, with columns `cols`); clicking a row
+/// chooses it.
 fn types_table_ui(
     ui: &mut Ui,
     input: &PanelInput<'_>,
-    title: &str,
+    (title, cols): (&str, &[Col; 6]),
     types: &[TypeSummary],
-    make: fn(StrId) -> Chosen,
+    make: impl Fn(&TypeSummary) -> Chosen,
     chosen: &mut Option<Chosen>,
     sort: &mut Sort,
 ) {
     let (tl, theme) = (input.tl, input.theme);
-    ui.strong(format!("{title} by type ({})", types.len()));
+    ui.strong(format!("{title} ({})", types.len()));
     if types.is_empty() {
         ui.weak("none");
         return;
     }
     // Two tables in one place: their headers need their own IDs.
     ui.push_id(title, |ui| {
-        let spans = table::layout(&TYPE_COLS, ui.min_rect().left(), ui.available_width());
-        table::header_ui(ui, theme, &TYPE_COLS, &spans, sort);
+        let spans = table::layout(cols, ui.min_rect().left(), ui.available_width());
+        table::header_ui(ui, theme, cols, &spans, sort);
         ui.spacing_mut().item_spacing.y = 0.0;
         for (k, t) in sorted(tl, types, *sort).into_iter().enumerate() {
             let cells = type_cells(tl, t);
-            let sel = *chosen == Some(make(t.typ));
-            let resp = table::row_ui(ui, theme, &TYPE_COLS, &spans, &cells, k % 2 == 1, sel);
+            let sel = *chosen == Some(make(t));
+            let resp = table::row_ui(ui, theme, cols, &spans, &cells, k % 2 == 1, sel);
             if resp.clicked() {
-                *chosen = Some(make(t.typ));
+                *chosen = Some(make(t));
             }
         }
     });
@@ -221,6 +267,7 @@ fn sorted<'t>(tl: &Timeline, types: &'t [TypeSummary], sort: Sort) -> Vec<&'t Ty
         }
     };
     if sort.col == 0 {
+        // Stable: the rows of one type stay in the order they were given.
         out.sort_by(|a, b| tl.strings.get(a.typ).cmp(tl.strings.get(b.typ)));
     } else {
         out.sort_by_key(|t| num(t));
@@ -241,8 +288,10 @@ fn type_cells(tl: &Timeline, t: &TypeSummary) -> Vec<Cell> {
     let d = t.durations;
     let dur =
         |f: fn(&analysis::DurationStats) -> i64| Cell::Text(d.as_ref().map_or("-".into(), |d| format_duration(f(d))));
+    let site = site_text(tl, t.site);
+    let name = if site.is_empty() { type_name(tl, t.typ) } else { format!("{}  ·  {site}", type_name(tl, t.typ)) };
     vec![
-        Cell::Text(type_name(tl, t.typ)),
+        Cell::Text(name),
         Cell::Text(t.count.to_string()),
         dur(|d| d.p50_ns),
         dur(|d| d.p95_ns),
@@ -346,9 +395,15 @@ fn event_text(tl: &Timeline, start_ns: i64, e: &TaskEvent) -> String {
     format!("{when:>12}  {who:>7}  {what}")
 }
 
-/// The regions of one type, longest first; a click jumps to the region on
-/// its goroutine.
-fn regions_list_ui(ui: &mut Ui, input: &PanelInput<'_>, typ: StrId, listed: &Listed, commands: &mut Vec<ViewCommand>) {
+/// The regions of one type begun at one place, longest first; a click
+/// jumps to the region on its goroutine.
+fn regions_list_ui(
+    ui: &mut Ui,
+    input: &PanelInput<'_>,
+    (typ, site): (StrId, Option<Frame>),
+    listed: &Listed,
+    commands: &mut Vec<ViewCommand>,
+) {
     let (tl, theme) = (input.tl, input.theme);
     let list = &listed.order;
     if let Some(states) = listed.states {
@@ -357,6 +412,10 @@ fn regions_list_ui(ui: &mut Ui, input: &PanelInput<'_>, typ: StrId, listed: &Lis
             .show(ui, |ui| super::state_times_ui(ui, theme, states));
     }
     ui.strong(format!("Regions \"{}\", longest first ({})", type_name(tl, typ), list.len()));
+    if let Some(f) = site {
+        let (func, file) = (tl.strings.get(f.func), tl.strings.get(f.file));
+        ui.weak(format!("begun in {func}\n    {file}:{}", f.line));
+    }
     egui::ScrollArea::vertical().id_salt("gotv_region_list").auto_shrink(false).show(ui, |ui| {
         for r in list.iter().take(LIMIT).filter_map(|&i| tl.regions.get(i)) {
             let who = tl.goroutine(r.g).map_or(format!("g{}", r.g.0), |g| tl.goroutine_label(g));

@@ -575,7 +575,7 @@ fn tasks_panel_lists_types_and_shows_the_longest_subrequest() {
     // tâche/タスク, and regions untasked, outer, inner, innermost,
     // finishing and régión ✓.
     h.get_by_label_contains("Tasks by type (4)");
-    h.get_by_label_contains("Regions by type (6)");
+    h.get_by_label_contains("Regions by type and where they began (6)");
     // The longest subrequest, from the raw task records.
     let (id, start, end, max) = {
         let tl = &h.state().tl;
@@ -626,6 +626,49 @@ fn tasks_panel_lists_types_and_shows_the_longest_subrequest() {
     h.run_steps(60);
     h.get_by_label("time inside it:");
     assert_eq!(h.query_all_by_label("sleep").count(), sleeps + 1, "no sleep inside the region");
+}
+
+#[test]
+fn tasks_panel_splits_a_region_type_by_where_it_began() {
+    // regionsites.go begins "query" regions in main.fetch (three
+    // goroutines, once each), main.store (two goroutines, on two lines)
+    // and main.main, and "load" regions in main.fetch only.
+    let mut h = harness(load("regionsites.trace"));
+    open_tab(&mut h, "Tasks");
+    h.get_by_label_contains("Regions by type and where they began (5)");
+    let rows: Vec<String> = labels(&h, Role::Row, "query  ·  ");
+    let sites: Vec<&str> = rows.iter().map(|r| r.split("  ").nth(2).unwrap_or_default()).collect();
+    assert_eq!(
+        sites,
+        ["main.fetch (main.go:58)", "main.main (main.go:33)", "main.store (main.go:64)", "main.store (main.go:65)"],
+        "{rows:?}"
+    );
+    // The StartRegion line of main.store: its two regions (3 ms sleeps).
+    click(&mut h, Role::Row, "main.store (main.go:65)");
+    h.get_by_label_contains("Regions \"query\", longest first (2)");
+    h.get_by_label_contains("begun in main.store");
+    let listed = labels(&h, Role::Button, "main.store  at ");
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    let want = {
+        let tl = &h.state().tl;
+        let store = tl.strings.find("main.store").unwrap();
+        let mut d: Vec<i64> = tl
+            .regions
+            .iter()
+            .filter(|r| timeline::analysis::region_site(tl, r).is_some_and(|f| f.func == store && f.line == 65))
+            .map(|r| r.end_ns - r.start_ns)
+            .collect();
+        d.sort_unstable_by(|a, b| b.cmp(a));
+        d
+    };
+    assert_eq!(want.len(), 2);
+    for (row, d) in listed.iter().zip(&want) {
+        assert!(row.starts_with(&format!("{}  ", format_duration(*d))), "longest first: {row} vs {d}");
+        assert!(*d >= 3_000_000, "the StartRegion regions sleep 3 ms: {d}");
+    }
+    // Saved with where it began, so the same row is chosen again.
+    let chosen = h.state().view.panels.tasks.chosen.clone().unwrap();
+    assert_eq!((chosen.region, chosen.name.as_str(), chosen.site.as_str()), (true, "query", "main.store (main.go:65)"));
 }
 
 #[test]

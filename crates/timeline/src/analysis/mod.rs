@@ -66,8 +66,8 @@ pub use stats::{DurationStats, GoroutineStats, StateStats, all_goroutine_stats, 
 pub use stop::Stop;
 pub use table::{FunctionGroup, GoroutineRow, GoroutineTable, RowTime};
 pub use tasks::{
-    TaskEvent, TaskEventKind, TaskSpan, TypeSummary, region_state_totals, region_types, regions_of_type, task_events,
-    task_span, task_types, tasks_of_type,
+    TaskEvent, TaskEventKind, TaskSpan, TypeSummary, region_site, region_state_totals, region_types, regions_of_type,
+    task_events, task_span, task_types, tasks_of_type,
 };
 
 use crate::model::Goroutine;

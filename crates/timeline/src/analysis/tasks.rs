@@ -1,8 +1,9 @@
 //! User tasks and regions (`runtime/trace.NewTask`, `trace.WithRegion`) by
 //! type: how many and how long, as `go tool trace`'s "User-defined tasks"
-//! and "User-defined regions" pages count them; the tasks or regions of one
-//! type, longest first; where a region type's time goes, by goroutine
-//! state; and what happened in one task, in time order.
+//! and "User-defined regions" pages count them (regions by type and by
+//! where they began, as that page splits them); the tasks or regions of
+//! one such row, longest first; where a region row's time goes, by
+//! goroutine state; and what happened in one task, in time order.
 //!
 //! ```no_run
 //! use timeline::analysis::{task_types, tasks_of_type};
@@ -25,7 +26,8 @@ use rayon::prelude::*;
 use trace_core::GoroutineId;
 
 use super::DurationStats;
-use crate::model::{Task, Timeline};
+use crate::model::{Region, Task, Timeline};
+use crate::stacks::Frame;
 use crate::state::GState;
 use crate::strings::StrId;
 
@@ -34,6 +36,9 @@ use crate::strings::StrId;
 pub struct TypeSummary {
     /// The type, as given to `NewTask` or `WithRegion`.
     pub typ: StrId,
+    /// For regions, where they began (see [`region_site`]); `None` for
+    /// tasks, and for regions begun without a stack.
+    pub site: Option<Frame>,
     /// How many, complete or not.
     pub count: usize,
     /// Durations of the complete ones (see [`task_types`] and
@@ -74,12 +79,43 @@ pub fn task_types(tl: &Timeline) -> Vec<TypeSummary> {
     summarise(tl, tl.tasks.iter().map(|t| (t.typ, task_span(tl, t))))
 }
 
-/// Region types sorted by name. Every region gives a duration: one that
-/// began before the trace counts from its start, one still open at the
-/// end runs to the end, as `go tool trace` takes them.
+/// Region types sorted by name, each split by where its regions began
+/// ([`region_site`]), as `go tool trace`'s regions page splits them; the
+/// rows of one type are sorted by function, file and line. Every region
+/// gives a duration: one that began before the trace counts from its
+/// start, one still open at the end runs to the end, as `go tool trace`
+/// takes them.
 pub fn region_types(tl: &Timeline) -> Vec<TypeSummary> {
-    let spans = tl.regions.iter().map(|r| (r.typ, TaskSpan { start_ns: r.start_ns, end_ns: r.end_ns, complete: true }));
-    summarise(tl, spans)
+    let mut by_row: BTreeMap<(StrId, Option<Frame>), (usize, Vec<i64>)> = BTreeMap::new();
+    for r in &tl.regions {
+        let (count, durations) = by_row.entry((r.typ, region_site(tl, r))).or_default();
+        *count += 1;
+        durations.push(r.end_ns.saturating_sub(r.start_ns));
+    }
+    let mut out: Vec<TypeSummary> = by_row
+        .into_iter()
+        .map(|((typ, site), (count, durations))| TypeSummary {
+            typ,
+            site,
+            count,
+            durations: DurationStats::from_durations(durations),
+        })
+        .collect();
+    let site_key = |t: &TypeSummary| t.site.map(|f| (tl.strings.get(f.func), tl.strings.get(f.file), f.line));
+    out.sort_by(|a, b| {
+        let by_name = tl.strings.get(a.typ).cmp(tl.strings.get(b.typ)).then(a.typ.cmp(&b.typ));
+        by_name.then_with(|| site_key(a).cmp(&site_key(b))).then(a.site.cmp(&b.site))
+    });
+    out
+}
+
+/// Where a region began, as `go tool trace`'s regions page tells apart
+/// the regions of one type: the outermost frame of the stack it began in
+/// (for a region on a goroutine that `go f()` started, the line of `f`
+/// that led to it). `None` if it began before the trace or without a
+/// stack.
+pub fn region_site(tl: &Timeline, r: &Region) -> Option<Frame> {
+    tl.stacks.outermost(r.stack)
 }
 
 /// Summaries by type name (types with the same name are one: a name can be
@@ -97,6 +133,7 @@ fn summarise(tl: &Timeline, spans: impl Iterator<Item = (StrId, TaskSpan)>) -> V
         .into_iter()
         .map(|(typ, (count, durations))| TypeSummary {
             typ,
+            site: None,
             count,
             durations: DurationStats::from_durations(durations),
         })
@@ -118,22 +155,24 @@ pub fn tasks_of_type(tl: &Timeline, typ: StrId) -> Vec<usize> {
     out
 }
 
-/// Indices into [`Timeline::regions`] of the regions of type `typ`, longest
-/// first; ties go to the earlier start, then the lower goroutine ID.
-pub fn regions_of_type(tl: &Timeline, typ: StrId) -> Vec<usize> {
-    let mut out: Vec<usize> =
-        (0..tl.regions.len()).filter(|&i| tl.regions.get(i).is_some_and(|r| r.typ == typ)).collect();
+/// Indices into [`Timeline::regions`] of the regions of type `typ` begun
+/// at `site` (a row of [`region_types`]), longest first; ties go to the
+/// earlier start, then the lower goroutine ID.
+pub fn regions_of_type(tl: &Timeline, typ: StrId, site: Option<Frame>) -> Vec<usize> {
+    let mut out: Vec<usize> = (0..tl.regions.len())
+        .filter(|&i| tl.regions.get(i).is_some_and(|r| r.typ == typ && region_site(tl, r) == site))
+        .collect();
     out.sort_by_key(|&i| tl.regions.get(i).map(|r| (Reverse(r.end_ns.saturating_sub(r.start_ns)), r.start_ns, r.g)));
     out
 }
 
-/// Time the goroutines of the regions of type `typ` spent in each state
-/// inside those regions, indexed by state code (as
+/// Time the goroutines of the regions of type `typ` begun at `site` (a row
+/// of [`region_types`]) spent in each state inside those regions, indexed by state code (as
 /// [`Goroutine::state_totals`](crate::Goroutine::state_totals) gives it):
 /// where such a region's time goes, like the per-region breakdown of
 /// `go tool trace`'s regions page summed over the type. Summed on all
 /// threads, saturating (times are never negative, so in any order).
-pub fn region_state_totals(tl: &Timeline, typ: StrId) -> [i64; GState::COUNT] {
+pub fn region_state_totals(tl: &Timeline, typ: StrId, site: Option<Frame>) -> [i64; GState::COUNT] {
     let add = |mut a: [i64; GState::COUNT], b: [i64; GState::COUNT]| {
         for (acc, v) in a.iter_mut().zip(b) {
             *acc = acc.saturating_add(v);
@@ -142,7 +181,7 @@ pub fn region_state_totals(tl: &Timeline, typ: StrId) -> [i64; GState::COUNT] {
     };
     tl.regions
         .par_iter()
-        .filter(|r| r.typ == typ)
+        .filter(|r| r.typ == typ && region_site(tl, r) == site)
         .filter_map(|r| Some(tl.goroutine(r.g)?.state_totals(r.start_ns, r.end_ns)))
         .reduce(|| [0; GState::COUNT], add)
 }
@@ -206,7 +245,8 @@ pub fn task_events(tl: &Timeline, id: u64) -> Vec<TaskEvent> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{LogEntry, Region};
+    use crate::model::LogEntry;
+    use crate::stacks::StackId;
 
     fn timeline() -> Timeline {
         let mut tl = Timeline { start_ns: 0, end_ns: 1000, ..Timeline::default() };
@@ -219,7 +259,15 @@ mod tests {
             task(4, b, Some(10), Some(20)),
             task(5, a, Some(500), Some(800)),
         ];
-        let region = |g, start_ns, end_ns, task| Region { g: GoroutineId(g), start_ns, end_ns, task, typ: b, depth: 0 };
+        let region = |g, start_ns, end_ns, task| Region {
+            g: GoroutineId(g),
+            start_ns,
+            end_ns,
+            task,
+            typ: b,
+            depth: 0,
+            stack: StackId::NONE,
+        };
         tl.regions = vec![region(7, 120, 130, 1), region(8, 0, 300, 1), region(9, 600, 1000, 5)];
         let cat = tl.strings.intern(b"cat");
         let msg = tl.strings.intern(b"msg");
@@ -258,9 +306,59 @@ mod tests {
         // Task 2 runs from 200 to the trace's end (800 ns); 1 and 5 tie at
         // 300 ns and go by start; 3 runs from the trace's start to 50.
         assert_eq!(ids, [2, 1, 5, 3]);
-        let gs: Vec<i64> =
-            regions_of_type(&tl, typ("a-type")).iter().filter_map(|&i| tl.regions.get(i)).map(|r| r.g.0).collect();
+        let gs: Vec<i64> = regions_of_type(&tl, typ("a-type"), None)
+            .iter()
+            .filter_map(|&i| tl.regions.get(i))
+            .map(|r| r.g.0)
+            .collect();
         assert_eq!(gs, [9, 8, 7]);
+    }
+
+    /// Regions of one type begun in different places are different rows,
+    /// told apart by the outermost frame of their start stacks (as `go
+    /// tool trace`'s regions page does), ordered by function, file, line.
+    #[test]
+    fn region_rows_split_by_where_they_began() {
+        let mut tl = timeline();
+        let id = |tl: &mut Timeline, s: &str| tl.strings.intern(s.as_bytes());
+        let (file, inner, f, g) =
+            (id(&mut tl, "x.go"), id(&mut tl, "inner"), id(&mut tl, "main.f"), id(&mut tl, "main.g"));
+        let frame = |func, line| Frame { func, file, line };
+        let at = |tl: &mut Timeline, outer: Frame| tl.stacks.insert(&[frame(inner, 5), frame(f, 7), outer]);
+        let (f10, f12, g3) = (at(&mut tl, frame(f, 10)), at(&mut tl, frame(f, 12)), at(&mut tl, frame(g, 3)));
+        // A stack that is only its outermost frame.
+        let g3_alone = tl.stacks.insert(&[frame(g, 3)]);
+        let stacks = [f12, f10, StackId::NONE, g3, f10, g3_alone];
+        tl.regions = stacks
+            .iter()
+            .enumerate()
+            .map(|(i, &stack)| {
+                let (g, start_ns) = (GoroutineId(i as i64), 100 * i as i64);
+                Region { g, start_ns, end_ns: start_ns + 10 * (i as i64 + 1), task: 0, typ: inner, depth: 0, stack }
+            })
+            .collect();
+        // (line and function of the site, count, total ns) per row.
+        type Row<'s> = (Option<(u32, &'s str)>, usize, i64);
+        let rows: Vec<Row> = region_types(&tl)
+            .iter()
+            .map(|r| {
+                let site = r.site.map(|s| (s.line, tl.strings.get(s.func)));
+                (site, r.count, r.durations.map_or(0, |d| d.total_ns))
+            })
+            .collect();
+        let want = [
+            (None, 1, 30),
+            (Some((10, "main.f")), 2, 20 + 50),
+            (Some((12, "main.f")), 1, 10),
+            (Some((3, "main.g")), 2, 40 + 60),
+        ];
+        assert_eq!(rows, want);
+        let listed = |site| -> Vec<i64> {
+            regions_of_type(&tl, inner, site).iter().filter_map(|&i| tl.regions.get(i)).map(|r| r.g.0).collect()
+        };
+        assert_eq!(listed(Some(frame(f, 10))), [4, 1]);
+        assert_eq!(listed(Some(frame(g, 3))), [5, 3]);
+        assert_eq!(listed(None), [2]);
     }
 
     #[test]
