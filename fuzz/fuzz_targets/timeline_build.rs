@@ -79,10 +79,13 @@ fuzz_target!(|data: &[u8]| {
                 let _ = tl.tasks.get(i).map(|task| a::task_events(&tl, task.id));
             }
         }
-        for t in a::region_types(&tl).into_iter().take(8) {
-            let _ = a::regions_of_type(&tl, t.typ);
-            // Where the type's time goes: never negative, whatever the spans.
-            assert!(a::region_state_totals(&tl, t.typ).iter().all(|&ns| ns >= 0));
+        let regions = a::region_types(&tl);
+        // Every region is in one row, and a row lists its own regions.
+        assert_eq!(regions.iter().map(|t| t.count).sum::<usize>(), tl.regions.len());
+        for t in regions.into_iter().take(8) {
+            assert_eq!(a::regions_of_type(&tl, t.typ, t.site).len(), t.count);
+            // Where the row's time goes: never negative, whatever the spans.
+            assert!(a::region_state_totals(&tl, t.typ, t.site).iter().all(|&ns| ns >= 0));
         }
         for g in tl.goroutines.iter().take(64) {
             let n = tl.logs_in(g.id, i64::MIN, i64::MAX).count();
