@@ -862,6 +862,23 @@ fn task_and_region_types_match_go() {
         }
     }
     assert_eq!(got, want);
+    // The rows of a type add up to Go's numbers for the whole type (the
+    // oracle's `region` lines).
+    let mut by_type: BTreeMap<(String, String), TypeNumbers> = BTreeMap::new();
+    for ((trace, _, typ, _), (n, _, sum, min, max)) in got.into_iter().filter(|k| k.0.1 == "region") {
+        let t = by_type.entry((trace, typ)).or_insert((0, 0, 0, i64::MAX, 0));
+        *t = (t.0 + n, t.1 + n as u64, t.2 + sum, t.3.min(min), t.4.max(max));
+    }
+    let mut whole: BTreeMap<(String, String), TypeNumbers> = BTreeMap::new();
+    for line in oracle().lines().filter(|l| l.starts_with("region ")) {
+        let f: Vec<&str> = line.splitn(7, ' ').collect();
+        let num = |i: usize| f[i].parse::<i64>().unwrap();
+        if !f[6].is_empty() {
+            let n = num(2) as usize;
+            whole.insert((f[1].to_string(), f[6].to_string()), (n, n as u64, num(3), num(4), num(5)));
+        }
+    }
+    assert_eq!(by_type, whole);
 }
 
 /// The long queries give up once their stop flag is raised, and unstopped

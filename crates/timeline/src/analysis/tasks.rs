@@ -167,11 +167,11 @@ pub fn regions_of_type(tl: &Timeline, typ: StrId, site: Option<Frame>) -> Vec<us
 }
 
 /// Time the goroutines of the regions of type `typ` begun at `site` (a row
-/// of [`region_types`]) spent in each state inside those regions, indexed by state code (as
-/// [`Goroutine::state_totals`](crate::Goroutine::state_totals) gives it):
-/// where such a region's time goes, like the per-region breakdown of
-/// `go tool trace`'s regions page summed over the type. Summed on all
-/// threads, saturating (times are never negative, so in any order).
+/// of [`region_types`]) spent in each state inside those regions, indexed
+/// by state code (as [`Goroutine::state_totals`](crate::Goroutine::state_totals)
+/// gives it): where such a region's time goes, like the per-region
+/// breakdown of `go tool trace`'s regions page summed over the row. Summed
+/// on all threads, saturating (times are never negative, so in any order).
 pub fn region_state_totals(tl: &Timeline, typ: StrId, site: Option<Frame>) -> [i64; GState::COUNT] {
     let add = |mut a: [i64; GState::COUNT], b: [i64; GState::COUNT]| {
         for (acc, v) in a.iter_mut().zip(b) {
