@@ -2,7 +2,7 @@
 //! whose clicks choose the sort column, and rows painted directly (one
 //! widget per row, whose accessible label is the row's text).
 
-use egui::{Align2, Color32, FontId, Rect, Response, Sense, Ui, pos2, vec2};
+use egui::{Color32, FontId, Rect, Response, Sense, Ui, pos2, vec2};
 
 use crate::theme::Theme;
 
@@ -137,17 +137,19 @@ pub fn row_ui(
     resp
 }
 
-/// Text in a cell, clipped to it.
+/// Text in a cell, cut to fit it with an ellipsis (a long start function
+/// or region site shows where it was cut, instead of ending mid-letter at
+/// the next column); the row's label keeps the whole text.
 fn paint_text(ui: &Ui, cell: Rect, text: &str, right: bool, color: Color32, strong: bool) {
     let inner = cell.shrink2(vec2(4.0, 0.0));
     let painter = ui.painter().with_clip_rect(inner.intersect(ui.clip_rect()));
     let font = if strong { FontId::proportional(12.5) } else { FontId::monospace(11.5) };
-    let (pos, align) = if right {
-        (pos2(inner.right(), inner.center().y), Align2::RIGHT_CENTER)
-    } else {
-        (pos2(inner.left(), inner.center().y), Align2::LEFT_CENTER)
-    };
-    painter.text(pos, align, text, font, color);
+    let mut job = egui::text::LayoutJob::simple_singleline(text.to_owned(), font, color);
+    job.wrap = egui::text::TextWrapping::truncate_at_width(inner.width().max(0.0));
+    let galley = painter.layout_job(job);
+    let size = galley.size();
+    let x = if right { inner.right() - size.x } else { inner.left() };
+    painter.galley(pos2(x, inner.center().y - size.y / 2.0), galley, color);
 }
 
 /// Bars of a small histogram, heights by the square root of the counts.

@@ -84,13 +84,17 @@ impl ChosenName {
     }
 }
 
-/// Where regions began, as the rows show it: the function, then the
-/// file's name and the line ("" when unknown).
+/// Where regions began, as the rows show it: the function without its
+/// package's path, then the file's name and the line ("" when unknown).
 fn site_text(tl: &Timeline, site: Option<Frame>) -> String {
     let Some(f) = site else { return String::new() };
-    let file = tl.strings.get(f.file);
-    let base = file.rsplit('/').next().unwrap_or(file);
-    format!("{} ({base}:{})", tl.strings.get(f.func), f.line)
+    let (func, file) = (after_slash(tl.strings.get(f.func)), after_slash(tl.strings.get(f.file)));
+    format!("{func} ({file}:{})", f.line)
+}
+
+/// What follows the last `/` of `s` (all of it if none).
+fn after_slash(s: &str) -> &str {
+    s.rsplit('/').next().unwrap_or(s)
 }
 
 /// The tasks or regions of the chosen type.
@@ -245,7 +249,15 @@ fn types_table_ui(
         for (k, t) in sorted(tl, types, *sort).into_iter().enumerate() {
             let cells = type_cells(tl, t);
             let sel = *chosen == Some(make(t));
-            let resp = table::row_ui(ui, theme, cols, &spans, &cells, k % 2 == 1, sel);
+            let mut resp = table::row_ui(ui, theme, cols, &spans, &cells, k % 2 == 1, sel);
+            if let Some(f) = t.site {
+                // The row shows the site shortened; the whole of it here.
+                resp = resp.on_hover_ui(|ui| {
+                    ui.strong(type_name(tl, t.typ));
+                    ui.label(format!("begun in {}", tl.strings.get(f.func)));
+                    ui.label(format!("{}:{}", tl.strings.get(f.file), f.line));
+                });
+            }
             if resp.clicked() {
                 *chosen = Some(make(t));
             }
@@ -289,7 +301,7 @@ fn type_cells(tl: &Timeline, t: &TypeSummary) -> Vec<Cell> {
     let dur =
         |f: fn(&analysis::DurationStats) -> i64| Cell::Text(d.as_ref().map_or("-".into(), |d| format_duration(f(d))));
     let site = site_text(tl, t.site);
-    let name = if site.is_empty() { type_name(tl, t.typ) } else { format!("{}  ·  {site}", type_name(tl, t.typ)) };
+    let name = if site.is_empty() { type_name(tl, t.typ) } else { format!("{} · {site}", type_name(tl, t.typ)) };
     vec![
         Cell::Text(name),
         Cell::Text(t.count.to_string()),

@@ -636,13 +636,21 @@ fn tasks_panel_splits_a_region_type_by_where_it_began() {
     let mut h = harness(load("regionsites.trace"));
     open_tab(&mut h, "Tasks");
     h.get_by_label_contains("Regions by type and where they began (5)");
-    let rows: Vec<String> = labels(&h, Role::Row, "query  ·  ");
-    let sites: Vec<&str> = rows.iter().map(|r| r.split("  ").nth(2).unwrap_or_default()).collect();
+    let rows: Vec<String> = labels(&h, Role::Row, "query · ");
+    let site =
+        |row: &str| row.split("  ").next().and_then(|c| c.strip_prefix("query · ")).unwrap_or_default().to_owned();
+    let sites: Vec<String> = rows.iter().map(|r| site(r)).collect();
     assert_eq!(
         sites,
         ["main.fetch (main.go:58)", "main.main (main.go:33)", "main.store (main.go:64)", "main.store (main.go:65)"],
         "{rows:?}"
     );
+    // The row shows the file's name; hovering it, the whole path.
+    let row = h.get_all_by(|n| n.role() == Role::Row && n.label().is_some_and(|l| l.contains("(main.go:65)"))).next();
+    row.unwrap().hover();
+    h.run_steps(60);
+    h.get_by_label("gotvtestdata/regionsites/main.go:65");
+    h.get_by_label("begun in main.store");
     // The StartRegion line of main.store: its two regions (3 ms sleeps).
     click(&mut h, Role::Row, "main.store (main.go:65)");
     h.get_by_label_contains("Regions \"query\", longest first (2)");
