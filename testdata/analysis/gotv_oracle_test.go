@@ -154,28 +154,17 @@ func gotvPrintProfiles(out *strings.Builder, name string, events []trace.Event) 
 // page's histogram takes them), and per region type "region TRACE COUNT
 // SUM_NS MIN_NS MAX_NS TYPE" (every region, a missing end or start taken
 // at the trace's end or start, as the regions page does; grouped by type
-// only, not by type and first frame as that page does). The type comes
-// last because it may hold spaces; types are sorted.
+// only: gotvPrintRegionSites splits them as that page does). The type
+// comes last because it may hold spaces; types are sorted.
 func gotvPrintTasks(out *strings.Builder, name string, t *parsedTrace) {
-	type agg struct{ count, complete, sum, min, max int64 }
+	type agg = gotvAgg
 	add := func(m map[string]*agg, typ string, d int64, counted bool) {
 		a := m[typ]
 		if a == nil {
 			a = &agg{min: -1}
 			m[typ] = a
 		}
-		a.count++
-		if !counted {
-			return
-		}
-		a.complete++
-		a.sum += d
-		if a.min < 0 || d < a.min {
-			a.min = d
-		}
-		if d > a.max {
-			a.max = d
-		}
+		a.add(d, counted)
 	}
 	tasks := map[string]*agg{}
 	for _, task := range t.summary.Tasks {
@@ -211,6 +200,25 @@ func gotvPrintTasks(out *strings.Builder, name string, t *parsedTrace) {
 	gotvPrintRegionSites(out, name, t)
 }
 
+// gotvAgg counts durations: how many, and of those timed (complete), the
+// sum, least and greatest (min -1 while none is).
+type gotvAgg struct{ count, complete, sum, min, max int64 }
+
+func (a *gotvAgg) add(d int64, timed bool) {
+	a.count++
+	if !timed {
+		return
+	}
+	a.complete++
+	a.sum += d
+	if a.min < 0 || d < a.min {
+		a.min = d
+	}
+	if d > a.max {
+		a.max = d
+	}
+}
+
 // gotvPrintRegionSites prints the regions split as the regions page splits
 // them, by type and the frame regionTopStackFrame picks from the region's
 // start stack: "regionsite TRACE COUNT SUM_NS MIN_NS MAX_NS LINE
@@ -222,8 +230,8 @@ func gotvPrintRegionSites(out *strings.Builder, name string, t *parsedTrace) {
 		pc  uint64
 	}
 	type agg struct {
-		frame                trace.StackFrame
-		count, sum, min, max int64
+		frame trace.StackFrame
+		gotvAgg
 	}
 	m := map[key]*agg{}
 	for _, g := range t.summary.Goroutines {
@@ -232,18 +240,10 @@ func gotvPrintRegionSites(out *strings.Builder, name string, t *parsedTrace) {
 			k := key{r.Name, f.PC}
 			a := m[k]
 			if a == nil {
-				a = &agg{frame: f, min: -1}
+				a = &agg{frame: f, gotvAgg: gotvAgg{min: -1}}
 				m[k] = a
 			}
-			d := int64(regionInterval(t, r).duration())
-			a.count++
-			a.sum += d
-			if a.min < 0 || d < a.min {
-				a.min = d
-			}
-			if d > a.max {
-				a.max = d
-			}
+			a.add(int64(regionInterval(t, r).duration()), true)
 		}
 	}
 	keys := make([]key, 0, len(m))
