@@ -460,6 +460,15 @@ fn analyses(tl: &timeline::Timeline) {
         ProfileKind::ALL.iter().map(|&k| a::go_tool_blocking_profile(tl, k, &all).len()).sum()
     });
     time("offcpu_flame", &|| a::offcpu_flame(tl, &all, a::is_off_cpu).nodes.len());
+    // As the Tasks panel computes its tables (on the UI thread), then the
+    // list and the state totals of the largest region row (on a job thread).
+    time("task_and_region_types", &|| a::task_types(tl).len() + a::region_types(tl).len());
+    time("largest_region_row", &|| {
+        let rows = a::region_types(tl);
+        let Some(row) = rows.iter().max_by_key(|r| r.count) else { return 0 };
+        let _ = a::region_state_totals(tl, row.typ, row.site);
+        a::regions_of_type(tl, row.typ, row.site).len()
+    });
     time("mutator_utilization", &|| a::mutator_utilization(tl, UtilFlags::ALL_GC).iter().map(Vec::len).sum());
     time("mutator_utilization per-P", &|| {
         a::mutator_utilization(tl, UtilFlags::ALL_GC | UtilFlags::PER_PROC).iter().map(Vec::len).sum()
