@@ -167,10 +167,16 @@ impl FinishQueue {
     /// Packs the `n` least IDs queued (a damaged trace's equal IDs in
     /// order of exit).
     fn pack(&mut self, n: usize) {
+        // Only the `n` least are put in order; those held back need none.
         // Unstable, so in place: a stable sort took a scratch copy of half
         // the queue (384 KiB) each time, faulted in afresh.
-        self.queue.sort_unstable_by_key(|q| (q.id, q.seq));
         let n = n.min(self.queue.len());
+        if n < self.queue.len() && n > 0 {
+            self.queue.select_nth_unstable_by_key(n - 1, |q| (q.id, q.seq));
+        }
+        if let Some(least) = self.queue.get_mut(..n) {
+            least.sort_unstable_by_key(|q| (q.id, q.seq));
+        }
         for q in self.queue.drain(..n) {
             let shard = shard_of(q.id);
             let f = q.pack(&self.laid, &self.store);
