@@ -118,7 +118,11 @@ impl Finished {
 /// up to [`QUEUE`] at a time, sorted, and the lower half packed, they come
 /// out in ID order but for the rare one that lives much longer.
 pub(crate) struct FinishQueue {
-    queue: Vec<Queued>,
+    /// `None` where one was packed, until the packing is done.
+    queue: Vec<Option<Queued>>,
+    /// (ID, sequence, place in the queue) of those queued, kept to be
+    /// reused each time some are packed.
+    keys: Vec<(i64, u64, usize)>,
     /// The short tracks queued, laid out (see [`Laid::Short`]).
     laid: Vec<u8>,
     /// Where those still queued go each time some are packed (kept, so
@@ -140,6 +144,7 @@ impl Default for FinishQueue {
     fn default() -> Self {
         FinishQueue {
             queue: Vec::new(),
+            keys: Vec::new(),
             laid: Vec::new(),
             spare: Vec::new(),
             queued: 0,
@@ -157,7 +162,7 @@ impl FinishQueue {
         if self.queue.capacity() == 0 {
             self.queue.reserve_exact(QUEUE);
         }
-        self.queue.push(queued);
+        self.queue.push(Some(queued));
         self.queued += 1;
         if self.queue.len() >= QUEUE {
             self.pack(QUEUE / 2);
@@ -167,27 +172,31 @@ impl FinishQueue {
     /// Packs the `n` least IDs queued (a damaged trace's equal IDs in
     /// order of exit).
     fn pack(&mut self, n: usize) {
-        // Only the `n` least are put in order; those held back need none.
-        // Unstable, so in place: a stable sort took a scratch copy of half
-        // the queue (384 KiB) each time, faulted in afresh.
-        let n = n.min(self.queue.len());
-        if n < self.queue.len() && n > 0 {
-            self.queue.select_nth_unstable_by_key(n - 1, |q| (q.id, q.seq));
+        // Keys are put in order, not the entries (a hundred bytes each,
+        // which moved at every swap), and only the `n` least of them.
+        let mut keys = std::mem::take(&mut self.keys);
+        keys.clear();
+        keys.extend(self.queue.iter().enumerate().filter_map(|(i, q)| Some((q.as_ref()?.id, q.as_ref()?.seq, i))));
+        let n = n.min(keys.len());
+        if n < keys.len() && n > 0 {
+            keys.select_nth_unstable(n - 1);
         }
-        if let Some(least) = self.queue.get_mut(..n) {
-            least.sort_unstable_by_key(|q| (q.id, q.seq));
+        if let Some(least) = keys.get_mut(..n) {
+            least.sort_unstable();
         }
-        for q in self.queue.drain(..n) {
-            let shard = shard_of(q.id);
+        for &(id, _, i) in keys.iter().take(n) {
+            let Some(q) = self.queue.get_mut(i).and_then(Option::take) else { continue };
             let f = q.pack(&self.laid, &self.store);
-            if let Some(list) = self.out.get_mut(shard) {
+            if let Some(list) = self.out.get_mut(shard_of(id)) {
                 list.push(f);
             }
         }
+        self.keys = keys;
+        self.queue.retain(Option::is_some);
         // The bytes of those still queued, moved together.
         let mut kept = std::mem::take(&mut self.spare);
         kept.clear();
-        for q in &mut self.queue {
+        for q in self.queue.iter_mut().flatten() {
             if let Laid::Short { start, len } = &mut q.track {
                 let at = kept.len();
                 kept.extend_from_slice(self.laid.get(*start..*start + *len).unwrap_or_default());
