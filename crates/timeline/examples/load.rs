@@ -3,8 +3,8 @@
 //! then builds the thread tracks too, as the viewer does on demand;
 //! `--scan`: times reading every goroutine's spans, `--pscan` on all threads;
 //! `--analyses`: times the
-//! full-range analysis queries; `--checksum`: a digest of every span, to
-//! compare two builds; `--rss-trace`: prints phase, bytes merged and
+//! full-range analysis queries; `--checksum`: a digest of every span,
+//! and one of every block header, to compare two builds; `--rss-trace`: prints phase, bytes merged and
 //! anonymous RSS every 50 ms of the build, to find where the peak is;
 //! `--cpu-trace`: phase and cores busy every 200 ms, to find idle cores;
 //! `--drop`: the live bytes of each part of the timeline, and by size
@@ -338,6 +338,16 @@ fn main() {
             }
         }
         out!("checksum {:016x}", h.finish());
+        // The block headers too (bounds, dominant state, longest span),
+        // which zoomed-out rows are drawn from without decoding.
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        let tracks = tl.goroutines.iter().map(|g| &g.track).chain(tl.procs.iter().map(|p| &p.track));
+        for t in tracks {
+            for b in t.blocks() {
+                (b.start_ns, b.end_ns, b.first_index, b.count, b.dominant, b.max_span_ns()).hash(&mut h);
+            }
+        }
+        out!("headers {:016x}", h.finish());
     }
     if std::env::args().any(|a| a == "--threads") {
         // What the viewer does when the thread rows are first shown.
