@@ -4,7 +4,8 @@
 //! `--scan`: times reading every goroutine's spans, `--pscan` on all threads;
 //! `--analyses`: times the
 //! full-range analysis queries; `--checksum`: a digest of every span,
-//! and one of every block header, to compare two builds; `--rss-trace`: prints phase, bytes merged and
+//! and one of every block header, to compare two builds; `--rss-trace`:
+//! prints phase, bytes merged and
 //! anonymous RSS every 50 ms of the build, to find where the peak is;
 //! `--cpu-trace`: phase and cores busy every 200 ms, to find idle cores;
 //! `--drop`: the live bytes of each part of the timeline, and by size

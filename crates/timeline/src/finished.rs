@@ -172,11 +172,11 @@ impl FinishQueue {
     /// Packs the `n` least IDs queued (a damaged trace's equal IDs in
     /// order of exit).
     fn pack(&mut self, n: usize) {
-        // Keys are put in order, not the entries (a hundred bytes each,
-        // which moved at every swap), and only the `n` least of them.
+        // Keys are put in order, not the entries (64 bytes each, moved at
+        // every swap), and only the `n` least of them.
         let mut keys = std::mem::take(&mut self.keys);
         keys.clear();
-        keys.extend(self.queue.iter().enumerate().filter_map(|(i, q)| Some((q.as_ref()?.id, q.as_ref()?.seq, i))));
+        keys.extend(self.queue.iter().enumerate().filter_map(|(i, q)| q.as_ref().map(|q| (q.id, q.seq, i))));
         let n = n.min(keys.len());
         if n < keys.len() && n > 0 {
             keys.select_nth_unstable(n - 1);
