@@ -344,4 +344,28 @@ mod tests {
         }
         assert!(total >= 1000, "only {total} goroutines were finished early");
     }
+
+    /// Goroutines finished in the generation that started them go to a
+    /// store that searches for repeats (their records repeat their
+    /// neighbours' header bytes); P tracks and the goroutine tracks
+    /// stitched across generations to stores that only Huffman-code.
+    #[test]
+    fn short_goroutines_pack_with_repeats_and_long_tracks_without() {
+        use crate::paged::Packing;
+        use crate::part::hooks::EARLY_EVENTS;
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/traces/go1.27/manyg.trace");
+        let bytes = std::fs::read(root).unwrap_or_default();
+        EARLY_EVENTS.set(64);
+        let tl = build_all(&bytes, &Progress::default(), Mode::Sequential).map_err(|e| e.to_string());
+        EARLY_EVENTS.set(crate::part::EARLY_EVENTS);
+        let tl = tl.unwrap();
+        let packing_of = |t: &crate::Track| t.store().map(|s| s.packing());
+        let count = |p: Packing| tl.goroutines.iter().filter(|g| packing_of(&g.track) == Some(p)).count();
+        let (matched, entropy) = (count(Packing::Matched), count(Packing::Entropy));
+        assert!(matched > 1000, "manyg's goroutines finished early are packed with repeats: {matched}");
+        assert!(entropy > 10, "those stitched are not: {entropy}");
+        for p in &tl.procs {
+            assert_eq!(packing_of(&p.track), Some(Packing::Entropy), "P{}", p.id.0);
+        }
+    }
 }

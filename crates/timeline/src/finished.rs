@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::chunked::Chunked;
-use crate::paged::PagedBytes;
+use crate::paged::{Packing, PagedBytes};
 use crate::part::{Created, GSeg, SHARDS, Seg, shard_of};
 use crate::stacks::StackId;
 use crate::track::{Track, TrackBuilder};
@@ -148,7 +148,9 @@ impl Default for FinishQueue {
             laid: Vec::new(),
             spare: Vec::new(),
             queued: 0,
-            store: PagedBytes::new(),
+            // Records of goroutines with neighbouring IDs repeat each
+            // other's header bytes (their times are close).
+            store: PagedBytes::with_packing(Packing::Matched),
             out: (0..SHARDS).map(|_| Chunked::default()).collect(),
         }
     }

@@ -2,11 +2,13 @@
 //!
 //! Finished tracks are only read a block at a time (the blocks a view
 //! shows, or one query's pass), yet held for as long as the trace is open.
-//! Their varint spans repeat themselves a lot (the same states, stacks and
-//! Ps over and over), and zstd packs them to a third or less. So finished
+//! Their varint spans use few byte values often (small deltas, the same
+//! states and references), and zstd packs them to about half. So finished
 //! tracks are appended to a [`PagedBytes`], which compresses every
 //! [`PAGE_BYTES`] of them into a page and keeps the few pages read last
-//! decompressed.
+//! decompressed. How a store packs is its [`Packing`]: most of what zstd
+//! gains on spans is the Huffman coding of their bytes, not repeats, so
+//! most stores skip zstd's search for repeats, the larger part of its time.
 //!
 //! Offsets are logical: the `n`th byte appended is at offset `n`, wherever
 //! page boundaries fall.
@@ -23,13 +25,34 @@ const CACHED_PAGES: usize = 8;
 /// Decompressed pages each thread keeps of those it read last, of any
 /// store (see [`RECENT`]).
 const RECENT_PAGES: usize = 4;
-/// zstd's fastest regular level: the spans compress about 3.5x at it, and
-/// higher levels gain little for much more build time.
-const LEVEL: i32 = 1;
+/// zstd's fastest regular level, for [`Packing::Matched`]: higher levels
+/// gain little for much more build time.
+const MATCHED_LEVEL: i32 = 1;
+/// A negative level, for [`Packing::Entropy`]: zstd then looks for a
+/// repeat only every thousand bytes or so (and Huffman-codes its literals
+/// only when asked to).
+const ENTROPY_LEVEL: i32 = -1000;
 /// First byte of a page stored as is (compression failed or did not pay).
 const RAW: u8 = 0;
 /// First byte of a zstd page.
 const ZSTD: u8 = 1;
+
+/// How a store compresses its pages.
+///
+/// Measured on busy-50mb's pages with zstd's command-line tool
+/// (`docs/performance.md`, session 22): with repeats searched for, they
+/// pack 1.93x; Huffman-coded with hardly a search, 1.52x in less than half
+/// the time. Short goroutines' records (a fixed-width header each, their
+/// times close to their neighbours') are what gains most from repeats.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Packing {
+    /// Huffman-coded bytes with hardly a search for repeats: spans.
+    #[default]
+    Entropy,
+    /// zstd level 1, repeats and all: records that repeat their
+    /// neighbours' bytes.
+    Matched,
+}
 
 /// Append-only bytes in compressed pages; see the module docs.
 ///
@@ -40,13 +63,13 @@ pub struct PagedBytes {
     /// Unique among the stores of this process, so a thread's [`RECENT`]
     /// pages cannot be taken for another store's.
     id: u64,
+    packing: Packing,
     inner: Mutex<Inner>,
 }
 
 impl Default for PagedBytes {
     fn default() -> Self {
-        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
-        PagedBytes { id: NEXT_ID.fetch_add(1, Ordering::Relaxed), inner: Mutex::default() }
+        PagedBytes::packed(Packing::default())
     }
 }
 
@@ -105,9 +128,24 @@ impl Inner {
 }
 
 impl PagedBytes {
-    /// An empty store.
+    /// An empty store that packs as [`Packing::default`].
     pub fn new() -> Arc<PagedBytes> {
         Arc::new(PagedBytes::default())
+    }
+
+    /// An empty store that packs as `packing` says.
+    pub fn with_packing(packing: Packing) -> Arc<PagedBytes> {
+        Arc::new(PagedBytes::packed(packing))
+    }
+
+    fn packed(packing: Packing) -> PagedBytes {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+        PagedBytes { id: NEXT_ID.fetch_add(1, Ordering::Relaxed), packing, inner: Mutex::default() }
+    }
+
+    /// How it packs its pages.
+    pub fn packing(&self) -> Packing {
+        self.packing
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -123,7 +161,7 @@ impl PagedBytes {
     pub fn append(&self, mut bytes: &[u8]) -> u64 {
         let mut me = self.lock();
         if !me.open.is_empty() && bytes.len() <= PAGE_BYTES && me.open.len() + bytes.len() > PAGE_BYTES {
-            seal(&mut me);
+            seal(&mut me, self.packing);
         }
         let at = me.open_start() + me.open.len() as u64;
         while !bytes.is_empty() {
@@ -135,7 +173,7 @@ impl PagedBytes {
             me.open.extend_from_slice(now);
             bytes = rest;
             if me.open.len() >= PAGE_BYTES {
-                seal(&mut me);
+                seal(&mut me, self.packing);
             }
         }
         at
@@ -145,7 +183,7 @@ impl PagedBytes {
     /// more may be appended after).
     pub fn seal(&self) {
         let mut me = self.lock();
-        seal(&mut me);
+        seal(&mut me, self.packing);
         me.open = Vec::new();
         // The slab being filled becomes a full one (trimmed of the room it
         // reserved), so readers share it instead of copying from it.
@@ -304,13 +342,13 @@ impl Inner {
 }
 
 /// Turns the open bytes into a page.
-fn seal(me: &mut Inner) {
+fn seal(me: &mut Inner, packing: Packing) {
     if me.open.is_empty() {
         return;
     }
     let start = me.open_start();
     let open = std::mem::take(&mut me.open);
-    with_packed(&open, |tag, body| {
+    with_packed(&open, packing, |tag, body| {
         me.packed_bytes += 1 + body.len();
         me.push_page(tag, body);
     });
@@ -321,8 +359,10 @@ fn seal(me: &mut Inner) {
 }
 
 thread_local! {
-    /// zstd contexts are costly to make, so each thread keeps one.
+    /// zstd contexts are costly to make, so each thread keeps one of each
+    /// [`Packing`].
     static COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> = const { RefCell::new(None) };
+    static ENTROPY_COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> = const { RefCell::new(None) };
     static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
     /// The page being packed.
     static PAGE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
@@ -369,21 +409,39 @@ fn remember(id: u64, start: u64, page: &Arc<Vec<u8>>) {
 /// works and is smaller, else as is. The body is compressed into a buffer
 /// each thread keeps, so packing allocates nothing and `f` copies the page
 /// once, into its slab.
-fn with_packed<R>(bytes: &[u8], f: impl FnOnce(u8, &[u8]) -> R) -> R {
+fn with_packed<R>(bytes: &[u8], packing: Packing, f: impl FnOnce(u8, &[u8]) -> R) -> R {
     PAGE.with(|body| {
         let mut body = body.borrow_mut();
         body.clear();
         body.reserve(zstd::zstd_safe::compress_bound(bytes.len()));
-        let packed = COMPRESSOR.with(|c| {
+        let compressor = match packing {
+            Packing::Entropy => &ENTROPY_COMPRESSOR,
+            Packing::Matched => &COMPRESSOR,
+        };
+        let packed = compressor.with(|c| {
             let mut c = c.borrow_mut();
             if c.is_none() {
-                *c = zstd::bulk::Compressor::new(LEVEL).ok();
+                *c = new_compressor(packing);
             }
             // Writes the body from the buffer's start.
             c.as_mut().is_some_and(|c| c.compress_to_buffer(bytes, &mut *body).is_ok())
         });
         if packed && body.len() < bytes.len() { f(ZSTD, &body) } else { f(RAW, bytes) }
     })
+}
+
+/// A zstd context for `packing`.
+fn new_compressor(packing: Packing) -> Option<zstd::bulk::Compressor<'static>> {
+    use zstd::zstd_safe::{CParameter, ParamSwitch};
+    match packing {
+        Packing::Matched => zstd::bulk::Compressor::new(MATCHED_LEVEL).ok(),
+        Packing::Entropy => {
+            let mut c = zstd::bulk::Compressor::new(ENTROPY_LEVEL).ok()?;
+            // Negative levels store literals as they are unless told.
+            c.set_parameter(CParameter::LiteralCompressionMode(ParamSwitch::Enable)).ok()?;
+            Some(c)
+        }
+    }
 }
 
 /// The `len` bytes a page holds (empty if it cannot be read, which only
@@ -419,7 +477,13 @@ mod tests {
 
     #[test]
     fn reads_back_what_was_appended_wherever_pages_fall() {
-        let store = PagedBytes::new();
+        for packing in [Packing::Entropy, Packing::Matched] {
+            reads_back_with(packing);
+        }
+    }
+
+    fn reads_back_with(packing: Packing) {
+        let store = PagedBytes::with_packing(packing);
         let mut all = Vec::new();
         let mut pieces = Vec::new();
         for (k, n) in [10, 3000, PAGE_BYTES, 5, PAGE_BYTES * 3 + 17, 1, 40_000, 0, 700].into_iter().enumerate() {
@@ -444,7 +508,49 @@ mod tests {
         check(&store);
         // Packed smaller than the bytes (the sample repeats a lot).
         let packed = store.lock().packed_bytes;
-        assert!(packed < all.len() / 2, "{packed} of {}", all.len());
+        assert!(packed < all.len() / 2, "{packing:?}: {packed} of {}", all.len());
+    }
+
+    /// Bytes packed by a sealed store of `packing`.
+    fn packed_size(packing: Packing, bytes: &[u8]) -> usize {
+        let store = PagedBytes::with_packing(packing);
+        store.append(bytes);
+        store.seal();
+        assert_eq!(store.read(0, bytes.len(), <[u8]>::to_vec), bytes);
+        store.lock().packed_bytes
+    }
+
+    /// Random bytes of 16 values, with no repeats to find: only a Huffman
+    /// coding of the bytes packs them (to about half).
+    #[test]
+    fn entropy_packing_codes_bytes_without_repeats() {
+        let mut x = 7u64;
+        let nibbles: Vec<u8> = (0..PAGE_BYTES * 4)
+            .map(|_| {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                (x >> 60) as u8
+            })
+            .collect();
+        let packed = packed_size(Packing::Entropy, &nibbles);
+        assert!(packed < nibbles.len() * 6 / 10, "{packed} of {}", nibbles.len());
+    }
+
+    /// Random picks of 64 random 8-byte words: every word repeats one
+    /// seen before, but no byte value is much more common than another.
+    /// zstd's search for repeats finds most of them; Huffman coding alone
+    /// gains nothing, and the entropy packing's sparse search little.
+    #[test]
+    fn only_matched_packing_searches_for_repeats() {
+        let mut x = 11u64;
+        let mut next = || {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x
+        };
+        let words: Vec<u64> = (0..64).map(|_| next()).collect();
+        let bytes: Vec<u8> = (0..PAGE_BYTES / 2).flat_map(|_| words[(next() >> 58) as usize].to_le_bytes()).collect();
+        let (matched, entropy) = (packed_size(Packing::Matched, &bytes), packed_size(Packing::Entropy, &bytes));
+        assert!(matched < bytes.len() / 2, "matched: {matched} of {}", bytes.len());
+        assert!(entropy > bytes.len() * 8 / 10, "entropy: {entropy} of {}", bytes.len());
     }
 
     /// A thread's recent pages are its own store's: two stores with their
