@@ -356,9 +356,12 @@ mod tests {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/traces/go1.27/manyg.trace");
         let bytes = std::fs::read(root).unwrap_or_default();
         EARLY_EVENTS.set(64);
-        let tl = build_all(&bytes, &Progress::default(), Mode::Sequential).map_err(|e| e.to_string());
+        let built = build_all(&bytes, &Progress::default(), Mode::Sequential);
         EARLY_EVENTS.set(crate::part::EARLY_EVENTS);
-        let tl = tl.unwrap();
+        let tl = match built {
+            Ok(tl) => tl,
+            Err(e) => panic!("manyg.trace: {e}"),
+        };
         let packing_of = |t: &crate::Track| t.store().map(|s| s.packing());
         let count = |p: Packing| tl.goroutines.iter().filter(|g| packing_of(&g.track) == Some(p)).count();
         let (matched, entropy) = (count(Packing::Matched), count(Packing::Entropy));

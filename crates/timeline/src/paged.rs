@@ -361,7 +361,7 @@ fn seal(me: &mut Inner, packing: Packing) {
 thread_local! {
     /// zstd contexts are costly to make, so each thread keeps one of each
     /// [`Packing`].
-    static COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> = const { RefCell::new(None) };
+    static MATCHED_COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> = const { RefCell::new(None) };
     static ENTROPY_COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> = const { RefCell::new(None) };
     static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
     /// The page being packed.
@@ -416,7 +416,7 @@ fn with_packed<R>(bytes: &[u8], packing: Packing, f: impl FnOnce(u8, &[u8]) -> R
         body.reserve(zstd::zstd_safe::compress_bound(bytes.len()));
         let compressor = match packing {
             Packing::Entropy => &ENTROPY_COMPRESSOR,
-            Packing::Matched => &COMPRESSOR,
+            Packing::Matched => &MATCHED_COMPRESSOR,
         };
         let packed = compressor.with(|c| {
             let mut c = c.borrow_mut();
@@ -437,9 +437,12 @@ fn new_compressor(packing: Packing) -> Option<zstd::bulk::Compressor<'static>> {
         Packing::Matched => zstd::bulk::Compressor::new(MATCHED_LEVEL).ok(),
         Packing::Entropy => {
             let mut c = zstd::bulk::Compressor::new(ENTROPY_LEVEL).ok()?;
-            // Negative levels store literals as they are unless told.
-            c.set_parameter(CParameter::LiteralCompressionMode(ParamSwitch::Enable)).ok()?;
-            Some(c)
+            // Negative levels store literals as they are unless told; a
+            // zstd that cannot be told packs as the matched store does.
+            match c.set_parameter(CParameter::LiteralCompressionMode(ParamSwitch::Enable)) {
+                Ok(()) => Some(c),
+                Err(_) => new_compressor(Packing::Matched),
+            }
         }
     }
 }
