@@ -346,8 +346,8 @@ mod tests {
     }
 
     /// Goroutines finished in the generation that started them go to a
-    /// store that searches for repeats (their records repeat their
-    /// neighbours' header bytes); P tracks and the goroutine tracks
+    /// store that searches for repeats (their records repeat runs of
+    /// their neighbours' bytes); P tracks and the goroutine tracks
     /// stitched across generations to stores that only Huffman-code.
     #[test]
     fn short_goroutines_pack_with_repeats_and_long_tracks_without() {

@@ -149,7 +149,9 @@ impl Default for FinishQueue {
             spare: Vec::new(),
             queued: 0,
             // Records of goroutines with neighbouring IDs repeat each
-            // other's header bytes (their times are close).
+            // other's bytes in short runs (span flags and stack IDs,
+            // the high bytes of their times): 2.27x with the search for
+            // repeats, 1.50x without (busy-50mb).
             store: PagedBytes::with_packing(Packing::Matched),
             out: (0..SHARDS).map(|_| Chunked::default()).collect(),
         }

@@ -42,8 +42,9 @@ const ZSTD: u8 = 1;
 /// Measured on busy-50mb's pages with zstd's command-line tool
 /// (`docs/performance.md`, session 22): with repeats searched for, they
 /// pack 1.93x; Huffman-coded with hardly a search, 1.52x in less than half
-/// the time. Short goroutines' records (a fixed-width header each, their
-/// times close to their neighbours') are what gains most from repeats.
+/// the time. Short goroutines' records gain most from repeats: their span
+/// flags and stack IDs, and the high bytes of their times, repeat their
+/// neighbours' in runs of a few bytes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Packing {
     /// Huffman-coded bytes with hardly a search for repeats: spans.
