@@ -209,6 +209,8 @@ impl PagedBytes {
     /// Calls `f` with the `len` bytes at offset `at` (fewer if the store
     /// ends first).
     pub fn read<R>(&self, at: u64, len: usize, f: impl FnOnce(&[u8]) -> R) -> R {
+        #[cfg(test)]
+        READS.set(READS.get() + 1);
         let end = at.saturating_add(len as u64);
         if let Some((start, page)) = recent_page(self.id, at, end) {
             let from = (at - start) as usize;
@@ -377,6 +379,12 @@ thread_local! {
     /// were no faster together than one alone. Sealed pages never change,
     /// so an entry stays true for as long as it is kept.
     static RECENT: RefCell<Vec<RecentPage>> = const { RefCell::new(Vec::new()) };
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Reads made on this thread, so tests can tell what reads a store.
+    pub(crate) static READS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// A page in [`RECENT`]: its store's id, its logical start, its bytes.

@@ -198,12 +198,27 @@ fn read_extents<R>(
     }
 }
 
-/// Bits of a paged track's packed location that hold its length.
-const LEN_BITS: u32 = 24;
-const LEN_MASK: u64 = (1 << LEN_BITS) - 1;
 /// Tracks of up to this many bytes go into a store whole (their headers are
 /// most of them, and they are read whole anyway).
 const SMALL_TRACK_BYTES: usize = 4096;
+/// Bits of a paged track's packed location that hold its length in bytes
+/// (at most [`SMALL_TRACK_BYTES`]), and above them its span count: kept
+/// beside the offset so that counting spans reads no store (summing every
+/// goroutine's span count unpacked the whole store of short goroutines).
+const LEN_BITS: u32 = 13;
+const LEN_MASK: u64 = (1 << LEN_BITS) - 1;
+const COUNT_BITS: u32 = 13;
+const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
+/// The offset takes the rest: 38 bits, 256 GiB of one store.
+const OFFSET_SHIFT: u32 = LEN_BITS + COUNT_BITS;
+
+/// A paged track's location in one word: offset, span count and length;
+/// `None` if one of them does not fit.
+fn paged_at(offset: u64, spans: usize, len: usize) -> Option<u64> {
+    let (spans, len) = (spans as u64, len as u64);
+    (offset >> (64 - OFFSET_SHIFT) == 0 && spans <= COUNT_MASK && len <= LEN_MASK)
+        .then_some(offset << OFFSET_SHIFT | spans << LEN_BITS | len)
+}
 
 /// Bytes before the headers: the block count, a `u32`.
 const PREFIX_BYTES: usize = 4;
@@ -572,7 +587,7 @@ impl Track {
     fn view<R>(&self, f: impl FnOnce(&View<'_>) -> R) -> R {
         match &self.repr {
             Repr::Paged { store, at } => {
-                store.read(at >> LEN_BITS, (at & LEN_MASK) as usize, |data| f(&View::whole(data)))
+                store.read(at >> OFFSET_SHIFT, (at & LEN_MASK) as usize, |data| f(&View::whole(data)))
             }
             Repr::Held(held) => match &**held {
                 Held::Owned(data) => f(&View::whole(data)),
@@ -587,12 +602,17 @@ impl Track {
     /// A short track whose bytes [`TrackBuilder::finish_laid_out`] laid
     /// out, appended to `store`.
     pub(crate) fn stored(laid: &[u8], store: &Arc<PagedBytes>) -> Track {
-        let at = store.append(laid);
-        if at >> (64 - LEN_BITS) != 0 {
-            // Past what the packed offset holds (a terabyte): keep it here.
-            return Track { repr: Repr::owned(laid.into()) };
-        }
-        Track { repr: Repr::Paged { store: store.clone(), at: at << LEN_BITS | laid.len() as u64 } }
+        Track::paged(laid, store).unwrap_or_else(|| Track { repr: Repr::owned(laid.into()) })
+    }
+
+    /// `data` (a whole short track) appended to `store`; `None` if its
+    /// location does not fit in a word (kept elsewhere, it is then left
+    /// in the store unread: only past 256 GiB of one store).
+    fn paged(data: &[u8], store: &Arc<PagedBytes>) -> Option<Track> {
+        let spans = View::whole(data).len();
+        paged_at(0, spans, data.len())?;
+        let at = paged_at(store.append(data), spans, data.len())?;
+        Some(Track { repr: Repr::Paged { store: store.clone(), at } })
     }
 
     /// The same track with its bytes moved into `store`, where they are
@@ -605,12 +625,7 @@ impl Track {
             return self;
         }
         if data.len() <= SMALL_TRACK_BYTES {
-            let at = store.append(data);
-            if at >> (64 - LEN_BITS) != 0 {
-                // Past what the packed offset holds (a terabyte): keep it.
-                return self;
-            }
-            return Track { repr: Repr::Paged { store: store.clone(), at: at << LEN_BITS | data.len() as u64 } };
+            return Track::paged(data, store).unwrap_or(self);
         }
         let (head, spans) = data.split_at(header_offset(block_count(data)).min(data.len()));
         let at = store.append(spans);
@@ -623,7 +638,10 @@ impl Track {
 
     /// Number of spans.
     pub fn len(&self) -> usize {
-        self.view(|v| v.len())
+        match &self.repr {
+            Repr::Paged { at, .. } => ((at >> LEN_BITS) & COUNT_MASK) as usize,
+            Repr::Held(_) => self.view(|v| v.len()),
+        }
     }
 
     /// Whether the track has no spans.
@@ -1607,6 +1625,43 @@ mod tests {
         again.push(t, 3, StackId(2), 1, -1);
         want.push(t, 3, StackId(2), 1, -1);
         assert_eq!(again.finish(t + 50).spans(), want.finish(t + 50).spans());
+    }
+
+    #[test]
+    fn a_paged_tracks_span_count_reads_no_store() {
+        let store = PagedBytes::new();
+        let mut queue = Vec::new();
+        let mut tracks = Vec::new();
+        for (n, seed) in [(1, 1), (2, 2), (5, 3), (40, 4), (300, 5), (2_000, 6)] {
+            let (mut a, mut b) = (TrackBuilder::default(), TrackBuilder::default());
+            push_all(&mut a, &random_spans(n, seed));
+            push_all(&mut b, &random_spans(n, seed));
+            tracks.push((n, a.finish_into_store(1 << 40, &store)));
+            queue.clear();
+            if let Ok(len) = b.finish_laid_out(1 << 40, &mut queue) {
+                tracks.push((n, Track::stored(&queue[..len], &store)));
+            }
+        }
+        store.seal();
+        assert!(tracks.iter().filter(|(_, t)| matches!(t.repr, Repr::Paged { .. })).count() >= 8);
+        let before = crate::paged::READS.get();
+        let counted: Vec<usize> = tracks.iter().map(|(_, t)| t.len()).collect();
+        assert_eq!(crate::paged::READS.get(), before, "len() read a store");
+        let want: Vec<usize> = tracks.iter().map(|(n, _)| *n).collect();
+        assert_eq!(counted, want);
+        let decoded: Vec<usize> = tracks.iter().map(|(_, t)| t.spans().len()).collect();
+        assert_eq!(decoded, want);
+    }
+
+    #[test]
+    fn a_location_that_does_not_fit_in_a_word_is_refused() {
+        assert!(paged_at(0, SMALL_TRACK_BYTES, SMALL_TRACK_BYTES).is_some());
+        assert!(paged_at((1 << 38) - 1, 1, 1).is_some());
+        assert_eq!(paged_at(1 << 38, 1, 1), None);
+        assert_eq!(paged_at(0, 1 << 13, 1), None);
+        assert_eq!(paged_at(0, 1, 1 << 13), None);
+        let at = paged_at(12_345, 678, 910).unwrap_or_default();
+        assert_eq!((at >> OFFSET_SHIFT, (at >> LEN_BITS) & COUNT_MASK, at & LEN_MASK), (12_345, 678, 910));
     }
 
     #[test]
