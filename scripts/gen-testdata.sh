@@ -20,6 +20,9 @@
 #                (default /opt/go). Missing toolchains are installed.
 #   GO119_BIN    Go 1.19 binary (default /usr/lib/go-1.19/bin/go, from
 #                Debian's golang-1.19-go, installed with apt-get if missing).
+#   ONLY         program names, space-separated: only these are (re)made,
+#                every other trace is left as it is (e.g. ONLY=cgocallback
+#                for a new program). Default: every program.
 #
 # Programs opt into special handling with lines in their main.go:
 #   //go:build go1.N              skipped for Go versions older than 1.N
@@ -126,9 +129,11 @@ log "oracle: $("$ORACLE_GO" version) cmd/trace -d=parsed"
 # Programs, sorted.
 PROGRAMS=()
 for d in "$PROGRAMS_DIR"/*/; do
-  if [[ -f $d/main.go ]]; then PROGRAMS+=("$(basename "$d")"); fi
+  name=$(basename "$d")
+  if [[ -n ${ONLY:-} && " $ONLY " != *" $name "* ]]; then continue; fi
+  if [[ -f $d/main.go ]]; then PROGRAMS+=("$name"); fi
 done
-((${#PROGRAMS[@]} > 0)) || die "no programs under $PROGRAMS_DIR"
+((${#PROGRAMS[@]} > 0)) || die "no programs under $PROGRAMS_DIR${ONLY:+ named $ONLY}"
 
 FAILURES=()
 for ver in "${VERSIONS[@]}"; do

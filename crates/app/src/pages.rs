@@ -88,7 +88,12 @@ pub fn failure_ui(ui: &mut egui::Ui, ctx: &AppContext<'_>, failure: &LoadFailure
 /// Start of the banner shown over a damaged trace.
 pub const DAMAGE_BANNER: &str = "Trace damaged — showing everything decodable before the damage";
 
-/// The banner at the top of a trace that did not decode to the end.
+/// Start of the banner shown over a trace read whole although Go's reader
+/// refuses it ([`trace_core::ErrorKind::Inconsistent`]).
+pub const INCONSISTENT_BANNER: &str = "Go's reader refuses this trace — shown whole, assuming what its events lack";
+
+/// The banner at the top of a trace that did not decode to the end, or
+/// whose events Go's rules refuse.
 pub fn damage_banner_ui(ui: &mut egui::Ui, ctx: &AppContext<'_>, error: &trace_core::Error, cmds: &mut Commands) {
     egui::Frame::new().fill(ctx.theme.warning_bg()).inner_margin(egui::Margin::symmetric(10, 6)).corner_radius(4).show(
         ui,
@@ -100,7 +105,11 @@ pub fn damage_banner_ui(ui: &mut egui::Ui, ctx: &AppContext<'_>, error: &trace_c
                         cmds.send(Command::DismissWarning);
                     }
                     ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
-                        let text = format!("{DAMAGE_BANNER}: {error}");
+                        let start = match error.kind {
+                            trace_core::ErrorKind::Inconsistent => INCONSISTENT_BANNER,
+                            _ => DAMAGE_BANNER,
+                        };
+                        let text = format!("{start}: {error}");
                         ui.add(egui::Label::new(RichText::new(text).color(ctx.theme.warning_text())).wrap());
                     });
                 });

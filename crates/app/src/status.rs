@@ -41,9 +41,13 @@ pub fn status_line_ui(ui: &mut egui::Ui, ctx: &AppContext<'_>, screen: &Screen, 
                 ui.label(format!("{} goroutines", format_count(tl.goroutines.len() as u64)));
                 ui.separator();
                 ui.label(format!("loaded in {}", format_duration(t.load_time)));
-                if tl.error.is_some() {
+                if let Some(e) = &tl.error {
                     ui.separator();
-                    ui.label(RichText::new("damaged").color(ctx.theme.error()));
+                    let word = match e.kind {
+                        trace_core::ErrorKind::Inconsistent => "inconsistent",
+                        _ => "damaged",
+                    };
+                    ui.label(RichText::new(word).color(ctx.theme.error()));
                 }
             }
         }

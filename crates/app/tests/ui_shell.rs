@@ -200,6 +200,24 @@ fn a_truncated_trace_loads_with_a_dismissable_warning_banner() {
 }
 
 #[test]
+fn a_go_1_19_cgo_trace_go_refuses_opens_whole_and_says_why() {
+    let tmp = TempDir::new("refused");
+    let path = testdata("traces/go1.19/cgocallback.trace");
+    let mut h = harness(&tmp.settings(), Arc::new(FakePicker::default()), Some(path));
+    step_until(&mut h, "the trace to load", settled);
+
+    let tl = &h.state().trace().expect("a trace Go refuses still loads").timeline;
+    let note = tl.error.as_ref().expect("the inconsistency is reported").to_string();
+    let banner = h.get_by_label_contains("Go's reader refuses this trace — shown whole, assuming what its events lack");
+    let text = banner.value().unwrap_or_default();
+    assert!(text.contains(&note) && text.contains("golang/go#29707"), "{text}");
+    assert!(h.query_by_label_contains("Trace damaged").is_none(), "not called damaged: {text}");
+    assert!(h.query_by_label("inconsistent").is_some(), "the status line says so too");
+    // The goroutine that called Go back through C is there with its name.
+    assert!(h.query_by_label_contains("main.viaC").is_some());
+}
+
+#[test]
 fn dropping_a_file_on_the_window_opens_it() {
     #[derive(Debug)]
     struct Dropped(PathBuf);

@@ -15,6 +15,10 @@ pub enum ErrorKind {
     Corrupt,
     /// The events decode but break Go's ordering or validation rules.
     Invalid,
+    /// The events break Go's ordering or validation rules, so Go's reader
+    /// refuses the trace, but it was read whole anyway, assuming the states
+    /// the events needed (the message says which, and where first).
+    Inconsistent,
     /// The file could not be read.
     Io,
 }

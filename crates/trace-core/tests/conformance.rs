@@ -88,6 +88,11 @@ fn dump_matches_go_oracle_for_every_committed_trace() {
         let (ours, err) = dump(&bytes);
         let oracle = read_oracle(t);
         let go_failed = t.with_extension("parsed.err").exists();
+        if go_failed && err.as_ref().is_some_and(|e| e.kind == trace_core::ErrorKind::Inconsistent) {
+            // Go refuses it and prints nothing; gotv shows it whole, saying
+            // so (checked on its own in `v1_refused.rs`).
+            continue;
+        }
         if ours != oracle {
             failures.push(format!("{}: {}", t.display(), first_difference(&ours, &oracle)));
         } else if err.is_some() != go_failed {

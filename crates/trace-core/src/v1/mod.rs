@@ -14,6 +14,14 @@
 //! Syncs, then the error (its message says how many events were kept). Such
 //! a trace usually lacks the frequency (times then stay in ticks) and the
 //! stack table.
+//!
+//! Go also refuses some complete v1 traces: runtimes before Go 1.22 leave
+//! out the events that bring the goroutines of C threads calling Go into
+//! the trace (golang/go#29707), so no order of the events satisfies Go's
+//! rules. Such a trace is ordered again, assuming each time nothing can be
+//! ordered that the earliest waiting event's goroutine is in the state the
+//! event needs (and then in time order); every event is returned, then an
+//! [`ErrorKind::Inconsistent`] error saying what was assumed and where first.
 
 mod parse;
 

@@ -331,24 +331,7 @@ impl<'a> Cur<'a> {
 
 /// Parses a v1 trace (`data` is the whole file) for header minor `ver`.
 pub(crate) fn parse(data: &[u8], ver: u32) -> Result<Parsed<'_>> {
-    let mut p = Parser {
-        cur: Cur { data, off: crate::version::HEADER_LEN.min(data.len()) },
-        ver,
-        strings: FxHashMap::default(),
-        inline_strings: Vec::new(),
-        inline_map: FxHashMap::default(),
-        gids: GIds::default(),
-        stacks: FxHashMap::default(),
-        pcs: FxHashMap::default(),
-        ticks_per_sec: 0,
-        timer_goids: FxHashSet::default(),
-        procs: Vec::new(),
-        proc_index: FxHashMap::default(),
-        cpu_samples: Vec::new(),
-        n_read: 0,
-        batch_mark: None,
-        footer_seen: false,
-    };
+    let mut p = Parser::new(data, ver);
     let damage = match p.read_all() {
         Err(e) => e,
         // Cut exactly between two events: the footer with the frequency,
@@ -375,7 +358,7 @@ pub(crate) fn parse(data: &[u8], ver: u32) -> Result<Parsed<'_>> {
         }
         p.cpu_samples.truncate(cpu_len);
     }
-    let mut events = p.merge(true)?;
+    let mut events = p.merge(Merge::Prefix, &mut Assumed::default())?;
     let no_frequency = p.ticks_per_sec == 0;
     if no_frequency {
         // The frequency is written at the very end: without it times stay
@@ -383,7 +366,7 @@ pub(crate) fn parse(data: &[u8], ver: u32) -> Result<Parsed<'_>> {
         p.ticks_per_sec = 1_000_000_000;
     }
     convert_times(&mut events, &p);
-    if let Err((i, _)) = post_process(&mut events, p.cur.data, &p.inline_map, &p.gids) {
+    if let Err((i, _)) = post_process(&mut events, p.cur.data, &p.inline_map, &p.gids, None) {
         events.truncate(i);
     }
     if events.is_empty() {
@@ -408,14 +391,85 @@ pub(crate) fn parse(data: &[u8], ver: u32) -> Result<Parsed<'_>> {
 }
 
 /// The rest of [`parse`] for a trace read to its end without damage.
+///
+/// Go gives up on a complete trace it cannot order or whose goroutine
+/// states do not add up, and runtimes before Go 1.22 write such traces:
+/// they leave out the events that bring the goroutines of C threads
+/// calling Go into existence (golang/go#29707), and some machines' clocks
+/// put events out of order. Such a trace is read again, assuming what the
+/// events need, and shown with a note saying so.
 fn parse_complete(mut p: Parser<'_>) -> Result<Parsed<'_>> {
-    let mut events = p.merge(false)?;
+    // The batch lists (a few words a batch), for a second merge.
+    let saved = p.procs.clone();
+    let refused = match p.merge(Merge::Strict, &mut Assumed::default()) {
+        Ok(mut events) => {
+            if p.ticks_per_sec == 0 {
+                return Err(Error::corrupt(p.cur.data.len() as u64, "trace", "no EvFrequency event"));
+            }
+            convert_times(&mut events, &p);
+            match post_process(&mut events, p.cur.data, &p.inline_map, &p.gids, None) {
+                Ok(()) => return Ok(p.into_parsed(events, None)),
+                Err((_, e)) => e,
+            }
+        }
+        Err(e) => e,
+    };
     if p.ticks_per_sec == 0 {
-        return Err(Error::corrupt(p.cur.data.len() as u64, "trace", "no EvFrequency event"));
+        return Err(refused);
     }
+    p.procs = saved;
+    let mut assumed = Assumed::default();
+    let mut events = p.merge(Merge::Repair, &mut assumed)?;
     convert_times(&mut events, &p);
-    post_process(&mut events, p.cur.data, &p.inline_map, &p.gids).map_err(|(_, e)| e)?;
-    Ok(p.into_parsed(events, None))
+    if let Err((i, _)) = post_process(&mut events, p.cur.data, &p.inline_map, &p.gids, Some(&mut assumed)) {
+        events.truncate(i);
+    }
+    let Some(first) = assumed.first else { return Err(refused) };
+    let message = format!(
+        "{} (Go's reader stops here); shown anyway, assuming what {} events needed that the events before them \
+         do not give (runtimes before Go 1.22 leave out events, for one those of C threads calling Go: \
+         golang/go#29707); the first: {}",
+        refused.message, assumed.count, first.message
+    );
+    let note = Error::new(crate::error::ErrorKind::Inconsistent, first.offset, "event", message);
+    Ok(p.into_parsed(events, Some(note)))
+}
+
+/// What [`Parser::merge`] does when no event can be ordered next.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Merge {
+    /// Fails, as Go does.
+    Strict,
+    /// Stops, keeping the events ordered so far (a damaged trace).
+    Prefix,
+    /// Assumes the earliest waiting event's goroutine is in the state the
+    /// event needs, and goes on; events are then put in time order.
+    Repair,
+}
+
+/// What a repairing read assumed: how many times, and the first.
+#[derive(Debug, Default)]
+struct Assumed {
+    count: usize,
+    first: Option<Error>,
+}
+
+impl Assumed {
+    fn note(&mut self, e: Error) {
+        self.count += 1;
+        self.first.get_or_insert(e);
+    }
+
+    /// `Ok` if `check` passed or is noted as assumed (`repair` set).
+    fn allow(repair: &mut Option<&mut Assumed>, check: Result<()>) -> Result<()> {
+        match (check, repair) {
+            (Err(e), Some(a)) => {
+                a.note(e);
+                Ok(())
+            }
+            (check, _) => check,
+        }
+    }
 }
 
 /// Converts ticks to nanoseconds since the first event and moves timer
@@ -465,6 +519,28 @@ struct Parser<'a> {
 }
 
 impl<'a> Parser<'a> {
+    /// A parser of `data` (the whole file) for header minor `ver`.
+    fn new(data: &'a [u8], ver: u32) -> Parser<'a> {
+        Parser {
+            cur: Cur { data, off: crate::version::HEADER_LEN.min(data.len()) },
+            ver,
+            strings: FxHashMap::default(),
+            inline_strings: Vec::new(),
+            inline_map: FxHashMap::default(),
+            gids: GIds::default(),
+            stacks: FxHashMap::default(),
+            pcs: FxHashMap::default(),
+            ticks_per_sec: 0,
+            timer_goids: FxHashSet::default(),
+            procs: Vec::new(),
+            proc_index: FxHashMap::default(),
+            cpu_samples: Vec::new(),
+            n_read: 0,
+            batch_mark: None,
+            footer_seen: false,
+        }
+    }
+
     /// Hands the tables over with the merged events.
     fn into_parsed(self, events: Vec<Rec>, damage: Option<Error>) -> Parsed<'a> {
         Parsed {
@@ -675,10 +751,11 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    /// Merges the per-P event lists into one consistent stream. With
-    /// `lenient` (a damaged trace), stops where no event can be ordered
-    /// any more and keeps the consistent prefix instead of failing.
-    fn merge(&mut self, lenient: bool) -> Result<Vec<Rec>> {
+    /// Merges the per-P event lists into one consistent stream; `mode`
+    /// says what to do where no event can be ordered next (see [`Merge`]),
+    /// and `assumed` gathers what a repair assumed.
+    fn merge(&mut self, mode: Merge, assumed: &mut Assumed) -> Result<Vec<Rec>> {
+        let lenient = mode == Merge::Prefix;
         crate::gosort::sort_by(&mut self.cpu_samples, |a, b| a.ts.cmp(&b.ts));
         let data = self.cur.data;
         let inline_map = &self.inline_map;
@@ -688,7 +765,7 @@ impl<'a> Parser<'a> {
         let firsts: Vec<u64> =
             pbs.iter().map(|p| p.batches.iter().find(|b| b.count > 0).map_or(0, |b| b.first)).collect();
         let mut procs: Vec<ProcCursor> = pbs.into_iter().map(ProcCursor::new).collect();
-        let cpu = std::mem::take(&mut self.cpu_samples);
+        let cpu = &self.cpu_samples;
         let mut cpu_pos = 0;
         let mut scratch: Vec<u64> = Vec::with_capacity(16);
         let mut out = Vec::with_capacity(total);
@@ -719,7 +796,20 @@ impl<'a> Parser<'a> {
                 heap_push(&mut frontier, (ev, pi));
             }
             let Some((mut ev, pi)) = heap_pop(&mut frontier) else {
-                if lenient {
+                if mode == Merge::Repair {
+                    let heads =
+                        available.iter().filter_map(|&pi| procs.get_mut(pi)?.peek(data, inline_map, &mut scratch));
+                    if let Some(ev) = heads.min_by_key(|ev| ev.ts) {
+                        let (g, init, _) = state_transition(&ev);
+                        let curr = gs.get(&g).copied().unwrap_or_default();
+                        let seq = if init.seq == NOSEQ { curr.seq } else { init.seq };
+                        gs.insert(g, GState { seq, status: init.status });
+                        let name = desc(ev.typ).name;
+                        assumed.note(invalid(ev.offset, format!("{name} of g {g} out of sequence")));
+                        continue;
+                    }
+                }
+                if lenient || mode == Merge::Repair {
                     break;
                 }
                 let stuck = procs.iter_mut().position(|c| c.peek(data, inline_map, &mut scratch).is_some());
@@ -755,11 +845,16 @@ impl<'a> Parser<'a> {
             available.push(pi);
         }
         if let Some(i) = out.windows(2).position(|w| w[1].ts < w[0].ts) {
-            if !lenient {
-                return Err(time_order(0));
+            match mode {
+                Merge::Strict => return Err(time_order(0)),
+                // Any prefix of the merged order is consistent.
+                Merge::Prefix => out.truncate(i + 1),
+                Merge::Repair => {
+                    let offset = out.get(i + 1).map_or(0, Rec::offset);
+                    assumed.note(invalid(offset, "an event's time stamp is earlier than the one before it"));
+                    out.sort_by_key(|r| r.ts);
+                }
             }
-            // Any prefix of the merged order is consistent.
-            out.truncate(i + 1);
         }
         let mut last_sys_block: FxHashMap<u32, i64> = FxHashMap::default();
         let mut moved: Vec<usize> = Vec::new();
@@ -775,12 +870,18 @@ impl<'a> Parser<'a> {
                         continue;
                     }
                     let block = last_sys_block.get(&ev.g).copied().unwrap_or(0);
-                    if block == 0 {
-                        bad = Some((i, invalid(ev.offset(), "stray syscall exit")));
-                        break;
-                    }
-                    if ts < block {
-                        bad = Some((i, time_order(ev.offset())));
+                    let fault = if block == 0 {
+                        Some(invalid(ev.offset(), "stray syscall exit"))
+                    } else {
+                        (ts < block).then(|| time_order(ev.offset()))
+                    };
+                    if let Some(e) = fault {
+                        if mode == Merge::Repair {
+                            // Left at its place and time.
+                            assumed.note(e);
+                            continue;
+                        }
+                        bad = Some((i, e));
                         break;
                     }
                     ev.ts = ts;
@@ -814,6 +915,7 @@ struct Batch {
 }
 
 /// The batches of one P.
+#[derive(Clone)]
 struct ProcBatches {
     p: i32,
     batches: Vec<Batch>,
@@ -1125,14 +1227,18 @@ struct PDesc {
 /// Go's consistency pass: validates states and moves network unblocks and
 /// GC starts to their fake Ps. On failure, also returns the index of the
 /// offending event: the events before it are valid and processed.
+///
+/// With `repair`, a failed check is noted there instead, and the event
+/// changes the states as if it had passed.
 fn post_process(
     events: &mut [Rec],
     data: &[u8],
     inline_map: &FxHashMap<&[u8], u64>,
     gids: &GIds,
+    mut repair: Option<&mut Assumed>,
 ) -> Result<(), (usize, Error)> {
     let mut at = 0;
-    post_process_at(events, data, inline_map, gids, &mut at).map_err(|e| (at, e))
+    post_process_at(events, data, inline_map, gids, &mut at, &mut repair).map_err(|e| (at, e))
 }
 
 fn post_process_at(
@@ -1141,6 +1247,7 @@ fn post_process_at(
     inline_map: &FxHashMap<&[u8], u64>,
     gids: &GIds,
     index: &mut usize,
+    repair: &mut Option<&mut Assumed>,
 ) -> Result<()> {
     let mut gs: FxHashMap<u64, GDesc> = FxHashMap::default();
     let mut ps: FxHashMap<i32, PDesc> = FxHashMap::default();
@@ -1186,59 +1293,77 @@ fn post_process_at(
             t::PROC_START => {
                 let p = ps.entry(ev.p).or_default();
                 if p.running {
-                    return Err(invalid(at, format!("p {} is running before start (time {ts})", ev.p)));
+                    Assumed::allow(
+                        repair,
+                        Err(invalid(at, format!("p {} is running before start (time {ts})", ev.p))),
+                    )?;
                 }
                 p.running = true;
             }
             t::PROC_STOP => {
                 let p = ps.entry(ev.p).or_default();
                 if !p.running {
-                    return Err(invalid(at, format!("p {} is not running before stop (time {ts})", ev.p)));
+                    Assumed::allow(
+                        repair,
+                        Err(invalid(at, format!("p {} is not running before stop (time {ts})", ev.p))),
+                    )?;
                 }
                 if p.g != 0 {
-                    return Err(invalid(
-                        at,
-                        format!("p {} is running a goroutine {} during stop (time {ts})", ev.p, p.g),
-                    ));
+                    Assumed::allow(
+                        repair,
+                        Err(invalid(at, format!("p {} is running a goroutine {} during stop (time {ts})", ev.p, p.g))),
+                    )?;
                 }
                 p.running = false;
             }
             t::GC_START => {
                 if in_gc {
-                    return Err(invalid(at, format!("previous GC is not ended before a new one (time {ts})")));
+                    Assumed::allow(
+                        repair,
+                        Err(invalid(at, format!("previous GC is not ended before a new one (time {ts})"))),
+                    )?;
                 }
                 in_gc = true;
                 ev.p = GC_P;
             }
             t::GC_DONE => {
                 if !in_gc {
-                    return Err(invalid(at, format!("bogus GC end (time {ts})")));
+                    Assumed::allow(repair, Err(invalid(at, format!("bogus GC end (time {ts})"))))?;
                 }
                 in_gc = false;
             }
             t::STW_START => {
                 if in_stw {
-                    return Err(invalid(at, format!("previous STW is not ended before a new one (time {ts})")));
+                    Assumed::allow(
+                        repair,
+                        Err(invalid(at, format!("previous STW is not ended before a new one (time {ts})"))),
+                    )?;
                 }
                 in_stw = true;
             }
             t::STW_DONE => {
                 if !in_stw {
-                    return Err(invalid(at, format!("bogus STW end (time {ts})")));
+                    Assumed::allow(repair, Err(invalid(at, format!("bogus STW end (time {ts})"))))?;
                 }
                 in_stw = false;
             }
             t::GC_SWEEP_START => {
                 let p = ps.entry(ev.p).or_default();
                 if p.sweep {
-                    return Err(invalid(at, format!("previous sweeping is not ended before a new one (time {ts})")));
+                    Assumed::allow(
+                        repair,
+                        Err(invalid(at, format!("previous sweeping is not ended before a new one (time {ts})"))),
+                    )?;
                 }
                 p.sweep = true;
             }
             t::GC_MARK_ASSIST_START => {
                 let g = gs.entry(ev.g).or_default();
                 if g.mark_assist {
-                    return Err(invalid(at, format!("previous mark assist is not ended before a new one (time {ts})")));
+                    Assumed::allow(
+                        repair,
+                        Err(invalid(at, format!("previous mark assist is not ended before a new one (time {ts})"))),
+                    )?;
                 }
                 g.mark_assist = true;
             }
@@ -1248,7 +1373,7 @@ fn post_process_at(
             t::GC_SWEEP_DONE => {
                 let p = ps.entry(ev.p).or_default();
                 if !p.sweep {
-                    return Err(invalid(at, format!("bogus sweeping end (time {ts})")));
+                    Assumed::allow(repair, Err(invalid(at, format!("bogus sweeping end (time {ts})"))))?;
                 }
                 p.sweep = false;
             }
@@ -1256,7 +1381,10 @@ fn post_process_at(
                 let g = gs.entry(ev.g).or_default();
                 if g.state != G_RUNNABLE {
                     let what = if ev.typ == t::GO_WAITING { "EvGoWaiting" } else { "EvGoInSyscall" };
-                    return Err(invalid(at, format!("g {} is not runnable before {what} (time {ts})", ev.g)));
+                    Assumed::allow(
+                        repair,
+                        Err(invalid(at, format!("g {} is not runnable before {what} (time {ts})", ev.g))),
+                    )?;
                 }
                 g.state = G_WAITING;
                 g.ev = Some(ev.typ);
@@ -1264,9 +1392,9 @@ fn post_process_at(
             t::GO_CREATE => {
                 let g = gs.get(&ev.g).copied().unwrap_or_default();
                 let p = ps.get(&ev.p).copied().unwrap_or_default();
-                check_running(p, g, ev, true)?;
+                Assumed::allow(repair, check_running(p, g, ev, true))?;
                 if gs.contains_key(&ev.args[0]) {
-                    return Err(invalid(at, format!("g {} already exists (time {ts})", ev.args[0])));
+                    Assumed::allow(repair, Err(invalid(at, format!("g {} already exists (time {ts})", ev.args[0]))))?;
                 }
                 gs.insert(ev.args[0], GDesc { state: G_RUNNABLE, ev: Some(ev.typ), mark_assist: false });
             }
@@ -1274,13 +1402,19 @@ fn post_process_at(
                 let g = gs.entry(ev.g).or_default();
                 let p = ps.entry(ev.p).or_default();
                 if g.state != G_RUNNABLE {
-                    return Err(invalid(at, format!("g {} is not runnable before start (time {ts})", ev.g)));
+                    Assumed::allow(
+                        repair,
+                        Err(invalid(at, format!("g {} is not runnable before start (time {ts})", ev.g))),
+                    )?;
                 }
                 if p.g != 0 {
-                    return Err(invalid(
-                        at,
-                        format!("p {} is already running g {} while start g {} (time {ts})", ev.p, p.g, ev.g),
-                    ));
+                    Assumed::allow(
+                        repair,
+                        Err(invalid(
+                            at,
+                            format!("p {} is already running g {} while start g {} (time {ts})", ev.p, p.g, ev.g),
+                        )),
+                    )?;
                 }
                 g.state = G_RUNNING;
                 g.ev = None;
@@ -1289,7 +1423,7 @@ fn post_process_at(
             t::GO_END | t::GO_STOP | t::GO_SCHED | t::GO_PREEMPT | t::GO_SYS_BLOCK => {
                 let g = gs.get(&ev.g).copied().unwrap_or_default();
                 let p = ps.get(&ev.p).copied().unwrap_or_default();
-                check_running(p, g, ev, false)?;
+                Assumed::allow(repair, check_running(p, g, ev, false))?;
                 let g = gs.entry(ev.g).or_default();
                 match ev.typ {
                     t::GO_SCHED | t::GO_PREEMPT => {
@@ -1308,14 +1442,23 @@ fn post_process_at(
                 let g = gs.get(&ev.g).copied().unwrap_or_default();
                 let p = ps.get(&ev.p).copied().unwrap_or_default();
                 if g.state != G_RUNNING {
-                    return Err(invalid(at, format!("g {} is not running while unpark (time {ts})", ev.g)));
+                    Assumed::allow(
+                        repair,
+                        Err(invalid(at, format!("g {} is not running while unpark (time {ts})", ev.g))),
+                    )?;
                 }
                 if ev.p != TIMER_P && p.g != ev.g {
-                    return Err(invalid(at, format!("p {} is not running g {} while unpark (time {ts})", ev.p, ev.g)));
+                    Assumed::allow(
+                        repair,
+                        Err(invalid(at, format!("p {} is not running g {} while unpark (time {ts})", ev.p, ev.g))),
+                    )?;
                 }
                 let g1 = gs.entry(ev.args[0]).or_default();
                 if g1.state != G_WAITING {
-                    return Err(invalid(at, format!("g {} is not waiting before unpark (time {ts})", ev.args[0])));
+                    Assumed::allow(
+                        repair,
+                        Err(invalid(at, format!("g {} is not waiting before unpark (time {ts})", ev.args[0]))),
+                    )?;
                 }
                 if g1.ev == Some(t::GO_BLOCK_NET) {
                     ev.p = NETPOLL_P;
@@ -1326,13 +1469,16 @@ fn post_process_at(
             t::GO_SYS_CALL => {
                 let g = gs.get(&ev.g).copied().unwrap_or_default();
                 let p = ps.get(&ev.p).copied().unwrap_or_default();
-                check_running(p, g, ev, false)?;
+                Assumed::allow(repair, check_running(p, g, ev, false))?;
                 gs.entry(ev.g).or_default().ev = Some(ev.typ);
             }
             t::GO_SYS_EXIT => {
                 let g = gs.entry(ev.g).or_default();
                 if g.state != G_WAITING {
-                    return Err(invalid(at, format!("g {} is not waiting during syscall exit (time {ts})", ev.g)));
+                    Assumed::allow(
+                        repair,
+                        Err(invalid(at, format!("g {} is not waiting during syscall exit (time {ts})", ev.g))),
+                    )?;
                 }
                 g.state = G_RUNNABLE;
                 g.ev = Some(ev.typ);
@@ -1348,14 +1494,14 @@ fn post_process_at(
             | t::GO_BLOCK_GC => {
                 let g = gs.get(&ev.g).copied().unwrap_or_default();
                 let p = ps.get(&ev.p).copied().unwrap_or_default();
-                check_running(p, g, ev, false)?;
+                Assumed::allow(repair, check_running(p, g, ev, false))?;
                 let g = gs.entry(ev.g).or_default();
                 g.state = G_WAITING;
                 g.ev = Some(ev.typ);
                 ps.entry(ev.p).or_default().g = 0;
             }
             t::USER_TASK_CREATE if !tasks.insert(ev.args[0]) => {
-                return Err(invalid(at, format!("task id conflicts (id:{})", ev.args[0])));
+                Assumed::allow(repair, Err(invalid(at, format!("task id conflicts (id:{})", ev.args[0]))))?;
             }
             t::USER_TASK_END => {
                 tasks.remove(&ev.args[0]);
@@ -1367,7 +1513,10 @@ fn post_process_at(
                         && let Some(&(task, name)) = stack.last()
                     {
                         if task != ev.args[0] || name != ev.args[2] {
-                            return Err(invalid(at, format!("misuse of region in goroutine {}", ev.g)));
+                            Assumed::allow(
+                                repair,
+                                Err(invalid(at, format!("misuse of region in goroutine {}", ev.g))),
+                            )?;
                         }
                         stack.pop();
                         if stack.is_empty() {
@@ -1375,7 +1524,7 @@ fn post_process_at(
                         }
                     }
                 }
-                _ => return Err(invalid(at, "invalid user region mode")),
+                _ => Assumed::allow(repair, Err(invalid(at, "invalid user region mode")))?,
             },
             _ => {}
         }
@@ -1387,6 +1536,73 @@ fn post_process_at(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The committed v1 traces: (file, header minor, whether Go refuses it).
+    fn committed_v1() -> Vec<(std::path::PathBuf, u32, bool)> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/traces");
+        let mut out = Vec::new();
+        for (dir, ver) in [("go1.19", 19), ("go1.21", 21)] {
+            let Ok(entries) = std::fs::read_dir(root.join(dir)) else { continue };
+            for path in entries.flatten().map(|e| e.path()) {
+                if path.extension().is_some_and(|e| e == "trace") {
+                    let refused = path.with_extension("parsed.err").exists();
+                    out.push((path, ver, refused));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    fn read(path: &std::path::Path) -> Vec<u8> {
+        std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    fn key(r: &Rec) -> (i64, u64, u32, i32) {
+        (r.ts, r.off_typ, r.g, r.p)
+    }
+
+    #[test]
+    fn a_complete_trace_go_refuses_is_read_whole_in_time_order() {
+        let mut refused = 0;
+        for (path, ver, _) in committed_v1().into_iter().filter(|t| t.2) {
+            let data = read(&path);
+            let mut p = Parser::new(&data, ver);
+            assert!(p.read_all().is_ok(), "{}", path.display());
+            let read = p.n_read + p.cpu_samples.len();
+            let parsed = parse(&data, ver).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let note = parsed.damage.unwrap_or_else(|| panic!("{}: no note", path.display()));
+            assert_eq!(note.kind, crate::error::ErrorKind::Inconsistent, "{}: {note}", path.display());
+            assert!(note.message.starts_with("no consistent ordering of events possible"), "{note}");
+            assert_eq!(parsed.events.len(), read, "{}: every event read is kept", path.display());
+            assert!(parsed.events.windows(2).all(|w| w[0].ts <= w[1].ts), "{}", path.display());
+            refused += 1;
+        }
+        assert!(refused >= 2, "{refused} refused traces");
+    }
+
+    #[test]
+    fn repairing_changes_nothing_where_go_can_order() {
+        let mut checked = 0;
+        for (path, ver, _) in committed_v1().into_iter().filter(|t| !t.2) {
+            let data = read(&path);
+            let strict = parse(&data, ver).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(strict.damage.is_none(), "{}", path.display());
+            let mut p = Parser::new(&data, ver);
+            assert!(p.read_all().is_ok(), "{}", path.display());
+            let mut assumed = Assumed::default();
+            let mut events = p.merge(Merge::Repair, &mut assumed).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            convert_times(&mut events, &p);
+            let checked_ok = post_process(&mut events, p.cur.data, &p.inline_map, &p.gids, Some(&mut assumed));
+            assert!(checked_ok.is_ok(), "{}", path.display());
+            assert_eq!(assumed.count, 0, "{}: {:?}", path.display(), assumed.first);
+            let (got, want): (Vec<_>, Vec<_>) =
+                (events.iter().map(key).collect(), strict.events.iter().map(key).collect());
+            assert!(got == want, "{}: the repairing read differs", path.display());
+            checked += 1;
+        }
+        assert!(checked >= 20, "{checked} traces");
+    }
 
     #[test]
     fn stable_sort_moved_matches_a_stable_sort() {
