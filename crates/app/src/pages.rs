@@ -90,7 +90,7 @@ pub const DAMAGE_BANNER: &str = "Trace damaged — showing everything decodable 
 
 /// Start of the banner shown over a trace read whole although Go's reader
 /// refuses it ([`trace_core::ErrorKind::Inconsistent`]).
-pub const INCONSISTENT_BANNER: &str = "Go's reader refuses this trace — shown whole, assuming what its events lack";
+pub const INCONSISTENT_BANNER: &str = "Go's reader refuses this trace — shown whole, with what its events lack assumed";
 
 /// The banner at the top of a trace that did not decode to the end, or
 /// whose events Go's rules refuse.

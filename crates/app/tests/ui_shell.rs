@@ -208,7 +208,8 @@ fn a_go_1_19_cgo_trace_go_refuses_opens_whole_and_says_why() {
 
     let tl = &h.state().trace().expect("a trace Go refuses still loads").timeline;
     let note = tl.error.as_ref().expect("the inconsistency is reported").to_string();
-    let banner = h.get_by_label_contains("Go's reader refuses this trace — shown whole, assuming what its events lack");
+    let banner =
+        h.get_by_label_contains("Go's reader refuses this trace — shown whole, with what its events lack assumed");
     let text = banner.value().unwrap_or_default();
     assert!(text.contains(&note) && text.contains("golang/go#29707"), "{text}");
     assert!(h.query_by_label_contains("Trace damaged").is_none(), "not called damaged: {text}");

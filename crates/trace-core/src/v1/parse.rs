@@ -426,8 +426,8 @@ fn parse_complete(mut p: Parser<'_>) -> Result<Parsed<'_>> {
     }
     let Some(first) = assumed.first else { return Err(refused) };
     let message = format!(
-        "{} (Go's reader stops here); shown anyway, assuming what {} events needed that the events before them \
-         do not give (runtimes before Go 1.22 leave out events, for one those of C threads calling Go: \
+        "{} (where Go's reader stops); {} events needed states that the events before them do not give, \
+         and were taken as given (runtimes before Go 1.22 leave out events, e.g. of C threads calling Go: \
          golang/go#29707); the first: {}",
         refused.message, assumed.count, first.message
     );
