@@ -296,14 +296,16 @@ fn blocked_ms(g: &timeline::Goroutine, state: GState) -> Vec<(timeline::Span, f6
     g.track.spans().into_iter().filter(|s| s.state == state as u8).map(|s| (s, s.duration_ns() as f64 / 1e6)).collect()
 }
 
+/// The trace `file` of each version directory that has one.
+fn in_every_version(file: &str) -> Vec<PathBuf> {
+    let dirs = std::fs::read_dir(traces_root()).unwrap().map(|d| d.unwrap().path());
+    dirs.map(|d| d.join(file)).filter(|p| p.exists()).collect()
+}
+
 #[test]
 fn blocked_receiver_blocks_60ms_in_chan_receive_in_every_version() {
     let mut versions = 0;
-    for dir in std::fs::read_dir(traces_root()).unwrap() {
-        let path = dir.unwrap().path().join("chan.trace");
-        if !path.exists() {
-            continue;
-        }
+    for path in in_every_version("chan.trace") {
         let tl = load(&path, Mode::Parallel);
         let g = goroutine_by_fn(&tl, "main.blockedReceiver");
         let spans = blocked_ms(g, GState::ChanRecv);
@@ -385,11 +387,7 @@ fn heap_bytes_count_each_store_once_and_agree_with_the_tracks_shares() {
 #[test]
 fn refused_v1_traces_show_the_cgo_callbacks_whole() {
     let mut versions = 0;
-    for dir in std::fs::read_dir(traces_root()).unwrap() {
-        let path = dir.unwrap().path().join("cgocallback.trace");
-        if !path.exists() {
-            continue;
-        }
+    for path in in_every_version("cgocallback.trace") {
         let tl = load(&path, Mode::Parallel);
         let refused = path.with_extension("parsed.err").exists();
         let kind = tl.error.as_ref().map(|e| e.kind);

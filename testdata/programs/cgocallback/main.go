@@ -48,9 +48,10 @@ import "C"
 import (
 	"fmt"
 	"os"
-	"runtime/trace"
 	"sync"
 	"time"
+
+	"gotvtestdata/internal/traceout"
 )
 
 var (
@@ -74,28 +75,12 @@ func viaC(done chan<- struct{}) {
 }
 
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: cgocallback OUT.trace")
-		os.Exit(2)
-	}
-	f, err := os.Create(os.Args[1])
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if err := trace.Start(f); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	done := make(chan struct{})
-	go viaC(done)
-	C.runCThreads(3)
-	<-done
-	trace.Stop()
-	if err := f.Close(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
+	traceout.Run("cgocallback", func() {
+		done := make(chan struct{})
+		go viaC(done)
+		C.runCThreads(3)
+		<-done
+	})
 	total := 0
 	for _, n := range calls {
 		total += n
