@@ -57,11 +57,20 @@ impl GBuild {
     /// The final record, its last span ending at `end_ns`, its track moved
     /// into `store`.
     fn finish(self, end_ns: i64, ctx: Ctx<'_>, origins: &mut Origins, store: &Arc<PagedBytes>) -> Goroutine {
-        let fn_stack = if self.start_stack != StackId::NONE { self.start_stack } else { self.first_stack };
-        let start_fn = ctx.stacks.start_function(fn_stack, ctx.strings);
+        let start_fn = start_fn(ctx.stacks, ctx.strings, self.start_stack, self.first_stack);
         let origin = origins.intern(Origin { parent: GoroutineId(self.parent), creation_stack: self.creation_stack });
         let track = self.track.finish_into_store(end_ns, store);
         record(GoroutineId(self.id), origin, start_fn, self.created_ns.is_some(), track, ctx.strings)
+    }
+}
+
+/// A goroutine's start function: where it started or, if that stack names
+/// no function, the first stack it blocked or stopped in (Go names it by
+/// the first of its transition stacks whose root has a name).
+fn start_fn(stacks: &StackTree, strings: &Strings, start_stack: StackId, first_stack: StackId) -> StrId {
+    match stacks.start_function(start_stack, strings) {
+        StrId(0) => stacks.start_function(first_stack, strings),
+        named => named,
     }
 }
 
@@ -214,8 +223,7 @@ impl Shard {
             // A damaged trace named it before: stitched on like any piece.
             return self.stitch(f.into_piece(), None, None, strings, stacks);
         }
-        let fn_stack = if f.start_stack != StackId::NONE { f.start_stack } else { f.first_stack };
-        let start_fn = stacks.start_function(fn_stack, strings);
+        let start_fn = start_fn(stacks, strings, f.start_stack, f.first_stack);
         let origin = self.origins.intern(Origin { parent: GoroutineId(f.parent), creation_stack: f.creation_stack });
         self.done.push(record(GoroutineId(f.id), origin, start_fn, true, f.track, strings));
     }

@@ -125,7 +125,9 @@ impl StackTree {
     }
 
     /// The function a goroutine with this stack started in: the outermost
-    /// frame that is not `runtime.goexit`.
+    /// frame that is not `runtime.goexit` and has a name; [`StrId`] 0 if
+    /// none has (as the creation of an extra M's goroutine before Go
+    /// 1.22, a single frame at PC 0).
     pub fn start_function(&self, id: StackId, strings: &Strings) -> StrId {
         // Walked innermost first, without collecting the frames: every
         // finished goroutine asks, millions on a big trace.
@@ -133,7 +135,8 @@ impl StackTree {
         let mut cur = id;
         while cur.0 != 0 {
             let Some(f) = self.top(cur) else { break };
-            if strings.get(f.func) != "runtime.goexit" {
+            let name = strings.get(f.func);
+            if name != "runtime.goexit" && !name.is_empty() {
                 found = f.func;
             }
             cur = self.parent(cur);
@@ -206,6 +209,11 @@ mod tests {
         assert_eq!(s.get(t.start_function(odd, &s)), "main.main");
         let no_exit = t.insert(&[b, a]);
         assert_eq!(s.get(t.start_function(no_exit, &s)), "a");
+        // A frame with no function (an extra M's goroutine made at PC 0).
+        let nameless = frame(&mut s, "");
+        let (only_nameless, under_nameless) = (t.insert(&[nameless]), t.insert(&[a, nameless]));
+        assert_eq!(t.start_function(only_nameless, &s), StrId(0));
+        assert_eq!(s.get(t.start_function(under_nameless, &s)), "a");
         assert_eq!(t.insert(&[]), StackId::NONE);
         assert!(t.frames(StackId::NONE).is_empty());
     }

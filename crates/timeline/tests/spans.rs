@@ -408,6 +408,16 @@ fn refused_v1_traces_show_the_cgo_callbacks_whole() {
             }
         }
         assert_eq!((from_c_threads, from_via_c), (3 * 5 * 2, 3 * 2), "{}", path.display());
+        // Every goroutine that ran main.fromC for a C thread is named as Go
+        // names it, by the root of its stacks, even where its creation
+        // names no function (Go 1.21).
+        for g in tl.goroutines.iter().filter(|g| g.id != via_c) {
+            let ran_from_c =
+                g.track.spans().iter().any(|s| stack_funcs(&tl, s.stack).iter().any(|f| f == "main.fromC"));
+            if ran_from_c {
+                assert_eq!(tl.strings.get(g.start_fn()), "runtime.cgocallback", "{} g{}", path.display(), g.id.0);
+            }
+        }
         versions += 1;
     }
     assert!(versions >= 8, "{versions} versions");
