@@ -755,7 +755,6 @@ impl<'a> Parser<'a> {
     /// says what to do where no event can be ordered next (see [`Merge`]),
     /// and `assumed` gathers what a repair assumed.
     fn merge(&mut self, mode: Merge, assumed: &mut Assumed) -> Result<Vec<Rec>> {
-        let lenient = mode == Merge::Prefix;
         crate::gosort::sort_by(&mut self.cpu_samples, |a, b| a.ts.cmp(&b.ts));
         let data = self.cur.data;
         let inline_map = &self.inline_map;
@@ -805,11 +804,12 @@ impl<'a> Parser<'a> {
                         let seq = if init.seq == NOSEQ { curr.seq } else { init.seq };
                         gs.insert(g, GState { seq, status: init.status });
                         let name = desc(ev.typ).name;
-                        assumed.note(invalid(ev.offset, format!("{name} of g {g} out of sequence")));
+                        let what = if g == GARBAGE { name.to_string() } else { format!("{name} of g {g}") };
+                        assumed.note(invalid(ev.offset, format!("{what} out of sequence")));
                         continue;
                     }
                 }
-                if lenient || mode == Merge::Repair {
+                if mode != Merge::Strict {
                     break;
                 }
                 let stuck = procs.iter_mut().position(|c| c.peek(data, inline_map, &mut scratch).is_some());
@@ -891,7 +891,7 @@ impl<'a> Parser<'a> {
             }
         }
         if let Some((i, e)) = bad {
-            if !lenient {
+            if mode == Merge::Strict {
                 return Err(e);
             }
             out.truncate(i);
