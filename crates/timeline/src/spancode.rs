@@ -36,9 +36,10 @@ pub(crate) const STATE_MASK: u8 = 0x1f;
 const HAS_STACK: u8 = 0x20;
 const HAS_A: u8 = 0x40;
 const HAS_B: u8 = 0x80;
-/// A state code no span is given (`TrackBuilder::push` takes it as 30):
-/// it marked references in an earlier form of this code.
-pub(crate) const REF_STATE: u8 = STATE_MASK;
+/// A state code no span is given (`TrackBuilder::push` takes it as 30), so
+/// that no span's [`key`] is [`UNKNOWN`] (whose state bits are all ones),
+/// which is never referred to.
+pub(crate) const UNUSED_STATE: u8 = STATE_MASK;
 /// How many spans back a reference reaches.
 pub(crate) const REFS: usize = 4;
 /// Bits of a span's first varint holding its tag.
@@ -81,8 +82,8 @@ const UNKNOWN: u64 = u64::MAX;
 /// fields and different for different ones: the state, the stack and `a`
 /// (zigzagged) side by side, for the spans whose `b` is absent and whose
 /// stack and `a` fit 27 and 32 bits (all a goroutine or P span has but for
-/// a GC worker's mode). Other fields are [`UNKNOWN`] (a state of 31, which
-/// no span has).
+/// a GC worker's mode). Other fields are [`UNKNOWN`] (a state of
+/// [`UNUSED_STATE`], which no span has).
 fn key(s: &Span) -> u64 {
     let a = zigzag(s.a);
     if s.b != -1 || s.stack.0 >= 1 << 27 || a >= 1 << 32 {
@@ -465,7 +466,7 @@ mod tests {
     fn fields() -> impl proptest::strategy::Strategy<Value = (u8, u32, i64, i64)> {
         use proptest::prelude::*;
         let small = (0u8..4, 0u32..3, -1i64..3, -1i64..1);
-        let any = (0u8..REF_STATE, any::<u32>(), any::<i64>(), any::<i64>());
+        let any = (0u8..UNUSED_STATE, any::<u32>(), any::<i64>(), any::<i64>());
         prop_oneof![4 => small, 1 => any]
     }
 

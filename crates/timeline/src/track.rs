@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use crate::group::BlockGroup;
 use crate::paged::PagedBytes;
-use crate::spancode::{REF_STATE, Recent, STATE_MASK, encode_span};
+use crate::spancode::{Recent, STATE_MASK, UNUSED_STATE, encode_span};
 use crate::stacks::StackId;
 
 /// Most spans a block holds. Headers stay uncompressed in memory, so
@@ -1008,7 +1008,7 @@ impl TrackBuilder {
             self.write(p, start_ns);
         }
         self.has_stacks |= stack != StackId::NONE;
-        let state = (state & STATE_MASK).min(REF_STATE - 1);
+        let state = (state & STATE_MASK).min(UNUSED_STATE - 1);
         self.pending = Some(Span { start_ns, end_ns: start_ns, state, stack, a, b });
     }
 
