@@ -19,8 +19,15 @@ fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
 }
 
+/// Where the oracle's traces are: the committed ones, or those of another
+/// oracle (`GOTV_ANALYSIS_TRACES`, with `GOTV_ANALYSIS_ORACLE`; see
+/// testdata/analysis/README.md).
+fn traces_dir() -> PathBuf {
+    std::env::var_os("GOTV_ANALYSIS_TRACES").map_or_else(|| testdata().join("traces"), PathBuf::from)
+}
+
 fn load(rel: &str) -> Timeline {
-    let bytes = std::fs::read(testdata().join("traces").join(rel)).unwrap();
+    let bytes = std::fs::read(traces_dir().join(rel)).unwrap();
     build_with(&bytes, &Progress::default(), Mode::Parallel).unwrap()
 }
 
@@ -37,7 +44,9 @@ impl Cache {
 }
 
 fn oracle() -> String {
-    std::fs::read_to_string(testdata().join("analysis/oracle.txt")).unwrap()
+    let path =
+        std::env::var_os("GOTV_ANALYSIS_ORACLE").map_or_else(|| testdata().join("analysis/oracle.txt"), PathBuf::from);
+    std::fs::read_to_string(path).unwrap()
 }
 
 fn flags(name: &str) -> UtilFlags {
@@ -65,6 +74,12 @@ fn oracle_mmu() -> Vec<(String, String, i64, f64)> {
         .collect()
 }
 
+/// Whether a trace of the oracle's is in the v1 format (`go1.21/...` here,
+/// `go1.21.13/...` in the oracle of real-world traces).
+fn is_v1(trace: &str) -> bool {
+    ["go1.19", "go1.21"].iter().any(|v| trace.starts_with(&format!("{v}/")) || trace.starts_with(&format!("{v}.")))
+}
+
 #[test]
 fn mmu_matches_go_for_stw_assists_and_sweeps() {
     let mut cache = Cache::default();
@@ -77,7 +92,7 @@ fn mmu_matches_go_for_stw_assists_and_sweeps() {
         //  - v1 traces report GOMAXPROCS only inside the first pause, so
         //    Go sees that pause end without a start and never counts a
         //    pause again.
-        let v1 = trace.starts_with("go1.21/");
+        let v1 = is_v1(&trace);
         if fl.contains("background") || (fl.contains("stw") && v1) {
             continue;
         }
@@ -86,17 +101,23 @@ fn mmu_matches_go_for_stw_assists_and_sweeps() {
         assert!((got - want).abs() < 1e-6, "{trace} {fl} window {window}: go {want}, ours {got}");
         compared += 1;
     }
-    assert!(compared >= 100, "{compared} compared");
+    // Another oracle (of real-world traces) holds as many lines as it holds.
+    let least = if std::env::var_os("GOTV_ANALYSIS_ORACLE").is_some() { 1 } else { 100 };
+    assert!(compared >= least, "{compared} compared");
 }
 
 #[test]
 fn mmu_counts_no_more_gc_than_go() {
     // With background workers, Go's series only ever overcounts (see
     // above); a single series therefore never has a lower MMU than ours.
+    // That needs Go's series to reach the trace's end, as it does on the
+    // committed traces: on most real-world ones it sticks at 0 after a
+    // worker's second run, and as Go records a value only when it changes,
+    // the series (and the windows its MMU looks at) ends there.
     let mut cache = Cache::default();
     let mut compared = 0;
     for (trace, fl, window, want) in oracle_mmu() {
-        if !fl.contains("background") || fl.contains("perProc") || trace.starts_with("go1.21/") {
+        if !fl.contains("background") || fl.contains("perProc") || is_v1(&trace) {
             continue;
         }
         let got = MmuCurve::new(mutator_utilization(cache.get(&trace), flags(&fl))).mmu(window);

@@ -17,8 +17,11 @@
 //! One deliberate difference from Go 1.27: Go counts a background mark
 //! worker again every time it is rescheduled (its GoStart and its mode label
 //! both add to the P's count, only the stop subtracts), so after a worker's
-//! second run a P can stay "in GC" for the rest of the trace. Here a worker
-//! counts exactly while it runs in dedicated or fractional mode.
+//! second run a P can stay "in GC" for the rest of the trace. As Go records
+//! a value only when it changes, its series then ends there, and so do the
+//! windows its MMU looks at: on most real-world traces (`go test -trace` of
+//! `net/http`, for one) a small part at the start. Here a worker counts
+//! exactly while it runs in dedicated or fractional mode.
 
 use std::cmp::Ordering;
 use std::ops::BitOr;
