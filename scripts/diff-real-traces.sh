@@ -26,6 +26,8 @@
 #   PACKAGES     packages to trace (default below)
 #   KEEP=1       keep traces already in OUTDIR instead of making them again
 #   GOTV_BIN     gotv binary to check (default: target/release/gotv, built)
+#   GODEBUG      reaches the traced tests: traceallocfree=1 adds Go 1.23+'s
+#                experimental heap, stack and goroutine alloc/free events
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

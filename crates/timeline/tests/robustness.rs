@@ -110,3 +110,22 @@ fn fuzz_regressions_build_without_panicking() {
     }
     assert!(n >= 2, "{n} regression inputs");
 }
+
+#[test]
+fn a_cut_before_the_frequency_is_reported_as_a_truncation() {
+    // Go 1.22 wrote this trace's frequency after some of its event batches:
+    // cut at a batch boundary before it, the file reads cleanly to its end.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/traces");
+    let full = std::fs::read(root.join("go1.22/cgocallback.trace")).unwrap();
+    let version = trace_core::Version::from_header(&full).unwrap();
+    let gens = trace_core::GenerationIndex::scan(&full, version).generations;
+    let freq = gens[0].batches.iter().find(|b| b.is_sync(false)).unwrap().offset as usize;
+    assert!(freq > gens[0].start_offset as usize);
+    let err = match build(&full[..freq], &Progress::default()) {
+        Ok(t) => t.error.expect("an error"),
+        Err(BuildError::Decode(e)) => e,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(err.kind, trace_core::ErrorKind::Truncated, "{err}");
+    assert!(err.message.contains("ends before the generation's frequency event"), "{err}");
+}

@@ -49,7 +49,7 @@ impl<'a> GenerationIndex<'a> {
         let tail_error = if version >= Version::Go126 {
             scan_with_markers(&mut cur, &mut generations)
         } else {
-            scan_with_spill(&mut cur, &mut generations)
+            scan_with_spill(&mut cur, &mut generations, version >= Version::Go125)
         };
         let tail_error = tail_error.map(|e| describe_truncation(e, &generations, version, data.len()));
         GenerationIndex { version, generations, tail_error }
@@ -101,7 +101,8 @@ fn push_batch<'a>(span: &mut GenerationSpan<'a>, b: Batch<'a>) {
     span.batches.push(b);
 }
 
-fn scan_with_spill<'a>(cur: &mut Cursor<'a>, out: &mut Vec<GenerationSpan<'a>>) -> Option<Error> {
+/// `go125`: the frequency comes in a sync batch (Go 1.25), not on its own.
+fn scan_with_spill<'a>(cur: &mut Cursor<'a>, out: &mut Vec<GenerationSpan<'a>>, go125: bool) -> Option<Error> {
     let mut current: Option<GenerationSpan<'a>> = None;
     loop {
         let b = match read_batch(cur) {
@@ -131,8 +132,14 @@ fn scan_with_spill<'a>(cur: &mut Cursor<'a>, out: &mut Vec<GenerationSpan<'a>>) 
     }
     match current {
         Some(span) => {
+            // Every generation has a frequency; the last one without it is
+            // where the file was cut at a batch boundary, which reads
+            // cleanly (it is kept, as Go keeps it, and fails to decode).
+            let cut = !span.batches.iter().any(|b| b.is_sync(go125));
+            let start = span.start_offset;
             out.push(span);
-            None
+            let why = "the file ends before the generation's frequency event";
+            cut.then(|| Error::new(crate::ErrorKind::Truncated, start, "generation", why))
         }
         // Go reports an empty trace as a generation without a frequency.
         None => Some(Error::corrupt(cur.offset(), "generation", "no frequency event found")),

@@ -236,11 +236,12 @@ impl<'a, T> Chainer<'_, 'a, T> {
     /// Decodes generation `i` again from the true state.
     fn rerun(&mut self, i: usize, redo: &mut impl FnMut(&mut GenerationRun<'a>) -> T) {
         let out = &mut self.out;
+        let last = i + 1 >= self.pd.len();
         let generation = match self.pd.build(i) {
             Ok(g) => g,
             Err(e) => {
                 out.final_sync = Some(bump(sync_event(self.last_ts, i as u64 + 1, false), &mut self.last_ts));
-                out.error = Some(e);
+                out.error = Some(if last { blame_truncation(e, self.pd.index.tail_error.as_ref()) } else { e });
                 self.stopped = true;
                 return;
             }
@@ -261,7 +262,6 @@ impl<'a, T> Chainer<'_, 'a, T> {
         }
         let end = run.finish();
         if let Some(e) = end.error {
-            let last = i + 1 >= self.pd.len();
             out.error = Some(if last { blame_truncation(e, self.pd.index.tail_error.as_ref()) } else { e });
             self.stopped = true;
             return;

@@ -69,3 +69,34 @@ fn complete_generations_survive_any_cut_after_them() {
         }
     }
 }
+
+/// Where `rel`'s last generation has its frequency batch, which Go 1.22-1.24
+/// wrote after some of this trace's event batches.
+fn frequency_offset(full: &[u8], version: Version) -> usize {
+    let gens = GenerationIndex::scan(full, version).generations;
+    let last = gens.last().expect("a generation");
+    let freq = last.batches.iter().find(|b| b.is_sync(version >= Version::Go125)).expect("a frequency batch");
+    assert!(freq.offset > last.start_offset, "the frequency is not the generation's first batch");
+    freq.offset as usize
+}
+
+#[test]
+fn a_cut_before_the_frequency_at_a_batch_boundary_is_a_truncation() {
+    // A file cut at a batch boundary reads cleanly up to the cut; Go calls
+    // it a generation without a frequency, as if the file were corrupt.
+    for rel in ["go1.22/cgocallback.trace", "go1.23/cgocallback.trace"] {
+        let full = trace(rel);
+        let version = Version::from_header(&full).expect("header");
+        let cut = frequency_offset(&full, version);
+        let (events, err) = decode(&full[..cut]);
+        let err = err.unwrap_or_else(|| panic!("{rel}: a cut trace must report an error"));
+        // Only the Sync that opens the generation, as Go prints it.
+        assert_eq!((events, err.kind), (1, ErrorKind::Truncated), "{rel}: {err}");
+        let want = format!(
+            "trace truncated at byte {cut}: generation 1 incomplete (the file ends before the generation's \
+             frequency event)"
+        );
+        assert!(err.message.starts_with(&want), "{rel}: {}", err.message);
+        assert!(err.message.ends_with("no frequency event found"), "{rel}: {}", err.message);
+    }
+}
