@@ -229,8 +229,25 @@ impl App {
 
     /// Draws one frame: applies the commands sent since the last one,
     /// collects what background threads finished, draws, then applies the
-    /// commands the frame produced.
+    /// commands the frame produced. With `--frame-stats`, the frame's time
+    /// goes in the overlay (with `cpu_ms`, eframe's CPU time of the frame
+    /// before, when there is a window).
     pub fn ui(&mut self, ui: &mut egui::Ui) {
+        self.ui_measured(ui, None);
+    }
+
+    fn ui_measured(&mut self, ui: &mut egui::Ui, cpu_ms: Option<f32>) {
+        let started = std::time::Instant::now();
+        self.frame_ui(ui);
+        if let Some(stats) = self.frame_stats.as_mut() {
+            stats.record(started.elapsed().as_secs_f32() * 1000.0, cpu_ms);
+            stats.overlay_ui(ui.ctx());
+            // Keep measuring even when nothing moves.
+            ui.ctx().request_repaint();
+        }
+    }
+
+    fn frame_ui(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
         for cmd in self.commands.take() {
             self.apply(cmd, &ctx);
@@ -549,15 +566,7 @@ impl App {
 
 impl eframe::App for App {
     fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
-        let started = std::time::Instant::now();
-        App::ui(self, ui);
-        if let Some(stats) = self.frame_stats.as_mut() {
-            let cpu_ms = frame.info().cpu_usage.map(|s| s * 1000.0);
-            stats.record(started.elapsed().as_secs_f32() * 1000.0, cpu_ms);
-            stats.overlay_ui(ui.ctx());
-            // Keep measuring even when nothing moves.
-            ui.ctx().request_repaint();
-        }
+        self.ui_measured(ui, frame.info().cpu_usage.map(|s| s * 1000.0));
     }
 
     fn save(&mut self, _storage: &mut dyn eframe::Storage) {

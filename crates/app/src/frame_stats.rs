@@ -31,14 +31,16 @@ impl FrameStats {
         s
     }
 
-    /// Paints the overlay in the top-right corner.
+    /// Paints the overlay in the bottom-right corner, above the status bar
+    /// (the toolbar ends on the right with controls it would cover).
     pub fn overlay_ui(&self, ctx: &egui::Context) {
         egui::Area::new(egui::Id::unique("gotv_frame_stats"))
-            .anchor(egui::Align2::RIGHT_TOP, egui::vec2(-8.0, 30.0))
+            .anchor(egui::Align2::RIGHT_BOTTOM, egui::vec2(-8.0, -30.0))
             .interactable(false)
             .show(ctx, |ui| {
                 egui::Frame::popup(ui.style()).show(ui, |ui| {
-                    ui.label(egui::RichText::new(self.summary()).monospace().size(11.0));
+                    let text = egui::RichText::new(self.summary()).monospace().size(11.0);
+                    ui.add(egui::Label::new(text).wrap_mode(egui::TextWrapMode::Extend));
                 });
             });
     }

@@ -69,11 +69,22 @@ impl FilePicker for FakePicker {
 }
 
 fn harness(settings_path: &Path, picker: Arc<FakePicker>, open: Option<PathBuf>) -> Harness<'static, App> {
+    harness_with_stats(settings_path, picker, open, false)
+}
+
+/// [`harness`], with the frame-time overlay (`--frame-stats`) when
+/// `frame_stats`.
+fn harness_with_stats(
+    settings_path: &Path,
+    picker: Arc<FakePicker>,
+    open: Option<PathBuf>,
+    frame_stats: bool,
+) -> Harness<'static, App> {
     let app = App::new(AppOptions {
         settings_path: Some(settings_path.to_path_buf()),
         picker,
         open,
-        frame_stats: false,
+        frame_stats,
         select: None,
         captures_dir: settings_path.parent().unwrap_or(Path::new(".")).join("captures"),
     });
@@ -403,6 +414,22 @@ fn exporting_a_sync_profile_from_the_menu_writes_a_pprof_file() {
     std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut pb).unwrap();
     let has = |needle: &[u8]| pb.windows(needle.len()).any(|w| w == needle);
     assert!(has(b"main.blockedReceiver") && has(b"contentions") && has(b"delay"));
+}
+
+/// `--frame-stats` shows its overlay on one line, clear of the toolbar (whose
+/// right end holds controls it used to cover).
+#[test]
+fn the_frame_stats_overlay_covers_no_toolbar_control() {
+    let tmp = TempDir::new("frame-stats");
+    let chan = testdata("traces/go1.27/chan.trace");
+    let mut h = harness_with_stats(&tmp.settings(), Arc::new(FakePicker::default()), Some(chan), true);
+    step_until(&mut h, "the trace to load", loaded);
+    let overlay = h.get_by_label_contains("ms avg").rect();
+    assert!(overlay.height() < 20.0, "one line: {overlay:?}");
+    for label in ["Legend", "Runtime goroutines", "Threads", "Plots", "Find"] {
+        let control = h.get_by_label(label).rect();
+        assert!(!overlay.intersects(control), "the overlay {overlay:?} covers {label} at {control:?}");
+    }
 }
 
 /// Whether the loaded trace's thread tracks are built.

@@ -93,6 +93,28 @@ pub fn package_of(func: &str) -> &str {
     }
 }
 
+/// What an empty tree says; a trace without CPU samples (most, as
+/// `go test -trace` writes them) offers its off-CPU time instead.
+fn empty_ui(ui: &mut Ui, tl: &Timeline, state: &mut FlameState) {
+    match state.mode {
+        FlameMode::Cpu if tl.cpu_samples.is_empty() => {
+            ui.label(
+                "This trace has no CPU samples. They are recorded when a CPU profile runs while tracing \
+                 (pprof.StartCPUProfile, or go test -trace with -cpuprofile).",
+            );
+            if ui.button("Show off-CPU time").clicked() {
+                state.mode = FlameMode::OffCpu;
+            }
+        }
+        FlameMode::Cpu => {
+            ui.label("No CPU samples here.");
+        }
+        FlameMode::OffCpu => {
+            ui.label("No goroutine was blocked or in a system call here.");
+        }
+    }
+}
+
 /// The flame graph panel.
 pub fn flame_ui(ui: &mut Ui, input: &PanelInput<'_>, state: &mut FlameState) {
     let tl = input.tl;
@@ -136,10 +158,7 @@ pub fn flame_ui(ui: &mut Ui, input: &PanelInput<'_>, state: &mut FlameState) {
         return;
     };
     if tree.total() == 0 {
-        ui.label(match mode {
-            FlameMode::Cpu => "No CPU samples here. CPU samples are recorded when a CPU profile runs while tracing (pprof.StartCPUProfile).",
-            FlameMode::OffCpu => "No goroutine was blocked or in a system call here.",
-        });
+        empty_ui(ui, tl, state);
         return;
     }
     summary_ui(ui, tl, tree, state.focus, &state.search, mode);

@@ -368,6 +368,18 @@ fn off_cpu_flame_graph_roots_by_state() {
 }
 
 #[test]
+fn a_trace_without_cpu_samples_offers_its_off_cpu_time() {
+    let mut h = harness(load("chan.trace"));
+    assert!(h.state().tl.cpu_samples.is_empty());
+    open_tab(&mut h, "Flame graph");
+    h.get_by_label_contains("This trace has no CPU samples");
+    assert!(h.query_by_role_and_label(Role::Button, "chan receive").is_none());
+    click(&mut h, Role::Button, "Show off-CPU time");
+    h.get_by_role_and_label(Role::Button, "chan receive");
+    assert!(h.query_by_label_contains("This trace has no CPU samples").is_none());
+}
+
+#[test]
 fn flame_graph_of_the_selected_goroutine_only() {
     let mut h = harness(load("chan.trace"));
     let gi =
