@@ -8,6 +8,7 @@ use crate::model::{Counters, CpuSample, LogEntry, Proc, RangeKind, RangeSpan, Re
 use crate::origins::Origins;
 use crate::paged::PagedBytes;
 use crate::part::{Edge, GenPart, MetricKind, PartSizes, Retime, SHARDS, Seg, ShardPieces, StackMap, UserKind};
+use crate::pieces::Restated;
 use crate::ranges::RangeList;
 use crate::shard::{Done, Shard};
 use crate::stacks::{Frame, StackId, StackTree};
@@ -165,7 +166,7 @@ impl Merger {
         self.reserve_ahead();
         let (strings, stacks) = (&self.strings, &self.stacks);
         let apply = |(shard, list): (&mut Shard, PartPieces)| {
-            for (pi, (finished, pieces)) in list {
+            for (pi, (finished, pieces, restated)) in list {
                 let map = maps.get(pi).and_then(|m: &Option<Vec<StackId>>| m.as_deref());
                 let retime = retimes.get(pi).and_then(Option::as_ref);
                 for f in finished {
@@ -173,6 +174,9 @@ impl Merger {
                 }
                 for piece in pieces.into_iter().flatten() {
                     shard.stitch(piece, map, retime, strings, stacks);
+                }
+                for r in restated.into_iter().filter(Restated::is_kept) {
+                    shard.stitch(r.into_piece(), map, retime, strings, stacks);
                 }
             }
         };

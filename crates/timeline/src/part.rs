@@ -10,6 +10,7 @@ use trace_core::{Event, EventContext, EventKind, GoState, ProcState, ResolvedFra
 
 use crate::chunked::Chunked;
 use crate::finished::{FinishQueue, Finished};
+use crate::pieces::{Pieces, Restated};
 use crate::stacks::StackId;
 use crate::state::{GState, MState, PState};
 use crate::track::TrackBuilder;
@@ -143,9 +144,10 @@ pub(crate) struct GSeg {
     pub first_stack: u32,
 }
 
-/// One shard's goroutines of a part: those finished early, and the pieces
-/// (`None` where a place was freed).
-pub(crate) type ShardPieces = (Chunked<Finished>, Chunked<Option<GSeg>>);
+/// One shard's goroutines of a part: those finished early, the pieces
+/// (`None` where a place was freed), and those only restated (see
+/// [`Restated`]).
+pub(crate) type ShardPieces = (Chunked<Finished>, Chunked<Option<GSeg>>, Chunked<Restated>);
 
 /// A goroutine's creation.
 #[derive(Clone, Copy, Debug)]
@@ -173,63 +175,37 @@ fn settled(g: &GSeg, floored: bool, early_end: i64) -> bool {
     g.created.is_some() && g.seg.track.first().is_some_and(|s| floored || s.start_ns >= early_end)
 }
 
-/// Pieces of one kind of resource, by ID; a place freed by
-/// [`SegMap::take`] goes to the next new ID.
+/// The pieces of Ps or threads, by ID (goroutines have [`Pieces`]).
 struct SegMap<T> {
     index: IdIndex,
-    items: Chunked<Option<T>>,
-    free: Vec<u32>,
+    items: Chunked<T>,
 }
 
 impl<T> Default for SegMap<T> {
     fn default() -> Self {
-        SegMap { index: IdIndex::default(), items: Chunked::default(), free: Vec::new() }
+        SegMap { index: IdIndex::default(), items: Chunked::default() }
     }
 }
 
 impl<T> SegMap<T> {
-    fn find(&mut self, id: i64) -> Option<&mut T> {
-        let i = self.index.get(id)?;
-        self.items.get_mut(i as usize)?.as_mut()
-    }
-
     fn get(&mut self, id: i64, new: impl FnOnce() -> T) -> Option<&mut T> {
         if let Some(i) = self.index.get(id) {
-            return self.items.get_mut(i as usize)?.as_mut();
+            return self.items.get_mut(i as usize);
         }
-        let slot = self.index.slot(id);
-        if *slot == 0 {
-            match self.free.pop() {
-                Some(i) => {
-                    *self.items.get_mut(i as usize)? = Some(new());
-                    *slot = i + 1;
-                }
-                None => {
-                    self.items.push(Some(new()));
-                    *slot = self.items.len() as u32;
-                }
-            }
-        }
-        let i = *slot - 1;
-        self.items.get_mut(i as usize)?.as_mut()
-    }
-
-    /// Removes `id`'s item; the ID is new again afterwards.
-    fn take(&mut self, id: i64) -> Option<T> {
-        let i = self.index.get(id)?;
-        *self.index.slot(id) = 0;
-        self.free.push(i);
-        self.items.get_mut(i as usize)?.take()
+        self.items.push(new());
+        let i = self.items.len() as u32;
+        *self.index.slot(id) = i;
+        self.items.get_mut(i as usize - 1)
     }
 
     /// All items, by reference (in no particular order).
     fn items(&self) -> impl Iterator<Item = &T> {
-        self.items.iter().flatten()
+        self.items.iter()
     }
 
     /// All items (in no particular order).
     fn into_items(self) -> impl Iterator<Item = T> {
-        self.items.into_iter().flatten()
+        self.items.into_iter()
     }
 }
 
@@ -242,13 +218,13 @@ const MAX_PAGED_ID: i64 = 1 << 28;
 /// two loads where a hash map needs a hash and a probe, for the lookup
 /// almost every event makes. A place is stored plus one (0 = absent).
 #[derive(Default)]
-struct IdIndex {
+pub(crate) struct IdIndex {
     pages: Vec<Option<Box<[u32; ID_PAGE]>>>,
     overflow: FxHashMap<i64, u32>,
 }
 
 impl IdIndex {
-    fn get(&self, id: i64) -> Option<u32> {
+    pub(crate) fn get(&self, id: i64) -> Option<u32> {
         let v = if (0..MAX_PAGED_ID).contains(&id) {
             let id = id as usize;
             let page = self.pages.get(id / ID_PAGE)?.as_ref()?;
@@ -259,7 +235,7 @@ impl IdIndex {
         v.checked_sub(1)
     }
 
-    fn slot(&mut self, id: i64) -> &mut u32 {
+    pub(crate) fn slot(&mut self, id: i64) -> &mut u32 {
         if (0..MAX_PAGED_ID).contains(&id) {
             let (p, k) = (id as usize / ID_PAGE, id as usize % ID_PAGE);
             if p >= self.pages.len() {
@@ -360,7 +336,7 @@ pub(crate) struct GenPart<'a> {
     stack_index: FxHashMap<u64, u32>,
     /// Goroutine pieces by [`shard_of`], each shard's indexed by `id / SHARDS`
     /// (sharded here already, so the merge takes them without moving them).
-    goroutines: Vec<SegMap<GSeg>>,
+    goroutines: Vec<Pieces>,
     /// Goroutines finished early (see [`Finished`]).
     finished: FinishQueue,
     procs: SegMap<Seg>,
@@ -420,7 +396,7 @@ impl<'a> GenPart<'a> {
             stacks: Vec::new(),
             premapped,
             stack_index: FxHashMap::default(),
-            goroutines: (0..SHARDS).map(|_| SegMap::default()).collect(),
+            goroutines: (0..SHARDS).map(|_| Pieces::default()).collect(),
             finished: FinishQueue::default(),
             procs: SegMap::default(),
             threads: SegMap::default(),
@@ -522,7 +498,8 @@ impl<'a> GenPart<'a> {
     /// finished early first, then the pieces.
     pub fn take_goroutines(&mut self) -> Vec<ShardPieces> {
         let finished = std::mem::take(&mut self.finished).finish();
-        finished.into_iter().zip(std::mem::take(&mut self.goroutines).into_iter().map(|m| m.items)).collect()
+        let pieces = std::mem::take(&mut self.goroutines).into_iter().map(Pieces::into_parts);
+        finished.into_iter().zip(pieces).map(|(f, (p, r))| (f, p, r)).collect()
     }
 
     /// Goroutine `id`'s piece, made if new.
@@ -617,6 +594,9 @@ impl<'a> GenPart<'a> {
         created: Option<Created>,
     ) {
         let (floored, early_end) = (self.floor.is_some(), self.early_end);
+        if restate && created.is_none() && b == -1 && self.restated(id, time, state, stack, a) {
+            return;
+        }
         let Some(g) = self.gseg(id) else { return };
         if created.is_some() {
             g.created = created;
@@ -640,6 +620,15 @@ impl<'a> GenPart<'a> {
         if state == GState::Exited && settled(g, floored, early_end) {
             self.finish_early(id);
         }
+    }
+
+    /// Files a status event as goroutine `id`'s first event of the
+    /// generation, if it is (see [`Restated`]).
+    #[inline(never)]
+    fn restated(&mut self, id: i64, time: i64, state: GState, stack: u32, a: i64) -> bool {
+        let r = Restated { id, time, a, stack, state: state as u8, unit: self.unit };
+        let key = id.div_euclid(SHARDS as i64);
+        state != GState::Exited && self.goroutines.get_mut(shard_of(id)).is_some_and(|p| p.restate(key, r))
     }
 
     /// Finishes goroutine `id`, which just exited and is [`settled`], if
@@ -1124,7 +1113,8 @@ mod tests {
             let start = Event { time: TimeNs(at.0 + 50), typ: ev::GO_START, args: [id, 1, 0, 0], ..create };
             part.add(&start, &ctx, 2 * ord as u32 + 1);
         }
-        let pieces: usize = part.take_goroutines().iter().map(|(f, p)| f.len() + p.iter().flatten().count()).sum();
+        let pieces: usize =
+            part.take_goroutines().iter().map(|(f, p, r)| f.len() + p.iter().flatten().count() + r.len()).sum();
         assert_eq!(pieces, 0);
         // The events did reach the part: the thread ran each goroutine.
         let spans: usize = part.take_threads().map(|s| s.track.len()).sum();
@@ -1192,9 +1182,14 @@ mod tests {
             // Alive at the end of the generation: stays a piece.
             part.g(9, 300, GState::Running, 0, 1, -1, true);
             let by_shard = part.take_goroutines();
-            let finished: Vec<i64> = by_shard.iter().flat_map(|(f, _)| f.iter().map(|f| f.id)).collect();
-            let pieces: Vec<i64> = by_shard.iter().flat_map(|(_, p)| p.iter().flatten().map(|g| g.seg.id)).collect();
-            let spans = by_shard.iter().flat_map(|(f, _)| f.iter()).map(|f| f.track.spans()).next();
+            let finished: Vec<i64> = by_shard.iter().flat_map(|(f, _, _)| f.iter().map(|f| f.id)).collect();
+            // (Goroutine 9, only restated, is kept as such.)
+            let kept = |(_, p, r): &ShardPieces| {
+                let restated = r.iter().filter(|r| r.is_kept()).map(|r| r.id);
+                p.iter().flatten().map(|g| g.seg.id).chain(restated).collect::<Vec<_>>()
+            };
+            let pieces: Vec<i64> = by_shard.iter().flat_map(kept).collect();
+            let spans = by_shard.iter().flat_map(|(f, _, _)| f.iter()).map(|f| f.track.spans()).next();
             (finished, pieces, spans.map(|s| s.iter().map(|s| (s.start_ns, s.end_ns)).collect::<Vec<_>>()))
         };
         let (finished, pieces, spans) = run(true, 150);

@@ -14,6 +14,7 @@ use trace_core::GoroutineId;
 
 use crate::chunked::Chunked;
 use crate::finished::Finished;
+use crate::gtrack::GTrack;
 use crate::model::Goroutine;
 use crate::origins::{Origin, OriginId, Origins};
 use crate::paged::PagedBytes;
@@ -33,7 +34,7 @@ const SPILL_BYTES: usize = 4 * 1024;
 /// A goroutine still receiving spans.
 struct GBuild {
     id: i64,
-    track: TrackBuilder,
+    track: GTrack,
     parent: i64,
     creation_stack: StackId,
     start_stack: StackId,
@@ -45,7 +46,7 @@ impl GBuild {
     fn new(id: i64) -> GBuild {
         GBuild {
             id,
-            track: TrackBuilder::default(),
+            track: GTrack::default(),
             parent: -1,
             creation_stack: StackId::NONE,
             start_stack: StackId::NONE,
@@ -201,10 +202,7 @@ impl Shard {
         if g.first_stack == StackId::NONE && first_stack != 0 {
             g.first_stack = stack(first_stack);
         }
-        match retime {
-            Some(r) => g.track.append_retimed(seg.track, drop, r.limit_ns, |t| r.apply(t)),
-            None => g.track.append(seg.track, drop),
-        }
+        g.track.append(seg.track, drop, retime);
         let spill = g.track.closed_bytes() >= SPILL_BYTES;
         if g.track.last_state() == Some(GState::Exited as u8) {
             self.retire(id, strings, stacks);

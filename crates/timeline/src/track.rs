@@ -854,6 +854,33 @@ impl Track {
     }
 }
 
+/// A [`TrackBuilder`] holding one span and nothing written, in 48 bytes
+/// instead of 224: all a goroutine idle since before the trace started
+/// has until the end ([`TrackBuilder::lone`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct LoneSpan {
+    span: Span,
+    unit: u8,
+    has_stacks: bool,
+}
+
+impl LoneSpan {
+    /// The span's state.
+    pub fn state(&self) -> u8 {
+        self.span.state
+    }
+
+    /// The span's start.
+    pub fn start_ns(&self) -> i64 {
+        self.span.start_ns
+    }
+
+    /// The builder it was made from.
+    pub fn into_builder(self) -> TrackBuilder {
+        TrackBuilder { pending: Some(self.span), has_stacks: self.has_stacks, ..TrackBuilder::with_unit(self.unit) }
+    }
+}
+
 /// Appends spans to a [`Track`] in time order.
 ///
 /// The newest span stays pending (not yet encoded), so its `b` can still be
@@ -1042,6 +1069,13 @@ impl TrackBuilder {
             b.push(s.start_ns, s.state, s.stack, s.a, s.b);
         }
         b
+    }
+
+    /// Itself as a [`LoneSpan`], if it holds one span and has written
+    /// nothing.
+    pub(crate) fn lone(&self) -> Option<LoneSpan> {
+        let span = self.pending.filter(|_| self.track.blocks.is_empty() && self.track.spilled.is_none())?;
+        Some(LoneSpan { span, unit: self.unit, has_stacks: self.has_stacks })
     }
 
     /// The first span pushed (its end is not meaningful).

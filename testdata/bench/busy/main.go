@@ -18,7 +18,9 @@
 //   - loopback net/http server + clients (keep-alive and fresh connections);
 //   - CPU-bound goroutines that get preempted;
 //   - user annotations (tasks, regions, logs) and varied stack depths;
-//   - a CPU profile running concurrently, so the trace has CPU samples.
+//   - a CPU profile running concurrently, so the trace has CPU samples;
+//   - with -idle N, N goroutines blocked from before the trace starts to its
+//     end, as a server's idle connections (restated in every generation).
 //
 // The runtime's trace data is copied into memory and written to the file in
 // large chunks by a separate goroutine (see asyncWriter), and the size check
@@ -26,7 +28,7 @@
 //
 // Usage:
 //
-//	busy [-size 300MB] [-procs 8] [-http=true] [-cpuprofile=true] OUT [SIZE]
+//	busy [-size 300MB] [-procs 8] [-http=true] [-cpuprofile=true] [-idle 0] OUT [SIZE]
 //
 // SIZE accepts suffixes K/KB, M/MB, G/GB (binary units: 1MB = 1<<20 bytes);
 // a bare number means MB. The size is checked every -poll interval; once it
@@ -76,6 +78,7 @@ var (
 	flagSeed     = flag.Uint64("seed", 1, "random seed")
 	flagQuiet    = flag.Bool("q", false, "no progress output")
 	flagCPUProf  = flag.Bool("cpuprofile", true, "run a CPU profile (to io.Discard) so the trace contains CPU samples")
+	flagIdle     = flag.Int("idle", 0, "goroutines blocked from before tracing starts to the end, as a server's idle connections")
 )
 
 // Global counters (reported at the end).
@@ -769,6 +772,13 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
+	}
+	// Idle goroutines exist before the trace starts, as on a server that
+	// has been up for a while: the runtime restates each of them in every
+	// generation, and nothing else happens to them.
+	idle := make(chan struct{})
+	for i := 0; i < *flagIdle; i++ {
+		go func() { <-idle }()
 	}
 	tw := newAsyncWriter(f)
 	if err := trace.Start(tw); err != nil {
