@@ -15,6 +15,7 @@ use rustc_hash::FxHashMap;
 
 use crate::event::{go_status, proc_status};
 use crate::generation::Generation;
+use crate::gtable::GTable;
 use crate::ids::{GoroutineId, ProcId};
 use crate::order::{GState, GcState, MState, Ordering, PState, RangeState, RangeType, Seq, range_type};
 use crate::spec::ev;
@@ -52,7 +53,12 @@ pub struct TaskFix {
 /// The predicted starting state of a generation.
 #[derive(Clone, Debug, Default)]
 pub struct Prediction {
-    g: Vec<(i64, u64, Vec<RangeType>)>,
+    /// Goroutines and their statuses, in order of first restatement.
+    g: Vec<(i64, u64)>,
+    /// The ranges in flight of the goroutines in `g` that have any (mark
+    /// assists, a few), sorted by goroutine: kept apart, as a server's
+    /// hundreds of thousands of idle goroutines have none.
+    g_ranges: Vec<(i64, Vec<RangeType>)>,
     p: Vec<(i64, u64, Vec<RangeType>)>,
     m: Vec<(i64, MState)>,
     gc: Option<(u64, GcState)>,
@@ -194,8 +200,11 @@ fn for_each_wire_event(generation: &Generation<'_>, mut f: impl FnMut(usize, u8,
 
 /// Predicts the state a generation starts from, from its own restatements.
 pub fn predict(generation: &Generation<'_>) -> Prediction {
-    let mut g: FxHashMap<i64, (u64, Vec<RangeType>)> = FxHashMap::default();
-    let mut g_order: Vec<i64> = Vec::new();
+    // The goroutines restated so far, in a table by ID: a hash map of them
+    // took 40 MB a generation for 500 000 goroutines.
+    let mut g_seen: GTable<()> = GTable::default();
+    let mut g: Vec<(i64, u64)> = Vec::new();
+    let mut g_ranges: Vec<(i64, RangeType)> = Vec::new();
     let mut p: FxHashMap<i64, (u64, Vec<RangeType>)> = FxHashMap::default();
     let mut p_order: Vec<i64> = Vec::new();
     let mut lead_g: FxHashMap<i64, i64> = FxHashMap::default();
@@ -212,9 +221,9 @@ pub fn predict(generation: &Generation<'_>) -> Prediction {
         match typ {
             ev::GO_STATUS | ev::GO_STATUS_STACK => {
                 let (gid, mid, st) = (a[0] as i64, a[1] as i64, a[2]);
-                if let std::collections::hash_map::Entry::Vacant(e) = g.entry(gid) {
-                    e.insert((st, Vec::new()));
-                    g_order.push(gid);
+                if g_seen.peek(&gid).is_none() {
+                    g_seen.insert(gid, ());
+                    g.push((gid, st));
                 }
                 if st == go_status::SYSCALL && mid != -1 && mid != m {
                     syscall_g_on.push((mid, gid));
@@ -249,8 +258,8 @@ pub fn predict(generation: &Generation<'_>) -> Prediction {
             }
             ev::GC_MARK_ASSIST_ACTIVE => {
                 let gid = a[0] as i64;
-                if let Some(e) = g.get_mut(&gid) {
-                    e.1.push(range_type(ev::GC_MARK_ASSIST_ACTIVE, 0));
+                if g_seen.peek(&gid).is_some() {
+                    g_ranges.push((gid, range_type(ev::GC_MARK_ASSIST_ACTIVE, 0)));
                 }
             }
             ev::GC_ACTIVE | ev::GC_BEGIN | ev::GC_END if gc_first.is_none_or(|(seq, _)| a[0] < seq) => {
@@ -313,10 +322,35 @@ pub fn predict(generation: &Generation<'_>) -> Prediction {
     });
     m_order.sort_unstable();
     Prediction {
-        g: g_order.into_iter().filter_map(|k| g.remove(&k).map(|(s, r)| (k, s, r))).collect(),
+        g,
+        g_ranges: group_by_goroutine(g_ranges),
         p: p_order.into_iter().filter_map(|k| p.remove(&k).map(|(s, r)| (k, s, r))).collect(),
         m: m_order.into_iter().filter_map(|k| m_pred.get(&k).map(|s| (k, *s))).collect(),
         gc,
+    }
+}
+
+/// Ranges by goroutine, grouped and sorted by goroutine, each goroutine's
+/// in the order given.
+fn group_by_goroutine(mut ranges: Vec<(i64, RangeType)>) -> Vec<(i64, Vec<RangeType>)> {
+    ranges.sort_by_key(|r| r.0);
+    let mut out: Vec<(i64, Vec<RangeType>)> = Vec::new();
+    for (gid, r) in ranges {
+        match out.last_mut() {
+            Some((last, list)) if *last == gid => list.push(r),
+            _ => out.push((gid, vec![r])),
+        }
+    }
+    out
+}
+
+impl Prediction {
+    /// The ranges predicted in flight for goroutine `gid`.
+    fn ranges_of(&self, gid: i64) -> &[RangeType] {
+        match self.g_ranges.binary_search_by_key(&gid, |r| r.0) {
+            Ok(i) => self.g_ranges.get(i).map_or(&[][..], |r| &r.1[..]),
+            Err(_) => &[],
+        }
     }
 }
 
@@ -326,11 +360,11 @@ impl Ordering {
     pub fn speculative(pred: &Prediction, initial_gen: u64) -> Ordering {
         let mut o = Ordering::default();
         o.initial_gen = initial_gen;
-        for (gid, st, ranges) in &pred.g {
-            o.g_states.insert(*gid, GState { status: *st, seq: STALE });
-            if !ranges.is_empty() {
-                o.g_ranges.insert(*gid, RangeState { in_flight: ranges.clone() });
-            }
+        for &(gid, st) in &pred.g {
+            o.g_states.insert(gid, GState { status: st, seq: STALE });
+        }
+        for (gid, ranges) in &pred.g_ranges {
+            o.g_ranges.insert(*gid, RangeState { in_flight: ranges.clone() });
         }
         for (pid, st, ranges) in &pred.p {
             o.p_states
@@ -384,7 +418,8 @@ impl Ordering {
             let b = b.map_or(&[][..], |r| &r.in_flight[..]);
             a.len() == b.len() && a.iter().all(|x| b.contains(x))
         };
-        let g_ok = pred.g.iter().all(|(gid, st, r)| {
+        let g_ok = pred.g.iter().all(|(gid, st)| {
+            let r = pred.ranges_of(*gid);
             self.g_states.peek(gid).is_some_and(|s| s.status == *st) && ranges_eq(r, self.g_ranges.peek(gid))
         });
         let p_ok = pred.p.iter().all(|(pid, st, r)| {

@@ -3,6 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
+#[allow(dead_code)] // only `support::textfmt` is used here
+mod support;
+
 use trace_core::parallel::Chained;
 use trace_core::speculate::TaskFix;
 use trace_core::{Event, EventKind, TaskId};
@@ -136,4 +139,44 @@ fn parallel_equals_sequential_on_every_committed_trace() {
     eprintln!("{gens} generations, {redone} re-run exactly");
     assert!(multi >= 10, "need multi-generation traces to exercise speculation, found {multi}");
     assert!(redone * 2 < gens, "speculation should usually be confirmed: {redone} of {gens} re-run");
+}
+
+/// A goroutine in a mark assist when a generation ends is restated in the
+/// next with the assist in flight (`GCMarkAssistActive`): the next
+/// generation's prediction says so, and the speculative run is confirmed,
+/// not run again.
+#[test]
+fn a_mark_assist_across_generations_is_predicted() {
+    let text = "Trace Go1.22
+EventBatch gen=1 m=0 time=0 size=12
+ProcStatus dt=1 p=0 pstatus=1
+GoStatus dt=1 g=1 m=0 gstatus=2
+GCMarkAssistBegin dt=1 stack=0
+EventBatch gen=1 m=18446744073709551615 time=0 size=5
+Frequency freq=15625000
+EventBatch gen=1 m=18446744073709551615 time=0 size=1
+Stacks
+EventBatch gen=1 m=18446744073709551615 time=0 size=1
+Strings
+EventBatch gen=2 m=0 time=5 size=14
+ProcStatus dt=1 p=0 pstatus=1
+GoStatus dt=1 g=1 m=0 gstatus=2
+GCMarkAssistActive dt=1 g=1
+GCMarkAssistEnd dt=1
+EventBatch gen=2 m=18446744073709551615 time=0 size=5
+Frequency freq=15625000
+EventBatch gen=2 m=18446744073709551615 time=0 size=1
+Stacks
+EventBatch gen=2 m=18446744073709551615 time=0 size=1
+Strings
+";
+    let wire = support::textfmt::text_to_wire(text).expect("converts");
+    assert!(wire.notes.is_empty(), "{:?}", wire.notes);
+    let (seq, seq_err) = sequential(&wire.bytes);
+    let (par, par_err, chained) = parallel(&wire.bytes);
+    assert_eq!((seq_err, par_err), (None, None));
+    assert_eq!(seq, par);
+    assert!(seq.contains("RangeActive") && seq.contains("GC mark assist"), "{seq}");
+    assert_eq!(chained.time_floors.len(), 2);
+    assert!(chained.redone.is_empty(), "generation {:?} was run again", chained.redone);
 }
