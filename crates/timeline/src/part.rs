@@ -495,7 +495,7 @@ impl<'a> GenPart<'a> {
     }
 
     /// The goroutine pieces, by [`shard_of`], each shard's the goroutines
-    /// finished early first, then the pieces.
+    /// finished early first, then the pieces, then those only restated.
     pub fn take_goroutines(&mut self) -> Vec<ShardPieces> {
         let finished = std::mem::take(&mut self.finished).finish();
         let pieces = std::mem::take(&mut self.goroutines).into_iter().map(Pieces::into_parts);
