@@ -854,12 +854,16 @@ impl Track {
     }
 }
 
-/// A [`TrackBuilder`] holding one span and nothing written, in 48 bytes
+/// A [`TrackBuilder`] holding one span and nothing written, in 24 bytes
 /// instead of 224: all a goroutine idle since before the trace started
-/// has until the end ([`TrackBuilder::lone`]).
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// has until the end ([`TrackBuilder::lone`]). Only a span without `b` (as
+/// a status event starts) is kept so; a pending span ends where it starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct LoneSpan {
-    span: Span,
+    start_ns: i64,
+    a: i64,
+    stack: StackId,
+    state: u8,
     unit: u8,
     has_stacks: bool,
 }
@@ -867,17 +871,19 @@ pub(crate) struct LoneSpan {
 impl LoneSpan {
     /// The span's state.
     pub fn state(&self) -> u8 {
-        self.span.state
+        self.state
     }
 
     /// The span's start.
     pub fn start_ns(&self) -> i64 {
-        self.span.start_ns
+        self.start_ns
     }
 
     /// The builder it was made from.
     pub fn into_builder(self) -> TrackBuilder {
-        TrackBuilder { pending: Some(self.span), has_stacks: self.has_stacks, ..TrackBuilder::with_unit(self.unit) }
+        let LoneSpan { start_ns, a, stack, state, unit, has_stacks } = self;
+        let span = Span { start_ns, end_ns: start_ns, state, stack, a, b: -1 };
+        TrackBuilder { pending: Some(span), has_stacks, ..TrackBuilder::with_unit(unit) }
     }
 }
 
@@ -1074,8 +1080,19 @@ impl TrackBuilder {
     /// Itself as a [`LoneSpan`], if it holds one span and has written
     /// nothing.
     pub(crate) fn lone(&self) -> Option<LoneSpan> {
-        let span = self.pending.filter(|_| self.track.blocks.is_empty() && self.track.spilled.is_none())?;
-        Some(LoneSpan { span, unit: self.unit, has_stacks: self.has_stacks })
+        let t = &self.track;
+        let s = self.pending.filter(|s| t.blocks.is_empty() && t.spilled.is_none() && s.b == -1)?;
+        // (A pending span always ends at its start; checked, as nothing else
+        // would keep its end.)
+        let lone = LoneSpan {
+            start_ns: s.start_ns,
+            a: s.a,
+            stack: s.stack,
+            state: s.state,
+            unit: self.unit,
+            has_stacks: self.has_stacks,
+        };
+        (s.end_ns == s.start_ns).then_some(lone)
     }
 
     /// The first span pushed (its end is not meaningful).
