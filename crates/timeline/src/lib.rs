@@ -48,8 +48,10 @@ mod spancode;
 pub mod stacks;
 pub mod state;
 pub mod strings;
+mod tasklist;
 pub mod ticks;
 pub mod track;
+mod user;
 mod varint;
 
 pub use build::{BuildError, Mode, build, build_all, build_threads, build_with};

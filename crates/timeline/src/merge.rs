@@ -7,14 +7,16 @@ use trace_core::{GoroutineId, ProcId, ThreadId};
 use crate::model::{Counters, CpuSample, LogEntry, Proc, RangeKind, RangeSpan, Region, Task, Thread, Timeline};
 use crate::origins::Origins;
 use crate::paged::PagedBytes;
-use crate::part::{Edge, GenPart, MetricKind, PartSizes, Retime, SHARDS, Seg, ShardPieces, StackMap, UserKind};
+use crate::part::{Edge, GenPart, MetricKind, PartSizes, Retime, SHARDS, Seg, ShardPieces, StackMap};
 use crate::pieces::Restated;
 use crate::ranges::RangeList;
 use crate::shard::{Done, Shard};
 use crate::stacks::{Frame, StackId, StackTree};
 use crate::state::{MState, PState};
 use crate::strings::{StrId, Strings};
+use crate::tasklist::TaskList;
 use crate::track::TrackBuilder;
+use crate::user::{NO_STRING, UserKind, UserRecs};
 
 /// Closed blocks a P or thread track holds before packing them away: a few
 /// pages' worth, so each spill compresses whole pages.
@@ -64,7 +66,7 @@ pub(crate) struct Merger {
     ranges: Vec<RangeSpan>,
     /// Sweeps and mark assists that ended, packed: there are millions.
     gc_work: RangeList,
-    tasks: FxHashMap<u64, Task>,
+    tasks: TaskList,
     open_regions: FxHashMap<i64, Vec<Region>>,
     regions: Vec<Region>,
     logs: Vec<LogEntry>,
@@ -97,7 +99,7 @@ impl Merger {
             open_ranges: FxHashMap::default(),
             ranges: Vec::new(),
             gc_work: RangeList::new(),
-            tasks: FxHashMap::default(),
+            tasks: TaskList::default(),
             open_regions: FxHashMap::default(),
             regions: Vec::new(),
             logs: Vec::new(),
@@ -149,7 +151,7 @@ impl Merger {
             self.merged_bytes = self.merged_bytes.max(part.end_offset);
             self.part_sizes = part.sizes();
             let r = retime.as_ref();
-            maps.push(self.merge_global(&part, r));
+            maps.push(self.merge_global(&mut part, r));
             for (s, pieces) in part.take_goroutines().into_iter().enumerate() {
                 if let Some(list) = by_shard.get_mut(s) {
                     list.push((pi, pieces));
@@ -215,7 +217,7 @@ impl Merger {
 
     /// Everything of a part that is not per resource; returns its stack
     /// map, if its stacks are numbered locally.
-    fn merge_global(&mut self, part: &GenPart<'_>, retime: Option<&Retime>) -> Option<Vec<StackId>> {
+    fn merge_global(&mut self, part: &mut GenPart<'_>, retime: Option<&Retime>) -> Option<Vec<StackId>> {
         let fix = |t: i64| retime.map_or(t, |r| r.apply(t));
         self.generations += 1;
         self.events += part.events;
@@ -270,7 +272,7 @@ impl Merger {
                 }
             }
         }
-        self.merge_user(part, &fix, &stack);
+        self.merge_user(std::mem::take(&mut part.user), &fix, &stack);
         for &(t, g, p, m, s) in &part.samples {
             let t = fix(t);
             self.samples.push(CpuSample {
@@ -317,39 +319,36 @@ impl Merger {
         }
     }
 
-    fn merge_user(&mut self, part: &GenPart<'_>, fix: &impl Fn(i64) -> i64, stack: &impl Fn(u32) -> StackId) {
-        for u in &part.user {
+    fn merge_user(&mut self, user: UserRecs<'_>, fix: &impl Fn(i64) -> i64, stack: &impl Fn(u32) -> StackId) {
+        let (strings, recs) = user.into_parts();
+        // Each string the part names is interned once, not once per event.
+        let names: Vec<StrId> = strings.iter().map(|s| self.strings.intern(s)).collect();
+        let name = |i: u32| if i == NO_STRING { StrId(0) } else { names.get(i as usize).copied().unwrap_or(StrId(0)) };
+        for u in recs {
             let t = fix(u.time);
             match u.what {
                 UserKind::TaskBegin | UserKind::TaskEnd => {
-                    let typ = if u.what == UserKind::TaskBegin { self.strings.intern(u.s1) } else { StrId(0) };
-                    let task = self.tasks.entry(u.id).or_insert_with(|| Task {
-                        id: u.id,
-                        parent: 0,
-                        typ: StrId(0),
-                        start_ns: None,
-                        end_ns: None,
-                        goroutines: Vec::new(),
-                    });
+                    let Some(task) = self.tasks.entry(u.id) else { continue };
                     if u.what == UserKind::TaskBegin {
                         task.start_ns = Some(t);
-                        task.parent = if u.parent == u64::MAX { 0 } else { u.parent };
-                        task.typ = typ;
+                        let parent = u.parent();
+                        task.parent = if parent == u64::MAX { 0 } else { parent };
+                        task.typ = name(u.s1);
                     } else {
                         task.end_ns = Some(t);
                     }
                     add_goroutine(task, u.g);
                 }
                 UserKind::RegionBegin => {
-                    let typ = self.strings.intern(u.s1);
+                    let typ = name(u.s1);
                     let open = self.open_regions.entry(u.g).or_default();
                     let depth = open.len() as u32;
-                    let stack = stack(u.stack);
+                    let stack = stack(u.stack());
                     open.push(Region { g: GoroutineId(u.g), start_ns: t, end_ns: t, task: u.id, typ, depth, stack });
                     self.touch_task(u.id, u.g);
                 }
                 UserKind::RegionEnd => {
-                    let typ = self.strings.intern(u.s1);
+                    let typ = name(u.s1);
                     let open = self.open_regions.entry(u.g).or_default();
                     let found = open.iter().rposition(|r| r.typ == typ);
                     let region = match found {
@@ -366,7 +365,7 @@ impl Merger {
                     self.regions.push(region);
                 }
                 UserKind::Log => {
-                    let (category, message) = (self.strings.intern(u.s1), self.strings.intern(u.s2));
+                    let (category, message) = (name(u.s1), name(u.message()));
                     self.logs.push(LogEntry { time_ns: t, g: GoroutineId(u.g), task: u.id, category, message });
                     self.touch_task(u.id, u.g);
                 }
@@ -376,7 +375,7 @@ impl Merger {
 
     fn touch_task(&mut self, id: u64, g: i64) {
         if id != 0
-            && let Some(t) = self.tasks.get_mut(&id)
+            && let Some(t) = self.tasks.get_mut(id)
         {
             add_goroutine(t, g);
         }
@@ -456,8 +455,7 @@ impl Merger {
             r.start_ns = r.start_ns.max(start_ns);
         }
         regions.sort_by_key(|r| (r.g, r.start_ns, r.depth, r.end_ns));
-        let mut tasks: Vec<Task> = self.tasks.drain().map(|(_, t)| t).collect();
-        tasks.sort_by_key(|t| t.id);
+        let tasks = std::mem::take(&mut self.tasks).into_sorted();
         // Vectors grown by doubling hold up to twice what they need.
         let c = &mut self.counters;
         for counter in [
@@ -509,6 +507,8 @@ fn add_goroutine(task: &mut Task, g: i64) {
     if g.is_some()
         && let Err(i) = task.goroutines.binary_search(&g)
     {
+        // Most tasks have one goroutine: room for it alone, not for four.
+        task.goroutines.reserve_exact(1);
         task.goroutines.insert(i, g);
     }
 }

@@ -14,6 +14,7 @@ use crate::pieces::{Pieces, Restated};
 use crate::stacks::StackId;
 use crate::state::{GState, MState, PState};
 use crate::track::TrackBuilder;
+use crate::user::UserRecs;
 
 /// Times are clamped to +-2^61 ns (73 years), far beyond any real trace.
 pub(crate) const MAX_TIME_NS: i64 = 1 << 61;
@@ -293,30 +294,6 @@ pub(crate) struct RangeRec<'a> {
     pub reason: &'a [u8],
 }
 
-/// A task, region or log event.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct UserRec<'a> {
-    pub time: i64,
-    pub what: UserKind,
-    pub g: i64,
-    pub id: u64,
-    pub parent: u64,
-    pub s1: &'a [u8],
-    pub s2: &'a [u8],
-    /// Local stack: where a region began (0 for the other kinds).
-    pub stack: u32,
-}
-
-/// Which user annotation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum UserKind {
-    TaskBegin,
-    TaskEnd,
-    RegionBegin,
-    RegionEnd,
-    Log,
-}
-
 /// Which metric.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum MetricKind {
@@ -350,7 +327,7 @@ pub(crate) struct GenPart<'a> {
     pub counts: Vec<(i64, [i32; 4])>,
     pub metrics: Vec<(i64, MetricKind, u64)>,
     pub ranges: Vec<RangeRec<'a>>,
-    pub user: Vec<UserRec<'a>>,
+    pub user: UserRecs<'a>,
     /// CPU samples: (time, g, p, m, local stack).
     pub samples: Vec<(i64, i64, i64, i64, u32)>,
     pub events: u64,
@@ -406,7 +383,7 @@ impl<'a> GenPart<'a> {
             counts: Vec::new(),
             metrics: Vec::new(),
             ranges: Vec::new(),
-            user: Vec::new(),
+            user: UserRecs::default(),
             samples: Vec::new(),
             events: 0,
             first_time: None,
@@ -744,33 +721,25 @@ impl<'a> GenPart<'a> {
             }
             EventKind::TaskBegin | EventKind::TaskEnd => {
                 let Some(t) = e.task() else { return };
-                let what = if e.kind() == EventKind::TaskBegin { UserKind::TaskBegin } else { UserKind::TaskEnd };
+                if e.kind() == EventKind::TaskEnd {
+                    self.user.task_end((time, g), t.id.0);
+                    return;
+                }
                 let typ = match t.typ {
-                    trace_core::event::StrRef::Table(s) => ctx.string(s),
-                    trace_core::event::StrRef::Extra(_) => b"",
+                    trace_core::event::StrRef::Table(s) => Some(s),
+                    trace_core::event::StrRef::Extra(_) => None,
                 };
-                self.user.push(UserRec { time, what, g, id: t.id.0, parent: t.parent.0, s1: typ, s2: b"", stack: 0 });
+                self.user.task_begin((time, g), t.id.0, t.parent.0, typ, ctx);
             }
             EventKind::RegionBegin | EventKind::RegionEnd => {
                 let Some(r) = e.region() else { return };
-                let what = if e.kind() == EventKind::RegionBegin { UserKind::RegionBegin } else { UserKind::RegionEnd };
-                let typ = ctx.string(r.typ);
-                let stack = if what == UserKind::RegionBegin { self.stack(ctx, e.stack()) } else { 0 };
-                self.user.push(UserRec { time, what, g, id: r.task.0, parent: 0, s1: typ, s2: b"", stack });
+                let begin = e.kind() == EventKind::RegionBegin;
+                let stack = if begin { self.stack(ctx, e.stack()) } else { 0 };
+                self.user.region((time, g), begin, r.task.0, r.typ, stack, ctx);
             }
             EventKind::Log => {
                 let Some(l) = e.log() else { return };
-                let (cat, msg) = (ctx.string(l.category), ctx.string(l.message));
-                self.user.push(UserRec {
-                    time,
-                    what: UserKind::Log,
-                    g,
-                    id: l.task.0,
-                    parent: 0,
-                    s1: cat,
-                    s2: msg,
-                    stack: 0,
-                });
+                self.user.log((time, g), l.task.0, (l.category, l.message), ctx);
             }
             EventKind::StackSample => {
                 let stack = self.stack(ctx, e.stack());

@@ -1,0 +1,3 @@
+module gotv.local/bench/shapes
+
+go 1.24
