@@ -1,11 +1,13 @@
 //! Draw planning: every goroutine track of 10k goroutines fully zoomed out
 //! (the frame-budget case), zoomed in, as built and as stored; one long
-//! track with and without group summaries; counter decimation.
+//! track with and without group summaries; a goroutine's million user
+//! regions; counter decimation.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use timeline::paged::PagedBytes;
 use timeline::track::TrackBuilder;
-use timeline::{Counter, PlanItem, StackId, Track, View, plan_track_into};
+use timeline::{Counter, PlanItem, Region, RegionList, StackId, StrId, Track, View, plan_track_into};
+use trace_core::GoroutineId;
 
 /// 10k goroutines, 1000 spans each (10M spans over about 0.4 s each),
 /// span lengths spread from 100 ns to 10 ms so some are wide at any zoom.
@@ -42,6 +44,29 @@ fn long_track(n: usize) -> Track {
         t += 1_000 + (i as i64 * 7919) % 9_000;
     }
     b.finish(t)
+}
+
+/// `n` outer regions of 1-10 us on goroutine 1, each with one inside it.
+fn region_list(n: usize) -> RegionList {
+    let mut t = 0i64;
+    let mut regions = Vec::with_capacity(2 * n);
+    for i in 0..n {
+        let len = 1_000 + (i as i64 * 7919) % 9_000;
+        let r = Region {
+            g: GoroutineId(1),
+            start_ns: t,
+            end_ns: t + len,
+            task: 0,
+            typ: StrId(1),
+            depth: 0,
+            stack: StackId(3),
+        };
+        regions.push(r);
+        regions.push(Region { start_ns: t + len / 4, end_ns: t + len / 2, depth: 1, typ: StrId(2), ..r });
+        // A 10 ms pause after every thousandth: 500 bars when zoomed out.
+        t += len + if i % 1000 == 999 { 10_000_000 } else { (i as i64 * 104_729) % 3_000 };
+    }
+    RegionList::from_regions(regions)
 }
 
 fn plan_all(tracks: &[Track], view: View, out: &mut Vec<PlanItem>) -> usize {
@@ -85,6 +110,18 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("plan_4M_span_track");
     g.bench_function("zoomed_out_blocks", |b| b.iter(|| plan_all(std::slice::from_ref(&long), full, &mut out)));
     g.bench_function("zoomed_out_groups", |b| b.iter(|| plan_all(std::slice::from_ref(&stored_long), full, &mut out)));
+    g.finish();
+
+    // One goroutine marking a million steps as regions (an outer one
+    // with one nested in it, 1-10 us each): its region bar, zoomed out
+    // (500 bars from 15 625 blocks) and zoomed in.
+    let regions = region_list(500_000);
+    let end = regions.iter().map(|r| r.end_ns).max().unwrap_or(1);
+    let mut g = c.benchmark_group("plan_1M_regions");
+    let full = View { start_ns: 0, end_ns: end, width_px: 1600.0 };
+    g.bench_function("zoomed_out", |b| b.iter(|| regions.plan(GoroutineId(1), &full).len()));
+    let close = View { start_ns: end / 2, end_ns: end / 2 + 100_000, width_px: 1600.0 };
+    g.bench_function("zoomed_100us", |b| b.iter(|| regions.plan(GoroutineId(1), &close).len()));
     g.finish();
 
     let mut counter = Counter::default();

@@ -10,6 +10,7 @@ use crate::paged::PagedBytes;
 use crate::part::{Edge, GenPart, MetricKind, PartSizes, Retime, SHARDS, Seg, ShardPieces, StackMap};
 use crate::pieces::Restated;
 use crate::ranges::RangeList;
+use crate::regions::RegionList;
 use crate::shard::{Done, Shard};
 use crate::stacks::{Frame, StackId, StackTree};
 use crate::state::{MState, PState};
@@ -454,7 +455,7 @@ impl Merger {
         for r in &mut regions {
             r.start_ns = r.start_ns.max(start_ns);
         }
-        regions.sort_by_key(|r| (r.g, r.start_ns, r.depth, r.end_ns));
+        let regions = RegionList::from_regions(regions);
         let tasks = std::mem::take(&mut self.tasks).into_sorted();
         // Vectors grown by doubling hold up to twice what they need.
         let c = &mut self.counters;
@@ -471,7 +472,6 @@ impl Merger {
         }
         self.logs.shrink_to_fit();
         self.samples.shrink_to_fit();
-        regions.shrink_to_fit();
 
         let mut tl = Timeline {
             start_ns,

@@ -10,6 +10,7 @@ use crate::analysis::Stop;
 use crate::counter::Counter;
 use crate::origins::{Origin, OriginId, Origins};
 use crate::ranges::RangeList;
+use crate::regions::RegionList;
 use crate::stacks::{StackId, StackTree};
 use crate::state::GState;
 use crate::strings::{StrId, Strings};
@@ -289,8 +290,8 @@ pub struct Timeline {
     pub counters: Counters,
     /// Tasks sorted by ID.
     pub tasks: Vec<Task>,
-    /// Regions sorted by goroutine, then start.
-    pub regions: Vec<Region>,
+    /// Regions sorted by goroutine, then start (packed: see [`RegionList`]).
+    pub regions: RegionList,
     /// Logs in time order.
     pub logs: Vec<LogEntry>,
     /// Indices into `logs` sorted by goroutine, then time (see
@@ -332,10 +333,8 @@ impl Timeline {
     }
 
     /// The regions of one goroutine, by start time.
-    pub fn regions_of(&self, g: GoroutineId) -> &[Region] {
-        let a = self.regions.partition_point(|r| r.g < g);
-        let b = self.regions.partition_point(|r| r.g <= g);
-        self.regions.get(a..b).unwrap_or_default()
+    pub fn regions_of(&self, g: GoroutineId) -> crate::regions::Regions<'_> {
+        self.regions.of(g)
     }
 
     /// Rebuilds [`Timeline::logs_by_goroutine`] after `logs` changed (the
@@ -374,9 +373,8 @@ impl Timeline {
     }
 
     /// The regions of goroutine `g` that are open at `t_ns`, outermost first.
-    pub fn regions_at(&self, g: GoroutineId, t_ns: i64) -> Vec<&Region> {
-        let mut open: Vec<&Region> =
-            self.regions_of(g).iter().filter(|r| r.start_ns <= t_ns && t_ns < r.end_ns).collect();
+    pub fn regions_at(&self, g: GoroutineId, t_ns: i64) -> Vec<Region> {
+        let mut open: Vec<Region> = self.regions.overlapping(g, t_ns, t_ns.saturating_add(1)).collect();
         open.sort_by_key(|r| r.depth);
         open
     }
@@ -449,7 +447,7 @@ impl Timeline {
             + self.strings.heap_bytes()
             + self.gc_work.heap_bytes()
             + (self.gc.len() + self.stw.len()) * std::mem::size_of::<RangeSpan>()
-            + self.regions.len() * std::mem::size_of::<Region>()
+            + self.regions.heap_bytes()
             + self.logs.len() * std::mem::size_of::<LogEntry>()
             + self.logs_by_goroutine.len() * std::mem::size_of::<u32>()
             + self.cpu_samples.len() * std::mem::size_of::<CpuSample>()

@@ -86,7 +86,7 @@ fn regions_of_a_goroutine_match_go() {
     }
     assert!(!want.is_empty());
     for (g, n) in want {
-        let regions = tl.regions_of(trace_core::GoroutineId(g));
+        let regions: Vec<_> = tl.regions_of(trace_core::GoroutineId(g)).collect();
         assert_eq!(regions.len(), n, "g{g}");
         for r in regions {
             let open = tl.regions_at(r.g, r.start_ns);

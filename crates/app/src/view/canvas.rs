@@ -311,7 +311,7 @@ fn paint_row(
     if let TrackRef::Goroutine(gi) = tref
         && let Some(g) = tl.goroutines.get(gi)
     {
-        paint_regions(mesh, tl.regions_of(g.id), theme, frame, rect);
+        paint_regions(mesh, tl, g.id, theme, frame, rect);
         paint_logs(mesh, tl, g.id, theme, frame, rect);
     }
 }
@@ -342,23 +342,17 @@ fn paint_logs(mesh: &mut Mesh, tl: &Timeline, g: trace_core::GoroutineId, theme:
 }
 
 /// User regions (`trace.WithRegion`) as a thin bar along the bottom of the
-/// goroutine's row; regions within one pixel of the last drawn are skipped.
-fn paint_regions(mesh: &mut Mesh, regions: &[timeline::Region], theme: &Theme, frame: Frame, rect: Rect) {
-    let view = frame.view;
-    let first = regions.partition_point(|r| r.start_ns < view.start_ns - (view.end_ns - view.start_ns));
-    let mut last_x = f32::NEG_INFINITY;
-    for r in regions.iter().skip(first).take_while(|r| r.start_ns < view.end_ns) {
-        if r.end_ns <= view.start_ns {
+/// goroutine's row, as timeline plans them (regions less than a pixel
+/// apart drawn as one bar).
+fn paint_regions(mesh: &mut Mesh, tl: &Timeline, g: trace_core::GoroutineId, theme: &Theme, frame: Frame, rect: Rect) {
+    for (start_ns, end_ns) in tl.regions.plan(g, &frame.view) {
+        let x0 = frame.x(start_ns).max(frame.time_x0);
+        let x1 = frame.x(end_ns).max(x0 + MIN_SPAN_PX).min(rect.right());
+        if x1 <= frame.time_x0 {
             continue;
         }
-        let x0 = frame.x(r.start_ns).max(frame.time_x0);
-        let x1 = frame.x(r.end_ns).max(x0 + MIN_SPAN_PX).min(rect.right());
-        if x1 <= last_x + 0.5 || x1 <= frame.time_x0 {
-            continue;
-        }
-        let bar = Rect::from_min_max(pos2(x0.max(last_x), rect.bottom() - 3.0), pos2(x1, rect.bottom() - 1.0));
+        let bar = Rect::from_min_max(pos2(x0, rect.bottom() - 3.0), pos2(x1, rect.bottom() - 1.0));
         mesh.add_colored_rect(bar, theme.region());
-        last_x = x1;
     }
 }
 

@@ -392,7 +392,7 @@ fn hovering_a_span_inside_a_region_names_the_region() {
     let (gi, r) = {
         let tl = &h.state().tl;
         // The longest region, so it is wide on screen.
-        let r = *tl.regions.iter().max_by_key(|r| r.end_ns - r.start_ns).unwrap();
+        let r = tl.regions.iter().max_by_key(|r| r.end_ns - r.start_ns).unwrap();
         (tl.goroutine_index(r.g).unwrap(), r)
     };
     let name = h.state().tl.strings.get(r.typ).to_string();

@@ -87,8 +87,8 @@ pub fn task_types(tl: &Timeline) -> Vec<TypeSummary> {
 /// takes them.
 pub fn region_types(tl: &Timeline) -> Vec<TypeSummary> {
     let mut by_row: BTreeMap<(StrId, Option<Frame>), (usize, Vec<i64>)> = BTreeMap::new();
-    for r in &tl.regions {
-        let (count, durations) = by_row.entry((r.typ, region_site(tl, r))).or_default();
+    for r in tl.regions.iter() {
+        let (count, durations) = by_row.entry((r.typ, region_site(tl, &r))).or_default();
         *count += 1;
         durations.push(r.end_ns.saturating_sub(r.start_ns));
     }
@@ -159,11 +159,13 @@ pub fn tasks_of_type(tl: &Timeline, typ: StrId) -> Vec<usize> {
 /// at `site` (a row of [`region_types`]), longest first; ties go to the
 /// earlier start, then the lower goroutine ID.
 pub fn regions_of_type(tl: &Timeline, typ: StrId, site: Option<Frame>) -> Vec<usize> {
-    let mut out: Vec<usize> = (0..tl.regions.len())
-        .filter(|&i| tl.regions.get(i).is_some_and(|r| r.typ == typ && region_site(tl, r) == site))
+    // Keyed once each: `get` by index would decode a block per comparison.
+    let mut keyed: Vec<(_, usize)> = (tl.regions.iter().enumerate())
+        .filter(|(_, r)| r.typ == typ && region_site(tl, r) == site)
+        .map(|(i, r)| ((Reverse(r.end_ns.saturating_sub(r.start_ns)), r.start_ns, r.g), i))
         .collect();
-    out.sort_by_key(|&i| tl.regions.get(i).map(|r| (Reverse(r.end_ns.saturating_sub(r.start_ns)), r.start_ns, r.g)));
-    out
+    keyed.sort_unstable();
+    keyed.into_iter().map(|(_, i)| i).collect()
 }
 
 /// Time the goroutines of the regions of type `typ` begun at `site` (a row
@@ -179,9 +181,9 @@ pub fn region_state_totals(tl: &Timeline, typ: StrId, site: Option<Frame>) -> [i
         }
         a
     };
-    tl.regions
+    let of_row: Vec<Region> = tl.regions.iter().filter(|r| r.typ == typ && region_site(tl, r) == site).collect();
+    of_row
         .par_iter()
-        .filter(|r| r.typ == typ && region_site(tl, r) == site)
         .filter_map(|r| Some(tl.goroutine(r.g)?.state_totals(r.start_ns, r.end_ns)))
         .reduce(|| [0; GState::COUNT], add)
 }
@@ -246,6 +248,7 @@ pub fn task_events(tl: &Timeline, id: u64) -> Vec<TaskEvent> {
 mod tests {
     use super::*;
     use crate::model::LogEntry;
+    use crate::regions::RegionList;
     use crate::stacks::StackId;
 
     fn timeline() -> Timeline {
@@ -268,7 +271,8 @@ mod tests {
             depth: 0,
             stack: StackId::NONE,
         };
-        tl.regions = vec![region(7, 120, 130, 1), region(8, 0, 300, 1), region(9, 600, 1000, 5)];
+        tl.regions =
+            RegionList::from_regions(vec![region(7, 120, 130, 1), region(8, 0, 300, 1), region(9, 600, 1000, 5)]);
         let cat = tl.strings.intern(b"cat");
         let msg = tl.strings.intern(b"msg");
         tl.logs = vec![
