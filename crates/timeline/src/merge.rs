@@ -456,7 +456,7 @@ impl Merger {
             r.start_ns = r.start_ns.max(start_ns);
         }
         let regions = RegionList::from_regions(regions);
-        let tasks = std::mem::take(&mut self.tasks).into_sorted();
+        let tasks = std::mem::take(&mut self.tasks).into_table();
         // Vectors grown by doubling hold up to twice what they need.
         let c = &mut self.counters;
         for counter in [

@@ -14,6 +14,7 @@ use crate::regions::RegionList;
 use crate::stacks::{StackId, StackTree};
 use crate::state::GState;
 use crate::strings::{StrId, Strings};
+use crate::tasktable::TaskTable;
 use crate::track::{Span, Track};
 
 /// One goroutine: who made it, where it started, and its state spans.
@@ -288,8 +289,8 @@ pub struct Timeline {
     pub gc_work: RangeList,
     /// Counters.
     pub counters: Counters,
-    /// Tasks sorted by ID.
-    pub tasks: Vec<Task>,
+    /// Tasks sorted by ID (packed: see [`TaskTable`]).
+    pub tasks: TaskTable,
     /// Regions sorted by goroutine, then start (packed: see [`RegionList`]).
     pub regions: RegionList,
     /// Logs in time order.
@@ -448,6 +449,7 @@ impl Timeline {
             + self.gc_work.heap_bytes()
             + (self.gc.len() + self.stw.len()) * std::mem::size_of::<RangeSpan>()
             + self.regions.heap_bytes()
+            + self.tasks.heap_bytes()
             + self.logs.len() * std::mem::size_of::<LogEntry>()
             + self.logs_by_goroutine.len() * std::mem::size_of::<u32>()
             + self.cpu_samples.len() * std::mem::size_of::<CpuSample>()

@@ -4,6 +4,7 @@ use rustc_hash::FxHashMap;
 
 use crate::model::Task;
 use crate::strings::StrId;
+use crate::tasktable::TaskTable;
 
 /// Tasks in the order first met, with an index by ID: a program that
 /// makes a task per request has millions, and a hash map of whole
@@ -39,14 +40,11 @@ impl TaskList {
         self.tasks.get_mut(i as usize)
     }
 
-    /// The tasks sorted by ID.
-    pub fn into_sorted(self) -> Vec<Task> {
-        let TaskList { mut tasks, index } = self;
+    /// The tasks, packed.
+    pub fn into_table(self) -> TaskTable {
+        let TaskList { tasks, index } = self;
         drop(index);
-        // IDs are unique, so the unstable sort gives the one order.
-        tasks.sort_unstable_by_key(|t| t.id);
-        tasks.shrink_to_fit();
-        tasks
+        TaskTable::from_tasks(tasks)
     }
 }
 
@@ -65,7 +63,7 @@ mod tests {
         if let Some(t) = list.get_mut(9) {
             t.parent = 7;
         }
-        let tasks = list.into_sorted();
+        let tasks = list.into_table();
         let got: Vec<(u64, u64, Option<i64>)> = tasks.iter().map(|t| (t.id, t.parent, t.end_ns)).collect();
         assert_eq!(got, [(3, 0, Some(30)), (7, 0, None), (9, 7, None)]);
     }

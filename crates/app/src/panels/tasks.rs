@@ -330,7 +330,7 @@ fn tasks_list_ui(
     let list_h = if open.is_some() { ui.available_height() * 0.5 } else { ui.available_height() };
     egui::ScrollArea::vertical().id_salt("gotv_task_list").max_height(list_h).auto_shrink(false).show(ui, |ui| {
         for task in list.iter().take(LIMIT).filter_map(|&i| tl.tasks.get(i)) {
-            let span = analysis::task_span(tl, task);
+            let span = analysis::task_span(tl, &task);
             let mut text =
                 format!("{}  task {}  at {}", format_duration(span.duration_ns()), task.id, offset(tl, span.start_ns));
             if !span.complete {
@@ -366,8 +366,8 @@ fn tasks_list_ui(
 
 /// The events of task `id`, each a jump to its goroutine at its time.
 fn task_events_ui(ui: &mut Ui, tl: &Timeline, id: u64, commands: &mut Vec<ViewCommand>) {
-    let Some(task) = tl.tasks.binary_search_by_key(&id, |t| t.id).ok().and_then(|i| tl.tasks.get(i)) else { return };
-    let span = analysis::task_span(tl, task);
+    let Some(task) = tl.tasks.find(id) else { return };
+    let span = analysis::task_span(tl, &task);
     ui.separator();
     let parent = if task.parent != 0 { format!(", child of task {}", task.parent) } else { String::new() };
     ui.strong(format!("Task {id} ({}){parent}: events, time since its start", type_name(tl, task.typ)));

@@ -249,7 +249,7 @@ pub fn log_tooltip(ui: &mut Ui, tl: &Timeline, log: &timeline::LogEntry) {
     ui.label(RichText::new(tl.strings.get(log.message)).monospace());
     ui.label(format!("at {}", format_duration(log.time_ns - tl.start_ns)));
     if log.task != 0 {
-        let typ = tl.tasks.binary_search_by_key(&log.task, |t| t.id).ok().and_then(|i| tl.tasks.get(i));
+        let typ = tl.tasks.find(log.task);
         let typ = typ.map_or(String::new(), |t| format!(" ({})", tl.strings.get(t.typ)));
         ui.label(format!("task {}{typ}", log.task));
     }

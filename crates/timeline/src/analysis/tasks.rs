@@ -76,7 +76,7 @@ pub fn task_span(tl: &Timeline, task: &Task) -> TaskSpan {
 /// Task types sorted by name: every task counts, only complete ones give a
 /// duration (`go tool trace` shows the same counts and histograms).
 pub fn task_types(tl: &Timeline) -> Vec<TypeSummary> {
-    summarise(tl, tl.tasks.iter().map(|t| (t.typ, task_span(tl, t))))
+    summarise(tl, tl.tasks.iter().map(|t| (t.typ, task_span(tl, &t))))
 }
 
 /// Region types sorted by name, each split by where its regions began
@@ -145,14 +145,16 @@ fn summarise(tl: &Timeline, spans: impl Iterator<Item = (StrId, TaskSpan)>) -> V
 /// Indices into [`Timeline::tasks`] of the tasks of type `typ`, longest
 /// first; ties go to the earlier start, then the lower ID.
 pub fn tasks_of_type(tl: &Timeline, typ: StrId) -> Vec<usize> {
-    let mut out: Vec<usize> = (0..tl.tasks.len()).filter(|&i| tl.tasks.get(i).is_some_and(|t| t.typ == typ)).collect();
-    out.sort_by_key(|&i| {
-        tl.tasks.get(i).map(|t| {
-            let s = task_span(tl, t);
-            (Reverse(s.duration_ns()), s.start_ns, t.id)
+    // Keyed once each: `get` by index would decode a block per comparison.
+    let mut keyed: Vec<(_, usize)> = (tl.tasks.iter().enumerate())
+        .filter(|(_, t)| t.typ == typ)
+        .map(|(i, t)| {
+            let s = task_span(tl, &t);
+            ((Reverse(s.duration_ns()), s.start_ns, t.id), i)
         })
-    });
-    out
+        .collect();
+    keyed.sort_unstable();
+    keyed.into_iter().map(|(_, i)| i).collect()
 }
 
 /// Indices into [`Timeline::regions`] of the regions of type `typ` begun
@@ -220,9 +222,7 @@ pub struct TaskEvent {
 /// there; a task's own beginning or end outside the trace is left out.
 pub fn task_events(tl: &Timeline, id: u64) -> Vec<TaskEvent> {
     let mut out = Vec::new();
-    if let Ok(i) = tl.tasks.binary_search_by_key(&id, |t| t.id)
-        && let Some(t) = tl.tasks.get(i)
-    {
+    if let Some(t) = tl.tasks.find(id) {
         let ends = [(t.start_ns, TaskEventKind::Begin), (t.end_ns, TaskEventKind::End)];
         out.extend(ends.into_iter().filter_map(|(time, kind)| Some(TaskEvent { time_ns: time?, g: None, kind })));
     }
@@ -250,18 +250,19 @@ mod tests {
     use crate::model::LogEntry;
     use crate::regions::RegionList;
     use crate::stacks::StackId;
+    use crate::tasktable::TaskTable;
 
     fn timeline() -> Timeline {
         let mut tl = Timeline { start_ns: 0, end_ns: 1000, ..Timeline::default() };
         let (a, b) = (tl.strings.intern(b"b-type"), tl.strings.intern(b"a-type"));
         let task = |id, typ, start_ns, end_ns| Task { id, parent: 0, typ, start_ns, end_ns, goroutines: Vec::new() };
-        tl.tasks = vec![
+        tl.tasks = TaskTable::from_tasks(vec![
             task(1, a, Some(100), Some(400)),
             task(2, a, Some(200), None),
             task(3, a, None, Some(50)),
             task(4, b, Some(10), Some(20)),
             task(5, a, Some(500), Some(800)),
-        ];
+        ]);
         let region = |g, start_ns, end_ns, task| Region {
             g: GoroutineId(g),
             start_ns,
