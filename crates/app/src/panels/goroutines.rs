@@ -3,7 +3,7 @@
 //! percentiles and a histogram per group. Clicking a goroutine selects it on
 //! the timeline.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use egui::Ui;
@@ -90,6 +90,10 @@ pub struct GoroutinesState {
     /// Exact percentiles of the start-function rows, once computed.
     #[serde(skip)]
     exact: Cached<TraceKey, Arc<ExactPercentiles>>,
+    /// Held by a test to keep the exact percentiles computing while it
+    /// looks at the panel; the thread waits for it before it starts.
+    #[serde(skip)]
+    pub(super) exact_gate: Option<Arc<Mutex<()>>>,
     /// The order shown; while `sorting`, the one from before.
     #[serde(skip)]
     order: Option<(OrderKey, Arc<Vec<u32>>)>,
@@ -122,6 +126,7 @@ impl Default for GoroutinesState {
             hist: HistOf::Blocked,
             table: Cached::default(),
             exact: Cached::default(),
+            exact_gate: None,
             order: None,
             sorting: None,
             thread_rows: ON_THREAD_ROWS,
@@ -269,7 +274,11 @@ fn exact_ui(ui: &mut Ui, tl: &Arc<Timeline>, state: &mut GoroutinesState, key: T
     if state.exact.is_running(&key) {
         ui.weak("exact percentiles:");
     }
-    let compute = |tl: &Timeline, stop: Stop<'_>| ExactPercentiles::compute(tl, stop).map(Arc::new);
+    let gate = state.exact_gate.clone();
+    let compute = move |tl: &Timeline, stop: Stop<'_>| {
+        let _held = gate.as_ref().map(|g| g.lock());
+        ExactPercentiles::compute(tl, stop).map(Arc::new)
+    };
     if state.exact.get_or_run(ui, tl, &key, compute).is_some() {
         ui.weak("percentiles exact").on_hover_text("p50, p95 and p99 of every span, not of the histograms");
     }
@@ -701,7 +710,7 @@ fn group_cells(
     let [b50, b95, b99] = pcts(HistOf::Blocked);
     vec![
         Cell::Text(tl.strings.get(g.start_fn).to_string()),
-        Cell::Text(g.count.to_string()),
+        Cell::Text(crate::status::format_count(g.count)),
         dur(g.running_ns),
         spans_total(&g.runnable),
         r50,

@@ -304,7 +304,7 @@ fn type_cells(tl: &Timeline, t: &TypeSummary) -> Vec<Cell> {
     let name = if site.is_empty() { type_name(tl, t.typ) } else { format!("{} · {site}", type_name(tl, t.typ)) };
     vec![
         Cell::Text(name),
-        Cell::Text(t.count.to_string()),
+        Cell::Text(crate::status::format_count(t.count as u64)),
         dur(|d| d.p50_ns),
         dur(|d| d.p95_ns),
         dur(|d| d.p99_ns),

@@ -162,7 +162,10 @@ fn goroutine_table_sorts_and_groups() {
     assert!(count >= 6000, "{count}");
     let rows = labels(&h, Role::Row, "main.shortLived");
     assert_eq!(rows.len(), 1, "{rows:?}");
-    assert!(rows[0].starts_with(&format!("main.shortLived  {count}  ")), "{}", rows[0]);
+    // The count with its thousands grouped, as the status bar counts events.
+    let shown = crate::status::format_count(count as u64);
+    assert!(shown.contains(','), "{shown}");
+    assert!(rows[0].starts_with(&format!("main.shortLived  {shown}  ")), "{}", rows[0]);
     // Clicking a group lists its goroutines.
     click(&mut h, Role::Row, "main.shortLived");
     assert!(!h.state().view.panels.goroutines.grouped);
@@ -178,16 +181,20 @@ fn group_percentiles_turn_exact_when_computed() {
     click_tab(&mut h, "Goroutines");
     let rows = |h: &Harness<'_, Ctx>| labels(h, Role::Row, "");
     step_until(&mut h, |h| !rows(h).is_empty());
+    // The computation waits for the gate, so the frames before it is let go
+    // are the histograms' ones however fast the machine.
+    let gate = std::sync::Arc::new(std::sync::Mutex::new(()));
+    h.state_mut().view.panels.goroutines.exact_gate = Some(std::sync::Arc::clone(&gate));
+    let held = gate.lock().unwrap();
     click(&mut h, Role::CheckBox, "Group by start function");
+    h.get_by_label("exact percentiles:");
+    assert!(h.query_by_label("percentiles exact").is_none());
     let approximate = rows(&h);
     assert!(!approximate.is_empty(), "no group rows");
-    let mut computing = false;
-    step_until(&mut h, |h| {
-        computing |= h.query_by_label("exact percentiles:").is_some();
-        h.query_by_label("percentiles exact").is_some()
-    });
-    h.get_by_label("percentiles exact");
-    assert!(computing, "never shown as computing");
+    drop(held);
+    step_until(&mut h, |h| h.query_by_label("percentiles exact").is_some());
+    h.step();
+    assert!(h.query_by_label("exact percentiles:").is_none(), "still shown as computing");
     let exact = rows(&h);
     assert_ne!(approximate, exact, "no percentile changed");
     let tl = &h.state().tl;
