@@ -4,13 +4,14 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use trace_core::{GoroutineId, ProcId, ThreadId};
 
-use crate::model::{Counters, CpuSample, LogEntry, Proc, RangeKind, RangeSpan, Region, Task, Thread, Timeline};
+use crate::loglist::LogList;
+use crate::model::{Counters, CpuSample, LogEntry, Proc, RangeKind, RangeSpan, Region, Thread, Timeline};
 use crate::origins::Origins;
 use crate::paged::PagedBytes;
 use crate::part::{Edge, GenPart, MetricKind, PartSizes, Retime, SHARDS, Seg, ShardPieces, StackMap};
 use crate::pieces::Restated;
 use crate::ranges::RangeList;
-use crate::regions::RegionList;
+use crate::region_runs::RegionRuns;
 use crate::shard::{Done, Shard};
 use crate::stacks::{Frame, StackId, StackTree};
 use crate::state::{MState, PState};
@@ -69,7 +70,7 @@ pub(crate) struct Merger {
     gc_work: RangeList,
     tasks: TaskList,
     open_regions: FxHashMap<i64, Vec<Region>>,
-    regions: Vec<Region>,
+    regions: RegionRuns,
     logs: Vec<LogEntry>,
     samples: Vec<CpuSample>,
     events: u64,
@@ -102,7 +103,7 @@ impl Merger {
             gc_work: RangeList::new(),
             tasks: TaskList::default(),
             open_regions: FxHashMap::default(),
-            regions: Vec::new(),
+            regions: RegionRuns::default(),
             logs: Vec::new(),
             samples: Vec::new(),
             events: 0,
@@ -328,18 +329,12 @@ impl Merger {
         for u in recs {
             let t = fix(u.time);
             match u.what {
-                UserKind::TaskBegin | UserKind::TaskEnd => {
-                    let Some(task) = self.tasks.entry(u.id) else { continue };
-                    if u.what == UserKind::TaskBegin {
-                        task.start_ns = Some(t);
-                        let parent = u.parent();
-                        task.parent = if parent == u64::MAX { 0 } else { parent };
-                        task.typ = name(u.s1);
-                    } else {
-                        task.end_ns = Some(t);
-                    }
-                    add_goroutine(task, u.g);
+                UserKind::TaskBegin => {
+                    let parent = u.parent();
+                    let parent = if parent == u64::MAX { 0 } else { parent };
+                    self.tasks.begin(u.id, t, parent, name(u.s1), u.g);
                 }
+                UserKind::TaskEnd => self.tasks.end(u.id, t, u.g),
                 UserKind::RegionBegin => {
                     let typ = name(u.s1);
                     let open = self.open_regions.entry(u.g).or_default();
@@ -363,7 +358,9 @@ impl Merger {
                             Region { g, start_ns: i64::MIN, end_ns: t, task, typ, depth: 0, stack: StackId::NONE }
                         }
                     };
-                    self.regions.push(region);
+                    // (As the end of the trace does with those still open.)
+                    let start_ns = region.start_ns.max(self.start_ns.unwrap_or(i64::MIN));
+                    self.regions.push(Region { start_ns, ..region });
                 }
                 UserKind::Log => {
                     let (category, message) = (name(u.s1), name(u.message()));
@@ -375,10 +372,8 @@ impl Merger {
     }
 
     fn touch_task(&mut self, id: u64, g: i64) {
-        if id != 0
-            && let Some(t) = self.tasks.get_mut(id)
-        {
-            add_goroutine(t, g);
+        if id != 0 {
+            self.tasks.touch(id, g);
         }
     }
 
@@ -450,12 +445,11 @@ impl Merger {
 
         let mut regions = std::mem::take(&mut self.regions);
         for (_, open) in self.open_regions.drain() {
-            regions.extend(open.into_iter().map(|r| Region { end_ns, ..r }));
+            for r in open {
+                regions.push(Region { start_ns: r.start_ns.max(start_ns), end_ns, ..r });
+            }
         }
-        for r in &mut regions {
-            r.start_ns = r.start_ns.max(start_ns);
-        }
-        let regions = RegionList::from_regions(regions);
+        let regions = regions.into_list();
         let tasks = std::mem::take(&mut self.tasks).into_table();
         // Vectors grown by doubling hold up to twice what they need.
         let c = &mut self.counters;
@@ -470,10 +464,9 @@ impl Merger {
         ] {
             counter.shrink_to_fit();
         }
-        self.logs.shrink_to_fit();
         self.samples.shrink_to_fit();
 
-        let mut tl = Timeline {
+        Timeline {
             start_ns,
             end_ns,
             goroutines,
@@ -486,8 +479,7 @@ impl Merger {
             counters: self.counters,
             tasks,
             regions,
-            logs: self.logs,
-            logs_by_goroutine: Vec::new(),
+            logs: LogList::from_logs(std::mem::take(&mut self.logs)),
             cpu_samples: self.samples,
             origins,
             stacks: self.stacks,
@@ -496,19 +488,32 @@ impl Merger {
             generations: self.generations,
             file_bytes,
             error,
-        };
-        tl.index_logs();
-        tl
+        }
     }
 }
 
-fn add_goroutine(task: &mut Task, g: i64) {
-    let g = GoroutineId(g);
-    if g.is_some()
-        && let Err(i) = task.goroutines.binary_search(&g)
-    {
-        // Most tasks have one goroutine: room for it alone, not for four.
-        task.goroutines.reserve_exact(1);
-        task.goroutines.insert(i, g);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A region that ends without a beginning began before the trace (a
+    /// flight recording starts mid-run): it starts at the trace's start.
+    /// One never ended runs to the trace's end.
+    #[test]
+    fn regions_cut_by_the_trace_are_bounded_by_it() {
+        let extra = trace_core::event::ExtraStrings::default();
+        let ctx = trace_core::EventContext { table: None, extra: &extra };
+        let typ = trace_core::StringId(0);
+        let mut user = UserRecs::default();
+        user.region((300, 7), false, 0, typ, 0, &ctx);
+        user.region((400, 7), true, 0, typ, 0, &ctx);
+        user.region((500, 7), false, 0, typ, 0, &ctx);
+        user.region((600, 8), true, 0, typ, 0, &ctx);
+        let mut m = Merger::new(false, 0);
+        (m.start_ns, m.end_ns) = (Some(100), 1_000);
+        m.merge_user(user, &|t| t, &|_| StackId::NONE);
+        let tl = m.finish(None, 0);
+        let got: Vec<(i64, i64, i64)> = tl.regions.iter().map(|r| (r.g.0, r.start_ns, r.end_ns)).collect();
+        assert_eq!(got, [(7, 100, 300), (7, 400, 500), (8, 600, 1_000)]);
     }
 }

@@ -8,6 +8,7 @@ use rayon::prelude::*;
 
 use crate::analysis::Stop;
 use crate::counter::Counter;
+use crate::loglist::LogList;
 use crate::origins::{Origin, OriginId, Origins};
 use crate::ranges::RangeList;
 use crate::regions::RegionList;
@@ -293,11 +294,8 @@ pub struct Timeline {
     pub tasks: TaskTable,
     /// Regions sorted by goroutine, then start (packed: see [`RegionList`]).
     pub regions: RegionList,
-    /// Logs in time order.
-    pub logs: Vec<LogEntry>,
-    /// Indices into `logs` sorted by goroutine, then time (see
-    /// [`Timeline::index_logs`], [`Timeline::logs_of`]).
-    pub logs_by_goroutine: Vec<u32>,
+    /// Logs sorted by goroutine, then time (packed: see [`LogList`]).
+    pub logs: LogList,
     /// CPU samples in time order.
     pub cpu_samples: Vec<CpuSample>,
     /// Who created each goroutine, and where ([`Timeline::origin`]).
@@ -338,37 +336,20 @@ impl Timeline {
         self.regions.of(g)
     }
 
-    /// Rebuilds [`Timeline::logs_by_goroutine`] after `logs` changed (the
-    /// build does this itself).
-    pub fn index_logs(&mut self) {
-        let mut order: Vec<u32> = (0..self.logs.len() as u32).collect();
-        // By time too, not only stably by goroutine: the lookups search by
-        // time, and a damaged trace's logs need not be in time order.
-        order.sort_by_key(|&i| self.logs.get(i as usize).map(|l| (l.g, l.time_ns)));
-        self.logs_by_goroutine = order;
-    }
-
     /// The logs of goroutine `g`, in time order.
-    pub fn logs_of(&self, g: GoroutineId) -> impl DoubleEndedIterator<Item = &LogEntry> + Clone {
-        let of = |i: &u32| self.logs.get(*i as usize).map(|l| l.g);
-        let a = self.logs_by_goroutine.partition_point(|i| of(i) < Some(g));
-        let b = self.logs_by_goroutine.partition_point(|i| of(i) <= Some(g));
-        self.logs_by_goroutine.get(a..b).unwrap_or_default().iter().filter_map(|&i| self.logs.get(i as usize))
+    pub fn logs_of(&self, g: GoroutineId) -> crate::loglist::Logs<'_> {
+        self.logs.of(g)
     }
 
     /// The logs of goroutine `g` in `[start_ns, end_ns]`, in time order.
-    pub fn logs_in(&self, g: GoroutineId, start_ns: i64, end_ns: i64) -> impl Iterator<Item = &LogEntry> + Clone {
-        let key = |i: &u32| self.logs.get(*i as usize).map(|l| (l.g, l.time_ns));
-        let index = &self.logs_by_goroutine;
-        let a = index.partition_point(|i| key(i) < Some((g, start_ns)));
-        let b = index.partition_point(|i| key(i) <= Some((g, end_ns)));
-        index.get(a..b.max(a)).unwrap_or_default().iter().filter_map(|&i| self.logs.get(i as usize))
+    pub fn logs_in(&self, g: GoroutineId, start_ns: i64, end_ns: i64) -> impl Iterator<Item = LogEntry> + Clone + '_ {
+        self.logs.of_in(g, start_ns, end_ns)
     }
 
     /// The log of goroutine `g` nearest to `t_ns`, if one is within
     /// `slack_ns` of it (the earlier one on a tie).
-    pub fn log_near(&self, g: GoroutineId, t_ns: i64, slack_ns: i64) -> Option<&LogEntry> {
-        let dist = |l: &&LogEntry| (l.time_ns - t_ns).abs();
+    pub fn log_near(&self, g: GoroutineId, t_ns: i64, slack_ns: i64) -> Option<LogEntry> {
+        let dist = |l: &LogEntry| (l.time_ns - t_ns).abs();
         // min_by_key keeps the first of equals: the earlier log.
         self.logs_in(g, t_ns.saturating_sub(slack_ns), t_ns.saturating_add(slack_ns)).min_by_key(dist)
     }
@@ -450,8 +431,7 @@ impl Timeline {
             + (self.gc.len() + self.stw.len()) * std::mem::size_of::<RangeSpan>()
             + self.regions.heap_bytes()
             + self.tasks.heap_bytes()
-            + self.logs.len() * std::mem::size_of::<LogEntry>()
-            + self.logs_by_goroutine.len() * std::mem::size_of::<u32>()
+            + self.logs.heap_bytes()
             + self.cpu_samples.len() * std::mem::size_of::<CpuSample>()
     }
 }
@@ -495,8 +475,7 @@ mod tests {
     fn logs_are_found_by_goroutine_and_nearest_time() {
         let mut tl = Timeline::default();
         let log = |time_ns, g| LogEntry { time_ns, g: GoroutineId(g), task: 0, category: StrId(0), message: StrId(0) };
-        tl.logs = vec![log(10, 2), log(20, 1), log(30, 2), log(40, 3), log(50, 2)];
-        tl.index_logs();
+        tl.logs = LogList::from_logs(vec![log(10, 2), log(20, 1), log(30, 2), log(40, 3), log(50, 2)]);
         let times = |g| tl.logs_of(GoroutineId(g)).map(|l| l.time_ns).collect::<Vec<_>>();
         assert_eq!((times(1), times(2), times(3), times(4)), (vec![20], vec![10, 30, 50], vec![40], vec![]));
         let within = |g, a, b| tl.logs_in(GoroutineId(g), a, b).map(|l| l.time_ns).collect::<Vec<_>>();

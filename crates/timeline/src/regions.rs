@@ -72,10 +72,16 @@ impl FromIterator<Region> for RegionList {
     }
 }
 
+/// The order of the list: by goroutine, then start, depth and end (the
+/// rest only so that equal regions sort the same way every time).
+pub(crate) fn order_key(r: &Region) -> (GoroutineId, i64, u32, i64, StrId, u64, StackId) {
+    (r.g, r.start_ns, r.depth, r.end_ns, r.typ, r.task, r.stack)
+}
+
 /// The fields a region is encoded against: the region before it in its
 /// block (at a block's start, its start time and zeros).
-#[derive(Clone, Copy)]
-struct Prev {
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Prev {
     start_ns: i64,
     task: u64,
     stack: u32,
@@ -87,7 +93,8 @@ impl Prev {
     }
 }
 
-fn encode(out: &mut Vec<u8>, prev: &mut Prev, r: &Region) {
+/// Appends `r` encoded against `prev` (then `r`'s own fields).
+pub(crate) fn encode(out: &mut Vec<u8>, prev: &mut Prev, r: &Region) {
     write_uvarint(out, zigzag(r.start_ns.wrapping_sub(prev.start_ns)));
     write_uvarint(out, zigzag(r.end_ns.wrapping_sub(r.start_ns)));
     write_uvarint(out, u64::from(r.depth));
@@ -97,7 +104,8 @@ fn encode(out: &mut Vec<u8>, prev: &mut Prev, r: &Region) {
     *prev = Prev { start_ns: r.start_ns, task: r.task, stack: r.stack.0 };
 }
 
-fn decode(bytes: &mut &[u8], prev: &mut Prev, g: GoroutineId) -> Region {
+/// The region encoded at the front of `bytes` (advanced past it).
+pub(crate) fn decode(bytes: &mut &[u8], prev: &mut Prev, g: GoroutineId) -> Region {
     let start_ns = prev.start_ns.wrapping_add(unzigzag(read_uvarint(bytes)));
     let end_ns = start_ns.wrapping_add(unzigzag(read_uvarint(bytes)));
     let depth = read_uvarint(bytes) as u32;
@@ -111,11 +119,17 @@ fn decode(bytes: &mut &[u8], prev: &mut Prev, g: GoroutineId) -> Region {
 impl RegionList {
     /// The list of `regions` (in any order).
     pub fn from_regions(mut regions: Vec<Region>) -> RegionList {
-        regions.sort_unstable_by_key(|r| (r.g, r.start_ns, r.depth, r.end_ns, r.typ, r.task, r.stack));
-        let mut list = RegionList { len: regions.len(), ..RegionList::default() };
+        regions.sort_unstable_by_key(order_key);
+        RegionList::from_sorted(regions)
+    }
+
+    /// The list of `regions`, which come in the list's order
+    /// ([`order_key`]).
+    pub(crate) fn from_sorted(regions: impl IntoIterator<Item = Region>) -> RegionList {
+        let mut list = RegionList::default();
         let mut prev = Prev { start_ns: 0, task: 0, stack: 0 };
         let mut in_block = 0;
-        for (i, r) in regions.iter().enumerate() {
+        for r in regions {
             let new_g = list.goroutines.last().is_none_or(|&(g, _)| g != r.g);
             if new_g {
                 list.goroutines.push((r.g, list.blocks.len() as u32));
@@ -126,7 +140,7 @@ impl RegionList {
                     _ => i64::MIN,
                 };
                 let block = Block {
-                    first: i as u32,
+                    first: list.len as u32,
                     byte_start: list.bytes.len() as u64,
                     start_ns: r.start_ns,
                     end_ns: i64::MIN,
@@ -140,8 +154,9 @@ impl RegionList {
                 b.end_ns = b.end_ns.max(r.end_ns);
                 b.reach_ns = b.reach_ns.max(r.end_ns);
             }
-            encode(&mut list.bytes, &mut prev, r);
+            encode(&mut list.bytes, &mut prev, &r);
             in_block += 1;
+            list.len += 1;
         }
         list.goroutines.shrink_to_fit();
         list.blocks.shrink_to_fit();

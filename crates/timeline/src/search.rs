@@ -84,24 +84,21 @@ pub fn search(tl: &Timeline, query: &Query, limit: usize) -> Found {
         }
         Query::Log(text) => {
             let needle = text.to_lowercase();
-            let logs: Vec<usize> = tl
-                .logs
-                .iter()
-                .enumerate()
-                .filter(|(_, l)| {
-                    tl.strings.get(l.message).to_lowercase().contains(&needle)
-                        || tl.strings.get(l.category).to_lowercase().contains(&needle)
-                })
-                .map(|(i, _)| i)
-                .collect();
             let mut goroutines = vec![false; tl.goroutines.len()];
-            for &i in &logs {
-                if let Some(gi) = tl.logs.get(i).and_then(|l| tl.goroutine_index(l.g))
-                    && let Some(slot) = goroutines.get_mut(gi)
+            // Found in the list's order (by goroutine), listed by time.
+            let mut found: Vec<(i64, usize)> = Vec::new();
+            for (i, l) in tl.logs.iter().enumerate() {
+                if tl.strings.get(l.message).to_lowercase().contains(&needle)
+                    || tl.strings.get(l.category).to_lowercase().contains(&needle)
                 {
-                    *slot = true;
+                    found.push((l.time_ns, i));
+                    if let Some(slot) = tl.goroutine_index(l.g).and_then(|gi| goroutines.get_mut(gi)) {
+                        *slot = true;
+                    }
                 }
             }
+            found.sort_unstable();
+            let logs: Vec<usize> = found.into_iter().map(|(_, i)| i).collect();
             Found { goroutines, logs, ..Found::default() }
         }
     }

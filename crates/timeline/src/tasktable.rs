@@ -123,14 +123,20 @@ impl TaskTable {
     /// The table of `tasks` (in any order; IDs should be unique).
     pub fn from_tasks(mut tasks: Vec<Task>) -> TaskTable {
         tasks.sort_by_key(|t| t.id);
-        let mut table = TaskTable { len: tasks.len(), ..TaskTable::default() };
+        TaskTable::from_sorted(tasks)
+    }
+
+    /// The table of `tasks`, which come by ID.
+    pub(crate) fn from_sorted(tasks: impl IntoIterator<Item = Task>) -> TaskTable {
+        let mut table = TaskTable::default();
         let mut prev = Prev::default();
-        for (i, t) in tasks.iter().enumerate() {
-            if i % BLOCK == 0 {
+        for t in tasks {
+            if table.len % BLOCK == 0 {
                 table.blocks.push(Block { first_id: t.id, byte_start: table.bytes.len() as u64 });
                 prev = Prev::default();
             }
-            encode(&mut table.bytes, &mut prev, t);
+            encode(&mut table.bytes, &mut prev, &t);
+            table.len += 1;
         }
         table.blocks.shrink_to_fit();
         table.bytes.shrink_to_fit();

@@ -422,3 +422,20 @@ fn refused_v1_traces_show_the_cgo_callbacks_whole() {
     }
     assert!(versions >= 8, "{versions} versions");
 }
+
+/// Every region lies within the trace, on every committed trace (those
+/// begun before it or never ended: `merge`'s unit tests).
+#[test]
+fn regions_lie_within_the_trace() {
+    let mut seen = 0;
+    for (trace, _) in every_committed() {
+        let tl = load(&trace, Mode::Parallel);
+        for r in tl.regions.iter() {
+            let name = trace.display();
+            assert!(r.start_ns >= tl.start_ns && r.end_ns <= tl.end_ns, "{name}: {r:?} outside the trace");
+            assert!(r.start_ns <= r.end_ns, "{name}: {r:?}");
+            seen += 1;
+        }
+    }
+    assert!(seen > 100, "{seen} regions");
+}

@@ -456,7 +456,7 @@ fn handle_track_input(
             _ => None,
         };
         match log {
-            Some(log) => resp.clone().on_hover_ui_at_pointer(|ui| super::details::log_tooltip(ui, tl, log)),
+            Some(log) => resp.clone().on_hover_ui_at_pointer(|ui| super::details::log_tooltip(ui, tl, &log)),
             None => {
                 resp.clone().on_hover_ui_at_pointer(|ui| super::details::span_tooltip(ui, tl, tref, track, &item, t_ns))
             }

@@ -418,7 +418,7 @@ fn hovering_a_log_marker_shows_its_message_and_task() {
     h.run_steps(2);
     let (gi, log, task) = {
         let tl = &h.state().tl;
-        let log = *tl.logs.iter().find(|l| tl.strings.get(l.message) == "handler 3").unwrap();
+        let log = tl.logs.iter().find(|l| tl.strings.get(l.message) == "handler 3").unwrap();
         (tl.goroutine_index(log.g).unwrap(), log, log.task)
     };
     // Scroll to its goroutine, then zoom in around the log (its next log

@@ -276,10 +276,10 @@ mod tests {
             RegionList::from_regions(vec![region(7, 120, 130, 1), region(8, 0, 300, 1), region(9, 600, 1000, 5)]);
         let cat = tl.strings.intern(b"cat");
         let msg = tl.strings.intern(b"msg");
-        tl.logs = vec![
+        tl.logs = crate::LogList::from_logs(vec![
             LogEntry { time_ns: 120, g: GoroutineId(7), task: 1, category: cat, message: msg },
             LogEntry { time_ns: 150, g: GoroutineId(7), task: 2, category: cat, message: msg },
-        ];
+        ]);
         tl
     }
 

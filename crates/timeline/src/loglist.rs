@@ -1,0 +1,318 @@
+//! User log messages (`runtime/trace.Log`), stored compactly.
+//!
+//! A service that logs a line per request has millions: as 32-byte
+//! [`LogEntry`]s plus a 4-byte index by goroutine they took about as many
+//! bytes as the trace. Here each goroutine's logs, in time order, sit in
+//! blocks of up to [`BLOCK`], every field a varint delta from the log
+//! before (about 8 bytes a log), and each block keeps its first time so a
+//! view finds its logs without decoding the ones before.
+//!
+//! A log's index ([`LogList::get`]) is its place in this order: by
+//! goroutine, then time.
+//!
+//! ```
+//! use timeline::{LogEntry, LogList, StrId};
+//! use trace_core::GoroutineId;
+//!
+//! let log = |g, time_ns| LogEntry { time_ns, g: GoroutineId(g), task: 0, category: StrId(0), message: StrId(1) };
+//! let list = LogList::from_logs(vec![log(7, 50), log(3, 10), log(7, 20)]);
+//! assert_eq!(list.get(1).map(|l| (l.g.0, l.time_ns)), Some((7, 20)));
+//! let times: Vec<i64> = list.of_in(GoroutineId(7), 0, 30).map(|l| l.time_ns).collect();
+//! assert_eq!(times, [20]);
+//! ```
+
+use trace_core::GoroutineId;
+
+use crate::model::LogEntry;
+use crate::strings::StrId;
+use crate::varint::{read_uvarint, unzigzag, write_uvarint, zigzag};
+
+/// Logs per block: small enough that finding one decodes little.
+pub const BLOCK: usize = 64;
+
+/// Where a block's logs are.
+#[derive(Clone, Copy, Debug)]
+struct Block {
+    /// The list index of its first log.
+    first: u32,
+    /// Where its bytes begin.
+    byte_start: u64,
+    /// Its first log's time: none of its logs is earlier.
+    start_ns: i64,
+}
+
+/// All user logs of a trace, by goroutine, then time (logs at the same
+/// time in the order the trace has them).
+#[derive(Clone, Default)]
+pub struct LogList {
+    /// The goroutines that logged, by ID, each with its first block.
+    goroutines: Vec<(GoroutineId, u32)>,
+    blocks: Vec<Block>,
+    bytes: Vec<u8>,
+    len: usize,
+}
+
+impl std::fmt::Debug for LogList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl FromIterator<LogEntry> for LogList {
+    fn from_iter<I: IntoIterator<Item = LogEntry>>(logs: I) -> LogList {
+        LogList::from_logs(logs.into_iter().collect())
+    }
+}
+
+/// The fields a log is encoded against: the log before it in its block.
+#[derive(Clone, Copy, Default)]
+struct Prev {
+    time_ns: i64,
+    task: u64,
+    category: u32,
+}
+
+impl Prev {
+    fn at(block: &Block) -> Prev {
+        Prev { time_ns: block.start_ns, ..Prev::default() }
+    }
+}
+
+fn encode(out: &mut Vec<u8>, prev: &mut Prev, l: &LogEntry) {
+    write_uvarint(out, zigzag(l.time_ns.wrapping_sub(prev.time_ns)));
+    write_uvarint(out, zigzag(l.task.wrapping_sub(prev.task) as i64));
+    write_uvarint(out, zigzag(i64::from(l.category.0) - i64::from(prev.category)));
+    write_uvarint(out, u64::from(l.message.0));
+    *prev = Prev { time_ns: l.time_ns, task: l.task, category: l.category.0 };
+}
+
+fn decode(bytes: &mut &[u8], prev: &mut Prev, g: GoroutineId) -> LogEntry {
+    let time_ns = prev.time_ns.wrapping_add(unzigzag(read_uvarint(bytes)));
+    let task = prev.task.wrapping_add(unzigzag(read_uvarint(bytes)) as u64);
+    let category = (i64::from(prev.category) + unzigzag(read_uvarint(bytes))) as u32;
+    let message = StrId(read_uvarint(bytes) as u32);
+    *prev = Prev { time_ns, task, category };
+    LogEntry { time_ns, g, task, category: StrId(category), message }
+}
+
+impl LogList {
+    /// The list of `logs` (in the trace's order: those of a goroutine at
+    /// the same time keep it).
+    pub fn from_logs(mut logs: Vec<LogEntry>) -> LogList {
+        // By time too, not only by goroutine: a damaged trace's logs need
+        // not come in time order.
+        logs.sort_by_key(|l| (l.g, l.time_ns));
+        let mut list = LogList { len: logs.len(), ..LogList::default() };
+        let mut prev = Prev::default();
+        let mut in_block = 0;
+        for (i, l) in logs.iter().enumerate() {
+            let new_g = list.goroutines.last().is_none_or(|&(g, _)| g != l.g);
+            if new_g {
+                list.goroutines.push((l.g, list.blocks.len() as u32));
+            }
+            if new_g || in_block == BLOCK {
+                let block = Block { first: i as u32, byte_start: list.bytes.len() as u64, start_ns: l.time_ns };
+                prev = Prev::at(&block);
+                list.blocks.push(block);
+                in_block = 0;
+            }
+            encode(&mut list.bytes, &mut prev, l);
+            in_block += 1;
+        }
+        list.goroutines.shrink_to_fit();
+        list.blocks.shrink_to_fit();
+        list.bytes.shrink_to_fit();
+        list
+    }
+
+    /// Number of logs.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes held.
+    pub fn heap_bytes(&self) -> usize {
+        self.goroutines.capacity() * std::mem::size_of::<(GoroutineId, u32)>()
+            + self.blocks.capacity() * std::mem::size_of::<Block>()
+            + self.bytes.capacity()
+    }
+
+    /// Log `i` (in the list's order).
+    pub fn get(&self, i: usize) -> Option<LogEntry> {
+        let b = self.blocks.partition_point(|b| b.first as usize <= i).checked_sub(1)?;
+        let skip = i - self.blocks.get(b)?.first as usize;
+        self.blocks_from(b, self.blocks.len()).nth(skip)
+    }
+
+    /// Every log, with its index, in the list's order.
+    pub fn iter(&self) -> Logs<'_> {
+        self.blocks_from(0, self.blocks.len())
+    }
+
+    /// The blocks of goroutine `g`.
+    fn blocks_of(&self, g: GoroutineId) -> std::ops::Range<usize> {
+        let Ok(i) = self.goroutines.binary_search_by_key(&g, |&(id, _)| id) else { return 0..0 };
+        let first = self.goroutines.get(i).map_or(0, |&(_, b)| b as usize);
+        let end = self.goroutines.get(i + 1).map_or(self.blocks.len(), |&(_, b)| b as usize);
+        first..end
+    }
+
+    /// The logs of goroutine `g`, in time order.
+    pub fn of(&self, g: GoroutineId) -> Logs<'_> {
+        let r = self.blocks_of(g);
+        self.blocks_from(r.start, r.end)
+    }
+
+    /// The logs of goroutine `g` in `[start_ns, end_ns]`, in time order;
+    /// blocks before the first that can hold one are not decoded.
+    pub fn of_in(&self, g: GoroutineId, start_ns: i64, end_ns: i64) -> impl Iterator<Item = LogEntry> + Clone + '_ {
+        let blocks = self.blocks_of(g);
+        let ahead = self.blocks.get(blocks.clone()).unwrap_or_default();
+        // The last block starting before `start_ns` may hold the first.
+        let first = blocks.start + ahead.partition_point(|b| b.start_ns < start_ns).saturating_sub(1);
+        self.blocks_from(first, blocks.end)
+            .skip_while(move |l| l.time_ns < start_ns)
+            .take_while(move |l| l.time_ns <= end_ns)
+    }
+
+    /// The logs of blocks `from..to`, in order.
+    fn blocks_from(&self, from: usize, to: usize) -> Logs<'_> {
+        Logs {
+            list: self,
+            block: from,
+            end_block: to.min(self.blocks.len()),
+            bytes: &[],
+            left: 0,
+            g: GoroutineId(0),
+            prev: Prev::default(),
+        }
+    }
+
+    /// The goroutine of block `b`.
+    fn goroutine_of(&self, b: usize) -> GoroutineId {
+        let i = self.goroutines.partition_point(|&(_, first)| first as usize <= b);
+        i.checked_sub(1).and_then(|i| self.goroutines.get(i)).map_or(GoroutineId(0), |&(g, _)| g)
+    }
+}
+
+/// Logs decoded block by block ([`LogList::iter`], [`LogList::of`]).
+#[derive(Clone)]
+pub struct Logs<'l> {
+    list: &'l LogList,
+    /// The next block to open.
+    block: usize,
+    end_block: usize,
+    /// The open block's bytes left, and its logs left.
+    bytes: &'l [u8],
+    left: usize,
+    g: GoroutineId,
+    prev: Prev,
+}
+
+impl Iterator for Logs<'_> {
+    type Item = LogEntry;
+
+    fn next(&mut self) -> Option<LogEntry> {
+        while self.left == 0 {
+            if self.block >= self.end_block {
+                return None;
+            }
+            let list = self.list;
+            let b = list.blocks.get(self.block)?;
+            let next = list.blocks.get(self.block + 1);
+            let end_first = next.map_or(list.len, |n| n.first as usize);
+            let end_byte = next.map_or(list.bytes.len(), |n| n.byte_start as usize);
+            self.bytes = list.bytes.get(b.byte_start as usize..end_byte).unwrap_or_default();
+            self.left = end_first.saturating_sub(b.first as usize);
+            self.g = list.goroutine_of(self.block);
+            self.prev = Prev::at(b);
+            self.block += 1;
+        }
+        self.left -= 1;
+        Some(decode(&mut self.bytes, &mut self.prev, self.g))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Logs on four goroutines, some at the same time, some out of time
+    /// order (a damaged trace), with extreme values.
+    fn logs() -> Vec<LogEntry> {
+        let mut out = Vec::new();
+        for i in 0..1_000u64 {
+            let h = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            out.push(LogEntry {
+                time_ns: if i == 500 { i64::MIN } else { (i as i64 / 3) * 1_000 + (h % 7) as i64 },
+                g: GoroutineId([1, 5, 9, i64::MAX][(h >> 20) as usize % 4]),
+                task: if i % 100 == 0 { u64::MAX } else { (h >> 30) % 4 },
+                category: StrId(((h >> 40) % 3) as u32),
+                message: StrId(if i == 7 { u32::MAX } else { i as u32 }),
+            });
+        }
+        out
+    }
+
+    /// What the list should hold: the logs sorted stably by goroutine and
+    /// time.
+    fn sorted(mut logs: Vec<LogEntry>) -> Vec<LogEntry> {
+        logs.sort_by_key(|l| (l.g, l.time_ns));
+        logs
+    }
+
+    #[test]
+    fn every_log_comes_back_by_index_and_by_goroutine() {
+        let want = sorted(logs());
+        let list = LogList::from_logs(logs());
+        assert_eq!(list.len(), want.len());
+        assert_eq!(list.iter().collect::<Vec<_>>(), want);
+        for (i, l) in want.iter().enumerate() {
+            assert_eq!(list.get(i).as_ref(), Some(l), "log {i}");
+        }
+        assert_eq!(list.get(want.len()), None);
+        for g in [1, 5, 9, i64::MAX, 2] {
+            let of: Vec<LogEntry> = list.of(GoroutineId(g)).collect();
+            let scan: Vec<LogEntry> = want.iter().copied().filter(|l| l.g.0 == g).collect();
+            assert_eq!(of, scan, "goroutine {g}");
+        }
+    }
+
+    /// A time window finds what a scan finds, at block edges too.
+    #[test]
+    fn a_window_finds_what_a_scan_finds() {
+        let want = sorted(logs());
+        let list = LogList::from_logs(logs());
+        for g in [1, 5, 9, i64::MAX] {
+            for (start_ns, end_ns) in [(0, 0), (0, 1_000), (5_000, 90_000), (100_999, 101_006), (i64::MIN, i64::MAX)] {
+                let got: Vec<LogEntry> = list.of_in(GoroutineId(g), start_ns, end_ns).collect();
+                let scan: Vec<LogEntry> =
+                    want.iter().copied().filter(|l| l.g.0 == g && (start_ns..=end_ns).contains(&l.time_ns)).collect();
+                assert_eq!(got, scan, "goroutine {g} in [{start_ns}, {end_ns}]");
+            }
+        }
+        assert_eq!(list.of_in(GoroutineId(2), i64::MIN, i64::MAX).count(), 0);
+    }
+
+    /// Logs a service writes take a few bytes each, not 36.
+    #[test]
+    fn a_log_takes_a_few_bytes() {
+        let logs: Vec<LogEntry> = (0..100_000)
+            .map(|i| LogEntry {
+                time_ns: 1_000_000_000 + i * 6_400,
+                g: GoroutineId(100 + i % 10),
+                task: 0,
+                category: StrId(3),
+                message: StrId(1_000 + i as u32),
+            })
+            .collect();
+        let list = LogList::from_logs(logs);
+        let per_log = list.heap_bytes() as f64 / list.len() as f64;
+        assert!(per_log <= 10.0, "{per_log} bytes a log");
+    }
+}
