@@ -6,7 +6,9 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use timeline::paged::PagedBytes;
 use timeline::track::TrackBuilder;
-use timeline::{Counter, PlanItem, Region, RegionList, StackId, StrId, Track, View, plan_track_into};
+use timeline::{
+    Counter, LogEntry, LogList, PlanItem, Region, RegionList, StackId, StrId, Track, View, plan_track_into,
+};
 use trace_core::GoroutineId;
 
 /// 10k goroutines, 1000 spans each (10M spans over about 0.4 s each),
@@ -122,6 +124,22 @@ fn bench(c: &mut Criterion) {
     g.bench_function("zoomed_out", |b| b.iter(|| regions.plan(GoroutineId(1), &full).len()));
     let close = View { start_ns: end / 2, end_ns: end / 2 + 100_000, width_px: 1600.0 };
     g.bench_function("zoomed_100us", |b| b.iter(|| regions.plan(GoroutineId(1), &close).len()));
+    g.finish();
+
+    // One goroutine logging a million lines, 1-10 us apart: its markers
+    // (7 px apart at most), zoomed out and zoomed in.
+    let mut t = 0i64;
+    let logs: LogList = (0..1_000_000i64)
+        .map(|i| {
+            t += 1_000 + (i * 7919) % 9_000;
+            LogEntry { time_ns: t, g: GoroutineId(1), task: 0, category: StrId(1), message: StrId(2 + i as u32) }
+        })
+        .collect();
+    let mut g = c.benchmark_group("plan_1M_logs");
+    let full = View { start_ns: 0, end_ns: t, width_px: 1600.0 };
+    g.bench_function("zoomed_out", |b| b.iter(|| logs.plan(GoroutineId(1), &full, 7.0).len()));
+    let close = View { start_ns: t / 2, end_ns: t / 2 + 100_000, width_px: 1600.0 };
+    g.bench_function("zoomed_100us", |b| b.iter(|| logs.plan(GoroutineId(1), &close, 7.0).len()));
     g.finish();
 
     let mut counter = Counter::default();

@@ -24,6 +24,7 @@
 use trace_core::GoroutineId;
 
 use crate::model::LogEntry;
+use crate::plan::View;
 use crate::strings::StrId;
 use crate::varint::{read_uvarint, unzigzag, write_uvarint, zigzag};
 
@@ -180,6 +181,48 @@ impl LogList {
             .take_while(move |l| l.time_ns <= end_ns)
     }
 
+    /// Times at which to draw goroutine `g`'s log markers in `view`: its
+    /// first log in view, then each next one at least `gap_px` after the
+    /// last drawn (a marker hides the logs under it; hovering names the
+    /// nearest). A block whose logs all fall within the gap is skipped
+    /// undecoded, so a goroutine with millions of logs plans, zoomed out,
+    /// in about as many steps as markers are drawn.
+    pub fn plan(&self, g: GoroutineId, view: &View, gap_px: f32) -> Vec<i64> {
+        let mut marks: Vec<i64> = Vec::new();
+        if view.end_ns < view.start_ns {
+            return marks;
+        }
+        let gap_ns = f64::from(gap_px) * view.ns_per_px();
+        let blocks = self.blocks_of(g);
+        let ahead = self.blocks.get(blocks.clone()).unwrap_or_default();
+        let mut b = blocks.start + ahead.partition_point(|b| b.start_ns < view.start_ns).saturating_sub(1);
+        let far = |from: i64, to: i64| (to.wrapping_sub(from)) as f64 >= gap_ns;
+        while let Some(block) = self.blocks.get(b).filter(|_| b < blocks.end) {
+            if block.start_ns > view.end_ns {
+                break;
+            }
+            // Every log of this block comes no later than the next block's
+            // first: if that is still under the last marker, so are they.
+            let next = self.blocks.get(b + 1).filter(|_| b + 1 < blocks.end);
+            if let (Some(&last), Some(next)) = (marks.last(), next)
+                && !far(last, next.start_ns)
+            {
+                b += 1;
+                continue;
+            }
+            for l in self.blocks_from(b, b + 1) {
+                if l.time_ns > view.end_ns {
+                    break;
+                }
+                if l.time_ns >= view.start_ns && marks.last().is_none_or(|&last| far(last, l.time_ns)) {
+                    marks.push(l.time_ns);
+                }
+            }
+            b += 1;
+        }
+        marks
+    }
+
     /// The logs of blocks `from..to`, in order.
     fn blocks_from(&self, from: usize, to: usize) -> Logs<'_> {
         Logs {
@@ -297,6 +340,38 @@ mod tests {
             }
         }
         assert_eq!(list.of_in(GoroutineId(2), i64::MIN, i64::MAX).count(), 0);
+    }
+
+    /// The markers planned are those a scan of every log in view draws,
+    /// at every zoom.
+    #[test]
+    fn the_plan_marks_what_a_scan_marks() {
+        let mut logs = logs();
+        // And one goroutine with a long, dense run of logs.
+        logs.extend((0..20_000).map(|i| LogEntry {
+            time_ns: i * 37 + (i % 5) * 3,
+            g: GoroutineId(5),
+            task: 0,
+            category: StrId(0),
+            message: StrId(0),
+        }));
+        let list = LogList::from_logs(logs.clone());
+        let want = sorted(logs);
+        for g in [1, 5, 9, i64::MAX, 2] {
+            for (start_ns, end_ns, width_px) in
+                [(0, 1_000_000, 1_000.0), (0, 400_000, 300.0), (3_000, 9_000, 1_200.0), (-50, 50, 10.0), (0, 0, 5.0)]
+            {
+                let view = View { start_ns, end_ns, width_px };
+                let gap_ns = 7.0 * view.ns_per_px();
+                let mut scan: Vec<i64> = Vec::new();
+                for l in want.iter().filter(|l| l.g.0 == g && (start_ns..=end_ns).contains(&l.time_ns)) {
+                    if scan.last().is_none_or(|&last| (l.time_ns - last) as f64 >= gap_ns) {
+                        scan.push(l.time_ns);
+                    }
+                }
+                assert_eq!(list.plan(GoroutineId(g), &view, 7.0), scan, "goroutine {g} in {view:?}");
+            }
+        }
     }
 
     /// Logs a service writes take a few bytes each, not 36.

@@ -47,7 +47,7 @@ const G_COLS: [Col; 8] = [
 
 const GROUP_COLS: [Col; 12] = [
     Col::text("Start function", 0.0, "Goroutines grouped by the function they started in"),
-    Col::num("Count", 70.0, "Goroutines"),
+    Col::num("Count", 84.0, "Goroutines"),
     Col::num("Running", 85.0, "Total time on a P"),
     Col::num("Runnable", 85.0, "Total time waiting for a P"),
     Col::num("Run p50", 75.0, "Median runnable wait (within ~6% until the exact one is computed)"),
@@ -254,7 +254,8 @@ fn toolbar_ui(ui: &mut Ui, tl: &Arc<Timeline>, state: &mut GoroutinesState, key:
         let shown = state.shown().len();
         let total = state.order.as_ref().map_or(0, |(_, v)| v.len());
         let what = if state.grouped { "start functions" } else { "goroutines" };
-        ui.label(format!("{shown} of {total} {what}"));
+        let count = |n: usize| crate::status::format_count(n as u64);
+        ui.label(format!("{} of {} {what}", count(shown), count(total)));
         if let Some(n) = &state.note {
             ui.weak(n.as_str());
         }

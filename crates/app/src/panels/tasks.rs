@@ -137,7 +137,7 @@ struct Types {
 /// Columns of the task types table.
 const TYPE_COLS: [Col; 6] = [
     Col::text("Type", 0.0, "The name given to trace.NewTask"),
-    Col::num("Count", 64.0, "How many, complete or not"),
+    Col::num("Count", 84.0, "How many, complete or not"),
     Col::num("p50", 76.0, "Median duration (tasks: complete ones only)"),
     Col::num("p95", 76.0, "95th percentile duration"),
     Col::num("p99", 76.0, "99th percentile duration"),

@@ -264,7 +264,9 @@ fn many_rows_filter_on_a_thread_and_keep_the_rows_shown_meanwhile() {
         h.run_steps(2);
     };
     settle(&mut h);
-    let total = h.state().tl.goroutines.len();
+    // Grouped by thousands, as the status bar counts.
+    let total = crate::status::format_count(h.state().tl.goroutines.len() as u64);
+    assert!(total.contains(','), "{total}");
     h.get_by_label(&format!("{total} of {total} goroutines"));
     let hint = "function or goroutine ID";
     h.get_by(|n| n.placeholder() == Some(hint)).focus();
@@ -281,7 +283,7 @@ fn many_rows_filter_on_a_thread_and_keep_the_rows_shown_meanwhile() {
     let tl = &h.state().tl;
     let count = tl.goroutines.iter().filter(|g| tl.strings.get(g.start_fn()) == "main.shortLived").count();
     assert!(count >= 6000, "{count}");
-    h.get_by_label(&format!("{count} of {total} goroutines"));
+    h.get_by_label(&format!("{} of {total} goroutines", crate::status::format_count(count as u64)));
     let rows = labels(&h, Role::Row, "");
     assert!(!rows.is_empty() && rows.iter().all(|r| r.contains("main.shortLived")), "{:?}", &rows[..3.min(rows.len())]);
     assert!(h.query_by_label("filtering…").is_none());

@@ -326,8 +326,8 @@ fn paint_logs(mesh: &mut Mesh, tl: &Timeline, g: trace_core::GoroutineId, theme:
     let view = frame.view;
     let mut last_x = f32::NEG_INFINITY;
     let half = LOG_MARKER_PX / 2.0;
-    for log in tl.logs_in(g, view.start_ns, view.end_ns) {
-        let x = frame.x(log.time_ns);
+    for t_ns in tl.logs.plan(g, &view, LOG_MARKER_PX) {
+        let x = frame.x(t_ns);
         if x < last_x + LOG_MARKER_PX || x < frame.time_x0 {
             continue;
         }
