@@ -30,6 +30,7 @@ mod chunked;
 pub mod counter;
 pub mod decode;
 mod finished;
+mod gblocks;
 pub mod group;
 mod gtrack;
 pub mod loglist;

@@ -23,34 +23,20 @@
 
 use trace_core::GoroutineId;
 
+use crate::gblocks::{ByGoroutine, Items, Packed};
 use crate::model::LogEntry;
 use crate::plan::View;
 use crate::strings::StrId;
 use crate::varint::{read_uvarint, unzigzag, write_uvarint, zigzag};
 
 /// Logs per block: small enough that finding one decodes little.
-pub const BLOCK: usize = 64;
-
-/// Where a block's logs are.
-#[derive(Clone, Copy, Debug)]
-struct Block {
-    /// The list index of its first log.
-    first: u32,
-    /// Where its bytes begin.
-    byte_start: u64,
-    /// Its first log's time: none of its logs is earlier.
-    start_ns: i64,
-}
+pub use crate::gblocks::BLOCK;
 
 /// All user logs of a trace, by goroutine, then time (logs at the same
 /// time in the order the trace has them).
 #[derive(Clone, Default)]
 pub struct LogList {
-    /// The goroutines that logged, by ID, each with its first block.
-    goroutines: Vec<(GoroutineId, u32)>,
-    blocks: Vec<Block>,
-    bytes: Vec<u8>,
-    len: usize,
+    list: ByGoroutine<LogEntry>,
 }
 
 impl std::fmt::Debug for LogList {
@@ -67,33 +53,41 @@ impl FromIterator<LogEntry> for LogList {
 
 /// The fields a log is encoded against: the log before it in its block.
 #[derive(Clone, Copy, Default)]
-struct Prev {
+pub(crate) struct Prev {
     time_ns: i64,
     task: u64,
     category: u32,
 }
 
-impl Prev {
-    fn at(block: &Block) -> Prev {
-        Prev { time_ns: block.start_ns, ..Prev::default() }
+impl Packed for LogEntry {
+    type Prev = Prev;
+    fn g(&self) -> GoroutineId {
+        self.g
     }
-}
-
-fn encode(out: &mut Vec<u8>, prev: &mut Prev, l: &LogEntry) {
-    write_uvarint(out, zigzag(l.time_ns.wrapping_sub(prev.time_ns)));
-    write_uvarint(out, zigzag(l.task.wrapping_sub(prev.task) as i64));
-    write_uvarint(out, zigzag(i64::from(l.category.0) - i64::from(prev.category)));
-    write_uvarint(out, u64::from(l.message.0));
-    *prev = Prev { time_ns: l.time_ns, task: l.task, category: l.category.0 };
-}
-
-fn decode(bytes: &mut &[u8], prev: &mut Prev, g: GoroutineId) -> LogEntry {
-    let time_ns = prev.time_ns.wrapping_add(unzigzag(read_uvarint(bytes)));
-    let task = prev.task.wrapping_add(unzigzag(read_uvarint(bytes)) as u64);
-    let category = (i64::from(prev.category) + unzigzag(read_uvarint(bytes))) as u32;
-    let message = StrId(read_uvarint(bytes) as u32);
-    *prev = Prev { time_ns, task, category };
-    LogEntry { time_ns, g, task, category: StrId(category), message }
+    fn start_ns(&self) -> i64 {
+        self.time_ns
+    }
+    fn end_ns(&self) -> i64 {
+        self.time_ns
+    }
+    fn prev_at(block_start_ns: i64) -> Prev {
+        Prev { time_ns: block_start_ns, ..Prev::default() }
+    }
+    fn encode(&self, out: &mut Vec<u8>, prev: &mut Prev) {
+        write_uvarint(out, zigzag(self.time_ns.wrapping_sub(prev.time_ns)));
+        write_uvarint(out, zigzag(self.task.wrapping_sub(prev.task) as i64));
+        write_uvarint(out, zigzag(i64::from(self.category.0) - i64::from(prev.category)));
+        write_uvarint(out, u64::from(self.message.0));
+        *prev = Prev { time_ns: self.time_ns, task: self.task, category: self.category.0 };
+    }
+    fn decode(bytes: &mut &[u8], prev: &mut Prev, g: GoroutineId) -> LogEntry {
+        let time_ns = prev.time_ns.wrapping_add(unzigzag(read_uvarint(bytes)));
+        let task = prev.task.wrapping_add(unzigzag(read_uvarint(bytes)) as u64);
+        let category = (i64::from(prev.category) + unzigzag(read_uvarint(bytes))) as u32;
+        let message = StrId(read_uvarint(bytes) as u32);
+        *prev = Prev { time_ns, task, category };
+        LogEntry { time_ns, g, task, category: StrId(category), message }
+    }
 }
 
 impl LogList {
@@ -103,80 +97,47 @@ impl LogList {
         // By time too, not only by goroutine: a damaged trace's logs need
         // not come in time order.
         logs.sort_by_key(|l| (l.g, l.time_ns));
-        let mut list = LogList { len: logs.len(), ..LogList::default() };
-        let mut prev = Prev::default();
-        let mut in_block = 0;
-        for (i, l) in logs.iter().enumerate() {
-            let new_g = list.goroutines.last().is_none_or(|&(g, _)| g != l.g);
-            if new_g {
-                list.goroutines.push((l.g, list.blocks.len() as u32));
-            }
-            if new_g || in_block == BLOCK {
-                let block = Block { first: i as u32, byte_start: list.bytes.len() as u64, start_ns: l.time_ns };
-                prev = Prev::at(&block);
-                list.blocks.push(block);
-                in_block = 0;
-            }
-            encode(&mut list.bytes, &mut prev, l);
-            in_block += 1;
-        }
-        list.goroutines.shrink_to_fit();
-        list.blocks.shrink_to_fit();
-        list.bytes.shrink_to_fit();
-        list
+        LogList { list: ByGoroutine::from_sorted(logs) }
     }
 
     /// Number of logs.
     pub fn len(&self) -> usize {
-        self.len
+        self.list.len()
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     /// Bytes held.
     pub fn heap_bytes(&self) -> usize {
-        self.goroutines.capacity() * std::mem::size_of::<(GoroutineId, u32)>()
-            + self.blocks.capacity() * std::mem::size_of::<Block>()
-            + self.bytes.capacity()
+        self.list.heap_bytes()
     }
 
     /// Log `i` (in the list's order).
     pub fn get(&self, i: usize) -> Option<LogEntry> {
-        let b = self.blocks.partition_point(|b| b.first as usize <= i).checked_sub(1)?;
-        let skip = i - self.blocks.get(b)?.first as usize;
-        self.blocks_from(b, self.blocks.len()).nth(skip)
+        self.list.get(i)
     }
 
-    /// Every log, with its index, in the list's order.
+    /// Every log, in the list's order.
     pub fn iter(&self) -> Logs<'_> {
-        self.blocks_from(0, self.blocks.len())
-    }
-
-    /// The blocks of goroutine `g`.
-    fn blocks_of(&self, g: GoroutineId) -> std::ops::Range<usize> {
-        let Ok(i) = self.goroutines.binary_search_by_key(&g, |&(id, _)| id) else { return 0..0 };
-        let first = self.goroutines.get(i).map_or(0, |&(_, b)| b as usize);
-        let end = self.goroutines.get(i + 1).map_or(self.blocks.len(), |&(_, b)| b as usize);
-        first..end
+        Logs(self.list.iter())
     }
 
     /// The logs of goroutine `g`, in time order.
     pub fn of(&self, g: GoroutineId) -> Logs<'_> {
-        let r = self.blocks_of(g);
-        self.blocks_from(r.start, r.end)
+        Logs(self.list.of(g))
     }
 
     /// The logs of goroutine `g` in `[start_ns, end_ns]`, in time order;
     /// blocks before the first that can hold one are not decoded.
     pub fn of_in(&self, g: GoroutineId, start_ns: i64, end_ns: i64) -> impl Iterator<Item = LogEntry> + Clone + '_ {
-        let blocks = self.blocks_of(g);
-        let ahead = self.blocks.get(blocks.clone()).unwrap_or_default();
+        let (blocks, ahead) = self.list.blocks_of(g);
         // The last block starting before `start_ns` may hold the first.
         let first = blocks.start + ahead.partition_point(|b| b.start_ns < start_ns).saturating_sub(1);
-        self.blocks_from(first, blocks.end)
+        self.list
+            .blocks_from(first, blocks.end)
             .skip_while(move |l| l.time_ns < start_ns)
             .take_while(move |l| l.time_ns <= end_ns)
     }
@@ -193,24 +154,23 @@ impl LogList {
             return marks;
         }
         let gap_ns = f64::from(gap_px) * view.ns_per_px();
-        let blocks = self.blocks_of(g);
-        let ahead = self.blocks.get(blocks.clone()).unwrap_or_default();
+        let (blocks, ahead) = self.list.blocks_of(g);
         let mut b = blocks.start + ahead.partition_point(|b| b.start_ns < view.start_ns).saturating_sub(1);
         let far = |from: i64, to: i64| (to.wrapping_sub(from)) as f64 >= gap_ns;
-        while let Some(block) = self.blocks.get(b).filter(|_| b < blocks.end) {
+        while let Some(block) = self.list.block(b).filter(|_| b < blocks.end) {
             if block.start_ns > view.end_ns {
                 break;
             }
             // Every log of this block comes no later than the next block's
             // first: if that is still under the last marker, so are they.
-            let next = self.blocks.get(b + 1).filter(|_| b + 1 < blocks.end);
+            let next = self.list.block(b + 1).filter(|_| b + 1 < blocks.end);
             if let (Some(&last), Some(next)) = (marks.last(), next)
                 && !far(last, next.start_ns)
             {
                 b += 1;
                 continue;
             }
-            for l in self.blocks_from(b, b + 1) {
+            for l in self.list.blocks_from(b, b + 1) {
                 if l.time_ns > view.end_ns {
                     break;
                 }
@@ -222,62 +182,17 @@ impl LogList {
         }
         marks
     }
-
-    /// The logs of blocks `from..to`, in order.
-    fn blocks_from(&self, from: usize, to: usize) -> Logs<'_> {
-        Logs {
-            list: self,
-            block: from,
-            end_block: to.min(self.blocks.len()),
-            bytes: &[],
-            left: 0,
-            g: GoroutineId(0),
-            prev: Prev::default(),
-        }
-    }
-
-    /// The goroutine of block `b`.
-    fn goroutine_of(&self, b: usize) -> GoroutineId {
-        let i = self.goroutines.partition_point(|&(_, first)| first as usize <= b);
-        i.checked_sub(1).and_then(|i| self.goroutines.get(i)).map_or(GoroutineId(0), |&(g, _)| g)
-    }
 }
 
 /// Logs decoded block by block ([`LogList::iter`], [`LogList::of`]).
 #[derive(Clone)]
-pub struct Logs<'l> {
-    list: &'l LogList,
-    /// The next block to open.
-    block: usize,
-    end_block: usize,
-    /// The open block's bytes left, and its logs left.
-    bytes: &'l [u8],
-    left: usize,
-    g: GoroutineId,
-    prev: Prev,
-}
+pub struct Logs<'l>(Items<'l, LogEntry>);
 
 impl Iterator for Logs<'_> {
     type Item = LogEntry;
 
     fn next(&mut self) -> Option<LogEntry> {
-        while self.left == 0 {
-            if self.block >= self.end_block {
-                return None;
-            }
-            let list = self.list;
-            let b = list.blocks.get(self.block)?;
-            let next = list.blocks.get(self.block + 1);
-            let end_first = next.map_or(list.len, |n| n.first as usize);
-            let end_byte = next.map_or(list.bytes.len(), |n| n.byte_start as usize);
-            self.bytes = list.bytes.get(b.byte_start as usize..end_byte).unwrap_or_default();
-            self.left = end_first.saturating_sub(b.first as usize);
-            self.g = list.goroutine_of(self.block);
-            self.prev = Prev::at(b);
-            self.block += 1;
-        }
-        self.left -= 1;
-        Some(decode(&mut self.bytes, &mut self.prev, self.g))
+        self.0.next()
     }
 }
 

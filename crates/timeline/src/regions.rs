@@ -25,6 +25,7 @@
 
 use trace_core::GoroutineId;
 
+use crate::gblocks::{ByGoroutine, Items, Packed};
 use crate::model::Region;
 use crate::plan::View;
 use crate::stacks::StackId;
@@ -32,32 +33,12 @@ use crate::strings::StrId;
 use crate::varint::{read_uvarint, unzigzag, write_uvarint, zigzag};
 
 /// Regions per block: small enough that finding one decodes little.
-pub const BLOCK: usize = 64;
-
-/// A block's bounds and where its bytes are.
-#[derive(Clone, Copy, Debug)]
-struct Block {
-    /// The list index of its first region.
-    first: u32,
-    /// Where its bytes begin.
-    byte_start: u64,
-    /// Its first region's start: none of its regions starts earlier.
-    start_ns: i64,
-    /// The latest end of its regions.
-    end_ns: i64,
-    /// The latest end of its goroutine's regions up to this block (so
-    /// the first block a time can fall in is found by binary search).
-    reach_ns: i64,
-}
+pub use crate::gblocks::BLOCK;
 
 /// All user regions of a trace, by goroutine, then start, depth and end.
 #[derive(Clone, Default)]
 pub struct RegionList {
-    /// The goroutines that have regions, by ID, each with its first block.
-    goroutines: Vec<(GoroutineId, u32)>,
-    blocks: Vec<Block>,
-    bytes: Vec<u8>,
-    len: usize,
+    list: ByGoroutine<Region>,
 }
 
 impl std::fmt::Debug for RegionList {
@@ -87,12 +68,6 @@ pub(crate) struct Prev {
     stack: u32,
 }
 
-impl Prev {
-    fn at(block: &Block) -> Prev {
-        Prev { start_ns: block.start_ns, task: 0, stack: 0 }
-    }
-}
-
 /// Appends `r` encoded against `prev` (then `r`'s own fields).
 pub(crate) fn encode(out: &mut Vec<u8>, prev: &mut Prev, r: &Region) {
     write_uvarint(out, zigzag(r.start_ns.wrapping_sub(prev.start_ns)));
@@ -116,6 +91,28 @@ pub(crate) fn decode(bytes: &mut &[u8], prev: &mut Prev, g: GoroutineId) -> Regi
     Region { g, start_ns, end_ns, task, typ, depth, stack: StackId(stack) }
 }
 
+impl Packed for Region {
+    type Prev = Prev;
+    fn g(&self) -> GoroutineId {
+        self.g
+    }
+    fn start_ns(&self) -> i64 {
+        self.start_ns
+    }
+    fn end_ns(&self) -> i64 {
+        self.end_ns
+    }
+    fn prev_at(block_start_ns: i64) -> Prev {
+        Prev { start_ns: block_start_ns, ..Prev::default() }
+    }
+    fn encode(&self, out: &mut Vec<u8>, prev: &mut Prev) {
+        encode(out, prev, self);
+    }
+    fn decode(bytes: &mut &[u8], prev: &mut Prev, g: GoroutineId) -> Region {
+        decode(bytes, prev, g)
+    }
+}
+
 impl RegionList {
     /// The list of `regions` (in any order).
     pub fn from_regions(mut regions: Vec<Region>) -> RegionList {
@@ -126,94 +123,46 @@ impl RegionList {
     /// The list of `regions`, which come in the list's order
     /// ([`order_key`]).
     pub(crate) fn from_sorted(regions: impl IntoIterator<Item = Region>) -> RegionList {
-        let mut list = RegionList::default();
-        let mut prev = Prev { start_ns: 0, task: 0, stack: 0 };
-        let mut in_block = 0;
-        for r in regions {
-            let new_g = list.goroutines.last().is_none_or(|&(g, _)| g != r.g);
-            if new_g {
-                list.goroutines.push((r.g, list.blocks.len() as u32));
-            }
-            if new_g || in_block == BLOCK {
-                let reach_ns = match list.blocks.last() {
-                    Some(b) if !new_g => b.reach_ns,
-                    _ => i64::MIN,
-                };
-                let block = Block {
-                    first: list.len as u32,
-                    byte_start: list.bytes.len() as u64,
-                    start_ns: r.start_ns,
-                    end_ns: i64::MIN,
-                    reach_ns,
-                };
-                prev = Prev::at(&block);
-                list.blocks.push(block);
-                in_block = 0;
-            }
-            if let Some(b) = list.blocks.last_mut() {
-                b.end_ns = b.end_ns.max(r.end_ns);
-                b.reach_ns = b.reach_ns.max(r.end_ns);
-            }
-            encode(&mut list.bytes, &mut prev, &r);
-            in_block += 1;
-            list.len += 1;
-        }
-        list.goroutines.shrink_to_fit();
-        list.blocks.shrink_to_fit();
-        list.bytes.shrink_to_fit();
-        list
+        RegionList { list: ByGoroutine::from_sorted(regions) }
     }
 
     /// Number of regions.
     pub fn len(&self) -> usize {
-        self.len
+        self.list.len()
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     /// Bytes held.
     pub fn heap_bytes(&self) -> usize {
-        self.goroutines.capacity() * std::mem::size_of::<(GoroutineId, u32)>()
-            + self.blocks.capacity() * std::mem::size_of::<Block>()
-            + self.bytes.capacity()
+        self.list.heap_bytes()
     }
 
     /// Region `i` (in the list's order).
     pub fn get(&self, i: usize) -> Option<Region> {
-        let b = self.blocks.partition_point(|b| b.first as usize <= i).checked_sub(1)?;
-        let skip = i - self.blocks.get(b)?.first as usize;
-        self.blocks_from(b, self.blocks.len()).nth(skip)
+        self.list.get(i)
     }
 
     /// Every region, in the list's order.
     pub fn iter(&self) -> Regions<'_> {
-        self.blocks_from(0, self.blocks.len())
-    }
-
-    /// The blocks of goroutine `g`.
-    fn blocks_of(&self, g: GoroutineId) -> std::ops::Range<usize> {
-        let Ok(i) = self.goroutines.binary_search_by_key(&g, |&(id, _)| id) else { return 0..0 };
-        let first = self.goroutines.get(i).map_or(0, |&(_, b)| b as usize);
-        let end = self.goroutines.get(i + 1).map_or(self.blocks.len(), |&(_, b)| b as usize);
-        first..end
+        Regions(self.list.iter())
     }
 
     /// The regions of goroutine `g`, by start.
     pub fn of(&self, g: GoroutineId) -> Regions<'_> {
-        let r = self.blocks_of(g);
-        self.blocks_from(r.start, r.end)
+        Regions(self.list.of(g))
     }
 
     /// The regions of goroutine `g` that overlap `[start_ns, end_ns)`, by
     /// start; blocks that end before it are not decoded.
     pub fn overlapping(&self, g: GoroutineId, start_ns: i64, end_ns: i64) -> impl Iterator<Item = Region> + '_ {
-        let blocks = self.blocks_of(g);
-        let ahead = self.blocks.get(blocks.clone()).unwrap_or_default();
+        let (blocks, ahead) = self.list.blocks_of(g);
         let first = blocks.start + ahead.partition_point(|b| b.reach_ns <= start_ns);
-        self.blocks_from(first, blocks.end)
+        self.list
+            .blocks_from(first, blocks.end)
             .take_while(move |r| r.start_ns < end_ns)
             .filter(move |r| r.end_ns > start_ns)
     }
@@ -231,10 +180,9 @@ impl RegionList {
             return bars;
         }
         let px_ns = view.ns_per_px().max(1.0) as i64;
-        let blocks = self.blocks_of(g);
-        let list = self.blocks.get(blocks.clone()).unwrap_or_default();
+        let (blocks, list) = self.list.blocks_of(g);
         let mut b = blocks.start + list.partition_point(|b| b.reach_ns <= start_ns);
-        while let Some(block) = self.blocks.get(b).filter(|_| b < blocks.end) {
+        while let Some(block) = self.list.block(b).filter(|_| b < blocks.end) {
             if block.start_ns >= end_ns {
                 break;
             }
@@ -249,7 +197,7 @@ impl RegionList {
                 b += 1;
                 continue;
             }
-            for r in self.blocks_from(b, b + 1) {
+            for r in self.list.blocks_from(b, b + 1) {
                 if r.start_ns >= end_ns {
                     break;
                 }
@@ -265,61 +213,16 @@ impl RegionList {
         }
         bars
     }
-
-    /// The regions of blocks `from..to`, in order.
-    fn blocks_from(&self, from: usize, to: usize) -> Regions<'_> {
-        Regions {
-            list: self,
-            block: from,
-            end_block: to.min(self.blocks.len()),
-            bytes: &[],
-            left: 0,
-            g: GoroutineId(0),
-            prev: Prev { start_ns: 0, task: 0, stack: 0 },
-        }
-    }
-
-    /// The goroutine of block `b`.
-    fn goroutine_of(&self, b: usize) -> GoroutineId {
-        let i = self.goroutines.partition_point(|&(_, first)| first as usize <= b);
-        i.checked_sub(1).and_then(|i| self.goroutines.get(i)).map_or(GoroutineId(0), |&(g, _)| g)
-    }
 }
 
 /// Regions decoded block by block ([`RegionList::iter`], [`RegionList::of`]).
-pub struct Regions<'l> {
-    list: &'l RegionList,
-    /// The next block to open.
-    block: usize,
-    end_block: usize,
-    /// The open block's bytes left, and its regions left.
-    bytes: &'l [u8],
-    left: usize,
-    g: GoroutineId,
-    prev: Prev,
-}
+pub struct Regions<'l>(Items<'l, Region>);
 
 impl Iterator for Regions<'_> {
     type Item = Region;
 
     fn next(&mut self) -> Option<Region> {
-        while self.left == 0 {
-            if self.block >= self.end_block {
-                return None;
-            }
-            let list = self.list;
-            let b = list.blocks.get(self.block)?;
-            let next = list.blocks.get(self.block + 1);
-            let end_first = next.map_or(list.len, |n| n.first as usize);
-            let end_byte = next.map_or(list.bytes.len(), |n| n.byte_start as usize);
-            self.bytes = list.bytes.get(b.byte_start as usize..end_byte).unwrap_or_default();
-            self.left = end_first.saturating_sub(b.first as usize);
-            self.g = list.goroutine_of(self.block);
-            self.prev = Prev::at(b);
-            self.block += 1;
-        }
-        self.left -= 1;
-        Some(decode(&mut self.bytes, &mut self.prev, self.g))
+        self.0.next()
     }
 }
 
