@@ -320,24 +320,19 @@ fn paint_row(
 const LOG_MARKER_PX: f32 = 7.0;
 
 /// User logs (`trace.Log`) as small triangles along the top of the
-/// goroutine's row; a log less than a marker's width from the last drawn
-/// is left out (hovering there names the nearest).
+/// goroutine's row, as timeline plans them: a log less than a marker's
+/// width from the last drawn is left out (hovering there names the
+/// nearest).
 fn paint_logs(mesh: &mut Mesh, tl: &Timeline, g: trace_core::GoroutineId, theme: &Theme, frame: Frame, rect: Rect) {
-    let view = frame.view;
-    let mut last_x = f32::NEG_INFINITY;
     let half = LOG_MARKER_PX / 2.0;
-    for t_ns in tl.logs.plan(g, &view, LOG_MARKER_PX) {
+    for t_ns in tl.logs.plan(g, &frame.view, LOG_MARKER_PX) {
         let x = frame.x(t_ns);
-        if x < last_x + LOG_MARKER_PX || x < frame.time_x0 {
-            continue;
-        }
         let base = mesh.vertices.len() as u32;
         let color = theme.log_marker();
         mesh.colored_vertex(pos2(x - half, rect.top() + 1.0), color);
         mesh.colored_vertex(pos2(x + half, rect.top() + 1.0), color);
         mesh.colored_vertex(pos2(x, rect.top() + 1.0 + LOG_MARKER_PX), color);
         mesh.add_triangle(base, base + 1, base + 2);
-        last_x = x;
     }
 }
 
