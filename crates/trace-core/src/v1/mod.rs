@@ -24,6 +24,7 @@
 //! [`ErrorKind::Inconsistent`] error saying what was assumed and where first.
 
 mod parse;
+mod reclist;
 
 use std::collections::VecDeque;
 
@@ -36,7 +37,7 @@ use crate::ids::{GoroutineId, ProcId, StackId, StringId, ThreadId, TimeNs};
 use crate::spec::{self, EventType, ev};
 use crate::version::Version;
 
-use parse::{GIds, Rec, V1Event, t};
+use parse::{GIds, Rec, TickScale, V1Event, t};
 
 /// Strings the converter adds: block reasons, then STW kinds.
 const BUILTIN_STRINGS: [&str; 29] = [
@@ -96,7 +97,12 @@ pub struct Converter<'a> {
     /// The whole file: the merged events' arguments and stacks are decoded
     /// again from it.
     data: &'a [u8],
-    events: Vec<Rec>,
+    /// The merged events still to convert, times in ticks.
+    events: reclist::IntoIter,
+    /// Ticks to nanoseconds.
+    scale: TickScale,
+    /// The time of the first merged event.
+    first_ts: Option<i64>,
     gids: GIds,
     inline_map: FxHashMap<&'a [u8], u64>,
     scratch: Vec<u64>,
@@ -162,24 +168,18 @@ impl<'a> Converter<'a> {
             .map_err(|d| Error::corrupt(0, "string table", format!("couldn't add strings: duplicate ID {}", d.0)))?;
 
         let events = parsed.events;
-        let mut blocked = FxHashSet::default();
-        let mut next_of_g: FxHashMap<u32, usize> = FxHashMap::default();
-        for (i, e) in events.iter().enumerate().rev() {
-            if e.typ() == t::GO_SYS_CALL
-                && let Some(&j) = next_of_g.get(&e.g)
-                && events.get(j).is_some_and(|n| n.typ() == t::GO_SYS_BLOCK)
-            {
-                blocked.insert(i);
-            }
-            next_of_g.insert(e.g, i);
-        }
+        let blocked = parsed.blocked;
+        let scale = parsed.scale;
+        let first_ts = events.first().map(|r| scale.ns(r.ts));
 
         Ok(Converter {
             minor,
             table,
             extra: ExtraStrings::default(),
             data,
-            events,
+            events: events.into_iter(),
+            scale,
+            first_ts,
             gids: parsed.gids,
             inline_map: parsed.inline_map,
             scratch: Vec::with_capacity(16),
@@ -214,10 +214,10 @@ impl<'a> Converter<'a> {
             };
         }
         if self.syncs == 0
-            && let Some(first) = self.events.get(self.pos)
+            && let Some(first_ts) = self.first_ts
         {
             self.syncs += 1;
-            return Ok(Some(sync(first.ts.wrapping_sub(1), self.syncs, true)));
+            return Ok(Some(sync(first_ts.wrapping_sub(1), self.syncs, true)));
         }
         match self.next_converted()? {
             Some(e) => Ok(Some(e)),
@@ -240,7 +240,7 @@ impl<'a> Converter<'a> {
                 Some(e) => e,
                 None => {
                     let i = self.pos;
-                    let Some(&r) = self.events.get(i) else { return Ok(None) };
+                    let Some(r) = self.events.next() else { return Ok(None) };
                     self.pos += 1;
                     let v = self.expand(&r);
                     match self.convert(i, &v)? {
@@ -287,7 +287,7 @@ impl<'a> Converter<'a> {
         if stk != 0 && !self.table.has_stack(StackId(u64::from(stk))) {
             stk = 0;
         }
-        V1Event { ts: r.ts, g: self.gids.get(r.g), args, stk, p: r.p, typ: r.typ(), offset }
+        V1Event { ts: self.scale.ns(r.ts), g: self.gids.get(r.g), args, stk, p: r.p, typ: r.typ(), offset }
     }
 
     /// Converts one v1 event; `None` when it produces no event right away.

@@ -7,6 +7,8 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::error::{Error, Result};
 use crate::wire::uvarint;
 
+use super::reclist::{RecBuilder, RecList};
+
 /// v1 event type numbers.
 #[allow(missing_docs)]
 pub(crate) mod t {
@@ -185,6 +187,11 @@ impl Rec {
         Ok(Rec { ts: ev.ts, off_typ: ev.offset | u64::from(ev.typ) << 56, g: gids.encode(ev.g, ev.offset)?, p: ev.p })
     }
 
+    /// A record of its parts (`offset` at most [`MAX_OFFSET`]).
+    pub fn from_parts(ts: i64, offset: u64, typ: u8, g: u32, p: i32) -> Rec {
+        Rec { ts, off_typ: (offset & MAX_OFFSET) | u64::from(typ) << 56, g, p }
+    }
+
     pub fn typ(&self) -> u8 {
         (self.off_typ >> 56) as u8
     }
@@ -272,7 +279,12 @@ pub(crate) struct RawFrame {
 
 /// A whole parsed v1 trace.
 pub(crate) struct Parsed<'a> {
-    pub events: Vec<Rec>,
+    pub events: RecList,
+    /// The places of the GoSysCall events whose goroutine's next event is
+    /// a GoSysBlock.
+    pub blocked: FxHashSet<usize>,
+    /// The events' times (in ticks) in nanoseconds.
+    pub scale: TickScale,
     pub gids: GIds,
     /// The IDs of the inline strings (indexes into `inline_strings`).
     pub inline_map: FxHashMap<&'a [u8], u64>,
@@ -358,18 +370,16 @@ pub(crate) fn parse(data: &[u8], ver: u32) -> Result<Parsed<'_>> {
         }
         p.cpu_samples.truncate(cpu_len);
     }
-    let mut events = p.merge(Merge::Prefix, &mut Assumed::default())?;
+    let events = p.merge(Merge::Prefix, &mut Assumed::default())?;
     let no_frequency = p.ticks_per_sec == 0;
     if no_frequency {
         // The frequency is written at the very end: without it times stay
         // in ticks (one tick shown as one nanosecond).
         p.ticks_per_sec = 1_000_000_000;
     }
-    convert_times(&mut events, &p);
-    if let Err((i, _)) = post_process(&mut events, p.cur.data, &p.inline_map, &p.gids, None) {
-        events.truncate(i);
-    }
-    if events.is_empty() {
+    // An inconsistent event ends the list: what is before it is kept.
+    let (done, _) = post_process(events.into_ordered(), &p, None);
+    if done.events.is_empty() {
         return Err(damage);
     }
     let mut msg = format!(
@@ -377,7 +387,7 @@ pub(crate) fn parse(data: &[u8], ver: u32) -> Result<Parsed<'_>> {
          (a v1 trace is ordered as a whole: the events of the cut batch, those whose predecessors were lost, \
          and everything after the damage were dropped)",
         damage.message,
-        events.len(),
+        done.events.len(),
         damage.offset
     );
     if no_frequency {
@@ -387,7 +397,7 @@ pub(crate) fn parse(data: &[u8], ver: u32) -> Result<Parsed<'_>> {
         msg.push_str("; the stack table was lost");
     }
     let damage = Error::new(damage.kind, damage.offset, damage.what, msg);
-    Ok(p.into_parsed(events, Some(damage)))
+    Ok(p.into_parsed(done, Some(damage)))
 }
 
 /// The rest of [`parse`] for a trace read to its end without damage.
@@ -402,14 +412,13 @@ fn parse_complete(mut p: Parser<'_>) -> Result<Parsed<'_>> {
     // The batch lists (a few words a batch), for a second merge.
     let saved = p.procs.clone();
     let refused = match p.merge(Merge::Strict, &mut Assumed::default()) {
-        Ok(mut events) => {
+        Ok(events) => {
             if p.ticks_per_sec == 0 {
                 return Err(Error::corrupt(p.cur.data.len() as u64, "trace", "no EvFrequency event"));
             }
-            convert_times(&mut events, &p);
-            match post_process(&mut events, p.cur.data, &p.inline_map, &p.gids, None) {
-                Ok(()) => return Ok(p.into_parsed(events, None)),
-                Err((_, e)) => e,
+            match post_process(events.into_ordered(), &p, None) {
+                (done, Ok(())) => return Ok(p.into_parsed(done, None)),
+                (_, Err((_, e))) => e,
             }
         }
         Err(e) => e,
@@ -419,11 +428,8 @@ fn parse_complete(mut p: Parser<'_>) -> Result<Parsed<'_>> {
     }
     p.procs = saved;
     let mut assumed = Assumed::default();
-    let mut events = p.merge(Merge::Repair, &mut assumed)?;
-    convert_times(&mut events, &p);
-    if let Err((i, _)) = post_process(&mut events, p.cur.data, &p.inline_map, &p.gids, Some(&mut assumed)) {
-        events.truncate(i);
-    }
+    let events = p.merge(Merge::Repair, &mut assumed)?;
+    let (done, _) = post_process(events.into_ordered(), &p, Some(&mut assumed));
     let Some(first) = assumed.first else { return Err(refused) };
     let message = format!(
         "{} (where Go's reader stops); {} events needed states that the events before them do not give, \
@@ -432,7 +438,7 @@ fn parse_complete(mut p: Parser<'_>) -> Result<Parsed<'_>> {
         refused.message, assumed.count, first.message
     );
     let note = Error::new(crate::error::ErrorKind::Inconsistent, first.offset, "event", message);
-    Ok(p.into_parsed(events, Some(note)))
+    Ok(p.into_parsed(done, Some(note)))
 }
 
 /// What [`Parser::merge`] does when no event can be ordered next.
@@ -460,6 +466,14 @@ impl Assumed {
         self.first.get_or_insert(e);
     }
 
+    /// Notes what `later` noted, after what this one did.
+    fn absorb(&mut self, later: Assumed) {
+        self.count += later.count;
+        if let Some(e) = later.first {
+            self.first.get_or_insert(e);
+        }
+    }
+
     /// `Ok` if `check` passed or is noted as assumed (`repair` set).
     fn allow(repair: &mut Option<&mut Assumed>, check: Result<()>) -> Result<()> {
         match (check, repair) {
@@ -472,22 +486,51 @@ impl Assumed {
     }
 }
 
-/// Converts ticks to nanoseconds since the first event and moves timer
-/// unblocks and syscall exits to their fake Ps.
-fn convert_times(events: &mut [Rec], p: &Parser<'_>) {
-    if let Some(first) = events.first() {
-        let min_ts = first.ts;
-        let freq = 1e9 / p.ticks_per_sec as f64;
-        for ev in events.iter_mut() {
-            ev.ts = (ev.ts.wrapping_sub(min_ts) as f64 * freq) as i64;
-            let typ = ev.typ();
-            if typ == t::GO_UNBLOCK && p.timer_goids.contains(&p.gids.get(ev.g)) {
-                ev.p = TIMER_P;
-            }
-            if typ == t::GO_SYS_EXIT {
-                ev.p = SYSCALL_P;
-            }
+/// Ticks to nanoseconds since the first event. The merged events keep
+/// their times in ticks, whose deltas pack smaller.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct TickScale {
+    min_ts: i64,
+    ns_per_tick: f64,
+}
+
+impl TickScale {
+    /// A time in ticks in nanoseconds.
+    pub fn ns(&self, ticks: i64) -> i64 {
+        (ticks.wrapping_sub(self.min_ts) as f64 * self.ns_per_tick) as i64
+    }
+}
+
+/// Finds the [`TickScale`] from the first event and moves timer unblocks
+/// and syscall exits to their fake Ps.
+struct Times<'p> {
+    scale: TickScale,
+    seen: bool,
+    timer_goids: &'p FxHashSet<u64>,
+    gids: &'p GIds,
+}
+
+impl<'p> Times<'p> {
+    fn new(p: &'p Parser<'_>) -> Times<'p> {
+        let scale = TickScale { min_ts: 0, ns_per_tick: 1e9 / p.ticks_per_sec as f64 };
+        Times { scale, seen: false, timer_goids: &p.timer_goids, gids: &p.gids }
+    }
+
+    /// Moves `ev`, the next event in order, to its fake P if it has one,
+    /// and returns its time in nanoseconds.
+    fn apply(&mut self, ev: &mut Rec) -> i64 {
+        if !self.seen {
+            self.seen = true;
+            self.scale.min_ts = ev.ts;
         }
+        let typ = ev.typ();
+        if typ == t::GO_UNBLOCK && self.timer_goids.contains(&self.gids.get(ev.g)) {
+            ev.p = TIMER_P;
+        }
+        if typ == t::GO_SYS_EXIT {
+            ev.p = SYSCALL_P;
+        }
+        self.scale.ns(ev.ts)
     }
 }
 
@@ -542,9 +585,11 @@ impl<'a> Parser<'a> {
     }
 
     /// Hands the tables over with the merged events.
-    fn into_parsed(self, events: Vec<Rec>, damage: Option<Error>) -> Parsed<'a> {
+    fn into_parsed(self, done: Processed, damage: Option<Error>) -> Parsed<'a> {
         Parsed {
-            events,
+            events: done.events,
+            blocked: done.blocked,
+            scale: done.scale,
             gids: self.gids,
             inline_map: self.inline_map,
             strings: self.strings,
@@ -754,12 +799,11 @@ impl<'a> Parser<'a> {
     /// Merges the per-P event lists into one consistent stream; `mode`
     /// says what to do where no event can be ordered next (see [`Merge`]),
     /// and `assumed` gathers what a repair assumed.
-    fn merge(&mut self, mode: Merge, assumed: &mut Assumed) -> Result<Vec<Rec>> {
+    fn merge(&mut self, mode: Merge, assumed: &mut Assumed) -> Result<Merged> {
         crate::gosort::sort_by(&mut self.cpu_samples, |a, b| a.ts.cmp(&b.ts));
         let data = self.cur.data;
         let inline_map = &self.inline_map;
         let pbs = std::mem::take(&mut self.procs);
-        let total: usize = pbs.iter().flat_map(|p| &p.batches).map(|b| b.count).sum::<usize>() + self.cpu_samples.len();
         // The first event of each P, for the error message.
         let firsts: Vec<u64> =
             pbs.iter().map(|p| p.batches.iter().find(|b| b.count > 0).map_or(0, |b| b.first)).collect();
@@ -767,7 +811,16 @@ impl<'a> Parser<'a> {
         let cpu = &self.cpu_samples;
         let mut cpu_pos = 0;
         let mut scratch: Vec<u64> = Vec::with_capacity(16);
-        let mut out = Vec::with_capacity(total);
+        let mut out = RecBuilder::default();
+        // The time of the last event out, and the place and offset of the
+        // first event earlier than the one before it.
+        let (mut last_ts, mut reversal) = (i64::MIN, None);
+        // Syscall exits are moved to their real times as the events come
+        // out (Go does it in a pass after the merge): the moved ones are
+        // set aside, to be put back in time order afterwards.
+        let mut exits = SysExits::new(data, inline_map);
+        let (mut moved, mut exit_notes, mut bad) = (Vec::new(), Assumed::default(), None);
+        let mut place = 0usize;
         let mut gs: FxHashMap<u64, GState> = FxHashMap::default();
         let mut frontier: Vec<(V1Event, usize)> = Vec::new();
         let mut available: Vec<usize> = (0..=procs.len()).collect();
@@ -829,7 +882,26 @@ impl<'a> Parser<'a> {
                 t::GO_SYS_EXIT_LOCAL => t::GO_SYS_EXIT,
                 other => other,
             };
-            out.push(Rec::new(&ev, &mut self.gids)?);
+            let mut rec = Rec::new(&ev, &mut self.gids)?;
+            if rec.ts < last_ts && reversal.is_none() {
+                reversal = Some((place, rec.offset()));
+            }
+            last_ts = rec.ts;
+            if bad.is_none() {
+                let merged_ts = rec.ts;
+                match exits.check(&mut rec) {
+                    Exit::Keep => out.push(rec),
+                    Exit::Move => moved.push(MovedRec { rec, place, merged_ts }),
+                    // Left at its place and time.
+                    Exit::Fault(e) if mode == Merge::Repair => {
+                        exit_notes.note(e);
+                        out.push(rec);
+                    }
+                    // The events end before it.
+                    Exit::Fault(e) => bad = Some((place, e)),
+                }
+            }
+            place += 1;
             if g != UNORDERED {
                 let curr = gs.get(&g).copied().unwrap_or_default();
                 if !transition_ready(g, curr, init) {
@@ -844,61 +916,194 @@ impl<'a> Parser<'a> {
             }
             available.push(pi);
         }
-        if let Some(i) = out.windows(2).position(|w| w[1].ts < w[0].ts) {
+        let mut merged = Merged { rest: out.finish(), moved };
+        if let Some((i, offset)) = reversal {
             match mode {
                 Merge::Strict => return Err(time_order(0)),
                 // Any prefix of the merged order is consistent.
-                Merge::Prefix => out.truncate(i + 1),
+                Merge::Prefix => merged.cut(bad.as_ref().map_or(i, |(b, _)| i.min(*b))),
                 Merge::Repair => {
-                    let offset = out.get(i + 1).map_or(0, Rec::offset);
                     assumed.note(invalid(offset, "an event's time stamp is earlier than the one before it"));
-                    out.sort_by_key(|r| r.ts);
+                    // The exits were moved in an order that no longer holds:
+                    // put everything back as merged, sort it (unpacked: only
+                    // a trace whose clocks went back comes here) and move
+                    // them again.
+                    let mut all = restore(merged.rest, merged.moved);
+                    all.sort_by_key(|r| r.ts);
+                    return Ok(move_exits(all, &mut SysExits::new(data, inline_map), assumed));
                 }
             }
         }
-        let mut last_sys_block: FxHashMap<u32, i64> = FxHashMap::default();
-        let mut moved: Vec<usize> = Vec::new();
-        let mut bad = None;
-        for (i, ev) in out.iter_mut().enumerate() {
-            match ev.typ() {
-                t::GO_SYS_BLOCK | t::GO_IN_SYSCALL => {
-                    last_sys_block.insert(ev.g, ev.ts);
+        if let Some((_, e)) = bad
+            && mode == Merge::Strict
+        {
+            return Err(e);
+        }
+        assumed.absorb(exit_notes);
+        Ok(merged)
+    }
+}
+
+/// Syscall exits moved to their real exit times (a GoSysExit carries the
+/// time the syscall returned; the event itself is written later).
+struct SysExits<'p, 'a> {
+    data: &'a [u8],
+    inline_map: &'p FxHashMap<&'a [u8], u64>,
+    /// When each goroutine last entered a syscall.
+    last_block: FxHashMap<u32, i64>,
+    scratch: Vec<u64>,
+}
+
+/// What to do with an event (see [`SysExits::check`]).
+enum Exit {
+    Keep,
+    Move,
+    /// An exit with no syscall before it, or before its syscall.
+    Fault(Error),
+}
+
+impl<'p, 'a> SysExits<'p, 'a> {
+    fn new(data: &'a [u8], inline_map: &'p FxHashMap<&'a [u8], u64>) -> Self {
+        SysExits { data, inline_map, last_block: FxHashMap::default(), scratch: Vec::with_capacity(16) }
+    }
+
+    /// Whether `ev`, the next event in merged order, moves; if it does,
+    /// its time is set to the real one.
+    fn check(&mut self, ev: &mut Rec) -> Exit {
+        match ev.typ() {
+            t::GO_SYS_BLOCK | t::GO_IN_SYSCALL => {
+                self.last_block.insert(ev.g, ev.ts);
+                Exit::Keep
+            }
+            t::GO_SYS_EXIT => {
+                let ts = decode_args(self.data, ev.offset(), self.inline_map, &mut self.scratch).0[2] as i64;
+                if ts == 0 {
+                    return Exit::Keep;
                 }
-                t::GO_SYS_EXIT => {
-                    let ts = decode_args(data, ev.offset(), inline_map, &mut scratch).0[2] as i64;
-                    if ts == 0 {
-                        continue;
+                match self.last_block.get(&ev.g).copied().unwrap_or(0) {
+                    0 => Exit::Fault(invalid(ev.offset(), "stray syscall exit")),
+                    block if ts < block => Exit::Fault(time_order(ev.offset())),
+                    _ => {
+                        ev.ts = ts;
+                        Exit::Move
                     }
-                    let block = last_sys_block.get(&ev.g).copied().unwrap_or(0);
-                    let fault = if block == 0 {
-                        Some(invalid(ev.offset(), "stray syscall exit"))
-                    } else {
-                        (ts < block).then(|| time_order(ev.offset()))
-                    };
-                    if let Some(e) = fault {
-                        if mode == Merge::Repair {
-                            // Left at its place and time.
-                            assumed.note(e);
-                            continue;
-                        }
-                        bad = Some((i, e));
-                        break;
-                    }
-                    ev.ts = ts;
-                    moved.push(i);
                 }
-                _ => {}
+            }
+            _ => Exit::Keep,
+        }
+    }
+}
+
+/// A syscall exit moved to its real time, set aside at its place in the
+/// merged order.
+#[derive(Clone, Copy, Debug)]
+struct MovedRec {
+    rec: Rec,
+    place: usize,
+    /// Its time where it was merged.
+    merged_ts: i64,
+}
+
+/// The merged events: those in time order, and the syscall exits moved
+/// out of it (by place).
+pub(crate) struct Merged {
+    rest: RecList,
+    moved: Vec<MovedRec>,
+}
+
+/// The events in `all` (merged, sorted by time) with their syscall exits
+/// moved, faults noted in `assumed` (a repairing read).
+fn move_exits(all: Vec<Rec>, exits: &mut SysExits<'_, '_>, assumed: &mut Assumed) -> Merged {
+    let mut rest = RecBuilder::default();
+    let mut moved = Vec::new();
+    for (place, mut rec) in all.into_iter().enumerate() {
+        let merged_ts = rec.ts;
+        match exits.check(&mut rec) {
+            Exit::Move => moved.push(MovedRec { rec, place, merged_ts }),
+            Exit::Keep => rest.push(rec),
+            Exit::Fault(e) => {
+                assumed.note(e);
+                rest.push(rec);
             }
         }
-        if let Some((i, e)) = bad {
-            if mode == Merge::Strict {
-                return Err(e);
-            }
-            out.truncate(i);
-            moved.retain(|&m| m < i);
+    }
+    Merged { rest: rest.finish(), moved }
+}
+
+/// The events as merged, with the times they were merged with.
+fn restore(rest: RecList, moved: Vec<MovedRec>) -> Vec<Rec> {
+    let mut all = Vec::with_capacity(rest.len() + moved.len());
+    let mut moved = moved.into_iter().peekable();
+    for r in rest {
+        while let Some(m) = moved.next_if(|m| m.place <= all.len()) {
+            all.push(Rec { ts: m.merged_ts, ..m.rec });
         }
-        stable_sort_moved(&mut out, &moved);
-        Ok(out)
+        all.push(r);
+    }
+    all.extend(moved.map(|m| Rec { ts: m.merged_ts, ..m.rec }));
+    all
+}
+
+impl Merged {
+    /// Keeps the events merged before place `end`.
+    fn cut(&mut self, end: usize) {
+        self.moved.retain(|m| m.place < end);
+        self.rest.truncate(end.saturating_sub(self.moved.len()));
+    }
+
+    /// The events in time order: the moved ones put back among the others
+    /// as a stable sort by time of the merged list would put them.
+    pub fn into_ordered(self) -> Ordered {
+        let places: Vec<usize> = self.moved.iter().map(|m| m.place).collect();
+        let mut moved = self.moved;
+        moved.sort_unstable_by_key(|m| (m.rec.ts, m.place));
+        Ordered {
+            rest: self.rest.into_iter(),
+            moved: moved.into_iter().peekable(),
+            places,
+            next_place: 0,
+            taken: 0,
+            head: None,
+        }
+    }
+}
+
+/// See [`Merged::into_ordered`].
+pub(crate) struct Ordered {
+    rest: super::reclist::IntoIter,
+    /// Sorted by time, then place.
+    moved: std::iter::Peekable<std::vec::IntoIter<MovedRec>>,
+    /// The places of the moved events, ascending.
+    places: Vec<usize>,
+    /// The place in the merged order of the next event of `rest`, less the
+    /// moved ones not yet stepped over (`taken` of `places` are).
+    next_place: usize,
+    taken: usize,
+    /// The next event of `rest`, with its place.
+    head: Option<(Rec, usize)>,
+}
+
+impl Iterator for Ordered {
+    type Item = Rec;
+
+    fn next(&mut self) -> Option<Rec> {
+        if self.head.is_none()
+            && let Some(a) = self.rest.next()
+        {
+            while self.places.get(self.taken) == Some(&self.next_place) {
+                self.taken += 1;
+                self.next_place += 1;
+            }
+            self.head = Some((a, self.next_place));
+            self.next_place += 1;
+        }
+        let Some((a, place)) = self.head else { return self.moved.next().map(|m| m.rec) };
+        // Ties go by place.
+        if let Some(m) = self.moved.next_if(|m| (m.rec.ts, m.place) < (a.ts, place)) {
+            return Some(m.rec);
+        }
+        self.head = None;
+        Some(a)
     }
 }
 
@@ -1058,64 +1263,6 @@ fn decode_raw<'a>(data: &'a [u8], off: &mut usize, args: &mut Vec<u64>) -> (u8, 
     (typ, sarg)
 }
 
-/// Sorts `events` stably by time, as a stable sort would, when only the
-/// events at the (ascending) positions `moved` may be out of order: the
-/// others are already sorted. Needs memory only for the moved events.
-fn stable_sort_moved(events: &mut [Rec], moved: &[usize]) {
-    if events.is_sorted_by_key(|e| e.ts) {
-        return;
-    }
-    let n = events.len();
-    let mut b: Vec<(Rec, usize)> = moved.iter().filter_map(|&m| events.get(m).map(|e| (*e, m))).collect();
-    // Compact the unmoved events to the front, keeping their order.
-    let mut w = 0;
-    let mut mi = 0;
-    for r in 0..n {
-        if moved.get(mi) == Some(&r) {
-            mi += 1;
-            continue;
-        }
-        events.swap(w, r);
-        w += 1;
-    }
-    b.sort_unstable_by_key(|&(e, pos)| (e.ts, pos));
-    // Merge from the back; ties go by the original position.
-    let mut ia = w;
-    let mut mj = moved.len();
-    let mut pos_a = n;
-    let mut step_a = |pos_a: &mut usize| {
-        while *pos_a > 0 {
-            *pos_a -= 1;
-            if mj > 0 && moved.get(mj - 1) == Some(pos_a) {
-                mj -= 1;
-            } else {
-                break;
-            }
-        }
-    };
-    if ia > 0 {
-        step_a(&mut pos_a);
-    }
-    for w in (0..n).rev() {
-        let take_a = match (ia.checked_sub(1).and_then(|i| events.get(i)), b.last()) {
-            (Some(a), Some(&(be, bp))) => (a.ts, pos_a) > (be.ts, bp),
-            (Some(_), None) => true,
-            _ => false,
-        };
-        if take_a {
-            ia -= 1;
-            events.swap(w, ia);
-            if ia > 0 {
-                step_a(&mut pos_a);
-            }
-        } else if let Some((be, _)) = b.pop()
-            && let Some(slot) = events.get_mut(w)
-        {
-            *slot = be;
-        }
-    }
-}
-
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
 struct GState {
     seq: u64,
@@ -1224,31 +1371,67 @@ struct PDesc {
     sweep: bool,
 }
 
-/// Go's consistency pass: validates states and moves network unblocks and
-/// GC starts to their fake Ps. On failure, also returns the index of the
-/// offending event: the events before it are valid and processed.
+/// Times in nanoseconds ([`Times`]), then Go's consistency pass: validates
+/// states and moves network unblocks and GC starts to their fake Ps.
+/// Returns the events that passed, which syscalls blocked and, on
+/// failure, the index of the offending event (the events kept are the ones
+/// before it).
 ///
 /// With `repair`, a failed check is noted there instead, and the event
 /// changes the states as if it had passed.
 fn post_process(
-    events: &mut [Rec],
-    data: &[u8],
-    inline_map: &FxHashMap<&[u8], u64>,
-    gids: &GIds,
+    events: impl Iterator<Item = Rec>,
+    parser: &Parser<'_>,
     mut repair: Option<&mut Assumed>,
-) -> Result<(), (usize, Error)> {
+) -> (Processed, Result<(), (usize, Error)>) {
     let mut at = 0;
-    post_process_at(events, data, inline_map, gids, &mut at, &mut repair).map_err(|e| (at, e))
+    let mut out =
+        Checked { events: RecBuilder::default(), blocked: FxHashSet::default(), in_call: FxHashMap::default() };
+    let mut times = Times::new(parser);
+    let checked = post_process_at(events, &mut out, &mut times, parser, &mut at, &mut repair);
+    // On an error, what was checked before it.
+    let done = Processed { events: out.events.finish(), blocked: out.blocked, scale: times.scale };
+    (done, checked.map_err(|e| (at, e)))
+}
+
+/// What [`post_process`] gives.
+pub(crate) struct Processed {
+    events: RecList,
+    blocked: FxHashSet<usize>,
+    scale: TickScale,
+}
+
+/// The events post-processing has passed, and which syscalls blocked.
+struct Checked {
+    events: RecBuilder,
+    blocked: FxHashSet<usize>,
+    /// Each goroutine's last event, if it was a GoSysCall: its place.
+    in_call: FxHashMap<u32, usize>,
+}
+
+impl Checked {
+    fn push(&mut self, i: usize, rec: Rec) {
+        if let Some(j) = self.in_call.remove(&rec.g)
+            && rec.typ() == t::GO_SYS_BLOCK
+        {
+            self.blocked.insert(j);
+        }
+        if rec.typ() == t::GO_SYS_CALL {
+            self.in_call.insert(rec.g, i);
+        }
+        self.events.push(rec);
+    }
 }
 
 fn post_process_at(
-    events: &mut [Rec],
-    data: &[u8],
-    inline_map: &FxHashMap<&[u8], u64>,
-    gids: &GIds,
+    events: impl Iterator<Item = Rec>,
+    out: &mut Checked,
+    times: &mut Times<'_>,
+    parser: &Parser<'_>,
     index: &mut usize,
     repair: &mut Option<&mut Assumed>,
 ) -> Result<()> {
+    let (data, inline_map, gids) = (parser.cur.data, &parser.inline_map, &parser.gids);
     let mut gs: FxHashMap<u64, GDesc> = FxHashMap::default();
     let mut ps: FxHashMap<i32, PDesc> = FxHashMap::default();
     let mut tasks: FxHashSet<u64> = FxHashSet::default();
@@ -1274,8 +1457,9 @@ fn post_process_at(
     };
 
     let mut scratch: Vec<u64> = Vec::with_capacity(16);
-    for (i, rec) in events.iter_mut().enumerate() {
+    for (i, mut rec) in events.enumerate() {
         *index = i;
+        let ns = times.apply(&mut rec);
         let typ = rec.typ();
         let offset = rec.offset();
         // Only these events need their arguments (the stack is checked by
@@ -1286,7 +1470,7 @@ fn post_process_at(
             }
             _ => [0; 3],
         };
-        let ev = &mut V1Event { ts: rec.ts, g: gids.get(rec.g), args, stk: 0, p: rec.p, typ, offset };
+        let ev = &mut V1Event { ts: ns, g: gids.get(rec.g), args, stk: 0, p: rec.p, typ, offset };
         let at = ev.offset;
         let ts = ev.ts;
         match ev.typ {
@@ -1529,6 +1713,7 @@ fn post_process_at(
             _ => {}
         }
         rec.p = ev.p;
+        out.push(i, rec);
     }
     Ok(())
 }
@@ -1558,7 +1743,7 @@ mod tests {
         std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     }
 
-    fn key(r: &Rec) -> (i64, u64, u32, i32) {
+    fn key(r: Rec) -> (i64, u64, u32, i32) {
         (r.ts, r.off_typ, r.g, r.p)
     }
 
@@ -1575,7 +1760,7 @@ mod tests {
             assert_eq!(note.kind, crate::error::ErrorKind::Inconsistent, "{}: {note}", path.display());
             assert!(note.message.starts_with("no consistent ordering of events possible"), "{note}");
             assert_eq!(parsed.events.len(), read, "{}: every event read is kept", path.display());
-            assert!(parsed.events.windows(2).all(|w| w[0].ts <= w[1].ts), "{}", path.display());
+            assert!(parsed.events.is_sorted_by_time(), "{}", path.display());
             refused += 1;
         }
         assert!(refused >= 2, "{refused} refused traces");
@@ -1591,9 +1776,9 @@ mod tests {
             let mut p = Parser::new(&data, ver);
             assert!(p.read_all().is_ok(), "{}", path.display());
             let mut assumed = Assumed::default();
-            let mut events = p.merge(Merge::Repair, &mut assumed).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            convert_times(&mut events, &p);
-            let checked_ok = post_process(&mut events, p.cur.data, &p.inline_map, &p.gids, Some(&mut assumed));
+            let events = p.merge(Merge::Repair, &mut assumed).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let (done, checked_ok) = post_process(events.into_ordered(), &p, Some(&mut assumed));
+            let events = done.events;
             assert!(checked_ok.is_ok(), "{}", path.display());
             assert_eq!(assumed.count, 0, "{}: {:?}", path.display(), assumed.first);
             let (got, want): (Vec<_>, Vec<_>) =
@@ -1605,7 +1790,7 @@ mod tests {
     }
 
     #[test]
-    fn stable_sort_moved_matches_a_stable_sort() {
+    fn moved_events_are_put_back_as_a_stable_sort_would() {
         let mut seed = 7u64;
         let mut rnd = |m: u64| {
             seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
@@ -1620,6 +1805,7 @@ mod tests {
                     Rec { ts, off_typ: i as u64, g: 0, p: 0 }
                 })
                 .collect();
+            let merged = v.clone();
             let mut moved = Vec::new();
             for (i, e) in v.iter_mut().enumerate() {
                 if rnd(4) == 0 {
@@ -1629,10 +1815,32 @@ mod tests {
             }
             let mut want = v.clone();
             want.sort_by_key(|e| e.ts);
-            stable_sort_moved(&mut v, &moved);
-            let got: Vec<u64> = v.iter().map(|e| e.offset()).collect();
+            let split = || {
+                let (rest, taken): (Vec<_>, Vec<_>) =
+                    v.iter().copied().enumerate().partition(|(i, _)| !moved.contains(i));
+                let rest: RecList = rest.into_iter().map(|(_, e)| e).collect();
+                let moved: Vec<MovedRec> = taken
+                    .into_iter()
+                    .map(|(place, rec)| MovedRec { rec, place, merged_ts: merged[place].ts })
+                    .collect();
+                Merged { rest, moved }
+            };
+            let sorted: Vec<Rec> = split().into_ordered().collect();
+            let got: Vec<u64> = sorted.iter().map(|e| e.offset()).collect();
             let want: Vec<u64> = want.iter().map(|e| e.offset()).collect();
             assert_eq!(got, want);
+            // A prefix of the merged order.
+            let end = rnd(n as u64 + 2) as usize;
+            let mut cut = split();
+            cut.cut(end);
+            let mut want: Vec<Rec> = v.iter().copied().take(end).collect();
+            want.sort_by_key(|e| e.ts);
+            let got: Vec<_> = cut.into_ordered().map(key).collect();
+            assert_eq!(got, want.into_iter().map(key).collect::<Vec<_>>(), "cut at {end}");
+            // And back as merged, for a repairing read to sort again.
+            let Merged { rest, moved } = split();
+            let back: Vec<_> = restore(rest, moved).into_iter().map(key).collect();
+            assert_eq!(back, merged.into_iter().map(key).collect::<Vec<_>>());
         }
     }
 }
