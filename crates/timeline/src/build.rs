@@ -196,7 +196,12 @@ fn confirm<'a>(
 fn build_v1(data: &[u8], progress: &Progress, tracks: Tracks) -> Result<Timeline, BuildError> {
     let mut reader = Reader::new(data)?;
     progress.set_phase(Phase::Decoding);
-    let mut part = GenPart::new(COUNTER_RESOLUTION_NS, 0, None, None).with_tracks(tracks);
+    let mut merger = Merger::new(true, data.len() as u64);
+    // A v1 trace is one generation whose tables are all known before its
+    // first event: with its stacks numbered trace-wide up front, each
+    // goroutine is finished as it exits instead of kept, growing, to the end.
+    let stacks = reader.context().table.map(|t| Arc::new(merger.intern_table(t)));
+    let mut part = GenPart::new(COUNTER_RESOLUTION_NS, 0, None, stacks).with_tracks(tracks);
     let mut ev = Event::EMPTY;
     let mut ord = 0u32;
     let mut error = None;
@@ -219,7 +224,6 @@ fn build_v1(data: &[u8], progress: &Progress, tracks: Tracks) -> Result<Timeline
         }
     }
     progress.set_phase(Phase::Finishing);
-    let mut merger = Merger::new(true, data.len() as u64);
     merger.merge(vec![(part, None)]);
     Ok(merger.finish(error, data.len() as u64))
 }
