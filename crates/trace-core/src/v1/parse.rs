@@ -1766,6 +1766,24 @@ mod tests {
         assert!(refused >= 2, "{refused} refused traces");
     }
 
+    /// The merged events of a whole trace are held packed: a few bytes an
+    /// event, where a `Rec` takes 24.
+    #[test]
+    fn merged_events_take_a_few_bytes_each() {
+        let mut checked = 0;
+        for (path, ver, _) in committed_v1() {
+            let data = read(&path);
+            let parsed = parse(&data, ver).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            if parsed.events.len() < 2_000 {
+                continue;
+            }
+            let per_event = parsed.events.byte_len() as f64 / parsed.events.len() as f64;
+            assert!(per_event < 6.0, "{}: {per_event:.2} bytes an event", path.display());
+            checked += 1;
+        }
+        assert!(checked >= 4, "{checked} traces");
+    }
+
     #[test]
     fn repairing_changes_nothing_where_go_can_order() {
         let mut checked = 0;
