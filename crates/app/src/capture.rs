@@ -160,9 +160,30 @@ fn first_line(body: &mut impl Read) -> String {
     line.to_owned()
 }
 
+/// Where a capture to `out` is written until it is done.
+fn partial_path(out: &Path) -> PathBuf {
+    let mut name = out.file_name().unwrap_or_default().to_owned();
+    name.push(".part");
+    out.with_file_name(name)
+}
+
 /// Copies `body` into a new file at `out`, counting bytes into `progress`,
-/// until it ends or breaks off.
+/// until it ends or breaks off. The bytes go to `out.part` first and are
+/// renamed to `out` at the end, so a capture whose process is killed
+/// leaves no file that looks finished among the recent captures.
 fn stream_to_file(body: &mut impl Read, out: &Path, progress: &CaptureProgress) -> anyhow::Result<Captured> {
+    let part = partial_path(out);
+    let written = stream_to(body, &part, progress).and_then(|c| {
+        std::fs::rename(&part, out).with_context(|| format!("cannot write {}", out.display())).map(|()| c)
+    });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&part);
+    }
+    written
+}
+
+/// Copies `body` into a new file at `path` (see [`stream_to_file`]).
+fn stream_to(body: &mut impl Read, out: &Path, progress: &CaptureProgress) -> anyhow::Result<Captured> {
     let file = std::fs::File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut file = std::io::BufWriter::new(file);
     let mut buf = vec![0u8; 256 * 1024];
@@ -255,6 +276,44 @@ mod tests {
         assert_eq!(utc_stamp(1_796_467_080), "20261205-103800");
         // 2024-02-29 23:59:59 UTC (a leap day).
         assert_eq!(utc_stamp(1_709_251_199), "20240229-235959");
+    }
+
+    /// A body that checks, as it is read, that nothing is at the final
+    /// path yet.
+    struct Watched<'a> {
+        chunks: Vec<&'static [u8]>,
+        out: &'a Path,
+        seen_early: bool,
+    }
+
+    impl Read for Watched<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.seen_early |= self.out.exists();
+            let Some(chunk) = self.chunks.pop() else { return Ok(0) };
+            buf[..chunk.len()].copy_from_slice(chunk);
+            Ok(chunk.len())
+        }
+    }
+
+    #[test]
+    fn a_capture_reaches_its_path_only_when_done() {
+        let dir = std::env::temp_dir().join(format!("gotv-capture-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("x.trace");
+        let mut body = Watched { chunks: vec![b"rest", b"go 1.27 trace\0\0\0"], out: &out, seen_early: false };
+        let c = stream_to_file(&mut body, &out, &CaptureProgress::default()).unwrap();
+        assert!(!body.seen_early, "the final file existed while the capture ran");
+        assert_eq!(c.bytes, 20);
+        assert_eq!(std::fs::read(&out).unwrap(), b"go 1.27 trace\0\0\0rest");
+        assert!(!partial_path(&out).exists());
+        // Cancelled: neither file is left.
+        let cancelled = CaptureProgress::default();
+        cancelled.cancel.store(true, Ordering::Relaxed);
+        let out2 = dir.join("y.trace");
+        let mut body = Watched { chunks: vec![b"go 1.27 trace\0\0\0"], out: &out2, seen_early: false };
+        assert!(stream_to_file(&mut body, &out2, &cancelled).is_err());
+        assert!(!out2.exists() && !partial_path(&out2).exists());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
