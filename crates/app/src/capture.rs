@@ -182,7 +182,7 @@ fn stream_to_file(body: &mut impl Read, out: &Path, progress: &CaptureProgress) 
     written
 }
 
-/// Copies `body` into a new file at `path` (see [`stream_to_file`]).
+/// Copies `body` into a new file at `out` (see [`stream_to_file`]).
 fn stream_to(body: &mut impl Read, out: &Path, progress: &CaptureProgress) -> anyhow::Result<Captured> {
     let file = std::fs::File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut file = std::io::BufWriter::new(file);

@@ -160,8 +160,9 @@ pub(crate) struct V1Event {
     pub offset: u64,
 }
 
-/// One event of the merged list, kept small (24 bytes): what the ordering
-/// changes or what cannot be decoded again from the file on its own. The
+/// One event of the merged list, unpacked (24 bytes; the list holds it
+/// packed, see [`RecList`]): what the ordering changes or what cannot be
+/// decoded again from the file on its own. The
 /// arguments and the stack are decoded again from `offset` when needed
 /// ([`decode_args`]).
 #[derive(Clone, Copy, Debug)]

@@ -4,7 +4,7 @@
 //! A v1 trace is merged as a whole before its first event is converted, so
 //! the merged list is the parser's peak: 51 M events of a 200 MB trace were
 //! 1.14 GiB as `Rec`s. Packed, a record is a type byte (which also says
-//! whether its P and goroutine are the ones its P's last record had), its
+//! whether its P is the last record's, and its goroutine that P's last), its
 //! time as a delta from the record before, its P if it changed, its file
 //! offset as a delta from its P's last one (a P's events follow each other
 //! in the file), and its goroutine if it changed. Records sit in chunks of
