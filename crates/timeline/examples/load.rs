@@ -13,7 +13,8 @@
 //! in the environment builds on one thread. It also prints the CPU time
 //! the build used, less noisy than wall time for comparisons;
 //! `ANALYSES=a,b` times only the analyses whose names start so; `KEEP=1`
-//! leaves mimalloc's purge delay as it is instead of 0, as the viewer sets it).
+//! leaves mimalloc's purge delay as it is instead of 0, as the viewer sets it,
+//! and installs no reclaim hook; `NO_RECLAIM=1` only the latter).
 /// `println!` that ends the program quietly when stdout is closed (as by
 /// `| head`) instead of panicking.
 macro_rules! out {
@@ -162,6 +163,10 @@ fn cpu_trace(progress: std::sync::Arc<timeline::Progress>, t0: std::time::Instan
 fn return_freed_memory_at_once() {
     // SAFETY: sets mimalloc's integer option 15, `mi_option_purge_delay`.
     unsafe { libmimalloc_sys::mi_option_set(15, 0) };
+    if std::env::var_os("NO_RECLAIM").is_none() {
+        // SAFETY: `mi_collect` only goes over the calling thread's heap.
+        timeline::set_reclaim_hook(|| unsafe { libmimalloc_sys::mi_collect(false) });
+    }
 }
 
 /// User and system CPU seconds the process has used so far.

@@ -61,8 +61,11 @@ fn build_tracks(data: &[u8], progress: &Progress, mode: Mode, tracks: Tracks) ->
     progress.set_total(data.len() as u64);
     progress.set_phase(Phase::Scanning);
     let version = Version::from_header(data)?;
-    let mut timeline =
-        if version.is_v1() { build_v1(data, progress, tracks)? } else { build_v2(data, progress, mode, tracks)? };
+    let built = if version.is_v1() { build_v1(data, progress, tracks) } else { build_v2(data, progress, mode, tracks) };
+    // What the build freed on threads that did not allocate it, cancelled
+    // or not.
+    crate::reclaim::everywhere();
+    let mut timeline = built?;
     timeline.threads_built = tracks != Tracks::NoThreads;
     progress.set_done(data.len() as u64);
     progress.set_phase(Phase::Done);
@@ -139,7 +142,12 @@ fn build_v2(data: &[u8], progress: &Progress, mode: Mode, tracks: Tracks) -> Res
             stacks.push(Arc::new(map));
             (built, what(stacks, i, tracks, merger.part_sizes()))
         },
-        |i, (built, what)| pd.run_generation(i, built, |r| collect(r, i, None, what)),
+        |i, (built, what)| {
+            // The parts merged since this thread last collected were freed
+            // on others.
+            crate::reclaim::here();
+            pd.run_generation(i, built, |r| collect(r, i, None, what))
+        },
         |(merger, stacks, chainer, cancelled), i, started| {
             let sizes = merger.part_sizes();
             chainer.feed(started, |r| collect(r, i, None, what(stacks, i, tracks, sizes)));
