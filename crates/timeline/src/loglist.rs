@@ -59,6 +59,13 @@ pub(crate) struct Prev {
     category: u32,
 }
 
+impl crate::sorted_runs::RunOrder for LogEntry {
+    type Key = (GoroutineId, i64);
+    fn key(&self) -> (GoroutineId, i64) {
+        (self.g, self.time_ns)
+    }
+}
+
 impl Packed for LogEntry {
     type Prev = Prev;
     fn g(&self) -> GoroutineId {
@@ -97,6 +104,12 @@ impl LogList {
         // By time too, not only by goroutine: a damaged trace's logs need
         // not come in time order.
         logs.sort_by_key(|l| (l.g, l.time_ns));
+        LogList::from_sorted(logs)
+    }
+
+    /// The list of `logs`, which come sorted by goroutine, each goroutine's
+    /// in time order.
+    pub(crate) fn from_sorted(logs: impl IntoIterator<Item = LogEntry>) -> LogList {
         LogList { list: ByGoroutine::from_sorted(logs) }
     }
 

@@ -11,8 +11,9 @@ use crate::paged::PagedBytes;
 use crate::part::{Edge, GenPart, MetricKind, PartSizes, Retime, SHARDS, Seg, ShardPieces, StackMap};
 use crate::pieces::Restated;
 use crate::ranges::RangeList;
-use crate::region_runs::RegionRuns;
+use crate::regions::RegionList;
 use crate::shard::{Done, Shard};
+use crate::sorted_runs::SortedRuns;
 use crate::stacks::{Frame, StackId, StackTree};
 use crate::state::{MState, PState};
 use crate::strings::{StrId, Strings};
@@ -70,8 +71,8 @@ pub(crate) struct Merger {
     gc_work: RangeList,
     tasks: TaskList,
     open_regions: FxHashMap<i64, Vec<Region>>,
-    regions: RegionRuns,
-    logs: Vec<LogEntry>,
+    regions: SortedRuns<Region>,
+    logs: SortedRuns<LogEntry>,
     samples: Vec<CpuSample>,
     events: u64,
     generations: usize,
@@ -103,8 +104,8 @@ impl Merger {
             gc_work: RangeList::new(),
             tasks: TaskList::default(),
             open_regions: FxHashMap::default(),
-            regions: RegionRuns::default(),
-            logs: Vec::new(),
+            regions: SortedRuns::default(),
+            logs: SortedRuns::default(),
             samples: Vec::new(),
             events: 0,
             generations: 0,
@@ -449,7 +450,7 @@ impl Merger {
                 regions.push(Region { start_ns: r.start_ns.max(start_ns), end_ns, ..r });
             }
         }
-        let regions = regions.into_list();
+        let regions = RegionList::from_sorted(regions.into_sorted());
         let tasks = std::mem::take(&mut self.tasks).into_table();
         // Vectors grown by doubling hold up to twice what they need.
         let c = &mut self.counters;
@@ -479,7 +480,7 @@ impl Merger {
             counters: self.counters,
             tasks,
             regions,
-            logs: LogList::from_logs(std::mem::take(&mut self.logs)),
+            logs: LogList::from_sorted(std::mem::take(&mut self.logs).into_sorted()),
             cpu_samples: self.samples,
             origins,
             stacks: self.stacks,

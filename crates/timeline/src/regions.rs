@@ -55,7 +55,7 @@ impl FromIterator<Region> for RegionList {
 
 /// The order of the list: by goroutine, then start, depth and end (the
 /// rest only so that equal regions sort the same way every time).
-pub(crate) fn order_key(r: &Region) -> (GoroutineId, i64, u32, i64, StrId, u64, StackId) {
+fn order_key(r: &Region) -> (GoroutineId, i64, u32, i64, StrId, u64, StackId) {
     (r.g, r.start_ns, r.depth, r.end_ns, r.typ, r.task, r.stack)
 }
 
@@ -69,7 +69,7 @@ pub(crate) struct Prev {
 }
 
 /// Appends `r` encoded against `prev` (then `r`'s own fields).
-pub(crate) fn encode(out: &mut Vec<u8>, prev: &mut Prev, r: &Region) {
+fn encode(out: &mut Vec<u8>, prev: &mut Prev, r: &Region) {
     write_uvarint(out, zigzag(r.start_ns.wrapping_sub(prev.start_ns)));
     write_uvarint(out, zigzag(r.end_ns.wrapping_sub(r.start_ns)));
     write_uvarint(out, u64::from(r.depth));
@@ -80,7 +80,7 @@ pub(crate) fn encode(out: &mut Vec<u8>, prev: &mut Prev, r: &Region) {
 }
 
 /// The region encoded at the front of `bytes` (advanced past it).
-pub(crate) fn decode(bytes: &mut &[u8], prev: &mut Prev, g: GoroutineId) -> Region {
+fn decode(bytes: &mut &[u8], prev: &mut Prev, g: GoroutineId) -> Region {
     let start_ns = prev.start_ns.wrapping_add(unzigzag(read_uvarint(bytes)));
     let end_ns = start_ns.wrapping_add(unzigzag(read_uvarint(bytes)));
     let depth = read_uvarint(bytes) as u32;
@@ -110,6 +110,13 @@ impl Packed for Region {
     }
     fn decode(bytes: &mut &[u8], prev: &mut Prev, g: GoroutineId) -> Region {
         decode(bytes, prev, g)
+    }
+}
+
+impl crate::sorted_runs::RunOrder for Region {
+    type Key = (GoroutineId, i64, u32, i64, StrId, u64, StackId);
+    fn key(&self) -> Self::Key {
+        order_key(self)
     }
 }
 
