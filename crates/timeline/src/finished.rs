@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::chunked::Chunked;
+use crate::finlist::FinishedList;
 use crate::paged::{Packing, PagedBytes};
 use crate::part::{Created, GSeg, SHARDS, Seg, shard_of};
 use crate::stacks::StackId;
@@ -131,7 +131,7 @@ pub(crate) struct FinishQueue {
     queued: u64,
     store: Arc<PagedBytes>,
     /// Packed, by [`shard_of`].
-    out: Vec<Chunked<Finished>>,
+    out: Vec<FinishedList>,
 }
 
 /// Goroutines held back before packing. When the entries held their
@@ -153,7 +153,7 @@ impl Default for FinishQueue {
             // the high bytes of their times): 2.27x with the search for
             // repeats, 1.50x without (busy-50mb).
             store: PagedBytes::with_packing(Packing::Matched),
-            out: (0..SHARDS).map(|_| Chunked::default()).collect(),
+            out: (0..SHARDS).map(|_| FinishedList::default()).collect(),
         }
     }
 }
@@ -211,7 +211,7 @@ impl FinishQueue {
     }
 
     /// Packs the rest and returns them all, by shard.
-    pub fn finish(mut self) -> Vec<Chunked<Finished>> {
+    pub fn finish(mut self) -> Vec<FinishedList> {
         self.pack(usize::MAX);
         self.store.seal();
         self.out
@@ -255,7 +255,7 @@ mod tests {
             q.push(piece(id));
         }
         let by_shard = q.finish();
-        let all: Vec<&Finished> = by_shard.iter().flat_map(|c| c.iter()).collect();
+        let all: Vec<Finished> = by_shard.iter().flat_map(|c| c.iter()).collect();
         assert_eq!(all.len(), exits.len());
         // Each shard's list is in ID order, and each track reads back.
         for list in &by_shard {

@@ -30,6 +30,7 @@ mod chunked;
 pub mod counter;
 pub mod decode;
 mod finished;
+mod finlist;
 mod gblocks;
 pub mod group;
 mod gtrack;

@@ -9,7 +9,8 @@ use trace_core::spec::ev;
 use trace_core::{Event, EventContext, EventKind, GoState, ProcState, ResolvedFrame, ResourceId, TimeNs};
 
 use crate::chunked::Chunked;
-use crate::finished::{FinishQueue, Finished};
+use crate::finished::FinishQueue;
+use crate::finlist::FinishedList;
 use crate::pieces::{Pieces, Restated};
 use crate::stacks::StackId;
 use crate::state::{GState, MState, PState};
@@ -148,7 +149,7 @@ pub(crate) struct GSeg {
 /// One shard's goroutines of a part: those finished early, the pieces
 /// (`None` where a place was freed), and those only restated (see
 /// [`Restated`]).
-pub(crate) type ShardPieces = (Chunked<Finished>, Chunked<Option<GSeg>>, Chunked<Restated>);
+pub(crate) type ShardPieces = (FinishedList, Chunked<Option<GSeg>>, Chunked<Restated>);
 
 /// A goroutine's creation.
 #[derive(Clone, Copy, Debug)]
@@ -1082,8 +1083,11 @@ mod tests {
             let start = Event { time: TimeNs(at.0 + 50), typ: ev::GO_START, args: [id, 1, 0, 0], ..create };
             part.add(&start, &ctx, 2 * ord as u32 + 1);
         }
-        let pieces: usize =
-            part.take_goroutines().iter().map(|(f, p, r)| f.len() + p.iter().flatten().count() + r.len()).sum();
+        let pieces: usize = part
+            .take_goroutines()
+            .iter()
+            .map(|(f, p, r)| f.iter().count() + p.iter().flatten().count() + r.len())
+            .sum();
         assert_eq!(pieces, 0);
         // The events did reach the part: the thread ran each goroutine.
         let spans: usize = part.take_threads().map(|s| s.track.len()).sum();

@@ -615,6 +615,24 @@ impl Track {
         Some(Track { repr: Repr::Paged { store: store.clone(), at } })
     }
 
+    /// Where a track wholly in a store is: the store, and the offset, span
+    /// count and length in bytes of the track there.
+    pub(crate) fn place(&self) -> Option<(&Arc<PagedBytes>, u64, u64, u64)> {
+        match &self.repr {
+            Repr::Paged { store, at } => {
+                Some((store, at >> OFFSET_SHIFT, (at >> LEN_BITS) & COUNT_MASK, at & LEN_MASK))
+            }
+            Repr::Held(_) => None,
+        }
+    }
+
+    /// The track [`Track::place`] locates; `None` if that place cannot be
+    /// one.
+    pub(crate) fn from_place(store: Arc<PagedBytes>, offset: u64, spans: u64, len: u64) -> Option<Track> {
+        let at = paged_at(offset, usize::try_from(spans).ok()?, usize::try_from(len).ok()?)?;
+        Some(Track { repr: Repr::Paged { store, at } })
+    }
+
     /// The same track with its bytes moved into `store`, where they are
     /// kept compressed: a short track whole, a long one's spans (its
     /// headers stay here). A stored track stays as it is.
