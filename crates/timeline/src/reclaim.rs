@@ -38,10 +38,12 @@ pub(crate) fn here() {
     }
 }
 
-/// Calls the hook on this thread and on every thread of rayon's pool.
+/// Calls the hook on this thread, and has every thread of rayon's pool
+/// call it once it is done with what it is running (the build does not
+/// wait for a thread busy with someone else's long job).
 pub(crate) fn everywhere() {
     if HOOK.get().is_some() {
         here();
-        rayon::broadcast(|_| here());
+        rayon::spawn_broadcast(|_| here());
     }
 }

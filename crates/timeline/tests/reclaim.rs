@@ -18,8 +18,11 @@ fn hook() {
     THREADS.lock().unwrap().push(std::thread::current().id());
 }
 
-/// Calls and threads seen since the last `take`.
+/// Calls and threads seen since the last `take`, once every pool thread
+/// has run what the build asked of it (a broadcast runs after those a
+/// thread was given before).
 fn take() -> (usize, Vec<ThreadId>) {
+    rayon::broadcast(|_| ());
     (CALLS.swap(0, Ordering::SeqCst), std::mem::take(&mut *THREADS.lock().unwrap()))
 }
 
