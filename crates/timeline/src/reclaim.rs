@@ -9,13 +9,13 @@
 //! 2 M short-lived goroutines the process held 267 MB after the build, 135
 //! MB once every thread had collected. `timeline` knows nothing of the
 //! allocator: the program installs what to call ([`set_reclaim_hook`]),
-//! and the build calls it on each thread where it matters: before each
-//! generation it collects, after each merge, and on every thread of the
-//! pool once the build is done.
+//! and the build calls it where it matters: on a worker before each
+//! generation it collects, and on the calling thread and every thread of
+//! the pool once the build is done (or cancelled).
 //!
 //! ```
 //! fn collect_this_thread() {
-//!     // e.g. `unsafe { libmimalloc_sys::mi_collect(true) }`
+//!     // e.g. `unsafe { libmimalloc_sys::mi_collect(false) }`
 //! }
 //! timeline::set_reclaim_hook(collect_this_thread);
 //! ```
