@@ -460,10 +460,17 @@ enum SpanBytes<'a> {
 
 /// The block count at the start of a track's bytes.
 fn block_count(head: &[u8]) -> usize {
-    match head.get(..PREFIX_BYTES).and_then(|b| <[u8; 4]>::try_from(b).ok()) {
+    let count = match head.get(..PREFIX_BYTES).and_then(|b| <[u8; 4]>::try_from(b).ok()) {
         Some(b) => u32::from_le_bytes(b) as usize,
+        None => return 0,
+    };
+    // No more than the bytes hold: damaged bytes would otherwise have a
+    // loop over the blocks walk up to four billion absent ones.
+    let fits = match head.len().checked_sub(PREFIX_BYTES + FIRST_HEADER_BYTES) {
+        Some(rest) => 1 + rest / HEADER_BYTES,
         None => 0,
-    }
+    };
+    count.min(fits)
 }
 
 impl<'a> View<'a> {
@@ -809,7 +816,8 @@ impl Track {
     /// Every span, in order.
     pub fn spans(&self) -> Vec<Span> {
         self.view(|v| {
-            let mut out = Vec::with_capacity(v.len());
+            // Every span takes a byte at least (a header's count may lie).
+            let mut out = Vec::with_capacity(v.len().min(v.spans_len()));
             for bi in 0..v.block_count() {
                 v.for_each_in_block(bi, |s| out.push(s));
             }
@@ -1694,6 +1702,22 @@ mod tests {
         again.push(t, 3, StackId(2), 1, -1);
         want.push(t, 3, StackId(2), 1, -1);
         assert_eq!(again.finish(t + 50).spans(), want.finish(t + 50).spans());
+    }
+
+    /// A track located over bytes that are not one (a wrong offset) reads
+    /// no more block headers than those bytes hold, rather than walking the
+    /// billions its first word may claim.
+    #[test]
+    fn a_track_over_wrong_bytes_reads_only_the_headers_they_hold() {
+        let store = PagedBytes::new();
+        let mut junk = vec![0xffu8; 4];
+        junk.extend((0..300u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8));
+        let at = store.append(&junk);
+        let Some(track) = Track::from_place(store, at, 7, junk.len() as u64) else { panic!("fits") };
+        let most = 1 + (junk.len() - PREFIX_BYTES - FIRST_HEADER_BYTES) / HEADER_BYTES;
+        assert!(track.block_count() <= most, "{} blocks in {} bytes", track.block_count(), junk.len());
+        let _ = track.spans();
+        let _ = track.blocks().count();
     }
 
     #[test]
