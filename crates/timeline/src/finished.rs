@@ -25,6 +25,9 @@ pub(crate) struct Finished {
     pub start_stack: StackId,
     /// The first stack where it blocked or stopped (see [`crate::part::blocking_stack`]).
     pub first_stack: StackId,
+    /// Its first span's start (its creation): kept here so the merge can
+    /// tell whether the time floor moves it without reading the track.
+    pub start_ns: i64,
     /// Its spans, the last one the empty `Exited` span.
     pub track: Track,
 }
@@ -41,6 +44,7 @@ struct Queued {
     creation_stack: StackId,
     start_stack: StackId,
     first_stack: StackId,
+    start_ns: i64,
     track: Laid,
 }
 
@@ -63,6 +67,7 @@ impl Queued {
             _ => StackId(first_stack),
         };
         let end_ns = seg.track.last_start_ns();
+        let start_ns = seg.track.first().map_or(end_ns, |head| head.start_ns);
         let start = laid.len();
         let track = match seg.track.finish_laid_out(end_ns, laid) {
             Ok(len) => Laid::Short { start, len },
@@ -75,18 +80,19 @@ impl Queued {
             creation_stack: StackId(c.creation_stack),
             start_stack: StackId(c.start_stack),
             first_stack,
+            start_ns,
             track,
         })
     }
 
     /// The finished goroutine, its track packed into `store`.
     fn pack(self, laid: &[u8], store: &Arc<PagedBytes>) -> Finished {
-        let Queued { id, parent, creation_stack, start_stack, first_stack, track, .. } = self;
+        let Queued { id, parent, creation_stack, start_stack, first_stack, start_ns, track, .. } = self;
         let track = match track {
             Laid::Short { start, len } => Track::stored(laid.get(start..start + len).unwrap_or_default(), store),
             Laid::Track(track) => track.into_store(store),
         };
-        Finished { id, parent, creation_stack, start_stack, first_stack, track }
+        Finished { id, parent, creation_stack, start_stack, first_stack, start_ns, track }
     }
 }
 
@@ -95,7 +101,7 @@ impl Finished {
     /// goroutine before.
     pub fn into_piece(self) -> GSeg {
         let created = Created {
-            time: self.track.start_ns().unwrap_or(0),
+            time: self.start_ns,
             parent: self.parent,
             creation_stack: self.creation_stack.0,
             start_stack: self.start_stack.0,

@@ -39,6 +39,7 @@ struct Last {
     parent: i64,
     stacks: [u32; 3],
     offset: u64,
+    start_ns: i64,
 }
 
 fn put_delta(out: &mut Vec<u8>, v: i64, last: i64) {
@@ -52,7 +53,7 @@ fn delta(bytes: &mut &[u8], last: i64) -> i64 {
 impl FinishedList {
     /// Appends `f`.
     pub fn push(&mut self, f: Finished) {
-        let Finished { id, parent, creation_stack, start_stack, first_stack, track } = f;
+        let Finished { id, parent, creation_stack, start_stack, first_stack, start_ns, track } = f;
         let last = self.last;
         let place = track.place().filter(|(store, ..)| self.store.as_ref().is_none_or(|s| Arc::ptr_eq(s, store)));
         let out = &mut self.bytes;
@@ -63,6 +64,7 @@ impl FinishedList {
         for (s, l) in stacks.iter().zip(last.stacks) {
             put_delta(out, i64::from(*s), i64::from(l));
         }
+        put_delta(out, start_ns, last.start_ns);
         let mut offset = last.offset;
         match place {
             Some((store, at, spans, len)) => {
@@ -76,7 +78,7 @@ impl FinishedList {
             }
             None => self.others.push(track),
         }
-        self.last = Last { id, parent, stacks, offset };
+        self.last = Last { id, parent, stacks, offset, start_ns };
     }
 
     /// The goroutines, in the order pushed.
@@ -134,6 +136,7 @@ fn decode(
     for (s, l) in stacks.iter_mut().zip(last.stacks) {
         *s = delta(bytes, i64::from(l)) as u32;
     }
+    let start_ns = delta(bytes, last.start_ns);
     let mut offset = last.offset;
     let track = if kind == OTHER_TRACK {
         other().unwrap_or_default()
@@ -142,9 +145,9 @@ fn decode(
         let (spans, len) = (read_uvarint(bytes), read_uvarint(bytes));
         store.and_then(|s| Track::from_place(s.clone(), offset, spans, len)).unwrap_or_default()
     };
-    *last = Last { id, parent, stacks, offset };
+    *last = Last { id, parent, stacks, offset, start_ns };
     let [creation_stack, start_stack, first_stack] = stacks.map(StackId);
-    Some(Finished { id, parent, creation_stack, start_stack, first_stack, track })
+    Some(Finished { id, parent, creation_stack, start_stack, first_stack, start_ns, track })
 }
 
 #[cfg(test)]
@@ -177,8 +180,8 @@ mod tests {
 
     fn same(a: &Finished, b: &Finished) -> bool {
         let place = |f: &Finished| f.track.place().map(|(s, o, n, l)| (Arc::as_ptr(s), o, n, l));
-        (a.id, a.parent, a.creation_stack, a.start_stack, a.first_stack)
-            == (b.id, b.parent, b.creation_stack, b.start_stack, b.first_stack)
+        (a.id, a.parent, a.creation_stack, a.start_stack, a.first_stack, a.start_ns)
+            == (b.id, b.parent, b.creation_stack, b.start_stack, b.first_stack, b.start_ns)
             && a.track.spans() == b.track.spans()
             && place(a) == place(b)
     }
@@ -208,7 +211,9 @@ mod tests {
                         2 => track(5, n, None),
                         _ => track(5, n * 200, Some(&mine)),
                     };
-                    Finished { id, parent, creation_stack: StackId(c), start_stack: StackId(s), first_stack: StackId(f), track }
+                    let start_ns = track.start_ns().unwrap_or(0);
+                    let [creation_stack, start_stack, first_stack] = [c, s, f].map(StackId);
+                    Finished { id, parent, creation_stack, start_stack, first_stack, start_ns, track }
                 })
                 .collect();
             let mut list = FinishedList::default();
@@ -242,6 +247,7 @@ mod tests {
                 creation_stack: s,
                 start_stack: s,
                 first_stack: StackId(9),
+                start_ns: i * 1_000,
                 track,
             });
         }

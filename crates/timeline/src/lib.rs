@@ -29,6 +29,7 @@ pub mod build;
 mod chunked;
 pub mod counter;
 pub mod decode;
+mod early;
 mod finished;
 mod finlist;
 mod gblocks;

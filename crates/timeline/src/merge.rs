@@ -175,7 +175,7 @@ impl Merger {
                 let map = maps.get(pi).and_then(|m: &Option<Vec<StackId>>| m.as_deref());
                 let retime = retimes.get(pi).and_then(Option::as_ref);
                 for f in finished {
-                    shard.add_finished(f, strings, stacks);
+                    shard.add_finished(f, retime, strings, stacks);
                 }
                 for piece in pieces.into_iter().flatten() {
                     shard.stitch(piece, map, retime, strings, stacks);
@@ -301,24 +301,55 @@ impl Merger {
         self.stacks.insert(&frames)
     }
 
+    /// The goroutine counts: the first events' changes one by one, moved
+    /// by the floor and then bucketed as the part buckets the rest (so a
+    /// part retimed gives what one collected with its floor gives), then
+    /// the part's buckets, which no floor moves.
     fn merge_counts(&mut self, part: &GenPart<'_>, fix: &impl Fn(i64) -> i64) {
-        for &(t, deltas) in &part.counts {
+        let bucket_ns = part.bucket_ns.max(1);
+        let early = part.early_count_changes().map(|(t, from, to)| {
             let t = fix(t);
-            for (c, d) in deltas.into_iter().enumerate() {
-                if d == 0 {
-                    continue;
-                }
-                let Some(n) = self.counts.get_mut(c) else { continue };
-                *n = (*n + i64::from(d)).max(0);
-                let v = *n;
-                let counter = match c {
-                    0 => &mut self.counters.runnable,
-                    1 => &mut self.counters.running,
-                    2 => &mut self.counters.syscall,
-                    _ => &mut self.counters.blocked,
-                };
-                counter.push(t, v);
+            let mut deltas = [0; 4];
+            if let Some(d) = from.and_then(|i| deltas.get_mut(i)) {
+                *d -= 1;
             }
+            if let Some(d) = to.and_then(|i| deltas.get_mut(i)) {
+                *d += 1;
+            }
+            (t - t.rem_euclid(bucket_ns), deltas)
+        });
+        let mut open: Option<(i64, [i32; 4])> = None;
+        for (bucket, deltas) in early.chain(part.counts.iter().copied()) {
+            match open.as_mut() {
+                Some((b, sum)) if *b == bucket => sum.iter_mut().zip(deltas).for_each(|(s, d)| *s += d),
+                _ => {
+                    if let Some(done) = open.replace((bucket, deltas)) {
+                        self.push_counts(done);
+                    }
+                }
+            }
+        }
+        if let Some(done) = open {
+            self.push_counts(done);
+        }
+    }
+
+    /// One bucket's changes to the goroutine counts.
+    fn push_counts(&mut self, (t, deltas): (i64, [i32; 4])) {
+        for (c, d) in deltas.into_iter().enumerate() {
+            if d == 0 {
+                continue;
+            }
+            let Some(n) = self.counts.get_mut(c) else { continue };
+            *n = (*n + i64::from(d)).max(0);
+            let v = *n;
+            let counter = match c {
+                0 => &mut self.counters.runnable,
+                1 => &mut self.counters.running,
+                2 => &mut self.counters.syscall,
+                _ => &mut self.counters.blocked,
+            };
+            counter.push(t, v);
         }
     }
 

@@ -9,6 +9,7 @@ use trace_core::spec::ev;
 use trace_core::{Event, EventContext, EventKind, GoState, ProcState, ResolvedFrame, ResourceId, TimeNs};
 
 use crate::chunked::Chunked;
+use crate::early::Early;
 use crate::finished::FinishQueue;
 use crate::finlist::FinishedList;
 use crate::pieces::{Pieces, Restated};
@@ -94,32 +95,7 @@ pub(crate) fn time_unit(ns_per_tick: f64) -> u8 {
 /// (Go numbers a generation's strings from 1; a few thousand at most).
 const MAX_KEPT_REASON: usize = 1 << 16;
 
-/// Events of a generation whose times are kept, so that the time floor the
-/// chain finds later can be applied to them without decoding again.
-pub(crate) const EARLY_EVENTS: usize = 1 << 17;
-
-/// Go's repair of times across a generation boundary, applied after the
-/// fact: the `i`-th event of a generation happened at no earlier than
-/// `floor + 1 + i`.
-pub(crate) struct Retime {
-    floor_ns: i64,
-    /// Times from here on do not move.
-    pub limit_ns: i64,
-    /// The first events' times, in order.
-    times: Vec<i64>,
-}
-
-impl Retime {
-    /// The repaired time of the event at `t` (for a time between events,
-    /// that of the next event).
-    pub fn apply(&self, t: i64) -> i64 {
-        if t >= self.limit_ns {
-            return t;
-        }
-        let i = self.times.partition_point(|&x| x < t) as i64;
-        t.max(self.floor_ns.saturating_add(1 + i)).clamp(-MAX_TIME_NS, MAX_TIME_NS)
-    }
-}
+pub(crate) use crate::early::{EARLY_EVENTS, Retime};
 
 /// The spans one generation holds for one goroutine, P or thread.
 ///
@@ -169,12 +145,12 @@ pub(crate) fn blocking_stack(state: GState, stack: u32) -> bool {
 }
 
 /// Whether an exited goroutine's piece can be finished where it was
-/// collected: it was created in this generation, and its times are past
-/// those the chain's time floor may move (see [`GenPart::take_retime`]);
-/// `floored` when the part has its floor already, `early_end` the time
-/// from which nothing moves otherwise.
-fn settled(g: &GSeg, floored: bool, early_end: i64) -> bool {
-    g.created.is_some() && g.seg.track.first().is_some_and(|s| floored || s.start_ns >= early_end)
+/// collected: it was created in this generation, so no other generation
+/// has a piece of it. (Times the chain's floor moves later are moved at
+/// the merge, which stitches such a goroutine again: see
+/// [`crate::shard::Shard::add_finished`].)
+fn settled(g: &GSeg) -> bool {
+    g.created.is_some() && !g.seg.track.is_empty()
 }
 
 /// The pieces of Ps or threads, by ID (goroutines have [`Pieces`]).
@@ -339,12 +315,8 @@ pub(crate) struct GenPart<'a> {
     pub index: usize,
     /// The time floor applied (see [`GenPart::needs_floor`]).
     floor: Option<i64>,
-    /// The times of the first [`EARLY_EVENTS`] events.
-    early: Vec<i64>,
-    /// The time of the first event after those (`i64::MAX` if none).
-    early_end: i64,
-    /// The least `time - event number` over the events after those.
-    min_slack: i64,
+    /// The first events' times and goroutine-count changes, for the floor.
+    early: Early,
     /// Counter bucket width.
     pub bucket_ns: i64,
     /// Span bytes to reserve for each P's piece ([`PartSizes`]).
@@ -392,9 +364,7 @@ impl<'a> GenPart<'a> {
             end_offset: 0,
             index,
             floor: floor.map(|f| f.0),
-            early: Vec::new(),
-            early_end: i64::MAX,
-            min_slack: i64::MAX,
+            early: Early::default(),
             bucket_ns: bucket_ns.max(1),
             reasons: Vec::new(),
             unit: 0,
@@ -443,33 +413,27 @@ impl<'a> GenPart<'a> {
     }
 
     /// Whether a time `floor` (from the chain) raises the time of an event
-    /// past the first [`EARLY_EVENTS`], so the part must be collected again
-    /// with it. (Within a run times strictly increase, so `time - event
-    /// number` never decreases and the events a floor raises come first.)
+    /// past those kept ([`Early`]), so the part must be collected again
+    /// with it.
     pub fn needs_floor(&self, floor: Option<TimeNs>) -> bool {
-        self.floor.is_none() && floor.is_some_and(|f| f.0.saturating_add(1) > self.min_slack)
+        self.floor.is_none() && floor.is_some_and(|f| self.early.needs_floor(f.0))
     }
 
     /// How to move this part's times for the chain's time `floor`, if it
-    /// raises any (and [`GenPart::needs_floor`] is false): only times
-    /// before the end of the first [`EARLY_EVENTS`] events move.
+    /// raises any (and [`GenPart::needs_floor`] is false): only the times
+    /// of the first events, those kept, move.
     pub fn take_retime(&mut self, floor: Option<TimeNs>) -> Option<Retime> {
-        let f = floor?.0;
-        if self.floor.is_some() || self.early.first().is_none_or(|&t| t > f) {
+        if self.floor.is_some() {
             return None;
         }
-        let mut times = std::mem::take(&mut self.early);
-        // `time - number` never decreases, so the events the floor moves
-        // are a prefix: find where it ends.
-        let moved = |i: usize| times.get(i).is_some_and(|&t| t - i as i64 <= f);
-        let (mut lo, mut hi) = (0, times.len());
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if moved(mid) { lo = mid + 1 } else { hi = mid }
-        }
-        let limit_ns = times.get(lo).copied().unwrap_or(self.early_end);
-        times.truncate(lo);
-        Some(Retime { floor_ns: f, limit_ns, times })
+        self.early.take_retime(floor?.0)
+    }
+
+    /// The goroutine-count changes of the first events, one by one (the
+    /// rest are in [`GenPart::counts`]): time, category left, category
+    /// entered. They are bucketed at the merge, after the floor moved them.
+    pub fn early_count_changes(&self) -> impl Iterator<Item = (i64, Option<usize>, Option<usize>)> + '_ {
+        self.early.count_changes()
     }
 
     /// The goroutine pieces, by [`shard_of`], each shard's the goroutines
@@ -571,7 +535,6 @@ impl<'a> GenPart<'a> {
         restate: bool,
         created: Option<Created>,
     ) {
-        let (floored, early_end) = (self.floor.is_some(), self.early_end);
         if restate && created.is_none() && b == -1 && self.restated(id, time, state, stack, a) {
             return;
         }
@@ -595,7 +558,7 @@ impl<'a> GenPart<'a> {
             }
         }
         t.push(time, state as u8, StackId(stack), a, b);
-        if state == GState::Exited && settled(g, floored, early_end) {
+        if state == GState::Exited && settled(g) {
             self.finish_early(id);
         }
     }
@@ -667,15 +630,7 @@ impl<'a> GenPart<'a> {
         if let Some(f) = self.floor {
             time = time.max(f.saturating_add(1 + i64::from(ord))).clamp(-MAX_TIME_NS, MAX_TIME_NS);
         }
-        let early = hooks::early_events();
-        if (ord as usize) < early {
-            self.early.push(time);
-        } else {
-            if ord as usize == early {
-                self.early_end = time;
-            }
-            self.min_slack = self.min_slack.min(time - i64::from(ord));
-        }
+        self.early.note(ord, time, hooks::early_events());
         self.events += 1;
         self.first_time.get_or_insert(time);
         self.last_time = time;
@@ -774,6 +729,9 @@ impl<'a> GenPart<'a> {
         let (f, t) = (cat(from), cat(to));
         if f == t {
             return;
+        }
+        if self.early.is_open() {
+            return self.early.log_count(f, t);
         }
         // Most changes fall in the bucket of the one before: skip the division.
         let same = self.counts.last().is_some_and(|&(b, _)| time >= b && time - b < self.bucket_ns);
@@ -969,8 +927,8 @@ pub(crate) mod hooks {
     }
 
     /// [`super::EARLY_EVENTS`], or a test's number; when fuzzing, a small
-    /// one, so small inputs reach the early finish and the recollection
-    /// that only traces of over 131 072 events a generation reach.
+    /// one, so small inputs reach the recollection that only traces of
+    /// over a million events a generation reach.
     pub(super) fn early_events() -> usize {
         #[cfg(test)]
         return EARLY_EVENTS.get();
@@ -1138,12 +1096,12 @@ mod tests {
     }
 
     /// A goroutine created in the generation is finished on exit, but only
-    /// with trace-wide stacks and past the times a floor may still move.
+    /// with trace-wide stacks; one created before stays a piece.
     #[test]
     fn goroutines_created_and_exited_in_the_generation_are_finished_there() {
-        let run = |premapped: bool, early_end: i64| {
+        let run = |premapped: bool| {
             let premapped = premapped.then(|| Arc::new(StackMap::default()));
-            let mut part = GenPart { premapped, early_end, ..GenPart::default() };
+            let mut part = GenPart { premapped, ..GenPart::default() };
             for (id, at) in [(5, 100), (6, 200)] {
                 if let Some(g) = part.gseg(id) {
                     g.created = Some(Created { time: at, parent: 1, creation_stack: 7, start_stack: 0 });
@@ -1154,6 +1112,9 @@ mod tests {
             }
             // Alive at the end of the generation: stays a piece.
             part.g(9, 300, GState::Running, 0, 1, -1, true);
+            // Made before the generation: other parts have pieces of it.
+            part.g(11, 310, GState::Running, 0, 1, -1, true);
+            part.g(11, 320, GState::Exited, 0, -1, -1, false);
             let by_shard = part.take_goroutines();
             let finished: Vec<i64> = by_shard.iter().flat_map(|(f, _, _)| f.iter().map(|f| f.id)).collect();
             // (Goroutine 9, only restated, is kept as such.)
@@ -1165,10 +1126,10 @@ mod tests {
             let spans = by_shard.iter().flat_map(|(f, _, _)| f.iter()).map(|f| f.track.spans()).next();
             (finished, pieces, spans.map(|s| s.iter().map(|s| (s.start_ns, s.end_ns)).collect::<Vec<_>>()))
         };
-        let (finished, pieces, spans) = run(true, 150);
-        assert_eq!((finished, pieces), (vec![6], vec![5, 9]));
-        assert_eq!(spans, Some(vec![(200, 210), (210, 220), (220, 220)]));
-        assert_eq!(run(true, 50).0, [5, 6]);
-        assert_eq!(run(false, 50).0, Vec::<i64>::new());
+        let (finished, mut pieces, spans) = run(true);
+        pieces.sort_unstable();
+        assert_eq!((finished, pieces), (vec![5, 6], vec![9, 11]));
+        assert_eq!(spans, Some(vec![(100, 110), (110, 120), (120, 120)]));
+        assert_eq!(run(false).0, Vec::<i64>::new());
     }
 }

@@ -216,10 +216,14 @@ impl Shard {
     }
 
     /// Files a goroutine finished where its generation was collected.
-    pub fn add_finished(&mut self, f: Finished, strings: &Strings, stacks: &StackTree) {
-        if self.index.contains_key(&f.id) {
-            // A damaged trace named it before: stitched on like any piece.
-            return self.stitch(f.into_piece(), None, None, strings, stacks);
+    pub fn add_finished(&mut self, f: Finished, retime: Option<&Retime>, strings: &Strings, stacks: &StackTree) {
+        // Stitched like any piece: when a damaged trace named it before,
+        // or when the chain's time floor moves its first times (a part
+        // finishes its goroutines before the floor is known).
+        let moved = retime.is_some_and(|r| f.start_ns < r.limit_ns);
+        if moved || self.index.contains_key(&f.id) {
+            hooks::count_restitched(moved);
+            return self.stitch(f.into_piece(), None, retime, strings, stacks);
         }
         let start_fn = start_fn(stacks, strings, f.start_stack, f.first_stack);
         let origin = self.origins.intern(Origin { parent: GoroutineId(f.parent), creation_stack: f.creation_stack });
@@ -286,6 +290,23 @@ fn join(mut run: Vec<Goroutine>, strings: &Strings) -> Option<Goroutine> {
         track.append(TrackBuilder::reopen(g.track), false);
     }
     Some(record(id, origin, start_fn, created, track.finish(end_ns), strings))
+}
+
+/// Counts kept for tests.
+pub(crate) mod hooks {
+    #[cfg(test)]
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Goroutines finished early whose times the floor moved, stitched
+    /// again by the merge (any thread; only ever rises).
+    #[cfg(test)]
+    pub(crate) static RESTITCHED: AtomicUsize = AtomicUsize::new(0);
+
+    /// Counts one such goroutine, in tests.
+    pub(super) fn count_restitched(_moved: bool) {
+        #[cfg(test)]
+        RESTITCHED.fetch_add(usize::from(_moved), Ordering::Relaxed);
+    }
 }
 
 #[cfg(test)]
@@ -362,6 +383,7 @@ mod tests {
             creation_stack: StackId(3),
             start_stack: StackId::NONE,
             first_stack: StackId::NONE,
+            start_ns: spans.first().map_or(0, |s| s.0),
             track: track.finish(end).into_store(store),
         }
     }
@@ -371,11 +393,16 @@ mod tests {
         let (strings, stacks, store) = (Strings::default(), StackTree::default(), PagedBytes::new());
         let mut shard = Shard::default();
         let g = [(10, GState::Created), (12, GState::Running), (20, GState::Exited)];
-        shard.add_finished(finished(64, &g, &store), &strings, &stacks);
+        shard.add_finished(finished(64, &g, &store), None, &strings, &stacks);
         assert_eq!((shard.done.len(), shard.index.len()), (1, 0));
         // One still alive gets a finished piece (a damaged trace): stitched on.
         shard.stitch(piece(128, &[(5, GState::Runnable)]), None, None, &strings, &stacks);
-        shard.add_finished(finished(128, &[(30, GState::Running), (40, GState::Exited)], &store), &strings, &stacks);
+        shard.add_finished(
+            finished(128, &[(30, GState::Running), (40, GState::Exited)], &store),
+            None,
+            &strings,
+            &stacks,
+        );
         assert_eq!((shard.done.len(), shard.index.len()), (2, 0));
         let (gs, origins) = shard.finish(100, &strings, &stacks);
         let mut gs: Vec<Goroutine> = gs.into_iter().collect();
