@@ -1,3 +1,5 @@
+//go:build go1.27
+
 // Program genchurn starts short-lived goroutines all through ~0.4 s, with
 // a generation every ~0.1 s (the "gen-testdata: env" line below), so its
 // trace has several generations and goroutines that are created and exit
