@@ -194,6 +194,8 @@ fn confirm<'a>(
     let floor = hooks::shift_floor(floor);
     if part.needs_floor(floor) || hooks::force_recollect() {
         let (i, what) = (part.index, what(part.index));
+        // Freed before the new one grows: both at once raised the peak.
+        drop(part);
         (pd.run(i, |r| collect(r, i, floor, what)).into_value(), None)
     } else {
         let retime = part.take_retime(floor);
