@@ -299,8 +299,9 @@ pub(crate) struct GenPart<'a> {
     tracks: Tracks,
     /// The thread last noted without spans.
     last_thread: i64,
-    /// Goroutine category changes, summed per counter bucket: (bucket
-    /// start, deltas for runnable, running, syscall, blocked).
+    /// Goroutine category changes past the first events (theirs are in
+    /// [`Early`]), summed per counter bucket: (bucket start, deltas for
+    /// runnable, running, syscall, blocked).
     pub counts: Vec<(i64, [i32; 4])>,
     pub metrics: Vec<(i64, MetricKind, u64)>,
     pub ranges: Vec<RangeRec<'a>>,
