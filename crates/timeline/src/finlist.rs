@@ -1,13 +1,13 @@
 //! A part's finished goroutines for one shard, packed until the merge
 //! files them.
 //!
-//! A [`Finished`] is 48 bytes; a generation of a program that starts a
+//! A [`Finished`] is 56 bytes; a generation of a program that starts a
 //! goroutine per request holds a million of them until its part is merged
 //! (a trace of 2 M goroutines peaked at 250 MB for 50 MB of file, most of
 //! it parts waiting). They come in about ID order, their parents and
 //! stacks repeat, and their tracks sit one after the other in the part's
-//! store, so each is packed as varint deltas from the one before: about 8
-//! bytes.
+//! store, so each is packed as varint deltas from the one before: about
+//! 12 bytes, 2 or 3 of them the start time.
 
 use std::sync::Arc;
 
