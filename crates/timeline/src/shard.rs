@@ -212,6 +212,9 @@ impl Shard {
             if let Some(g) = self.builder(id) {
                 g.track.spill(0, || store);
             }
+        } else if let Some(g) = self.builder(id) {
+            // Most of those still alive wait for a while.
+            g.track.seal();
         }
     }
 
@@ -345,6 +348,32 @@ mod tests {
         assert_eq!(spans, want);
         assert_eq!(gs[0].exited_ns(), None);
         assert_eq!(gs[1].track.end_ns(), Some(100));
+    }
+
+    #[test]
+    fn a_goroutine_that_waits_after_its_piece_is_kept_sealed() {
+        let (strings, stacks) = (Strings::default(), StackTree::default());
+        let mut shard = Shard::default();
+        let run = [(10, GState::Runnable), (12, GState::Running), (20, GState::ChanRecv)];
+        shard.stitch(piece(64, &run), None, None, &strings, &stacks);
+        let track = |shard: &mut Shard| shard.builder(64).map(|g| std::mem::take(&mut g.track));
+        let sealed = track(&mut shard);
+        assert!(matches!(sealed, Some(GTrack::Sealed(_))), "{sealed:?}");
+        if let (Some(g), Some(t)) = (shard.builder(64), sealed) {
+            g.track = t;
+        }
+        // Woken in the next generation, it runs and exits.
+        shard.stitch(piece(64, &[(30, GState::Runnable), (31, GState::Exited)]), None, None, &strings, &stacks);
+        let gs: Vec<Goroutine> = shard.finish(100, &strings, &stacks).0.into_iter().collect();
+        let spans: Vec<(i64, i64, u8)> = gs[0].track.spans().iter().map(|s| (s.start_ns, s.end_ns, s.state)).collect();
+        let want = [
+            (10, 12, GState::Runnable as u8),
+            (12, 20, GState::Running as u8),
+            (20, 30, GState::ChanRecv as u8),
+            (30, 31, GState::Runnable as u8),
+            (31, 31, GState::Exited as u8),
+        ];
+        assert_eq!(spans, want);
     }
 
     #[test]

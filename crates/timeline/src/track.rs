@@ -612,6 +612,20 @@ impl Track {
         Track::paged(laid, store).unwrap_or_else(|| Track { repr: Repr::owned(laid.into()) })
     }
 
+    /// A short track laid out as [`TrackBuilder::finish_laid_out`] does,
+    /// in its own allocation.
+    pub(crate) fn from_laid(laid: Box<[u8]>) -> Track {
+        Track { repr: Repr::owned(laid) }
+    }
+
+    /// The last span of the short track laid out in `laid`, read in place.
+    pub(crate) fn laid_last(laid: &[u8]) -> Option<Span> {
+        let v = View::whole(laid);
+        let mut last = None;
+        v.for_each_in_block(v.block_count().checked_sub(1)?, |s| last = Some(s));
+        last
+    }
+
     /// `data` (a whole short track) appended to `store`; `None` if its
     /// location does not fit in a word (kept elsewhere, it is then left
     /// in the store unread: only past 256 GiB of one store).
@@ -1378,6 +1392,11 @@ impl TrackBuilder {
         self.track.bytes_len()
     }
 
+    /// Whether some of its bytes went to a store ([`TrackBuilder::spill`]).
+    pub(crate) fn has_spilled(&self) -> bool {
+        self.track.spilled.is_some()
+    }
+
     /// Bytes of the closed blocks not yet spilled.
     pub fn closed_bytes(&self) -> usize {
         let t = &self.track;
@@ -1429,6 +1448,20 @@ impl TrackBuilder {
     pub(crate) fn finish_laid_out(mut self, end_ns: i64, out: &mut Vec<u8>) -> Result<usize, Track> {
         self.close(end_ns);
         self.track.lay_out(out)
+    }
+
+    /// Its spans laid out in one allocation (see [`Track::from_laid`]),
+    /// the last ending where it starts; itself if too long for that.
+    pub(crate) fn into_laid(mut self: Box<Self>) -> Result<Box<[u8]>, Box<TrackBuilder>> {
+        if self.track.spilled.is_some() {
+            return Err(self);
+        }
+        self.close(self.last_start_ns());
+        let mut out = Vec::with_capacity(header_offset(self.track.blocks.len()) + self.track.bytes.len());
+        match self.track.lay_out(&mut out) {
+            Ok(_) => Ok(out.into_boxed_slice()),
+            Err(t) => Err(Box::new(TrackBuilder::reopen(t))),
+        }
     }
 
     /// Ends the last span at `end_ns` and closes the last block.

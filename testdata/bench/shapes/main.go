@@ -6,6 +6,7 @@
 //	go run . -mode logs    -n 2000000 logs.trace      # 2 M distinct log messages (~69 MB)
 //	go run . -mode stacks  -n 2000000 stacks.trace    # 2 M goroutines blocked at 200 depths (~69 MB)
 //	go run . -mode procs   -n 2000000 procs.trace     # 2 M goroutines on GOMAXPROCS=256 (~50 MB)
+//	go run . -mode conns   -n 1000000 conns.trace     # 1 M goroutines made in the trace, blocked to its end
 //
 // A server that makes a task per request, marks its stages as regions and
 // logs a line per request has as many annotation events as scheduling
@@ -24,7 +25,7 @@ import (
 )
 
 var (
-	mode = flag.String("mode", "regions", "regions, tasks, logs, stacks or procs")
+	mode = flag.String("mode", "regions", "regions, tasks, logs, stacks, procs or conns")
 	n    = flag.Int("n", 1000000, "how many (see the package comment)")
 )
 
@@ -113,6 +114,21 @@ func main() {
 			wg.Add(1)
 			go func() { defer wg.Done(); runtime.Gosched() }()
 		}
+		wg.Wait()
+	case "conns":
+		// A server taking connections: each goroutine does a little,
+		// then waits, across generations, until the server stops.
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := 0; i < *n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				runtime.Gosched()
+				<-stop
+			}()
+		}
+		close(stop)
 		wg.Wait()
 	default:
 		fmt.Fprintln(os.Stderr, "unknown -mode", *mode)
