@@ -61,7 +61,8 @@ fn build_tracks(data: &[u8], progress: &Progress, mode: Mode, tracks: Tracks) ->
     progress.set_total(data.len() as u64);
     progress.set_phase(Phase::Scanning);
     let version = Version::from_header(data)?;
-    let built = if version.is_v1() { build_v1(data, progress, tracks) } else { build_v2(data, progress, mode, tracks) };
+    let built =
+        if version.is_v1() { build_v1(data, progress, mode, tracks) } else { build_v2(data, progress, mode, tracks) };
     // What the build freed on threads that did not allocate it, cancelled
     // or not.
     crate::reclaim::everywhere();
@@ -114,6 +115,10 @@ fn what(stacks: &[Arc<StackMap>], i: usize, tracks: Tracks, sizes: PartSizes) ->
 /// 0.3 s for another 40 MiB then; in session 15, with leaner parts, no
 /// time at all for 35 MiB.
 const IN_FLIGHT_EXTRA: usize = 1;
+
+/// Events in each part of a v1 trace (see [`build_v1`]): 4 M, a few
+/// tens of MB of trace, about what a busy program's generation holds.
+const V1_PART_EVENTS: u32 = 1 << 22;
 
 fn build_v2(data: &[u8], progress: &Progress, mode: Mode, tracks: Tracks) -> Result<Timeline, BuildError> {
     let pd = ParallelDecode::new(data)?;
@@ -204,39 +209,98 @@ fn confirm<'a>(
     }
 }
 
-fn build_v1(data: &[u8], progress: &Progress, tracks: Tracks) -> Result<Timeline, BuildError> {
+fn build_v1(data: &[u8], progress: &Progress, mode: Mode, tracks: Tracks) -> Result<Timeline, BuildError> {
     let mut reader = Reader::new(data)?;
     progress.set_phase(Phase::Decoding);
-    let mut merger = Merger::new(true, data.len() as u64);
+    let mut merger = Merger::new(mode == Mode::Parallel, data.len() as u64);
     // A v1 trace is one generation whose tables are all known before its
     // first event: with its stacks numbered trace-wide up front, each
     // goroutine is finished as it exits instead of kept, growing, to the end.
     let stacks = reader.context().table.map(|t| Arc::new(merger.intern_table(t)));
-    let mut part = GenPart::new(COUNTER_RESOLUTION_NS, 0, None, stacks).with_tracks(tracks);
-    let mut ev = Event::EMPTY;
-    let mut ord = 0u32;
+    // Its events are folded into parts of a few million each, as if they
+    // were generations without restatements: each part is merged (its
+    // tracks packed) while the next is folded, instead of one part
+    // holding the whole trace's pieces unpacked until the end.
+    let mut merged: Option<GenPart<'_>> = None;
     let mut error = None;
-    loop {
-        match reader.next_into(&mut ev) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
+    for index in 0.. {
+        let mut part = GenPart::new(COUNTER_RESOLUTION_NS, index, None, stacks.clone()).with_tracks(tracks);
+        let (reader, part_ref, merger, last) = (&mut reader, &mut part, &mut merger, merged.take());
+        let mut fill = move || fill_v1(reader, part_ref, progress);
+        let merge = move || {
+            if let Some(p) = last {
+                hooks::count_v1_part();
+                merger.merge(vec![(p, None)]);
+            }
+        };
+        let filled = match mode {
+            Mode::Parallel => rayon::join(fill, merge).0,
+            Mode::Sequential => {
+                merge();
+                fill()
+            }
+        };
+        merged = Some(part);
+        match filled {
+            Filled::More => {}
+            Filled::End => break,
+            Filled::Error(e) => {
                 error = Some(e);
                 break;
             }
+            Filled::Cancelled => return Err(BuildError::Cancelled),
+        }
+    }
+    progress.set_phase(Phase::Finishing);
+    if let Some(p) = merged {
+        hooks::count_v1_part();
+        merger.merge(vec![(p, None)]);
+    }
+    let mut timeline = merger.finish(error, data.len() as u64);
+    // One generation, whatever the parts it was folded in.
+    timeline.generations = 1;
+    Ok(timeline)
+}
+
+/// How a v1 part's folding stopped.
+enum Filled {
+    /// At [`hooks::v1_part_events`] events: another part follows.
+    More,
+    End,
+    /// At a decoding error, after the events before it.
+    Error(trace_core::Error),
+    Cancelled,
+}
+
+/// Folds the reader's next events into `part`, up to a part's worth.
+fn fill_v1<'a>(reader: &mut Reader<'a>, part: &mut GenPart<'a>, progress: &Progress) -> Filled {
+    let mut ev = Event::EMPTY;
+    let limit = hooks::v1_part_events();
+    let mut ord = 0u32;
+    // Not right after a goroutine starts: the label naming a GC mark
+    // worker's mode comes next, and goes on the span it starts.
+    let mut started = false;
+    while ord < limit || started {
+        match reader.next_into(&mut ev) {
+            Ok(true) => {}
+            Ok(false) => return Filled::End,
+            Err(e) => return Filled::Error(e),
         }
         part.add(&ev, &reader.context(), ord);
-        ord = ord.wrapping_add(1);
+        started = matches!(ev.goroutine_states(), Some((_, Some(trace_core::GoState::Running))));
+        // Where a merge is in the file, for growing the trace-wide
+        // vectors ahead: a v1 trace's batches are laid out about in time
+        // order.
+        part.end_offset = part.end_offset.max(ev.offset);
+        ord = ord.saturating_add(1);
         if ord.is_multiple_of(1 << 20) {
             if progress.is_cancelled() {
-                return Err(BuildError::Cancelled);
+                return Filled::Cancelled;
             }
             progress.set_done(ev.offset);
         }
     }
-    progress.set_phase(Phase::Finishing);
-    merger.merge(vec![(part, None)]);
-    Ok(merger.finish(error, data.len() as u64))
+    Filled::More
 }
 
 /// Switches the tests below use to check the time repair; fixed outside
@@ -250,6 +314,8 @@ mod hooks {
         pub(super) static FORCE_RECOLLECT: Cell<bool> = const { Cell::new(false) };
         pub(super) static RETIMES: Cell<usize> = const { Cell::new(0) };
         pub(super) static FLOOR_SHIFT: Cell<i64> = const { Cell::new(0) };
+        pub(super) static V1_PART_EVENTS: Cell<u32> = const { Cell::new(super::V1_PART_EVENTS) };
+        pub(super) static V1_PARTS: Cell<usize> = const { Cell::new(0) };
     }
 
     /// The chain's time floor, raised by a test to move more of each
@@ -259,6 +325,21 @@ mod hooks {
         return floor.map(|f| trace_core::TimeNs(f.0.saturating_add(FLOOR_SHIFT.get())));
         #[cfg(not(test))]
         floor
+    }
+
+    /// Events in each part of a v1 trace; in tests, as few as a test asks
+    /// for, so the small committed traces are cut many times.
+    pub(super) fn v1_part_events() -> u32 {
+        #[cfg(test)]
+        return V1_PART_EVENTS.get();
+        #[cfg(not(test))]
+        super::V1_PART_EVENTS
+    }
+
+    /// Counts the parts of v1 traces merged, in tests.
+    pub(super) fn count_v1_part() {
+        #[cfg(test)]
+        V1_PARTS.set(V1_PARTS.get() + 1);
     }
 
     /// Whether a test asked for every part with a floor to be collected
@@ -381,6 +462,46 @@ mod tests {
             assert_eq!(with, without, "{}", path.display());
         }
         assert!(total >= 1000, "only {total} goroutines were finished early");
+    }
+
+    /// A v1 trace folded in parts of a few events each comes out as folded
+    /// in one part.
+    #[test]
+    fn a_v1_trace_cut_into_parts_equals_it_whole() {
+        use hooks::{V1_PART_EVENTS, V1_PARTS};
+        let mut cut = 0;
+        for path in testdata_traces() {
+            let bytes = std::fs::read(&path).unwrap_or_default();
+            if !Version::from_header(&bytes).is_ok_and(|v| v.is_v1()) {
+                continue;
+            }
+            let build = |events: u32, mode: Mode| {
+                V1_PART_EVENTS.set(events);
+                let tl = build_all(&bytes, &Progress::default(), mode);
+                V1_PART_EVENTS.set(super::V1_PART_EVENTS);
+                tl.map(|tl| digest(&tl)).map_err(|e| e.to_string())
+            };
+            V1_PARTS.set(0);
+            let whole = build(u32::MAX, Mode::Sequential);
+            assert_eq!(V1_PARTS.get(), 1, "{}", path.display());
+            for (events, mode) in [(50, Mode::Sequential), (333, Mode::Parallel)] {
+                V1_PARTS.set(0);
+                let got = build(events, mode);
+                // (Parallel merges run on the pool, which counts on its own threads.)
+                if mode == Mode::Sequential {
+                    assert!(V1_PARTS.get() >= 2, "{}: {} parts", path.display(), V1_PARTS.get());
+                }
+                if got != whole {
+                    let (a, b) = (got.unwrap_or_else(|e| e), whole.clone().unwrap_or_else(|e| e));
+                    let diff = a.lines().zip(b.lines()).find(|(x, y)| x != y);
+                    let short = |l: &str| l.to_string();
+                    let (x, y) = diff.map_or((String::new(), String::new()), |(x, y)| (short(x), short(y)));
+                    panic!("{} in parts of {events}: got\n{x}\nwant\n{y}", path.display());
+                }
+            }
+            cut += 1;
+        }
+        assert!(cut >= 10, "only {cut} v1 traces");
     }
 
     /// Goroutines finished in the generation that started them go to a

@@ -62,6 +62,9 @@ pub(crate) struct Merger {
     procs: FxHashMap<i64, TrackBuilder>,
     threads: FxHashMap<i64, TrackBuilder>,
     counts: [i64; 4],
+    /// The last bucket of counts changes, kept open for the next part:
+    /// its first events may fall in the same bucket.
+    open_counts: Option<(i64, [i32; 4])>,
     counters: Counters,
     open_ranges: FxHashMap<(RangeKind, i64), (i64, StrId)>,
     /// GC cycles and pauses that ended (with no begin seen: from `i64::MIN`,
@@ -98,6 +101,7 @@ impl Merger {
             procs: FxHashMap::default(),
             threads: FxHashMap::default(),
             counts: [0; 4],
+            open_counts: None,
             counters: Counters::default(),
             open_ranges: FxHashMap::default(),
             ranges: Vec::new(),
@@ -304,7 +308,8 @@ impl Merger {
     /// The goroutine counts: the first events' changes one by one, moved
     /// by the floor and then bucketed as the part buckets the rest (so a
     /// part retimed gives what one collected with its floor gives), then
-    /// the part's buckets, which no floor moves.
+    /// the part's buckets, which no floor moves. The last bucket stays
+    /// open for the next part ([`Merger::finish`] closes it).
     fn merge_counts(&mut self, part: &GenPart<'_>, fix: &impl Fn(i64) -> i64) {
         let bucket_ns = part.bucket_ns.max(1);
         let early = part.early_count_changes().map(|(t, from, to)| {
@@ -318,7 +323,7 @@ impl Merger {
             }
             (t - t.rem_euclid(bucket_ns), deltas)
         });
-        let mut open: Option<(i64, [i32; 4])> = None;
+        let mut open = self.open_counts.take();
         for (bucket, deltas) in early.chain(part.counts.iter().copied()) {
             match open.as_mut() {
                 Some((b, sum)) if *b == bucket => sum.iter_mut().zip(deltas).for_each(|(s, d)| *s += d),
@@ -329,9 +334,7 @@ impl Merger {
                 }
             }
         }
-        if let Some(done) = open {
-            self.push_counts(done);
-        }
+        self.open_counts = open;
     }
 
     /// One bucket's changes to the goroutine counts.
@@ -411,6 +414,9 @@ impl Merger {
 
     /// Closes everything still open at the end of the trace.
     pub fn finish(mut self, error: Option<trace_core::Error>, file_bytes: u64) -> Timeline {
+        if let Some(last) = self.open_counts.take() {
+            self.push_counts(last);
+        }
         let start_ns = self.start_ns.unwrap_or(0);
         let end_ns = self.end_ns.max(start_ns);
         let shards = std::mem::take(&mut self.shards);
