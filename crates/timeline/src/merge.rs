@@ -7,7 +7,7 @@ use trace_core::{GoroutineId, ProcId, ThreadId};
 use crate::loglist::LogList;
 use crate::model::{Counters, CpuSample, LogEntry, Proc, RangeKind, RangeSpan, Region, Thread, Timeline};
 use crate::origins::Origins;
-use crate::paged::PagedBytes;
+use crate::paged::{Packing, PagedBytes};
 use crate::part::{Edge, GenPart, MetricKind, PartSizes, Retime, SHARDS, Seg, ShardPieces, StackMap};
 use crate::pieces::Restated;
 use crate::ranges::RangeList;
@@ -146,6 +146,14 @@ impl Merger {
     /// The sizes of the part merged last, for sizing the next parts.
     pub fn part_sizes(&self) -> PartSizes {
         self.part_sizes
+    }
+
+    /// Packs the goroutine tracks it stitches as `packing` says (the
+    /// default, [`Packing::Entropy`], takes half the time of
+    /// [`Packing::Matched`] for about three quarters of its gain).
+    pub fn with_goroutine_packing(mut self, packing: Packing) -> Self {
+        self.shards = (0..SHARDS).map(|_| Shard::with_packing(packing)).collect();
+        self
     }
 
     /// Adds the next generations' parts, in order.

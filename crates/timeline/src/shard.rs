@@ -17,7 +17,7 @@ use crate::finished::Finished;
 use crate::gtrack::GTrack;
 use crate::model::Goroutine;
 use crate::origins::{Origin, OriginId, Origins};
-use crate::paged::PagedBytes;
+use crate::paged::{Packing, PagedBytes};
 use crate::part::{GSeg, Retime};
 use crate::stacks::{StackId, StackTree};
 use crate::state::GState;
@@ -128,6 +128,11 @@ pub(crate) struct Shard {
 }
 
 impl Shard {
+    /// An empty shard whose store packs as `packing` says.
+    pub fn with_packing(packing: Packing) -> Shard {
+        Shard { store: PagedBytes::with_packing(packing), ..Shard::default() }
+    }
+
     /// The builder of goroutine `id`, made if needed.
     fn builder(&mut self, id: i64) -> Option<&mut GBuild> {
         let index = match self.index.get(&id) {
