@@ -333,11 +333,14 @@ mod hooks {
     }
 
     /// Events in each part of a v1 trace; in tests, as few as a test asks
-    /// for, so the small committed traces are cut many times.
+    /// for, and when fuzzing, a few hundred, so small traces are cut many
+    /// times.
     pub(super) fn v1_part_events() -> u32 {
         #[cfg(test)]
         return V1_PART_EVENTS.get();
-        #[cfg(not(test))]
+        #[cfg(all(fuzzing, not(test)))]
+        return 300;
+        #[cfg(not(any(test, fuzzing)))]
         super::V1_PART_EVENTS
     }
 

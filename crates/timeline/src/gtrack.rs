@@ -163,6 +163,15 @@ mod tests {
         t.spans().iter().map(|s| (s.start_ns, s.end_ns, s.state, s.stack, s.a, s.b)).collect()
     }
 
+    /// Asserts that `g` and `b` finish at `end_ns` with the same spans;
+    /// returns how many.
+    fn same_spans(g: GTrack, b: TrackBuilder, end_ns: i64) -> usize {
+        let store = PagedBytes::new();
+        let want = spans(b.finish(end_ns));
+        assert_eq!(spans(g.finish_into_store(end_ns, &store)), want);
+        want.len()
+    }
+
     #[test]
     fn an_idle_goroutine_stays_one_span_restated_or_not() {
         let chan = GState::ChanRecv;
@@ -170,8 +179,7 @@ mod tests {
         assert!(matches!(g, GTrack::Lone(Some(_))), "{g:?}");
         assert_eq!((g.last_state(), g.last_start_ns()), (Some(chan as u8), 8));
         assert_eq!(g.closed_bytes(), 0);
-        let store = PagedBytes::new();
-        assert_eq!(spans(g.finish_into_store(2000, &store)), spans(b.finish(2000)));
+        assert_eq!(same_spans(g, b, 2000), 1);
     }
 
     #[test]
@@ -181,10 +189,7 @@ mod tests {
         assert!(matches!(g, GTrack::Built(_)));
         assert_eq!((g.last_state(), g.last_start_ns()), (Some(GState::Runnable as u8), 40));
         g.spill(0, PagedBytes::new);
-        let store = PagedBytes::new();
-        let want = spans(b.finish(900));
-        assert_eq!(want.len(), 4);
-        assert_eq!(spans(g.finish_into_store(900, &store)), want);
+        assert_eq!(same_spans(g, b, 900), 4);
     }
 
     #[test]
@@ -205,10 +210,7 @@ mod tests {
         g.append(piece(&more), false, None);
         b.append(piece(&more), false);
         assert!(matches!(g, GTrack::Built(_)));
-        let store = PagedBytes::new();
-        let want = spans(b.finish(1000));
-        assert_eq!(want.len(), 6);
-        assert_eq!(spans(g.finish_into_store(1000, &store)), want);
+        assert_eq!(same_spans(g, b, 1000), 6);
     }
 
     #[test]
@@ -226,8 +228,7 @@ mod tests {
         let mut g2 = GTrack::Built(Box::new(spilled));
         g2.seal();
         assert!(matches!(g2, GTrack::Built(_)));
-        let store = PagedBytes::new();
-        assert_eq!(spans(g.finish_into_store(9000, &store)), spans(b.finish(9000)));
+        assert_eq!(same_spans(g, b, 9000), long.len());
     }
 
     #[test]

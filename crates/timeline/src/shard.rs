@@ -322,6 +322,11 @@ mod tests {
     use super::*;
     use crate::part::Seg;
 
+    /// A goroutine's spans: start, end and state.
+    fn spans_of(g: &Goroutine) -> Vec<(i64, i64, u8)> {
+        g.track.spans().iter().map(|s| (s.start_ns, s.end_ns, s.state)).collect()
+    }
+
     fn piece(id: i64, spans: &[(i64, GState)]) -> GSeg {
         let mut track = TrackBuilder::default();
         for &(at, state) in spans {
@@ -343,14 +348,13 @@ mod tests {
         gs.sort_by_key(|g| g.id);
         join_named_again(&mut gs, &strings);
         assert_eq!(gs.iter().map(|g| g.id.0).collect::<Vec<_>>(), [64, 128]);
-        let spans: Vec<(i64, i64, u8)> = gs[0].track.spans().iter().map(|s| (s.start_ns, s.end_ns, s.state)).collect();
         let want = [
             (10, 20, GState::Running as u8),
             (20, 30, GState::Exited as u8),
             (30, 40, GState::Running as u8),
             (40, 100, GState::Sleep as u8),
         ];
-        assert_eq!(spans, want);
+        assert_eq!(spans_of(&gs[0]), want);
         assert_eq!(gs[0].exited_ns(), None);
         assert_eq!(gs[1].track.end_ns(), Some(100));
     }
@@ -370,7 +374,6 @@ mod tests {
         // Woken in the next generation, it runs and exits.
         shard.stitch(piece(64, &[(30, GState::Runnable), (31, GState::Exited)]), None, None, &strings, &stacks);
         let gs: Vec<Goroutine> = shard.finish(100, &strings, &stacks).0.into_iter().collect();
-        let spans: Vec<(i64, i64, u8)> = gs[0].track.spans().iter().map(|s| (s.start_ns, s.end_ns, s.state)).collect();
         let want = [
             (10, 12, GState::Runnable as u8),
             (12, 20, GState::Running as u8),
@@ -378,7 +381,7 @@ mod tests {
             (30, 31, GState::Runnable as u8),
             (31, 31, GState::Exited as u8),
         ];
-        assert_eq!(spans, want);
+        assert_eq!(spans_of(&gs[0]), want);
     }
 
     #[test]
@@ -441,12 +444,11 @@ mod tests {
         let (gs, origins) = shard.finish(100, &strings, &stacks);
         let mut gs: Vec<Goroutine> = gs.into_iter().collect();
         gs.sort_by_key(|g| g.id);
-        let spans = |g: &Goroutine| g.track.spans().iter().map(|s| (s.start_ns, s.end_ns, s.state)).collect::<Vec<_>>();
         let first = [(10, 12, GState::Created as u8), (12, 20, GState::Running as u8), (20, 20, GState::Exited as u8)];
-        assert_eq!(spans(&gs[0]), first);
+        assert_eq!(spans_of(&gs[0]), first);
         let origin = origins.get(gs[0].origin);
         assert_eq!((origin.parent.0, origin.creation_stack, gs[0].created_ns()), (1, StackId(3), Some(10)));
         assert_eq!(gs[1].exited_ns(), Some(40));
-        assert_eq!(spans(&gs[1]).first(), Some(&(5, 30, GState::Runnable as u8)));
+        assert_eq!(spans_of(&gs[1]).first(), Some(&(5, 30, GState::Runnable as u8)));
     }
 }
