@@ -149,8 +149,8 @@ impl Merger {
     }
 
     /// Packs the goroutine tracks it stitches as `packing` says (the
-    /// default, [`Packing::Entropy`], takes half the time of
-    /// [`Packing::Matched`] for about three quarters of its gain).
+    /// default, [`Packing::Entropy`], packs spans about 1.5x in less than
+    /// half the time [`Packing::Matched`] takes for about 1.9x).
     pub fn with_goroutine_packing(mut self, packing: Packing) -> Self {
         self.shards = (0..SHARDS).map(|_| Shard::with_packing(packing)).collect();
         self
