@@ -472,6 +472,35 @@ mod tests {
         assert!(total >= 1000, "only {total} goroutines were finished early");
     }
 
+    /// Goroutines kept small in a part (woken after a restatement, or
+    /// ended there though made before: see [`crate::pieces`]) come out as
+    /// the pieces they stand for, in parallel builds too. v1 traces are
+    /// cut in parts of 300 events, so many goroutines end in a part they
+    /// were not made in.
+    #[test]
+    fn goroutines_kept_small_equal_pieces() {
+        use crate::pieces::hooks::{ENDED, SMALL, WOKEN};
+        let (mut woken, mut ended) = (0, 0);
+        hooks::V1_PART_EVENTS.set(300);
+        for path in testdata_traces() {
+            let bytes = std::fs::read(&path).unwrap_or_default();
+            let build = |small: bool, mode: Mode| {
+                SMALL.set(small);
+                let tl = build_all(&bytes, &Progress::default(), mode);
+                SMALL.set(true);
+                tl.map(|tl| digest(&tl)).map_err(|e| e.to_string())
+            };
+            WOKEN.set(0);
+            ENDED.set(0);
+            let with = build(true, Mode::Sequential);
+            (woken, ended) = (woken + WOKEN.get(), ended + ENDED.get());
+            assert_eq!(with, build(false, Mode::Sequential), "{}", path.display());
+            assert_eq!(with, build(true, Mode::Parallel), "{} in parallel", path.display());
+        }
+        hooks::V1_PART_EVENTS.set(super::V1_PART_EVENTS);
+        assert!(woken >= 200 && ended >= 5000, "only {woken} goroutines woken and {ended} ended");
+    }
+
     /// A v1 trace folded in parts of a few events each comes out as folded
     /// in one part.
     #[test]

@@ -37,7 +37,7 @@ pub(crate) enum GTrack {
 
 /// The most spans a track is sealed with: opening it again decodes and
 /// re-encodes them all.
-const SEAL_SPANS: usize = 32;
+pub(crate) const SEAL_SPANS: usize = 32;
 
 impl Default for GTrack {
     fn default() -> Self {

@@ -9,7 +9,6 @@ use crate::model::{Counters, CpuSample, LogEntry, Proc, RangeKind, RangeSpan, Re
 use crate::origins::Origins;
 use crate::paged::{Packing, PagedBytes};
 use crate::part::{Edge, GenPart, MetricKind, PartSizes, Retime, SHARDS, Seg, ShardPieces, StackMap};
-use crate::pieces::Restated;
 use crate::ranges::RangeList;
 use crate::regions::RegionList;
 use crate::shard::{Done, Shard};
@@ -183,17 +182,14 @@ impl Merger {
         self.reserve_ahead();
         let (strings, stacks) = (&self.strings, &self.stacks);
         let apply = |(shard, list): (&mut Shard, PartPieces)| {
-            for (pi, (finished, pieces, restated)) in list {
+            for (pi, (finished, pieces)) in list {
                 let map = maps.get(pi).and_then(|m: &Option<Vec<StackId>>| m.as_deref());
                 let retime = retimes.get(pi).and_then(Option::as_ref);
                 for f in finished {
                     shard.add_finished(f, retime, strings, stacks);
                 }
-                for piece in pieces.into_iter().flatten() {
+                for piece in pieces.into_pieces() {
                     shard.stitch(piece, map, retime, strings, stacks);
-                }
-                for r in restated.into_iter().filter(Restated::is_kept) {
-                    shard.stitch(r.into_piece(), map, retime, strings, stacks);
                 }
             }
         };

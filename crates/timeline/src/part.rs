@@ -12,7 +12,7 @@ use crate::chunked::Chunked;
 use crate::early::Early;
 use crate::finished::FinishQueue;
 use crate::finlist::FinishedList;
-use crate::pieces::{Pieces, Restated};
+use crate::pieces::{Pieces, Restated, Second, ShardParts};
 use crate::stacks::StackId;
 use crate::state::{GState, MState, PState};
 use crate::track::TrackBuilder;
@@ -122,10 +122,33 @@ pub(crate) struct GSeg {
     pub first_stack: u32,
 }
 
-/// One shard's goroutines of a part: those finished early, the pieces
-/// (`None` where a place was freed), and those only restated (see
-/// [`Restated`]).
-pub(crate) type ShardPieces = (FinishedList, Chunked<Option<GSeg>>, Chunked<Restated>);
+impl GSeg {
+    /// Pushes a span (a restatement if `restate`), unless it restates the
+    /// state the piece is in already (`false`).
+    pub fn push(&mut self, time: i64, state: GState, stack: u32, (a, b): (i64, i64), restate: bool) -> bool {
+        let t = &mut self.seg.track;
+        if t.is_empty() {
+            self.seg.head_restate = restate;
+            self.head_has_first_stack = blocking_stack(state, stack);
+        } else {
+            if restate
+                && let Some(last) = t.last_state().and_then(GState::from_u8)
+                && last.category() == state.category()
+            {
+                return false;
+            }
+            if self.first_stack == 0 && blocking_stack(state, stack) {
+                self.first_stack = stack;
+            }
+        }
+        t.push(time, state as u8, StackId(stack), a, b);
+        true
+    }
+}
+
+/// One shard's goroutines of a part: those finished early, and the pieces
+/// (some kept small, see [`Pieces`]).
+pub(crate) type ShardPieces = (FinishedList, ShardParts);
 
 /// A goroutine's creation.
 #[derive(Clone, Copy, Debug)]
@@ -442,13 +465,14 @@ impl<'a> GenPart<'a> {
     pub fn take_goroutines(&mut self) -> Vec<ShardPieces> {
         let finished = std::mem::take(&mut self.finished).finish();
         let pieces = std::mem::take(&mut self.goroutines).into_iter().map(Pieces::into_parts);
-        finished.into_iter().zip(pieces).map(|(f, (p, r))| (f, p, r)).collect()
+        finished.into_iter().zip(pieces).collect()
     }
 
     /// Goroutine `id`'s piece, made if new.
+    #[cfg(test)]
     fn gseg(&mut self, id: i64) -> Option<&mut GSeg> {
         let unit = self.unit;
-        self.goroutines.get_mut(shard_of(id))?.get(id.div_euclid(SHARDS as i64), || new_gseg(id, unit))
+        self.goroutines.get_mut(shard_of(id))?.get(id.div_euclid(SHARDS as i64), || new_gseg(id, unit), None)
     }
 
     /// Goroutine `id`'s piece, if it has one.
@@ -539,28 +563,26 @@ impl<'a> GenPart<'a> {
         if restate && created.is_none() && b == -1 && self.restated(id, time, state, stack, a) {
             return;
         }
-        let Some(g) = self.gseg(id) else { return };
+        // A restated goroutine's second span is kept small (see `Woken`).
+        let second = (!restate && created.is_none() && b == -1 && crate::pieces::hooks::small()).then_some(Second {
+            time,
+            state,
+            stack,
+            a,
+        });
+        let (unit, key) = (self.unit, id.div_euclid(SHARDS as i64));
+        let Some(pieces) = self.goroutines.get_mut(shard_of(id)) else { return };
+        let Some(g) = pieces.get(key, || new_gseg(id, unit), second) else { return };
         if created.is_some() {
             g.created = created;
         }
-        let t = &mut g.seg.track;
-        if t.is_empty() {
-            g.seg.head_restate = restate;
-            g.head_has_first_stack = blocking_stack(state, stack);
-        } else {
-            if restate
-                && let Some(last) = t.last_state().and_then(GState::from_u8)
-                && last.category() == state.category()
-            {
-                return;
-            }
-            if g.first_stack == 0 && blocking_stack(state, stack) {
-                g.first_stack = stack;
-            }
+        if !g.push(time, state, stack, (a, b), restate) || state != GState::Exited {
+            return;
         }
-        t.push(time, state as u8, StackId(stack), a, b);
-        if state == GState::Exited && settled(g) {
+        if settled(g) {
             self.finish_early(id);
+        } else if crate::pieces::hooks::small() {
+            pieces.end(key);
         }
     }
 
@@ -1013,7 +1035,7 @@ mod tests {
         part.g(6, 20, GState::Running, 0, 1, -1, false);
         let by_shard = part.take_goroutines();
         assert_eq!(by_shard.len(), SHARDS);
-        let ids = |s: usize| by_shard[s].1.iter().flatten().map(|g| g.seg.id).collect::<Vec<_>>();
+        let ids = |s: usize| by_shard[s].1.ids();
         assert_eq!(ids(shard_of(5)), [5, 5 + SHARDS as i64]);
         assert_eq!(ids(shard_of(6)), [6]);
     }
@@ -1042,11 +1064,7 @@ mod tests {
             let start = Event { time: TimeNs(at.0 + 50), typ: ev::GO_START, args: [id, 1, 0, 0], ..create };
             part.add(&start, &ctx, 2 * ord as u32 + 1);
         }
-        let pieces: usize = part
-            .take_goroutines()
-            .iter()
-            .map(|(f, p, r)| f.iter().count() + p.iter().flatten().count() + r.len())
-            .sum();
+        let pieces: usize = part.take_goroutines().iter().map(|(f, p)| f.iter().count() + p.ids().len()).sum();
         assert_eq!(pieces, 0);
         // The events did reach the part: the thread ran each goroutine.
         let spans: usize = part.take_threads().map(|s| s.track.len()).sum();
@@ -1117,14 +1135,10 @@ mod tests {
             part.g(11, 310, GState::Running, 0, 1, -1, true);
             part.g(11, 320, GState::Exited, 0, -1, -1, false);
             let by_shard = part.take_goroutines();
-            let finished: Vec<i64> = by_shard.iter().flat_map(|(f, _, _)| f.iter().map(|f| f.id)).collect();
+            let finished: Vec<i64> = by_shard.iter().flat_map(|(f, _)| f.iter().map(|f| f.id)).collect();
             // (Goroutine 9, only restated, is kept as such.)
-            let kept = |(_, p, r): &ShardPieces| {
-                let restated = r.iter().filter(|r| r.is_kept()).map(|r| r.id);
-                p.iter().flatten().map(|g| g.seg.id).chain(restated).collect::<Vec<_>>()
-            };
-            let pieces: Vec<i64> = by_shard.iter().flat_map(kept).collect();
-            let spans = by_shard.iter().flat_map(|(f, _, _)| f.iter()).map(|f| f.track.spans()).next();
+            let pieces: Vec<i64> = by_shard.iter().flat_map(|(_, p)| p.ids()).collect();
+            let spans = by_shard.iter().flat_map(|(f, _)| f.iter()).map(|f| f.track.spans()).next();
             (finished, pieces, spans.map(|s| s.iter().map(|s| (s.start_ns, s.end_ns)).collect::<Vec<_>>()))
         };
         let (finished, mut pieces, spans) = run(true);
