@@ -564,12 +564,8 @@ impl<'a> GenPart<'a> {
             return;
         }
         // A restated goroutine's second span is kept small (see `Woken`).
-        let second = (!restate && created.is_none() && b == -1 && crate::pieces::hooks::small()).then_some(Second {
-            time,
-            state,
-            stack,
-            a,
-        });
+        let small = !restate && created.is_none() && b == -1 && crate::pieces::hooks::small();
+        let second = small.then_some(Second { time, state, stack, a });
         let (unit, key) = (self.unit, id.div_euclid(SHARDS as i64));
         let Some(pieces) = self.goroutines.get_mut(shard_of(id)) else { return };
         let Some(g) = pieces.get(key, || new_gseg(id, unit), second) else { return };

@@ -16,7 +16,7 @@
 //! bytes with its spans) and its piece's place reused. When a server
 //! closes the channel a million connections wait on, all wake before any
 //! runs, then each runs and exits: `shapes -mode conns` peaked at 625 MB
-//! with a piece each, 463-478 MB so.
+//! with a piece each, 459-478 MB so.
 
 use crate::chunked::Chunked;
 use crate::gtrack::SEAL_SPANS;
