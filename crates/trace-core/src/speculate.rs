@@ -307,12 +307,14 @@ pub fn predict(generation: &Generation<'_>) -> Prediction {
         touch(m, &mut |s| s.p = ProcId(pid));
     }
     // A P that starts the generation in a syscall is held by the thread its
-    // first steal takes it from, whatever that thread does later.
+    // first steal takes it from, whatever that thread does later; unless a
+    // thread restates it first thing, as its own: then that thread holds
+    // it, and it may have passed to others by the first steal.
     let mut steals: Vec<(i64, i64)> = first_steal.iter().map(|(&p, &(_, m))| (p, m)).collect();
     steals.sort_unstable();
     for &(pid, m) in &steals {
         let in_syscall = p.get(&pid).is_some_and(|e| e.0 == proc_status::SYSCALL);
-        if in_syscall {
+        if in_syscall && !lead_p.values().any(|&led| led == pid) {
             touch(m, &mut |s| s.p = ProcId(pid));
         }
     }
