@@ -27,7 +27,7 @@ pub struct BaseEvent {
     pub offset: u64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Seq {
     pub(crate) generation: u64,
     pub(crate) seq: u64,
@@ -91,7 +91,7 @@ fn name_of(t: EventType) -> &'static str {
 
 /// Per-goroutine scheduling state; kept small because there are many.
 /// Regions and ranges, which few goroutines have, live in side tables.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct GState {
     pub(crate) status: u64,
     pub(crate) seq: Seq,
