@@ -202,6 +202,38 @@ impl<V: Default> GTable<V> {
     }
 }
 
+/// A v1 trace's goroutine IDs (unsigned) to a small value, a goroutine
+/// not yet seen reading as `V::default()`: the v1 merge and consistency
+/// pass look one up for every event, and a hash map of a million of them
+/// missed the cache on most.
+#[derive(Debug, Default)]
+pub(crate) struct GMap<V>(GTable<V>);
+
+impl<V: Default + Copy> GMap<V> {
+    #[inline]
+    pub fn get(&self, g: u64) -> V {
+        // The same bits: IDs from 2^63 up are negative, in the overflow map.
+        self.0.peek(&(g as i64)).copied().unwrap_or_default()
+    }
+
+    #[inline]
+    pub fn insert(&mut self, g: u64, v: V) {
+        self.0.insert(g as i64, v);
+    }
+
+    /// The value for `g`, made present (as the default) if absent.
+    #[inline]
+    pub fn entry(&mut self, g: u64) -> &mut V {
+        self.0.entry_or_default(g as i64)
+    }
+
+    /// Whether `g` was inserted or made present.
+    #[inline]
+    pub fn contains_key(&self, g: u64) -> bool {
+        self.0.peek(&(g as i64)).is_some()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,6 +301,23 @@ mod tests {
         assert!(t.entry_or_default(5).is_empty());
         assert_eq!(t.take_misses(), vec![5, 6, 5]);
         assert_eq!(t.iter().map(|e| e.0).collect::<Vec<_>>(), vec![5, 6]);
+    }
+
+    #[test]
+    fn a_gmap_reads_absent_ids_as_the_default() {
+        let mut m: GMap<u8> = GMap::default();
+        for g in [0u64, 5, 64, u64::MAX, 1 << 40] {
+            m.insert(g, (g % 200) as u8 + 1);
+        }
+        assert_eq!(m.get(5), 6);
+        assert_eq!(m.get(u64::MAX), (u64::MAX % 200) as u8 + 1);
+        assert_eq!(m.get(1 << 40), ((1u64 << 40) % 200) as u8 + 1);
+        assert_eq!(m.get(6), 0);
+        assert_eq!(m.get(u64::MAX - 1), 0);
+        assert!(!m.contains_key(7) && m.contains_key(64));
+        *m.entry(7) += 3;
+        assert!(m.contains_key(7));
+        assert_eq!(m.get(7), 3);
     }
 
     #[test]

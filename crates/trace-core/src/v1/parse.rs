@@ -5,6 +5,7 @@
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::error::{Error, Result};
+use crate::gtable::GMap;
 use crate::wire::uvarint;
 
 use super::reclist::{RecBuilder, RecList};
@@ -248,6 +249,9 @@ pub(crate) fn decode_args(
 }
 
 /// The arguments and the stack of an event from its raw values.
+// Inlined, as `RecBuilder::push` is: its result came back through memory
+// and was copied on with a wide load its stores could not forward to.
+#[inline(always)]
 fn args_of(typ: u8, args: &[u64], sarg: &[u8], inline_map: &FxHashMap<&[u8], u64>) -> ([u64; 3], u32) {
     let arg = |i: usize| args.get(i).copied().unwrap_or(0);
     if typ == t::CPU_SAMPLE {
@@ -822,39 +826,49 @@ impl<'a> Parser<'a> {
         let mut exits = SysExits::new(data, inline_map);
         let (mut moved, mut exit_notes, mut bad) = (Vec::new(), Assumed::default(), None);
         let mut place = 0usize;
-        let mut gs: FxHashMap<u64, GState> = FxHashMap::default();
-        let mut frontier: Vec<(V1Event, usize)> = Vec::new();
+        let mut gs: GMap<GState> = GMap::default();
+        // The heads ready to go, as (time, P index): each stays in its
+        // cursor (or the CPU samples) until it comes out.
+        let mut frontier: Vec<(i64, usize)> = Vec::new();
         let mut available: Vec<usize> = (0..=procs.len()).collect();
         loop {
             let mut i = 0;
             while let Some(&pi) = available.get(i) {
                 let next = match procs.get_mut(pi) {
                     Some(c) => c.peek(data, inline_map, &mut scratch),
-                    None => cpu.get(cpu_pos).copied(),
+                    None => cpu.get(cpu_pos),
                 };
                 let Some(ev) = next else {
                     available.swap_remove(i);
                     continue;
                 };
-                let (g, init, _) = state_transition(&ev);
-                if !transition_ready(g, gs.get(&g).copied().unwrap_or_default(), init) {
+                let (g, init, _) = state_transition(ev);
+                if !transition_ready(g, gs.get(g), init) {
                     i += 1;
                     continue;
                 }
-                match procs.get_mut(pi) {
-                    Some(c) => c.advance(),
-                    None => cpu_pos += 1,
-                }
+                let ts = ev.ts;
                 available.swap_remove(i);
-                heap_push(&mut frontier, (ev, pi));
+                heap_push(&mut frontier, (ts, pi));
             }
-            let Some((mut ev, pi)) = heap_pop(&mut frontier) else {
+            let next = heap_pop(&mut frontier).and_then(|(_, pi)| {
+                let ev = match procs.get_mut(pi) {
+                    Some(c) => c.head.take(),
+                    None => {
+                        cpu_pos += 1;
+                        cpu.get(cpu_pos - 1).copied()
+                    }
+                };
+                Some((ev?, pi))
+            });
+            let Some((mut ev, pi)) = next else {
                 if mode == Merge::Repair {
-                    let heads =
-                        available.iter().filter_map(|&pi| procs.get_mut(pi)?.peek(data, inline_map, &mut scratch));
+                    let heads = available
+                        .iter()
+                        .filter_map(|&pi| procs.get_mut(pi)?.peek(data, inline_map, &mut scratch).copied());
                     if let Some(ev) = heads.min_by_key(|ev| ev.ts) {
                         let (g, init, _) = state_transition(&ev);
-                        let curr = gs.get(&g).copied().unwrap_or_default();
+                        let curr = gs.get(g);
                         let seq = if init.seq == NOSEQ { curr.seq } else { init.seq };
                         gs.insert(g, GState { seq, status: init.status });
                         let name = desc(ev.typ).name;
@@ -891,12 +905,12 @@ impl<'a> Parser<'a> {
             if bad.is_none() {
                 let merged_ts = rec.ts;
                 match exits.check(&mut rec) {
-                    Exit::Keep => out.push(rec),
+                    Exit::Keep => out.push(&rec),
                     Exit::Move => moved.push(MovedRec { rec, place, merged_ts }),
                     // Left at its place and time.
                     Exit::Fault(e) if mode == Merge::Repair => {
                         exit_notes.note(e);
-                        out.push(rec);
+                        out.push(&rec);
                     }
                     // The events end before it.
                     Exit::Fault(e) => bad = Some((place, e)),
@@ -904,7 +918,7 @@ impl<'a> Parser<'a> {
             }
             place += 1;
             if g != UNORDERED {
-                let curr = gs.get(&g).copied().unwrap_or_default();
+                let curr = gs.get(g);
                 if !transition_ready(g, curr, init) {
                     return Err(invalid(ev.offset, "encountered impossible goroutine state transition"));
                 }
@@ -1021,10 +1035,10 @@ fn move_exits(all: Vec<Rec>, exits: &mut SysExits<'_, '_>, assumed: &mut Assumed
         let merged_ts = rec.ts;
         match exits.check(&mut rec) {
             Exit::Move => moved.push(MovedRec { rec, place, merged_ts }),
-            Exit::Keep => rest.push(rec),
+            Exit::Keep => rest.push(&rec),
             Exit::Fault(e) => {
                 assumed.note(e);
-                rest.push(rec);
+                rest.push(&rec);
             }
         }
     }
@@ -1149,16 +1163,12 @@ impl ProcCursor {
         c
     }
 
-    /// The next event of the P, without consuming it.
-    fn peek(&mut self, data: &[u8], inline_map: &FxHashMap<&[u8], u64>, args: &mut Vec<u64>) -> Option<V1Event> {
+    /// The next event of the P, without consuming it (taking `head` does).
+    fn peek(&mut self, data: &[u8], inline_map: &FxHashMap<&[u8], u64>, args: &mut Vec<u64>) -> Option<&V1Event> {
         if self.head.is_none() {
             self.head = self.decode_next(data, inline_map, args);
         }
-        self.head
-    }
-
-    fn advance(&mut self) {
-        self.head = None;
+        self.head.as_ref()
     }
 
     fn decode_next(&mut self, data: &[u8], inline_map: &FxHashMap<&[u8], u64>, args: &mut Vec<u64>) -> Option<V1Event> {
@@ -1314,14 +1324,14 @@ fn transition_ready(g: u64, curr: GState, init: GState) -> bool {
 
 // A binary min-heap by timestamp with exactly Go's sift steps, so that
 // events with equal timestamps come out in the same order.
-fn heap_less(h: &[(V1Event, usize)], i: usize, j: usize) -> bool {
+fn heap_less(h: &[(i64, usize)], i: usize, j: usize) -> bool {
     match (h.get(i), h.get(j)) {
-        (Some(a), Some(b)) => a.0.ts < b.0.ts,
+        (Some(a), Some(b)) => a.0 < b.0,
         _ => false,
     }
 }
 
-fn heap_push(h: &mut Vec<(V1Event, usize)>, x: (V1Event, usize)) {
+fn heap_push(h: &mut Vec<(i64, usize)>, x: (i64, usize)) {
     h.push(x);
     let mut j = h.len() - 1;
     while j > 0 {
@@ -1334,7 +1344,7 @@ fn heap_push(h: &mut Vec<(V1Event, usize)>, x: (V1Event, usize)) {
     }
 }
 
-fn heap_pop(h: &mut Vec<(V1Event, usize)>) -> Option<(V1Event, usize)> {
+fn heap_pop(h: &mut Vec<(i64, usize)>) -> Option<(i64, usize)> {
     let n = h.len().checked_sub(1)?;
     h.swap(0, n);
     let mut i = 0;
@@ -1420,7 +1430,7 @@ impl Checked {
         if rec.typ() == t::GO_SYS_CALL {
             self.in_call.insert(rec.g, i);
         }
-        self.events.push(rec);
+        self.events.push(&rec);
     }
 }
 
@@ -1433,7 +1443,7 @@ fn post_process_at(
     repair: &mut Option<&mut Assumed>,
 ) -> Result<()> {
     let (data, inline_map, gids) = (parser.cur.data, &parser.inline_map, &parser.gids);
-    let mut gs: FxHashMap<u64, GDesc> = FxHashMap::default();
+    let mut gs: GMap<GDesc> = GMap::default();
     let mut ps: FxHashMap<i32, PDesc> = FxHashMap::default();
     let mut tasks: FxHashSet<u64> = FxHashSet::default();
     let mut regions: FxHashMap<u64, Vec<(u64, u64)>> = FxHashMap::default();
@@ -1543,7 +1553,7 @@ fn post_process_at(
                 p.sweep = true;
             }
             t::GC_MARK_ASSIST_START => {
-                let g = gs.entry(ev.g).or_default();
+                let g = gs.entry(ev.g);
                 if g.mark_assist {
                     Assumed::allow(
                         repair,
@@ -1553,7 +1563,7 @@ fn post_process_at(
                 g.mark_assist = true;
             }
             t::GC_MARK_ASSIST_DONE => {
-                gs.entry(ev.g).or_default().mark_assist = false;
+                gs.entry(ev.g).mark_assist = false;
             }
             t::GC_SWEEP_DONE => {
                 let p = ps.entry(ev.p).or_default();
@@ -1563,7 +1573,7 @@ fn post_process_at(
                 p.sweep = false;
             }
             t::GO_WAITING | t::GO_IN_SYSCALL => {
-                let g = gs.entry(ev.g).or_default();
+                let g = gs.entry(ev.g);
                 if g.state != G_RUNNABLE {
                     let what = if ev.typ == t::GO_WAITING { "EvGoWaiting" } else { "EvGoInSyscall" };
                     Assumed::allow(
@@ -1575,16 +1585,16 @@ fn post_process_at(
                 g.ev = Some(ev.typ);
             }
             t::GO_CREATE => {
-                let g = gs.get(&ev.g).copied().unwrap_or_default();
+                let g = gs.get(ev.g);
                 let p = ps.get(&ev.p).copied().unwrap_or_default();
                 Assumed::allow(repair, check_running(p, g, ev, true))?;
-                if gs.contains_key(&ev.args[0]) {
+                if gs.contains_key(ev.args[0]) {
                     Assumed::allow(repair, Err(invalid(at, format!("g {} already exists (time {ts})", ev.args[0]))))?;
                 }
                 gs.insert(ev.args[0], GDesc { state: G_RUNNABLE, ev: Some(ev.typ), mark_assist: false });
             }
             t::GO_START | t::GO_START_LABEL => {
-                let g = gs.entry(ev.g).or_default();
+                let g = gs.entry(ev.g);
                 let p = ps.entry(ev.p).or_default();
                 if g.state != G_RUNNABLE {
                     Assumed::allow(
@@ -1606,10 +1616,10 @@ fn post_process_at(
                 p.g = ev.g;
             }
             t::GO_END | t::GO_STOP | t::GO_SCHED | t::GO_PREEMPT | t::GO_SYS_BLOCK => {
-                let g = gs.get(&ev.g).copied().unwrap_or_default();
+                let g = gs.get(ev.g);
                 let p = ps.get(&ev.p).copied().unwrap_or_default();
                 Assumed::allow(repair, check_running(p, g, ev, false))?;
-                let g = gs.entry(ev.g).or_default();
+                let g = gs.entry(ev.g);
                 match ev.typ {
                     t::GO_SCHED | t::GO_PREEMPT => {
                         g.state = G_RUNNABLE;
@@ -1624,7 +1634,7 @@ fn post_process_at(
                 }
             }
             t::GO_UNBLOCK => {
-                let g = gs.get(&ev.g).copied().unwrap_or_default();
+                let g = gs.get(ev.g);
                 let p = ps.get(&ev.p).copied().unwrap_or_default();
                 if g.state != G_RUNNING {
                     Assumed::allow(
@@ -1638,7 +1648,7 @@ fn post_process_at(
                         Err(invalid(at, format!("p {} is not running g {} while unpark (time {ts})", ev.p, ev.g))),
                     )?;
                 }
-                let g1 = gs.entry(ev.args[0]).or_default();
+                let g1 = gs.entry(ev.args[0]);
                 if g1.state != G_WAITING {
                     Assumed::allow(
                         repair,
@@ -1652,13 +1662,13 @@ fn post_process_at(
                 g1.ev = Some(ev.typ);
             }
             t::GO_SYS_CALL => {
-                let g = gs.get(&ev.g).copied().unwrap_or_default();
+                let g = gs.get(ev.g);
                 let p = ps.get(&ev.p).copied().unwrap_or_default();
                 Assumed::allow(repair, check_running(p, g, ev, false))?;
-                gs.entry(ev.g).or_default().ev = Some(ev.typ);
+                gs.entry(ev.g).ev = Some(ev.typ);
             }
             t::GO_SYS_EXIT => {
-                let g = gs.entry(ev.g).or_default();
+                let g = gs.entry(ev.g);
                 if g.state != G_WAITING {
                     Assumed::allow(
                         repair,
@@ -1677,10 +1687,10 @@ fn post_process_at(
             | t::GO_BLOCK_COND
             | t::GO_BLOCK_NET
             | t::GO_BLOCK_GC => {
-                let g = gs.get(&ev.g).copied().unwrap_or_default();
+                let g = gs.get(ev.g);
                 let p = ps.get(&ev.p).copied().unwrap_or_default();
                 Assumed::allow(repair, check_running(p, g, ev, false))?;
-                let g = gs.entry(ev.g).or_default();
+                let g = gs.entry(ev.g);
                 g.state = G_WAITING;
                 g.ev = Some(ev.typ);
                 ps.entry(ev.p).or_default().g = 0;
