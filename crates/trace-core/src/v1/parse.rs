@@ -237,6 +237,8 @@ impl GIds {
 
 /// Decodes again the arguments and the stack of the event at `offset` (an
 /// event of the merged list), as [`ProcCursor`] built them.
+// Inlined for the same reason as `args_of`.
+#[inline(always)]
 pub(crate) fn decode_args(
     data: &[u8],
     offset: u64,
@@ -1109,8 +1111,15 @@ impl Iterator for Ordered {
                 self.taken += 1;
                 self.next_place += 1;
             }
-            self.head = Some((a, self.next_place));
+            let place = self.next_place;
             self.next_place += 1;
+            // Nearly always no moved event goes first: the record is given
+            // out as it is, not parked in `head` and read back at once (a
+            // stalled load, each event).
+            if self.moved.peek().is_none_or(|m| (m.rec.ts, m.place) >= (a.ts, place)) {
+                return Some(a);
+            }
+            self.head = Some((a, place));
         }
         let Some((a, place)) = self.head else { return self.moved.next().map(|m| m.rec) };
         // Ties go by place.
@@ -1324,47 +1333,56 @@ fn transition_ready(g: u64, curr: GState, init: GState) -> bool {
 
 // A binary min-heap by timestamp with exactly Go's sift steps, so that
 // events with equal timestamps come out in the same order.
-fn heap_less(h: &[(i64, usize)], i: usize, j: usize) -> bool {
-    match (h.get(i), h.get(j)) {
-        (Some(a), Some(b)) => a.0 < b.0,
-        _ => false,
-    }
-}
-
+// The steps are Go's swaps done with a hole: an entry moves once per
+// level and the new (or last) one is written once, at its place, where a
+// swap read back the entry just written (a stalled load, each event).
 fn heap_push(h: &mut Vec<(i64, usize)>, x: (i64, usize)) {
+    let mut j = h.len();
     h.push(x);
-    let mut j = h.len() - 1;
     while j > 0 {
         let i = (j - 1) / 2;
-        if !heap_less(h, j, i) {
+        let Some(&parent) = h.get(i) else { break };
+        if x.0 >= parent.0 {
             break;
         }
-        h.swap(i, j);
+        if let Some(slot) = h.get_mut(j) {
+            *slot = parent;
+        }
         j = i;
+    }
+    if let Some(slot) = h.get_mut(j) {
+        *slot = x;
     }
 }
 
 fn heap_pop(h: &mut Vec<(i64, usize)>) -> Option<(i64, usize)> {
     let n = h.len().checked_sub(1)?;
-    h.swap(0, n);
+    let last = *h.get(n)?;
+    let top = *h.first()?;
     let mut i = 0;
     loop {
         let j1 = 2 * i + 1;
         if j1 >= n {
             break;
         }
-        let mut j = j1;
-        let j2 = j1 + 1;
-        if j2 < n && heap_less(h, j2, j1) {
-            j = j2;
-        }
-        if !heap_less(h, j, i) {
+        let (Some(&c1), c2) = (h.get(j1), h.get(j1 + 1).filter(|_| j1 + 1 < n).copied()) else { break };
+        let (j, c) = match c2 {
+            Some(c2) if c2.0 < c1.0 => (j1 + 1, c2),
+            _ => (j1, c1),
+        };
+        if c.0 >= last.0 {
             break;
         }
-        h.swap(i, j);
+        if let Some(slot) = h.get_mut(i) {
+            *slot = c;
+        }
         i = j;
     }
-    h.pop()
+    if let Some(slot) = h.get_mut(i) {
+        *slot = last;
+    }
+    h.truncate(n);
+    Some(top)
 }
 
 #[derive(Clone, Copy, Default)]
@@ -1816,6 +1834,75 @@ mod tests {
             checked += 1;
         }
         assert!(checked >= 20, "{checked} traces");
+    }
+
+    /// Go's heap steps, swap by swap, as a reference for the hole version:
+    /// equal times must come out in exactly Go's order.
+    #[test]
+    fn the_heap_pops_equal_times_in_gos_order() {
+        fn less(h: &[(i64, usize)], i: usize, j: usize) -> bool {
+            h[i].0 < h[j].0
+        }
+        fn push(h: &mut Vec<(i64, usize)>, x: (i64, usize)) {
+            h.push(x);
+            let mut j = h.len() - 1;
+            while j > 0 {
+                let i = (j - 1) / 2;
+                if !less(h, j, i) {
+                    break;
+                }
+                h.swap(i, j);
+                j = i;
+            }
+        }
+        fn pop(h: &mut Vec<(i64, usize)>) -> Option<(i64, usize)> {
+            let n = h.len().checked_sub(1)?;
+            h.swap(0, n);
+            let mut i = 0;
+            loop {
+                let j1 = 2 * i + 1;
+                if j1 >= n {
+                    break;
+                }
+                let mut j = j1;
+                if j1 + 1 < n && less(h, j1 + 1, j1) {
+                    j = j1 + 1;
+                }
+                if !less(h, j, i) {
+                    break;
+                }
+                h.swap(i, j);
+                i = j;
+            }
+            h.pop()
+        }
+        let mut seed = 11u64;
+        let mut rnd = |m: u64| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 33) % m
+        };
+        for _ in 0..500 {
+            let (mut got, mut want) = (Vec::new(), Vec::new());
+            let (mut out_got, mut out_want) = (Vec::new(), Vec::new());
+            for k in 0..200usize {
+                if rnd(3) == 0 {
+                    out_got.push(heap_pop(&mut got));
+                    out_want.push(pop(&mut want));
+                } else {
+                    // Few distinct times: many ties.
+                    let x = (rnd(4) as i64, k);
+                    heap_push(&mut got, x);
+                    push(&mut want, x);
+                }
+                assert_eq!(got, want);
+            }
+            while let Some(x) = pop(&mut want) {
+                out_want.push(Some(x));
+                out_got.push(heap_pop(&mut got));
+            }
+            assert_eq!(out_got, out_want);
+            assert_eq!(heap_pop(&mut got), None);
+        }
     }
 
     #[test]
