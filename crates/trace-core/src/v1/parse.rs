@@ -251,8 +251,9 @@ pub(crate) fn decode_args(
 }
 
 /// The arguments and the stack of an event from its raw values.
-// Inlined, as `RecBuilder::push` is: its result came back through memory
-// and was copied on with a wide load its stores could not forward to.
+// Inlined: its result came back through memory and was copied on with a
+// wide load its stores could not forward to (as a record passed to
+// `RecBuilder::push` by value was).
 #[inline(always)]
 fn args_of(typ: u8, args: &[u64], sarg: &[u8], inline_map: &FxHashMap<&[u8], u64>) -> ([u64; 3], u32) {
     let arg = |i: usize| args.get(i).copied().unwrap_or(0);

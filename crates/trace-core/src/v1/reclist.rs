@@ -188,9 +188,9 @@ impl Default for RecBuilder {
 
 impl RecBuilder {
     /// Appends a record.
-    // Inlined: passed by value to a call, a record just built was copied
-    // with wide loads its narrower stores could not forward to, a stall an
-    // event in the merge (perf, busy-v1-200mb).
+    // By reference and inlined: passed by value, a record just built was
+    // copied with wide loads its narrower stores could not forward to, a
+    // stall an event in the merge (perf, busy-v1-200mb).
     #[inline]
     pub fn push(&mut self, r: &Rec) {
         if self.open_len == CHUNK_RECS {
